@@ -1,0 +1,97 @@
+# Upline developer and CI entry points; `make help` lists them.
+
+PY ?= .venv/bin/python
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+SHELL := /bin/bash
+# Prerequisites build on each other (venv before services), so never run them in parallel.
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+# WeasyPrint's native libraries, fonts for PDFs, Chromium for browser tests, pg_dump/psql.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libjpeg62-turbo \
+	libopenjp2-7 fonts-dejavu-core chromium postgresql-client
+
+SERVICES_ENV := .var/services.env
+
+.PHONY: help system-deps venv services demo test lint bench clean
+
+help:
+	@echo "make system-deps  install missing Debian packages (root only)"
+	@echo "make venv         create .venv and install the project with its dev extra"
+	@echo "make services     resolve PostgreSQL/Redis into $(SERVICES_ENV)"
+	@echo "make demo         set up demo data, run worker + beat + runserver on PORT=$(PORT)"
+	@echo "make test         run pytest (PYTEST_ARGS='...' to pass options)"
+	@echo "make lint         ruff check"
+	@echo "make bench        provisioning and routing benchmarks with 200 tenants"
+	@echo "make clean        stop embedded services and remove .var/"
+
+system-deps:
+	@if ! command -v dpkg >/dev/null 2>&1; then \
+		echo "system-deps: no dpkg here; install the equivalents of: $(SYSTEM_PACKAGES)" >&2; \
+		exit 0; \
+	fi; \
+	missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg -s "$$pkg" 2>/dev/null | grep -q '^Status: install ok installed' \
+			|| missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "system-deps: not root; please install:$$missing" >&2; \
+		exit 0; \
+	fi; \
+	echo "system-deps: installing$$missing"; \
+	apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+venv: .venv/.installed
+
+.venv/bin/python:
+	python3 -m venv .venv
+
+# The stamp makes pip run only when pyproject.toml changed since the last good install.
+.venv/.installed: pyproject.toml | .venv/bin/python
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+services:
+	$(PY) devtools/services.py
+
+demo: export DJANGO_SETTINGS_MODULE := config.settings.dev
+demo: system-deps venv services
+	@mkdir -p .var/log
+	. $(SERVICES_ENV) \
+	&& $(PY) manage.py upline_setup \
+	&& $(PY) manage.py upline_demo \
+	&& { $(PY) -m celery -A config worker -l info >.var/log/worker.log 2>&1 & worker=$$!; } \
+	&& { $(PY) -m celery -A config beat -l info --schedule .var/celerybeat-schedule \
+		>.var/log/beat.log 2>&1 & beat=$$!; } \
+	&& trap 'kill $$worker $$beat 2>/dev/null; wait $$worker $$beat 2>/dev/null' EXIT \
+	&& trap 'exit 130' INT TERM \
+	&& echo "demo: worker and beat log to .var/log/; serving on port $(PORT)" \
+	&& $(PY) manage.py runserver 0.0.0.0:$(PORT)
+
+test: system-deps venv services
+	@. $(SERVICES_ENV) || exit 1; \
+	rc=0; DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; \
+	exit $$rc
+
+lint: venv
+	$(PY) -m ruff check .
+
+bench: export DJANGO_SETTINGS_MODULE := config.settings.bench
+bench: system-deps venv services
+	. $(SERVICES_ENV) \
+	&& $(PY) tests/bench/provisioning.py --tenants 200 \
+	&& $(PY) tests/bench/routing.py --tenants 200
+
+# --stop needs no third-party package, so any python3 will do once .venv is gone.
+clean:
+	@if [ -d .var ]; then \
+		if [ -x "$(PY)" ]; then py="$(PY)"; else py=python3; fi; \
+		"$$py" devtools/services.py --stop; \
+	fi
+	rm -rf .var

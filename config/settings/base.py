@@ -1,0 +1,237 @@
+"""Settings shared by every environment; values come from environment variables."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-insecure-upline-secret-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# The operator's console answers on the base domain; instance N answers on N.<base domain>.
+UPLINE_BASE_DOMAIN = env("UPLINE_BASE_DOMAIN", "upline.localhost")
+UPLINE_OPERATOR_NAME = env("UPLINE_OPERATOR_NAME", "Upline Hosting")
+# Extra hosts that also serve the operator's own instance (e.g. "localhost" in development).
+UPLINE_OPERATOR_HOSTS = [
+    h.strip() for h in env("UPLINE_OPERATOR_HOSTS", "").split(",") if h.strip()
+]
+# Links in e-mails (password set/reset) use https when on.
+UPLINE_HTTPS = env_bool("UPLINE_HTTPS", False)
+ALLOWED_HOSTS = ["*"]  # the tenant middleware is the real host filter: unknown hosts get a 404
+
+# Warm pool of pre-built instance schemas kept ready for instant provisioning.
+UPLINE_POOL_SIZE = int(env("UPLINE_POOL_SIZE", "5"))
+# Directory holding pg_dump when the server is not the system one (embedded server).
+UPLINE_PG_BIN = env("UPLINE_PG_BIN", "")
+UPLINE_EXPORT_DIR = Path(env("UPLINE_EXPORT_DIR", str(BASE_DIR / ".var" / "exports")))
+# How long a process trusts its cached host -> instance map before checking for changes.
+UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
+
+# ---------------------------------------------------------------------------------------
+# Applications. Tenant apps run in every instance schema AND in the public schema, where
+# the operator's own instance lives; shared apps live only in the public schema.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "tenant_apps.accounts",
+    "tenant_apps.billing",
+    "tenant_apps.dashboard",
+    "tenant_apps.portal",
+]
+
+SHARED_APPS = [
+    "django_tenants",
+    "shared_apps.tenancy",
+    "shared_apps.console",
+    "provisioning",
+    *TENANT_APPS,
+    "django.contrib.staticfiles",
+    "django_tables2",
+    "django_filters",
+    "drf_spectacular",
+]
+
+INSTALLED_APPS = list(dict.fromkeys(["whitenoise.runserver_nostatic", *SHARED_APPS]))
+
+TENANT_MODEL = "tenancy.Reseller"
+TENANT_DOMAIN_MODEL = "tenancy.Domain"
+# SET search_path only when the instance changes, not on every cursor.
+TENANT_LIMIT_SET_CALLS = True
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    "shared_apps.tenancy.middleware.InstanceRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shared_apps.tenancy.context_processors.instance",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# ---------------------------------------------------------------------------------------
+# Database: DATABASE_URL, else the local server (make demo / make test resolve it first).
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upline"),
+        conn_max_age=int(env("DJANGO_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------------------
+# Cache and Celery broker: REDIS_URL, else in-process memory (no Redis reachable).
+REDIS_URL = env("REDIS_URL", "")
+if REDIS_URL and env("UPLINE_CACHE", "redis") != "locmem":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Keys are prefixed with the current schema, so instances never share entries.
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        },
+        # Platform-wide keys (routing generation): deliberately not prefixed per schema.
+        "routing": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        },
+        "routing": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "routing"},
+    }
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "refill-instance-pool": {
+        "task": "provisioning.tasks.pool_refill",
+        "schedule": 60.0,
+    },
+    "clear-expired-sessions-everywhere": {
+        "task": "shared_apps.tenancy.tasks.sessions_clear_all_instances",
+        "schedule": 6 * 60 * 60.0,
+    },
+}
+
+# ---------------------------------------------------------------------------------------
+# Sessions and auth. Sessions live in each instance's own table and the cookie is
+# host-only, so a session made on one instance means nothing on another.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "no-reply@upline.localhost")
+
+# ---------------------------------------------------------------------------------------
+# API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tenant_apps.accounts.permissions.IsInstanceStaff"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Upline API",
+    "DESCRIPTION": "Per-instance API: each reseller instance answers on its own domain with "
+    "its own tokens; the operator's console API answers on the base domain.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---------------------------------------------------------------------------------------
+# Static files are served by whitenoise from packages and the project; no CDN.
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_ROOT = BASE_DIR / ".var" / "media"
+
+DJANGO_TABLES2_TEMPLATE = "components/table.html"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

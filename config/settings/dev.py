@@ -1,0 +1,10 @@
+"""Development settings: debug on, console e-mail, localhost serves the operator too."""
+from .base import *  # noqa: F401,F403
+from .base import UPLINE_OPERATOR_HOSTS
+
+DEBUG = True
+UPLINE_OPERATOR_HOSTS = [*UPLINE_OPERATOR_HOSTS, "localhost", "127.0.0.1"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,13 @@
+"""URL map of the base domain: the operator console plus the operator's own instance."""
+from django.urls import include, path
+
+from .urls_tenant import urlpatterns as instance_urlpatterns
+
+urlpatterns = [
+    path("console/", include("shared_apps.console.urls")),
+    path("api/console/", include("shared_apps.console.api_urls")),
+    *instance_urlpatterns,
+]
+
+handler404 = "tenant_apps.dashboard.views.page_not_found"
+handler403 = "tenant_apps.dashboard.views.permission_denied"

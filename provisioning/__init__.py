@@ -1,0 +1,1 @@
+"""Building instance schemas: template snapshot, warm pool, migrate-all, export/import, drop."""

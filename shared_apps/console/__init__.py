@@ -1,0 +1,1 @@
+"""Operator console: administering resellers from the base domain (public schema)."""

@@ -1,0 +1,81 @@
+"""Console forms: creating resellers, allocations, domains, status changes."""
+from __future__ import annotations
+
+from django import forms
+
+from shared_apps.tenancy.models import Resource
+from shared_apps.tenancy.naming import MAX_SLUG_LENGTH
+
+
+class ResellerCreateForm(forms.Form):
+    name = forms.CharField(label="Trading name", max_length=200)
+    legal_name = forms.CharField(
+        max_length=200, help_text="Appears on the invoices the reseller issues."
+    )
+    slug = forms.CharField(
+        max_length=MAX_SLUG_LENGTH,
+        help_text="Lowercase letters, digits and hyphens; the instance answers at "
+        "<slug>.<base domain>.",
+    )
+    owner_email = forms.EmailField(label="Owner's e-mail")
+    owner_name = forms.CharField(label="Owner's name", max_length=200, required=False)
+    owner_password = forms.CharField(
+        label="Owner's password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to e-mail the owner a link to choose one.",
+    )
+    custom_domains = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional: the reseller's own domains, one per line.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resources = list(Resource.objects.all())
+        for resource in self.resources:
+            self.fields[f"alloc_{resource.code}"] = forms.IntegerField(
+                label=f"{resource.name} ({resource.unit})", min_value=0, initial=0
+            )
+
+    def allocation_fields(self):
+        return [self[f"alloc_{r.code}"] for r in self.resources]
+
+    def identity_fields(self):
+        return [self[n] for n in ("name", "legal_name", "slug", "owner_email", "owner_name",
+                                  "owner_password", "custom_domains")]
+
+    def clean_custom_domains(self) -> list[str]:
+        raw = self.cleaned_data.get("custom_domains") or ""
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+
+    def allocations(self) -> dict[str, int]:
+        return {r.code: self.cleaned_data[f"alloc_{r.code}"] for r in self.resources}
+
+
+class AllocationForm(forms.Form):
+    def __init__(self, *args, reseller, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = {a.resource_id: a for a in reseller.allocations.all()}
+        self.resources = list(Resource.objects.all())
+        for resource in self.resources:
+            allocation = current.get(resource.code)
+            self.fields[resource.code] = forms.IntegerField(
+                label=f"{resource.name} ({resource.unit})",
+                min_value=0,
+                initial=allocation.quantity if allocation else 0,
+                help_text=f"In use: {allocation.used if allocation else 0}",
+            )
+
+
+class DomainForm(forms.Form):
+    domain = forms.CharField(max_length=253, help_text="e.g. billing.reseller-example.com")
+
+
+class StatusForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class DeleteForm(forms.Form):
+    confirm_slug = forms.CharField(label="Type the slug to confirm", max_length=40)

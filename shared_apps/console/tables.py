@@ -1,0 +1,45 @@
+"""Console tables (django-tables2) and filters (django-filter)."""
+import django_filters
+import django_tables2 as tables
+from django.db.models import Q
+from django.utils.html import format_html
+
+from shared_apps.tenancy.models import Reseller
+
+
+class ResellerTable(tables.Table):
+    name = tables.Column(linkify=("console:reseller_detail", {"slug": tables.A("slug")}))
+    slug = tables.Column()
+    domain = tables.Column(empty_values=(), orderable=False, verbose_name="Domain")
+    status = tables.Column()
+    provisioned_by = tables.Column(verbose_name="Built from")
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Created")
+
+    class Meta:
+        model = Reseller
+        fields = ["name", "slug", "domain", "status", "provisioned_by", "created_at"]
+        empty_text = "No resellers match."
+        attrs = {"class": "table"}
+
+    def render_domain(self, record):
+        return record.primary_domain_name() or "—"
+
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge badge-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+
+class ResellerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    status = django_filters.ChoiceFilter(choices=Reseller.Status.choices, empty_label="Any status")
+
+    class Meta:
+        model = Reseller
+        fields = ["q", "status"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value) | Q(slug__icontains=value) | Q(legal_name__icontains=value)
+            | Q(domains__domain__icontains=value)
+        ).distinct()

@@ -1,0 +1,18 @@
+"""Console routes (base domain only)."""
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.ConsoleDashboardView.as_view(), name="dashboard"),
+    path("resellers/", views.ResellerListView.as_view(), name="reseller_list"),
+    path("resellers/new/", views.ResellerCreateView.as_view(), name="reseller_create"),
+    path("resellers/<slug:slug>/", views.ResellerDetailView.as_view(), name="reseller_detail"),
+    path(
+        "resellers/<slug:slug>/<slug:action>/",
+        views.ResellerActionView.as_view(),
+        name="reseller_action",
+    ),
+]

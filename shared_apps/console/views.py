@@ -1,0 +1,226 @@
+"""Operator console screens: reseller list, creation, detail, allocations and lifecycle."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from django_tables2 import RequestConfig
+
+from config.errors import DomainError
+from provisioning.models import PoolSchema, TemplateSnapshot
+from shared_apps.tenancy import services
+from shared_apps.tenancy.models import Allocation, Reseller, ResellerEvent
+from shared_apps.tenancy.selectors import reseller_get, reseller_list
+from tenant_apps.accounts.permissions import StaffRequiredMixin
+
+from .forms import AllocationForm, DeleteForm, DomainForm, ResellerCreateForm, StatusForm
+from .tables import ResellerFilter, ResellerTable
+
+
+class OperatorStaffMixin(StaffRequiredMixin):
+    """Console pages: operator staff only, and only on the operator's own domain."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not getattr(request, "tenant", None) or not request.tenant.is_operator:
+            raise Http404("The console lives on the operator's domain.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class OperatorManagerMixin(OperatorStaffMixin):
+    """Writes in the console: owners and administrators of the operator only."""
+
+    def check_manager(self):
+        if not self.request.user.can_manage_instance:
+            raise PermissionDenied("Only the operator's owner or administrators can do this.")
+
+
+def apply_errors(form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form fields it names (else on the form)."""
+    for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+class ConsoleDashboardView(OperatorStaffMixin, TemplateView):
+    template_name = "console/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        by_status = dict(Reseller.objects.values_list("status").annotate(n=Count("id")))
+        context["counts"] = {
+            "total": sum(by_status.values()),
+            "active": by_status.get(Reseller.Status.ACTIVE, 0),
+            "suspended": by_status.get(Reseller.Status.SUSPENDED, 0),
+            "terminated": by_status.get(Reseller.Status.TERMINATED, 0),
+        }
+        context["capacity"] = [
+            {**row, "percent": round(100 * row["used"] / row["allocated"]) if row["allocated"] else 0}
+            for row in Allocation.objects.values("resource__name", "resource__unit", "resource__position")
+            .annotate(allocated=Sum("quantity"), used=Sum("used"))
+            .order_by("resource__position")
+        ]
+        context["pool_ready"] = PoolSchema.objects.count()
+        context["pool_target"] = settings.UPLINE_POOL_SIZE
+        context["template"] = TemplateSnapshot.objects.first()
+        context["events"] = ResellerEvent.objects.all()[:10]
+        return context
+
+
+class ResellerListView(OperatorStaffMixin, TemplateView):
+    template_name = "console/reseller_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = ResellerFilter(self.request.GET or None, queryset=reseller_list())
+        table = ResellerTable(filterset.qs if filterset.is_bound else filterset.queryset)
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
+        context.update(filter=filterset, table=table, any_resellers=Reseller.objects.exists())
+        return context
+
+
+class ResellerCreateView(OperatorManagerMixin, FormView):
+    template_name = "console/reseller_create.html"
+    form_class = ResellerCreateForm
+
+    def form_valid(self, form):
+        self.check_manager()
+        data = form.cleaned_data
+        try:
+            reseller = services.reseller_create(
+                slug=data["slug"],
+                name=data["name"],
+                legal_name=data["legal_name"],
+                owner_email=data["owner_email"],
+                owner_name=data["owner_name"],
+                owner_password=data["owner_password"] or None,
+                custom_domains=data["custom_domains"],
+                allocations=form.allocations(),
+                actor=self.request.user.email,
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+            return self.form_invalid(form)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            f"{reseller.name} is live at {reseller.primary_domain_name()} "
+            f"(built from the {reseller.provisioned_by} in {reseller.provisioning_ms} ms).",
+        )
+        return redirect("console:reseller_detail", slug=reseller.slug)
+
+
+class ResellerMixin(OperatorStaffMixin):
+    def get_reseller(self) -> Reseller:
+        try:
+            return reseller_get(slug=self.kwargs["slug"])
+        except Reseller.DoesNotExist as exc:
+            raise Http404("No such reseller.") from exc
+
+
+class ResellerDetailView(ResellerMixin, TemplateView):
+    template_name = "console/reseller_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        reseller = self.get_reseller()
+        context.update(
+            reseller=reseller,
+            allocation_form=kwargs.get("allocation_form") or AllocationForm(reseller=reseller),
+            domain_form=kwargs.get("domain_form") or DomainForm(),
+            status_form=StatusForm(),
+            delete_form=kwargs.get("delete_form") or DeleteForm(),
+            events=reseller.events.all()[:15],
+            can_manage=self.request.user.can_manage_instance,
+        )
+        return context
+
+
+class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
+    """POST-only actions on one reseller; each redirects back to its detail page."""
+
+    def post(self, request, slug: str, action: str):
+        self.check_manager()
+        reseller = self.get_reseller()
+        actor = request.user.email
+        handler = getattr(self, f"do_{action}", None)
+        if handler is None:
+            raise Http404("Unknown action.")
+        try:
+            response = handler(reseller, actor)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if response is not None:
+                return response
+        return redirect("console:reseller_detail", slug=reseller.slug)
+
+    def do_suspend(self, reseller, actor):
+        form = StatusForm(self.request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        services.reseller_suspend(reseller=reseller, reason=reason, actor=actor)
+        messages.success(self.request, f"{reseller.name} is suspended; its data is kept.")
+
+    def do_resume(self, reseller, actor):
+        services.reseller_resume(reseller=reseller, actor=actor)
+        messages.success(self.request, f"{reseller.name} is active again.")
+
+    def do_terminate(self, reseller, actor):
+        form = StatusForm(self.request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        services.reseller_terminate(reseller=reseller, reason=reason, actor=actor)
+        messages.success(self.request, f"{reseller.name} is terminated; export it before deleting.")
+
+    def do_allocations(self, reseller, actor):
+        form = AllocationForm(self.request.POST, reseller=reseller)
+        if not form.is_valid():
+            messages.error(self.request, "Allocations are whole numbers, 0 or more.")
+            return None
+        current = {a.resource_id: a.quantity for a in reseller.allocations.all()}
+        changed = 0
+        with transaction.atomic():  # all or nothing when one value is refused
+            for resource in form.resources:
+                quantity = form.cleaned_data[resource.code]
+                if current.get(resource.code) != quantity:
+                    services.allocation_set(
+                        reseller=reseller, resource_code=resource.code, quantity=quantity,
+                        actor=actor,
+                    )
+                    changed += 1
+        messages.success(self.request, f"Allocations saved ({changed} changed).")
+
+    def do_add_domain(self, reseller, actor):
+        form = DomainForm(self.request.POST)
+        if not form.is_valid():
+            messages.error(self.request, "Enter a domain name.")
+            return None
+        domain = services.domain_add(reseller=reseller, domain=form.cleaned_data["domain"], actor=actor)
+        messages.success(self.request, f"{domain.domain} now routes to {reseller.name}.")
+
+    def do_remove_domain(self, reseller, actor):
+        services.domain_remove(reseller=reseller, domain=self.request.POST.get("domain", ""), actor=actor)
+        messages.success(self.request, "Domain removed.")
+
+    def do_export(self, reseller, actor):
+        record = services.reseller_export(
+            reseller=reseller, directory=settings.UPLINE_EXPORT_DIR, actor=actor
+        )
+        messages.success(
+            self.request, f"Exported to {record.path} ({record.size_bytes // 1024 or 1} KiB)."
+        )
+
+    def do_delete(self, reseller, actor):
+        form = DeleteForm(self.request.POST)
+        confirm = form.cleaned_data["confirm_slug"] if form.is_valid() else ""
+        services.reseller_delete(reseller=reseller, confirm_slug=confirm, actor=actor)
+        messages.success(self.request, f"{reseller.name} and its instance were deleted.")
+        return redirect("console:reseller_list")

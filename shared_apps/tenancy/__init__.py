@@ -1,0 +1,1 @@
+"""Resellers, their domains and allocations, and their lifecycle (public schema only)."""

@@ -1,0 +1,24 @@
+"""`manage.py reseller_export SLUG [--dir DIR]`: write the instance to a portable archive."""
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from shared_apps.tenancy.services import reseller_export
+
+from ._common import get_reseller, readable_errors
+
+
+class Command(BaseCommand):
+    help = "Export one reseller's instance (schema and data) to a .tar.gz archive."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--dir", default=str(settings.UPLINE_EXPORT_DIR))
+
+    def handle(self, *args, **options):
+        reseller = get_reseller(options["slug"])
+        with readable_errors():
+            record = reseller_export(reseller=reseller, directory=Path(options["dir"]), actor="manage.py")
+        self.stdout.write(self.style.SUCCESS(f"Exported {reseller.name} to {record.path} "
+                                             f"({record.size_bytes} bytes, sha256 {record.sha256[:16]}…)."))

@@ -1,0 +1,49 @@
+"""Routes each request to its instance's schema and URL map, or to a friendly error page."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.template.response import SimpleTemplateResponse
+from django.urls import set_urlconf
+
+from . import routing
+from .naming import normalize_host
+
+
+def _page(template: str, status: int, context: dict) -> SimpleTemplateResponse:
+    response = SimpleTemplateResponse(template, context, status=status)
+    response.render()
+    return response
+
+
+class InstanceRoutingMiddleware:
+    """Replaces django-tenants' TenantMainMiddleware (see `routing` for why)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            host = normalize_host(request.get_host())
+        except DisallowedHost:
+            host = ""
+        instance = routing.resolve(host) if host else None
+        if instance is None:
+            return _page("errors/unknown_host.html", 404,
+                         {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN})
+        if instance.status == "suspended":
+            response = _page("errors/suspended.html", 503, {"instance": instance})
+            response["Retry-After"] = "3600"
+            return response
+        if instance.status == "terminated":
+            return _page("errors/terminated.html", 410, {"instance": instance})
+
+        request.tenant = instance
+        if connection.schema_name != instance.schema_name:
+            # Only a real change of instance costs a SET search_path, on the next query.
+            connection.set_tenant(instance)
+        if instance.is_operator:
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+        return self.get_response(request)

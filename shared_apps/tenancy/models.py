@@ -1,0 +1,141 @@
+"""Resellers (one PostgreSQL schema each), their domains, and what the operator allocated."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django_tenants.models import DomainMixin, TenantMixin
+
+from .naming import validate_slug
+
+
+class Reseller(TenantMixin):
+    """A reseller and its isolated instance. Schemas are built by `provisioning`, never on save."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+
+    # Legal lifecycle: terminated is final; only delete (after an export) goes further.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.ACTIVE: {Status.SUSPENDED, Status.TERMINATED},
+        Status.SUSPENDED: {Status.ACTIVE, Status.TERMINATED},
+        Status.TERMINATED: set(),
+    }
+
+    slug = models.CharField(max_length=40, unique=True, validators=[validate_slug])
+    name = models.CharField("trading name", max_length=200)
+    legal_name = models.CharField(max_length=200)
+    contact_email = models.EmailField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=300, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    provisioned_by = models.CharField(
+        max_length=12, blank=True, help_text="pool, template or migrate: how the schema was built"
+    )
+    provisioning_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_exported_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def primary_domain_name(self) -> str | None:
+        for domain in self.domains.all():
+            if domain.is_primary:
+                return domain.domain
+        return None
+
+
+class Domain(DomainMixin):
+    """A host name that routes to a reseller's instance (primary sub-domain or custom)."""
+
+    tenant = models.ForeignKey(Reseller, related_name="domains", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_primary=True), name="one_primary_domain"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Resource(models.Model):
+    """A kind of capacity the operator sells (disk, bandwidth, accounts…); add rows to extend."""
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    name = models.CharField(max_length=100)
+    unit = models.CharField(max_length=20, help_text="GB, accounts, domains…")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Allocation(models.Model):
+    """How much of one resource a reseller may use, and how much it uses now.
+
+    `used` is changed only by the reserve/release services under a row lock, so the
+    check-then-write of a quota is atomic across concurrent requests and workers.
+    """
+
+    reseller = models.ForeignKey(Reseller, related_name="allocations", on_delete=models.CASCADE)
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT)
+    quantity = models.PositiveBigIntegerField(default=0)
+    used = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["resource__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "resource"], name="one_allocation_per_resource"),
+            models.CheckConstraint(condition=Q(used__lte=F("quantity")), name="used_within_allocation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.used}/{self.quantity}"
+
+    @property
+    def available(self) -> int:
+        return self.quantity - self.used
+
+    @property
+    def percent_used(self) -> int:
+        return round(100 * self.used / self.quantity) if self.quantity else 0
+
+
+class ResellerEvent(models.Model):
+    """Audit trail of what was done to a reseller, by whom."""
+
+    reseller = models.ForeignKey(
+        Reseller, related_name="events", null=True, on_delete=models.SET_NULL
+    )
+    reseller_slug = models.CharField(max_length=40)
+    action = models.CharField(max_length=40)
+    actor = models.CharField(max_length=254, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reseller_slug} {self.action}"

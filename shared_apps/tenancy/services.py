@@ -1,0 +1,419 @@
+"""Every write to resellers: create, lifecycle, domains, allocations, quota, delete.
+
+Creating a reseller is one transaction: the schema (from the warm pool or the template),
+the reseller row, its domains and allocations, and — inside the new schema — the first
+owner account and the issuer identity. Any failure rolls all of it back, schema included.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from config.errors import DomainError
+from provisioning import archive, schemas
+from provisioning.models import ExportRecord
+from tenant_apps.accounts.models import Role
+from tenant_apps.accounts.services import user_send_password_link
+from tenant_apps.billing.services import issuer_identity_set
+
+from . import routing
+from .models import Allocation, Domain, Reseller, ResellerEvent, Resource
+from .naming import (
+    normalize_host,
+    primary_domain_for_slug,
+    schema_name_for_slug,
+    validate_custom_domain,
+    validate_slug,
+)
+
+log = logging.getLogger(__name__)
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class QuotaExceeded(DomainError):
+    code = "quota_exceeded"
+    status_code = 409
+
+
+class DeletionRefused(DomainError):
+    code = "deletion_refused"
+
+
+def _event(reseller: Reseller | None, slug: str, action: str, actor: str, **detail) -> None:
+    ResellerEvent.objects.create(
+        reseller=reseller, reseller_slug=slug, action=action, actor=actor or "", detail=detail
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Create
+
+
+def _check_unique(slug: str, domains: Iterable[str]) -> None:
+    errors: dict[str, list[str]] = {}
+    if Reseller.objects.filter(slug=slug).exists():
+        errors["slug"] = [f"A reseller with the slug “{slug}” already exists."]
+    taken = list(Domain.objects.filter(domain__in=list(domains)).values_list("domain", flat=True))
+    if taken:
+        errors["custom_domains"] = [f"The domain {d} is already in use." for d in taken]
+    if errors:
+        raise ValidationError(errors)
+
+
+def reseller_create(
+    *,
+    slug: str,
+    name: str,
+    legal_name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    owner_name: str = "",
+    custom_domains: Iterable[str] = (),
+    allocations: Mapping[str, int] | None = None,
+    actor: str = "",
+    method: str = "auto",
+) -> Reseller:
+    """Create a reseller and its complete, working instance in one step.
+
+    Without `owner_password` the owner gets a link to choose one (password reset flow).
+    """
+    slug = (slug or "").strip().lower()
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        errors["slug"] = exc.messages
+    if not (name or "").strip():
+        errors["name"] = ["Enter the reseller's trading name."]
+    if not (legal_name or "").strip():
+        errors["legal_name"] = ["Enter the reseller's legal name (it appears on its invoices)."]
+    try:
+        validate_email(owner_email)
+    except ValidationError:
+        errors["owner_email"] = ["Enter a valid e-mail address for the owner."]
+    clean_domains: list[str] = []
+    for raw in custom_domains:
+        try:
+            clean_domains.append(validate_custom_domain(raw))
+        except ValidationError as exc:
+            errors.setdefault("custom_domains", []).extend(exc.messages)
+    resources = {r.code: r for r in Resource.objects.all()}
+    for code, quantity in (allocations or {}).items():
+        if code not in resources:
+            errors.setdefault("allocations", []).append(f"Unknown resource “{code}”.")
+        elif not isinstance(quantity, int) or quantity < 0:
+            errors.setdefault("allocations", []).append(
+                f"{resources[code].name}: enter a whole number of {resources[code].unit}, 0 or more."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+    schema_name = schema_name_for_slug(slug)
+    primary = primary_domain_for_slug(slug)
+    _check_unique(slug, [primary, *clean_domains])
+
+    try:
+        with transaction.atomic():
+            build = schemas.instance_schema_create(schema_name, method=method)
+            reseller = Reseller.objects.create(
+                schema_name=schema_name,
+                slug=slug,
+                name=name.strip(),
+                legal_name=legal_name.strip(),
+                contact_email=owner_email.lower(),
+                status=Reseller.Status.ACTIVE,
+                status_changed_at=timezone.now(),
+                provisioned_by=build.method,
+                provisioning_ms=build.milliseconds,
+            )
+            Domain.objects.bulk_create(
+                [Domain(tenant=reseller, domain=primary, is_primary=True)]
+                + [Domain(tenant=reseller, domain=d, is_primary=False) for d in clean_domains]
+            )
+            Allocation.objects.bulk_create(
+                Allocation(reseller=reseller, resource=resource, quantity=(allocations or {}).get(code, 0))
+                for code, resource in resources.items()
+            )
+            with schema_context(schema_name):
+                owner = get_user_model().objects.create_user(
+                    email=owner_email,
+                    password=owner_password,
+                    full_name=owner_name,
+                    role=Role.OWNER,
+                )
+                issuer_identity_set(legal_name=legal_name.strip(), trading_name=name.strip(),
+                                    email=owner_email.lower())
+            _event(reseller, slug, "created", actor, method=build.method, ms=build.milliseconds)
+            transaction.on_commit(_after_create)
+            if not owner_password:
+                transaction.on_commit(
+                    lambda: _invite_owner(schema_name=schema_name, owner_id=owner.pk, domain=primary)
+                )
+    except IntegrityError as exc:
+        # Two operators racing for the same slug or domain: the loser gets a form error.
+        raise ValidationError({"slug": ["That slug or domain was just taken; choose another."]}) from exc
+    return reseller
+
+
+def _invite_owner(*, schema_name: str, owner_id: int, domain: str) -> None:
+    with schema_context(schema_name):
+        owner = get_user_model().objects.get(pk=owner_id)
+        user_send_password_link(user=owner, domain=domain, use_https=settings.UPLINE_HTTPS)
+
+
+def _after_create() -> None:
+    routing.invalidate()
+    from provisioning.tasks import pool_refill
+
+    try:
+        pool_refill.delay()
+    except Exception:  # broker down: the beat schedule refills the pool later
+        log.warning("Could not enqueue pool refill; the periodic refill will catch up.")
+
+
+# --------------------------------------------------------------------------------------
+# Lifecycle
+
+
+def reseller_transition(
+    *, reseller: Reseller, to: str, reason: str = "", actor: str = ""
+) -> Reseller:
+    """The single function that moves a reseller between lifecycle states."""
+    with transaction.atomic():
+        locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
+        if to not in Reseller.TRANSITIONS.get(locked.status, set()):
+            raise InvalidTransition(
+                f"{locked.name} is {locked.get_status_display().lower()}; it cannot become "
+                f"{Reseller.Status(to).label.lower() if to in Reseller.Status.values else to}."
+            )
+        previous = locked.status
+        locked.status = to
+        locked.status_reason = reason[:300]
+        locked.status_changed_at = timezone.now()
+        locked.save(update_fields=["status", "status_reason", "status_changed_at"])
+        _event(locked, locked.slug, f"status:{to}", actor, previous=previous, reason=reason)
+        transaction.on_commit(routing.invalidate)
+    return locked
+
+
+def reseller_suspend(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
+    return reseller_transition(reseller=reseller, to=Reseller.Status.SUSPENDED, reason=reason, actor=actor)
+
+
+def reseller_resume(*, reseller: Reseller, actor: str = "") -> Reseller:
+    return reseller_transition(reseller=reseller, to=Reseller.Status.ACTIVE, actor=actor)
+
+
+def reseller_terminate(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
+    return reseller_transition(reseller=reseller, to=Reseller.Status.TERMINATED, reason=reason, actor=actor)
+
+
+# --------------------------------------------------------------------------------------
+# Domains
+
+
+def domain_add(*, reseller: Reseller, domain: str, actor: str = "") -> Domain:
+    domain = validate_custom_domain(domain)
+    try:
+        with transaction.atomic():
+            created = Domain.objects.create(tenant=reseller, domain=domain, is_primary=False)
+            _event(reseller, reseller.slug, "domain_added", actor, domain=domain)
+    except IntegrityError as exc:
+        raise ValidationError({"domain": [f"The domain {domain} is already in use."]}) from exc
+    transaction.on_commit(routing.invalidate)
+    return created
+
+
+def domain_remove(*, reseller: Reseller, domain: str, actor: str = "") -> None:
+    domain = normalize_host(domain)
+    with transaction.atomic():
+        row = Domain.objects.filter(tenant=reseller, domain=domain).first()
+        if row is None:
+            raise ValidationError({"domain": [f"{domain} is not a domain of {reseller.name}."]})
+        if row.is_primary:
+            raise ValidationError({"domain": ["The primary domain cannot be removed."]})
+        row.delete()
+        _event(reseller, reseller.slug, "domain_removed", actor, domain=domain)
+        transaction.on_commit(routing.invalidate)
+
+
+# --------------------------------------------------------------------------------------
+# Allocations and quota
+
+
+def allocation_set(*, reseller: Reseller, resource_code: str, quantity: int, actor: str = "") -> Allocation:
+    """Change what the operator sold; never below what the reseller already uses."""
+    if not isinstance(quantity, int) or quantity < 0:
+        raise ValidationError({"quantity": ["Enter a whole number, 0 or more."]})
+    with transaction.atomic():
+        resource = Resource.objects.filter(code=resource_code).first()
+        if resource is None:
+            raise ValidationError({"resource": [f"Unknown resource “{resource_code}”."]})
+        allocation, _ = Allocation.objects.select_for_update().get_or_create(
+            reseller=reseller, resource=resource
+        )
+        if quantity < allocation.used:
+            raise QuotaExceeded(
+                f"{reseller.name} already uses {allocation.used} {resource.unit} of "
+                f"{resource.name.lower()}; the allocation cannot go below that."
+            )
+        previous = allocation.quantity
+        allocation.quantity = quantity
+        allocation.save(update_fields=["quantity", "updated_at"])
+        _event(reseller, reseller.slug, "allocation_set", actor,
+               resource=resource_code, previous=previous, quantity=quantity)
+    return allocation
+
+
+def allocation_reserve(*, schema_name: str, demands: Mapping[str, int]) -> None:
+    """Take `demands` (resource code → amount) out of a reseller's allocation, or refuse.
+
+    Rows are locked in resource-code order so two concurrent reservations never deadlock.
+    The operator's own instance (public schema) has no allocation and is never limited.
+    """
+    reseller = Reseller.objects.filter(schema_name=schema_name).first()
+    if reseller is None or not demands:
+        return
+    with transaction.atomic():
+        rows = {
+            a.resource_id: a
+            for a in Allocation.objects.select_for_update()
+            .select_related("resource")
+            .filter(reseller=reseller, resource_id__in=list(demands))
+            .order_by("resource_id")
+        }
+        shortfalls = []
+        for code, amount in sorted(demands.items()):
+            allocation = rows.get(code)
+            available = allocation.available if allocation else 0
+            if amount > available:
+                label = allocation.resource.name if allocation else code
+                unit = allocation.resource.unit if allocation else ""
+                shortfalls.append(f"{label}: needs {amount} {unit}, {available} left".strip())
+        if shortfalls:
+            raise QuotaExceeded(
+                "This would exceed the capacity allocated by your provider — "
+                + "; ".join(shortfalls) + "."
+            )
+        for code, amount in demands.items():
+            allocation = rows[code]
+            allocation.used += amount
+            allocation.save(update_fields=["used", "updated_at"])
+
+
+def allocation_release(*, schema_name: str, demands: Mapping[str, int]) -> None:
+    """Give resources back (service cancelled or downgraded); never below zero."""
+    reseller = Reseller.objects.filter(schema_name=schema_name).first()
+    if reseller is None or not demands:
+        return
+    with transaction.atomic():
+        for allocation in (
+            Allocation.objects.select_for_update()
+            .filter(reseller=reseller, resource_id__in=list(demands))
+            .order_by("resource_id")
+        ):
+            allocation.used = max(allocation.used - demands[allocation.resource_id], 0)
+            allocation.save(update_fields=["used", "updated_at"])
+
+
+# --------------------------------------------------------------------------------------
+# Export, import, delete
+
+
+def reseller_export(*, reseller: Reseller, directory: Path, actor: str = "") -> ExportRecord:
+    """Write the instance to a portable archive and record it."""
+    manifest = {
+        "slug": reseller.slug,
+        "name": reseller.name,
+        "legal_name": reseller.legal_name,
+        "contact_email": reseller.contact_email,
+        "status": reseller.status,
+        "custom_domains": [d.domain for d in reseller.domains.filter(is_primary=False)],
+        "allocations": {
+            a.resource_id: {"quantity": a.quantity, "used": a.used} for a in reseller.allocations.all()
+        },
+    }
+    path, digest, size = archive.schema_export(
+        schema_name=reseller.schema_name, manifest=manifest, directory=directory
+    )
+    with transaction.atomic():
+        record = ExportRecord.objects.create(
+            reseller_slug=reseller.slug,
+            schema_name=reseller.schema_name,
+            path=str(path),
+            sha256=digest,
+            size_bytes=size,
+        )
+        Reseller.objects.filter(pk=reseller.pk).update(last_exported_at=record.created_at)
+        _event(reseller, reseller.slug, "exported", actor, path=str(path), sha256=digest)
+    reseller.last_exported_at = record.created_at
+    return record
+
+
+def reseller_import(*, path: Path, slug: str | None = None, actor: str = "") -> Reseller:
+    """Create a reseller from an export archive, under its old slug or a new one."""
+    manifest = archive.read_manifest(path)
+    slug = (slug or manifest["slug"]).strip().lower()
+    validate_slug(slug)
+    schema_name = schema_name_for_slug(slug)
+    primary = primary_domain_for_slug(slug)
+    wanted_domains = [d for d in manifest.get("custom_domains", [])]
+    taken = set(Domain.objects.filter(domain__in=wanted_domains).values_list("domain", flat=True))
+    _check_unique(slug, [primary])
+    with transaction.atomic():
+        archive.schema_import(path=path, schema_name=schema_name)
+        reseller = Reseller.objects.create(
+            schema_name=schema_name,
+            slug=slug,
+            name=manifest["name"],
+            legal_name=manifest["legal_name"],
+            contact_email=manifest["contact_email"],
+            status=manifest.get("status", Reseller.Status.ACTIVE),
+            status_changed_at=timezone.now(),
+            provisioned_by="import",
+        )
+        Domain.objects.create(tenant=reseller, domain=primary, is_primary=True)
+        for domain in wanted_domains:
+            if domain not in taken:
+                Domain.objects.create(tenant=reseller, domain=domain, is_primary=False)
+        resources = set(Resource.objects.values_list("code", flat=True))
+        for code, values in manifest.get("allocations", {}).items():
+            if code in resources:
+                Allocation.objects.create(
+                    reseller=reseller, resource_id=code,
+                    quantity=values["quantity"], used=min(values["used"], values["quantity"]),
+                )
+        _event(reseller, slug, "imported", actor, path=str(path),
+               skipped_domains=sorted(taken))
+        transaction.on_commit(routing.invalidate)
+    return reseller
+
+
+def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -> None:
+    """Drop an instance for good: only after an export exists, and with the slug typed back."""
+    if confirm_slug != reseller.slug:
+        raise DeletionRefused(f"Type the slug “{reseller.slug}” exactly to confirm deletion.")
+    record = ExportRecord.objects.filter(reseller_slug=reseller.slug, schema_name=reseller.schema_name).first()
+    if record is None or not Path(record.path).exists():
+        raise DeletionRefused(
+            f"Export {reseller.name} first: an instance is deleted only after an archive of it exists."
+        )
+    with transaction.atomic():
+        locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
+        schemas.schema_drop(locked.schema_name)
+        _event(None, locked.slug, "deleted", actor, export=record.path)
+        locked.delete()
+        transaction.on_commit(routing.invalidate)
+    connection.set_schema_to_public()

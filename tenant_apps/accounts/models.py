@@ -1,0 +1,92 @@
+"""The user model of every instance: e-mail login, one role each.
+
+Each instance has its own user table (its own schema), so the same e-mail address can be a
+customer of one reseller and staff of another without the two accounts ever meeting.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Administrator"
+    BILLING = "billing", "Billing"
+    SUPPORT = "support", "Support"
+    CUSTOMER = "customer", "Customer"
+
+
+STAFF_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING, Role.SUPPORT})
+# Roles allowed to manage the instance itself (staff accounts, settings).
+MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("role", Role.CUSTOMER)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(role=Role.OWNER, is_superuser=True, is_django_admin=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.CUSTOMER)
+    is_active = models.BooleanField(default=True)
+    # Access to /admin/ (Django admin) is for superusers of the instance only.
+    is_django_admin = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_staff(self) -> bool:
+        """Django admin gate: only superusers flagged for it reach /admin/."""
+        return self.is_django_admin and self.is_superuser
+
+    @property
+    def is_instance_staff(self) -> bool:
+        return self.is_active and self.role in STAFF_ROLES
+
+    @property
+    def is_customer(self) -> bool:
+        return self.is_active and self.role == Role.CUSTOMER
+
+    @property
+    def can_manage_instance(self) -> bool:
+        return self.is_active and self.role in MANAGER_ROLES
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email

@@ -1,0 +1,1 @@
+"""Invoicing in every instance; for now the instance's issuer identity (issuer of record)."""

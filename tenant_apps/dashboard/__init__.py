@@ -1,0 +1,1 @@
+"""The instance staff area: dashboard and navigation that later capabilities fill in."""

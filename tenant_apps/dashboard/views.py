@@ -1,0 +1,127 @@
+"""Instance staff area: dashboard, team, issuer identity and API tokens."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.forms import ModelForm
+from django.shortcuts import redirect, render
+from django.views.generic import FormView, TemplateView
+from rest_framework.authtoken.models import Token
+
+from shared_apps.tenancy.selectors import allocations_for_schema
+from tenant_apps.accounts.forms import StaffInviteForm
+from tenant_apps.accounts.models import STAFF_ROLES, User
+from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
+from tenant_apps.billing.models import IssuerIdentity
+from tenant_apps.billing.selectors import issuer_identity_get
+from tenant_apps.billing.services import issuer_identity_set
+
+
+@login_required
+def home(request):
+    """Send each user to their area: the console, the staff area or the customer portal."""
+    if request.user.is_instance_staff:
+        if request.tenant.is_operator:
+            return redirect("console:dashboard")
+        return redirect("dashboard:home")
+    return redirect("portal:home")
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+class DashboardView(StaffRequiredMixin, TemplateView):
+    template_name = "dashboard/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["allocations"] = allocations_for_schema(self.request.tenant.schema_name)
+        context["identity"] = issuer_identity_get()
+        context["team_size"] = User.objects.filter(role__in=STAFF_ROLES, is_active=True).count()
+        context["customer_count"] = User.objects.filter(role="customer", is_active=True).count()
+        return context
+
+
+class TeamView(StaffRequiredMixin, FormView):
+    template_name = "dashboard/team.html"
+    form_class = StaffInviteForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["members"] = User.objects.filter(role__in=STAFF_ROLES).order_by("email")
+        context["can_invite"] = self.request.user.can_manage_instance
+        return context
+
+    def form_valid(self, form):
+        if not self.request.user.can_manage_instance:
+            messages.error(self.request, "Only the owner or an administrator can invite staff.")
+            return redirect("dashboard:staff_list")
+        try:
+            user = staff_invite(
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                role=form.cleaned_data["role"],
+                domain=self.request.get_host(),
+                use_https=self.request.is_secure(),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"{user.email} was invited and will receive a link to set a password.")
+        return redirect("dashboard:staff_list")
+
+
+class IdentityForm(ModelForm):
+    class Meta:
+        model = IssuerIdentity
+        fields = [
+            "legal_name", "trading_name", "address_line1", "address_line2", "postal_code", "city",
+            "country", "tax_id", "registration_number", "email", "phone", "currency",
+            "bank_details", "invoice_footer",
+        ]
+
+
+class IdentityView(StaffRequiredMixin, FormView):
+    template_name = "dashboard/identity.html"
+    form_class = IdentityForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = issuer_identity_get()
+        return kwargs
+
+    def form_valid(self, form):
+        if not self.request.user.can_manage_instance:
+            messages.error(self.request, "Only the owner or an administrator can change the identity.")
+            return redirect("dashboard:identity")
+        data = dict(form.cleaned_data)
+        issuer_identity_set(legal_name=data.pop("legal_name"), **data)
+        messages.success(self.request, "Issuer identity saved. New invoices will carry it.")
+        return redirect("dashboard:identity")
+
+
+class ApiTokensView(StaffRequiredMixin, TemplateView):
+    template_name = "dashboard/api_tokens.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["token"] = Token.objects.filter(user=self.request.user).first()
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "revoke":
+            api_token_revoke(user=request.user)
+            messages.success(request, "Your API token was revoked.")
+        else:
+            api_token_rotate(user=request.user)
+            messages.success(request, "A new API token was created; the previous one no longer works.")
+        return redirect("dashboard:api_tokens")

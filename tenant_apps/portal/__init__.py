@@ -1,0 +1,1 @@
+"""The customer-facing client area of an instance."""

@@ -1,0 +1,113 @@
+"""Test fixtures: instances are built ONCE per session; each test runs in a rolled-back transaction.
+
+Two reseller instances (A = acme, B = bluebird) and the operator's own instance (public
+schema) are committed when the test database is created, each with an owner, a support
+agent and a customer. Tests get fresh ORM objects for them and run inside a transaction
+that is rolled back, so nothing a test writes survives it — schemas included, since
+PostgreSQL DDL is transactional.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from provisioning import schemas
+from shared_apps.tenancy import routing
+from shared_apps.tenancy.models import Reseller
+from shared_apps.tenancy.services import reseller_create
+from tenant_apps.accounts.models import Role
+from tenant_apps.billing.services import issuer_identity_set
+
+PASSWORD = "correct-horse-battery"
+OPERATOR_HOST = settings.UPLINE_BASE_DOMAIN
+
+
+@dataclass
+class InstanceInfo:
+    """Handles on one committed test instance (users are e-mails: fetch in the schema)."""
+
+    schema_name: str
+    host: str
+    owner: str
+    support: str
+    customer: str
+    slug: str = ""
+
+    def reseller(self) -> Reseller | None:
+        return Reseller.objects.get(slug=self.slug) if self.slug else None
+
+
+def _seed_users(domain_part: str) -> None:
+    User = get_user_model()
+    User.objects.create_user(email=f"owner@{domain_part}", password=PASSWORD, role=Role.OWNER)
+    User.objects.create_user(email=f"support@{domain_part}", password=PASSWORD, role=Role.SUPPORT)
+    User.objects.create_user(email=f"customer@{domain_part}", password=PASSWORD, role=Role.CUSTOMER)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        schemas.template_rebuild()
+        _seed_users("operator.test")
+        get_user_model().objects.filter(email="owner@operator.test").update(is_superuser=True, is_django_admin=True)
+        issuer_identity_set(legal_name="Operator SAS")
+        for slug in ("acme", "bluebird"):
+            reseller_create(slug=slug, name=slug.title(), legal_name=f"{slug.title()} Ltd",
+                            owner_email=f"boss@{slug}.test", owner_password=PASSWORD, method="template",
+                            allocations={"disk_gb": 100, "hosting_accounts": 10})
+            with schema_context(f"r_{slug}"):
+                _seed_users(f"{slug}.test")
+        connection.set_schema_to_public()
+    yield
+
+
+def _info(slug: str | None) -> InstanceInfo:
+    if slug is None:
+        part = "operator.test"
+        return InstanceInfo("public", OPERATOR_HOST, f"owner@{part}", f"support@{part}", f"customer@{part}")
+    part = f"{slug}.test"
+    return InstanceInfo(f"r_{slug}", f"{slug}.{OPERATOR_HOST}", f"owner@{part}", f"support@{part}",
+                        f"customer@{part}", slug=slug)
+
+
+@pytest.fixture
+def instance_a(db) -> InstanceInfo:
+    return _info("acme")
+
+
+@pytest.fixture
+def instance_b(db) -> InstanceInfo:
+    return _info("bluebird")
+
+
+@pytest.fixture
+def operator(db) -> InstanceInfo:
+    return _info(None)
+
+
+@pytest.fixture(autouse=True)
+def _clean_routing_and_schema():
+    routing.invalidate()
+    yield
+    connection.set_schema_to_public()
+
+
+def client_for(info: InstanceInfo, email: str | None = None) -> Client:
+    """A browser on `info`'s host, signed in as `email` (a session of that instance)."""
+    client = Client(HTTP_HOST=info.host)
+    if email:
+        with schema_context(info.schema_name):
+            user = get_user_model().objects.get(email=email)
+            client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def make_client():
+    return client_for
