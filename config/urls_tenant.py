@@ -1,7 +1,9 @@
 """URL map of a reseller instance (and, included from urls_public, of the operator's own)."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularRedocView
+
+from config.api_schema import InstanceSchemaView
 
 from tenant_apps.dashboard.views import home
 
@@ -11,7 +13,7 @@ urlpatterns = [
     path("staff/", include("tenant_apps.dashboard.urls")),
     path("portal/", include("tenant_apps.portal.urls")),
     path("api/", include("config.urls_api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", InstanceSchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

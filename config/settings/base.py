@@ -69,6 +69,7 @@ SHARED_APPS = [
     "django_tables2",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 INSTALLED_APPS = list(dict.fromkeys(["whitenoise.runserver_nostatic", *SHARED_APPS]))
@@ -208,6 +209,10 @@ SPECTACULAR_SETTINGS = {
     "its own tokens; the operator's console API answers on the base domain.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # API docs are served from the sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # ---------------------------------------------------------------------------------------
