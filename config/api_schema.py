@@ -1,4 +1,5 @@
 """OpenAPI schema view that documents the URL map of the instance serving the request."""
+
 from drf_spectacular.views import SpectacularAPIView
 
 

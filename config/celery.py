@@ -1,4 +1,5 @@
 """Celery application. Tasks that touch an instance run through `config.tenant_tasks`."""
+
 import os
 
 from celery import Celery

@@ -1,4 +1,5 @@
 """Domain errors users can read and fix, and their translation to 4xx JSON in the API."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError

@@ -8,6 +8,7 @@ the duration of the call and always returns to the public schema afterwards.
 instance (the operator's public instance included), so a slow instance delays only itself
 and a failure is retried per instance.
 """
+
 from __future__ import annotations
 
 from celery import Task

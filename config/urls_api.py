@@ -1,4 +1,5 @@
 """Per-instance REST API routes; each capability adds its router here."""
+
 from django.urls import include, path
 
 urlpatterns = [

@@ -1,4 +1,5 @@
 """URL map of the base domain: the operator console plus the operator's own instance."""
+
 from django.urls import include, path
 
 from .urls_tenant import urlpatterns as instance_urlpatterns

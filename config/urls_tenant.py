@@ -1,10 +1,10 @@
 """URL map of a reseller instance (and, included from urls_public, of the operator's own)."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView
 
 from config.api_schema import InstanceSchemaView
-
 from tenant_apps.dashboard.views import home
 
 urlpatterns = [

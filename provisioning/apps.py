@@ -1,4 +1,5 @@
 """App config for provisioning."""
+
 from django.apps import AppConfig
 
 

@@ -11,6 +11,7 @@ Layout of an archive (format 1):
 Import replays it like pg_restore does: pre-data, then rows, then post-data, so foreign
 keys are checked once over complete data. Everything runs in the caller's transaction.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Bookkeeping for building instance schemas: template snapshots, the warm pool, exports."""
+
 from django.db import models
 
 

@@ -10,6 +10,7 @@ few seed rows). Creating an instance then either:
 Both run inside the caller's transaction, so a failed reseller creation leaves no schema
 behind. `migrate` (a plain migrate run) is kept for the benchmark's comparison only.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import schema_exists
 
 from shared_apps.tenancy.naming import (
     POOL_SCHEMA_PREFIX,
@@ -101,8 +102,10 @@ def pg_dump_schema(schema_name: str, section: str) -> str:
         "--dbname",
         db["NAME"],
     ]
-    if db.get("HOST"):
-        args += ["--host", db["HOST"]]
+    # dj-database-url puts a socket directory with capitals into OPTIONS["host"].
+    host = db.get("HOST") or db.get("OPTIONS", {}).get("host")
+    if host:
+        args += ["--host", host]
     if db.get("PORT"):
         args += ["--port", str(db["PORT"])]
     if db.get("USER"):
@@ -126,9 +129,7 @@ def neutralise_schema(sql: str, schema_name: str) -> str:
     `set_config('search_path', …)` would silently move the connection to another schema,
     which is why those lines go.
     """
-    kept = [
-        line for line in sql.splitlines() if line.strip() and not _STATEMENT_NOISE.match(line)
-    ]
+    kept = [line for line in sql.splitlines() if line.strip() and not _STATEMENT_NOISE.match(line)]
     qualified = re.compile(r'(?<![A-Za-z0-9_$"])' + re.escape(schema_name) + r"\.")
     return qualified.sub(PLACEHOLDER + ".", "\n".join(kept))
 
@@ -200,7 +201,7 @@ def replay(
         copy_in(schema_name, item["table"], item["rows"])
     if sequences:
         setvals = ", ".join(
-            f"setval('\"{schema_name}\".\"{name}\"', {int(value)}, true)"
+            f'setval(\'"{schema_name}"."{name}"\', {int(value)}, true)'
             for name, value in sequences.items()
         )
         cursor.execute(f"SELECT {setvals}")
@@ -397,8 +398,3 @@ def instance_schema_create(schema_name: str, *, method: str = "auto") -> SchemaB
             used = "template"
     elapsed = int((time.perf_counter() - started) * 1000)
     return SchemaBuild(schema_name=schema_name, method=used, milliseconds=elapsed)
-
-
-def in_schema(schema_name: str):
-    """Context manager: run ORM code inside one instance's schema (public after)."""
-    return schema_context(schema_name)

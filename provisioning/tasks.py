@@ -1,4 +1,5 @@
 """Background provisioning work (thin: the logic is in `provisioning.schemas`)."""
+
 from config.celery import app
 
 from . import schemas

@@ -6,6 +6,7 @@ agent and a customer. Tests get fresh ORM objects for them and run inside a tran
 that is rolled back, so nothing a test writes survives it — schemas included, since
 PostgreSQL DDL is transactional.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,12 +56,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         schemas.template_rebuild()
         _seed_users("operator.test")
-        get_user_model().objects.filter(email="owner@operator.test").update(is_superuser=True, is_django_admin=True)
+        get_user_model().objects.filter(email="owner@operator.test").update(
+            is_superuser=True, is_django_admin=True
+        )
         issuer_identity_set(legal_name="Operator SAS")
         for slug in ("acme", "bluebird"):
-            reseller_create(slug=slug, name=slug.title(), legal_name=f"{slug.title()} Ltd",
-                            owner_email=f"boss@{slug}.test", owner_password=PASSWORD, method="template",
-                            allocations={"disk_gb": 100, "hosting_accounts": 10})
+            reseller_create(
+                slug=slug,
+                name=slug.title(),
+                legal_name=f"{slug.title()} Ltd",
+                owner_email=f"boss@{slug}.test",
+                owner_password=PASSWORD,
+                method="template",
+                allocations={"disk_gb": 100, "hosting_accounts": 10},
+            )
             with schema_context(f"r_{slug}"):
                 _seed_users(f"{slug}.test")
         connection.set_schema_to_public()
@@ -70,10 +79,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _info(slug: str | None) -> InstanceInfo:
     if slug is None:
         part = "operator.test"
-        return InstanceInfo("public", OPERATOR_HOST, f"owner@{part}", f"support@{part}", f"customer@{part}")
+        return InstanceInfo(
+            "public", OPERATOR_HOST, f"owner@{part}", f"support@{part}", f"customer@{part}"
+        )
     part = f"{slug}.test"
-    return InstanceInfo(f"r_{slug}", f"{slug}.{OPERATOR_HOST}", f"owner@{part}", f"support@{part}",
-                        f"customer@{part}", slug=slug)
+    return InstanceInfo(
+        f"r_{slug}",
+        f"{slug}.{OPERATOR_HOST}",
+        f"owner@{part}",
+        f"support@{part}",
+        f"customer@{part}",
+        slug=slug,
+    )
 
 
 @pytest.fixture

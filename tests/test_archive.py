@@ -1,4 +1,5 @@
 """Export → delete → import round trip of a whole instance, on committed data."""
+
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,16 @@ def committed(django_db_blocker):
 
 def test_export_delete_import_round_trip(committed, tmp_path):
     committed += ["roundtrip", "roundtrip-copy"]
-    reseller = reseller_create(slug="roundtrip", name="Round Trip", legal_name="Round Trip SARL",
-                               owner_email="owner@rt.test", owner_password="pw-rt-12345",
-                               custom_domains=["billing.rt.example"], allocations={"disk_gb": 42},
-                               method="template")
+    reseller = reseller_create(
+        slug="roundtrip",
+        name="Round Trip",
+        legal_name="Round Trip SARL",
+        owner_email="owner@rt.test",
+        owner_password="pw-rt-12345",
+        custom_domains=["billing.rt.example"],
+        allocations={"disk_gb": 42},
+        method="template",
+    )
     with schema_context("r_roundtrip"):
         for i in range(25):
             get_user_model().objects.create_user(email=f"c{i}@rt.test", role=Role.CUSTOMER)
@@ -65,20 +72,31 @@ def test_export_delete_import_round_trip(committed, tmp_path):
     assert imported.schema_name == "r_roundtrip_copy"
     assert imported.allocations.get(resource_id="disk_gb").quantity == 42
     assert sorted(d.domain for d in imported.domains.all()) == [
-        "billing.rt.example", "roundtrip-copy.upline.localhost"]
+        "billing.rt.example",
+        "roundtrip-copy.upline.localhost",
+    ]
     with schema_context("r_roundtrip_copy"):
         User = get_user_model()
         assert User.objects.filter(role=Role.CUSTOMER).count() == 25
         assert User.objects.get(email="owner@rt.test").check_password("pw-rt-12345")
         assert IssuerIdentity.objects.get().legal_name == "Round Trip SARL"
         # Sequences continue after the imported rows.
-        assert User.objects.create_user(email="new@rt.test").pk > User.objects.exclude(email="new@rt.test").order_by("-pk").first().pk
+        assert (
+            User.objects.create_user(email="new@rt.test").pk
+            > User.objects.exclude(email="new@rt.test").order_by("-pk").first().pk
+        )
 
 
 def test_import_under_a_taken_slug_is_refused(committed, tmp_path):
     committed += ["exportme"]
-    reseller = reseller_create(slug="exportme", name="Export Me", legal_name="Export Me Ltd",
-                               owner_email="o@em.test", owner_password="pw-em-12345", method="template")
+    reseller = reseller_create(
+        slug="exportme",
+        name="Export Me",
+        legal_name="Export Me Ltd",
+        owner_email="o@em.test",
+        owner_password="pw-em-12345",
+        method="template",
+    )
     record = reseller_export(reseller=reseller, directory=tmp_path)
     with pytest.raises(Exception, match="already exists"):
         reseller_import(path=Path(record.path))
@@ -95,8 +113,14 @@ def test_import_of_a_damaged_archive_is_a_clear_command_error(committed, tmp_pat
 
 def test_delete_command_requires_confirmation(committed, tmp_path):
     committed += ["delcmd"]
-    reseller_create(slug="delcmd", name="Del", legal_name="Del Ltd", owner_email="o@del.test",
-                    owner_password="pw-del-12345", method="template")
+    reseller_create(
+        slug="delcmd",
+        name="Del",
+        legal_name="Del Ltd",
+        owner_email="o@del.test",
+        owner_password="pw-del-12345",
+        method="template",
+    )
     call_command("reseller_export", "delcmd", "--dir", str(tmp_path))
     with pytest.raises(CommandError, match="--confirm"):
         call_command("reseller_delete", "delcmd", interactive=False)

@@ -1,4 +1,5 @@
 """Operator console: reseller table, create form, detail, lifecycle actions, API."""
+
 import pytest
 from django_tenants.utils import schema_exists
 
@@ -6,10 +7,18 @@ from shared_apps.tenancy.models import Allocation, Reseller
 from tests.conftest import client_for
 
 CREATE = {
-    "name": "Cedar Cloud", "legal_name": "Cedar Cloud BV", "slug": "cedar",
-    "owner_email": "owner@cedar.test", "owner_name": "Cee", "owner_password": "",
-    "custom_domains": "", "alloc_disk_gb": "250", "alloc_bandwidth_gb": "0",
-    "alloc_hosting_accounts": "25", "alloc_domains": "0", "alloc_email_accounts": "0",
+    "name": "Cedar Cloud",
+    "legal_name": "Cedar Cloud BV",
+    "slug": "cedar",
+    "owner_email": "owner@cedar.test",
+    "owner_name": "Cee",
+    "owner_password": "",
+    "custom_domains": "",
+    "alloc_disk_gb": "250",
+    "alloc_bandwidth_gb": "0",
+    "alloc_hosting_accounts": "25",
+    "alloc_domains": "0",
+    "alloc_email_accounts": "0",
 }
 
 
@@ -32,8 +41,13 @@ def test_reseller_table_lists_filters_and_sorts(console):
 
 def test_reseller_table_paginates(console):
     for i in range(30):
-        Reseller.objects.create(schema_name=f"r_page{i}", slug=f"page{i}", name=f"Page {i:02d}",
-                                legal_name="x", contact_email="x@x.test")
+        Reseller.objects.create(
+            schema_name=f"r_page{i}",
+            slug=f"page{i}",
+            name=f"Page {i:02d}",
+            legal_name="x",
+            contact_email="x@x.test",
+        )
     first = console.get("/console/resellers/", {"sort": "name"}).content.decode()
     second = console.get("/console/resellers/", {"sort": "name", "page": 2}).content.decode()
     assert "Page 00" in first and "Page 29" not in first
@@ -79,8 +93,10 @@ def test_create_form_shows_field_errors(console, change, field, message):
 def test_duplicate_custom_domain_is_a_form_error(console, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         console.post("/console/resellers/new/", {**CREATE, "custom_domains": "my.cedar.example"})
-    response = console.post("/console/resellers/new/", {**CREATE, "slug": "cedar2",
-                                                          "custom_domains": "my.cedar.example"})
+    response = console.post(
+        "/console/resellers/new/",
+        {**CREATE, "slug": "cedar2", "custom_domains": "my.cedar.example"},
+    )
     assert "already in use" in " ".join(response.context["form"].errors["custom_domains"])
 
 
@@ -94,7 +110,9 @@ def test_unknown_reseller_detail_is_404(console):
     assert console.get("/console/resellers/nope/").status_code == 404
 
 
-def test_suspend_and_resume_from_the_detail_page(console, instance_a, django_capture_on_commit_callbacks):
+def test_suspend_and_resume_from_the_detail_page(
+    console, instance_a, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         console.post("/console/resellers/acme/suspend/", {"reason": "unpaid invoice"})
     assert Reseller.objects.get(slug="acme").status == "suspended"
@@ -112,7 +130,13 @@ def test_resuming_an_active_reseller_is_a_message_not_an_error(console, instance
 
 def test_allocation_below_usage_is_refused_with_a_message(console, instance_a):
     Allocation.objects.filter(reseller__slug="acme", resource_id="disk_gb").update(used=80)
-    data = {"disk_gb": "50", "bandwidth_gb": "0", "hosting_accounts": "10", "domains": "0", "email_accounts": "0"}
+    data = {
+        "disk_gb": "50",
+        "bandwidth_gb": "0",
+        "hosting_accounts": "10",
+        "domains": "0",
+        "email_accounts": "0",
+    }
     response = console.post("/console/resellers/acme/allocations/", data, follow=True)
     assert b"cannot go below" in response.content
     assert Allocation.objects.get(reseller__slug="acme", resource_id="disk_gb").quantity == 100
@@ -133,16 +157,24 @@ def test_api_creates_lists_and_suspends(console, django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=True):
         created = console.post(
             "/api/console/resellers/",
-            {"slug": "apico", "name": "API Co", "legal_name": "API Co Ltd", "owner_email": "o@apico.test",
-             "allocations": {"disk_gb": 10}},
+            {
+                "slug": "apico",
+                "name": "API Co",
+                "legal_name": "API Co Ltd",
+                "owner_email": "o@apico.test",
+                "allocations": {"disk_gb": 10},
+            },
             content_type="application/json",
         )
     assert created.status_code == 201, created.content
     assert created.json()["domains"] == ["apico.upline.localhost"]
     slugs = [r["slug"] for r in console.get("/api/console/resellers/").json()["results"]]
-    assert slugs == sorted(slugs, key=lambda s: Reseller.objects.get(slug=s).name) and "apico" in slugs
-    suspended = console.post("/api/console/resellers/apico/suspend/", {"reason": "test"},
-                             content_type="application/json")
+    assert (
+        slugs == sorted(slugs, key=lambda s: Reseller.objects.get(slug=s).name) and "apico" in slugs
+    )
+    suspended = console.post(
+        "/api/console/resellers/apico/suspend/", {"reason": "test"}, content_type="application/json"
+    )
     assert suspended.json()["status"] == "suspended"
 
 
@@ -157,8 +189,13 @@ def test_api_creates_lists_and_suspends(console, django_capture_on_commit_callba
     ],
 )
 def test_api_bad_input_is_a_400_with_the_field(console, payload, field):
-    body = {"slug": "apico", "name": "API Co", "legal_name": "API Co Ltd", "owner_email": "o@apico.test",
-            **payload}
+    body = {
+        "slug": "apico",
+        "name": "API Co",
+        "legal_name": "API Co Ltd",
+        "owner_email": "o@apico.test",
+        **payload,
+    }
     response = console.post("/api/console/resellers/", body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert field in response.json()

@@ -1,4 +1,5 @@
 """Isolation: data, sessions, tokens and logins of one instance mean nothing on another."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -86,7 +87,9 @@ def test_reseller_staff_cannot_use_the_console_api(instance_a):
 
 def test_reseller_superuser_admin_does_not_show_operator_tables(instance_a):
     with schema_context(instance_a.schema_name):
-        get_user_model().objects.filter(email=instance_a.owner).update(is_superuser=True, is_django_admin=True)
+        get_user_model().objects.filter(email=instance_a.owner).update(
+            is_superuser=True, is_django_admin=True
+        )
     client = client_for(instance_a, instance_a.owner)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/tenancy/reseller/").status_code in (403, 404)
@@ -100,7 +103,9 @@ def test_dashboard_shows_only_this_resellers_allocation(instance_a, instance_b):
     assert "100 GB" in page and "777" not in page
 
 
-@pytest.mark.parametrize("path", ["/staff/", "/staff/team/", "/staff/identity/", "/staff/api-tokens/", "/portal/"])
+@pytest.mark.parametrize(
+    "path", ["/staff/", "/staff/team/", "/staff/identity/", "/staff/api-tokens/", "/portal/"]
+)
 def test_every_area_page_requires_login(instance_a, path):
     response = client_for(instance_a).get(path)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

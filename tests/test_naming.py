@@ -1,4 +1,5 @@
 """Slugs and schema names: only safe, non-reserved names ever reach SQL."""
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -20,7 +21,7 @@ from shared_apps.tenancy.naming import (
         "pg_anything",
         "_pool_abc123",
         "r_acme; DROP SCHEMA public CASCADE",
-        "r_acme\"; --",
+        'r_acme"; --',
         "acme'--",
         "R_Upper",
         "r acme",
@@ -42,8 +43,20 @@ def test_schema_name_of_63_bytes_is_accepted_and_64_is_not():
 
 @pytest.mark.parametrize(
     "slug",
-    ["www", "admin", "-acme", "acme-", "ac_me", "Acme", "acme.test", "a" * 41, "", "pg_x",
-     "x'; drop table", "ünicode"],
+    [
+        "www",
+        "admin",
+        "-acme",
+        "acme-",
+        "ac_me",
+        "Acme",
+        "acme.test",
+        "a" * 41,
+        "",
+        "pg_x",
+        "x'; drop table",
+        "ünicode",
+    ],
 )
 def test_slug_is_rejected_when_not_a_safe_dns_label(slug):
     with pytest.raises(ValidationError):
@@ -56,8 +69,16 @@ def test_slug_maps_to_prefixed_schema_with_underscores():
 
 
 @pytest.mark.parametrize(
-    "domain", ["localhost", "10.0.0.1", "acme.upline.localhost", "upline.localhost", "bad_domain.com",
-               "-x.com", "a..b.com"],
+    "domain",
+    [
+        "localhost",
+        "10.0.0.1",
+        "acme.upline.localhost",
+        "upline.localhost",
+        "bad_domain.com",
+        "-x.com",
+        "a..b.com",
+    ],
 )
 def test_custom_domain_is_rejected_when_invalid_or_under_base_domain(domain):
     with pytest.raises(ValidationError):

@@ -1,4 +1,5 @@
 """Creating instances: template replay, warm pool, plain migrate, rollback, duplicates."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -15,8 +16,12 @@ from tenant_apps.billing.models import IssuerIdentity
 
 
 def _create(slug, **extra):
-    defaults = dict(name=slug.title(), legal_name=f"{slug.title()} Ltd", owner_email=f"owner@{slug}.test",
-                    owner_password="pw-12345-abc")
+    defaults = dict(
+        name=slug.title(),
+        legal_name=f"{slug.title()} Ltd",
+        owner_email=f"owner@{slug}.test",
+        owner_password="pw-12345-abc",
+    )
     defaults.update(extra)
     return reseller_create(slug=slug, **defaults)
 
@@ -90,32 +95,72 @@ def test_duplicate_custom_domain_is_refused_with_a_field_error(db):
 
 def test_invalid_input_is_refused_before_anything_is_built(db):
     with pytest.raises(ValidationError) as exc:
-        reseller_create(slug="Bad Slug", name="", legal_name="", owner_email="nope",
-                        allocations={"disk_gb": -1, "unicorns": 3})
+        reseller_create(
+            slug="Bad Slug",
+            name="",
+            legal_name="",
+            owner_email="nope",
+            allocations={"disk_gb": -1, "unicorns": 3},
+        )
     errors = exc.value.message_dict
     assert set(errors) >= {"slug", "name", "legal_name", "owner_email", "allocations"}
     assert Reseller.objects.count() == 2
 
 
 def test_cli_creates_a_reseller(db, capsys):
-    call_command("reseller_create", "cli-co", "--name", "CLI Co", "--legal-name", "CLI Co SA",
-                 "--owner-email", "o@cli.test", "--alloc", "disk_gb=5", "--domain", "portal.cli.example")
+    call_command(
+        "reseller_create",
+        "cli-co",
+        "--name",
+        "CLI Co",
+        "--legal-name",
+        "CLI Co SA",
+        "--owner-email",
+        "o@cli.test",
+        "--alloc",
+        "disk_gb=5",
+        "--domain",
+        "portal.cli.example",
+    )
     out = capsys.readouterr().out
     assert "Created CLI Co at cli-co.upline.localhost" in out
     reseller = Reseller.objects.get(slug="cli-co")
-    assert sorted(d.domain for d in reseller.domains.all()) == ["cli-co.upline.localhost", "portal.cli.example"]
+    assert sorted(d.domain for d in reseller.domains.all()) == [
+        "cli-co.upline.localhost",
+        "portal.cli.example",
+    ]
 
 
 def test_cli_reports_bad_input_as_a_sentence(db):
     with pytest.raises(CommandError, match="slug"):
-        call_command("reseller_create", "public", "--name", "X", "--legal-name", "X",
-                     "--owner-email", "o@x.test")
+        call_command(
+            "reseller_create",
+            "public",
+            "--name",
+            "X",
+            "--legal-name",
+            "X",
+            "--owner-email",
+            "o@x.test",
+        )
     with pytest.raises(CommandError, match="RESOURCE=QUANTITY"):
-        call_command("reseller_create", "okslug", "--name", "X", "--legal-name", "X",
-                     "--owner-email", "o@x.test", "--alloc", "disk_gb=lots")
+        call_command(
+            "reseller_create",
+            "okslug",
+            "--name",
+            "X",
+            "--legal-name",
+            "X",
+            "--owner-email",
+            "o@x.test",
+            "--alloc",
+            "disk_gb=lots",
+        )
 
 
-def test_owner_without_password_gets_a_link_to_choose_one(db, mailoutbox, django_capture_on_commit_callbacks):
+def test_owner_without_password_gets_a_link_to_choose_one(
+    db, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         reseller = _create("linkco", owner_password=None, method="template")
     with schema_context(reseller.schema_name):

@@ -1,4 +1,5 @@
 """Quota: no reseller can use more than the operator allocated, even under concurrency."""
+
 import threading
 
 import pytest
@@ -59,8 +60,13 @@ def test_concurrent_reservations_never_exceed_the_allocation(django_db_blocker):
             connection.close()
 
     with django_db_blocker.unblock():
-        reseller = Reseller.objects.create(schema_name="r_quota_race", slug="quota-race", name="Race",
-                                           legal_name="Race", contact_email="r@race.test")
+        reseller = Reseller.objects.create(
+            schema_name="r_quota_race",
+            slug="quota-race",
+            name="Race",
+            legal_name="Race",
+            contact_email="r@race.test",
+        )
         Allocation.objects.create(reseller=reseller, resource_id="disk_gb", quantity=100)
         try:
             threads = [threading.Thread(target=reserve) for _ in range(20)]

@@ -1,8 +1,14 @@
 """Host routing: instances, custom domains, unknown hosts, suspended and terminated resellers."""
+
 from django.db import connection
 
 from shared_apps.tenancy import routing
-from shared_apps.tenancy.services import domain_add, reseller_resume, reseller_suspend, reseller_terminate
+from shared_apps.tenancy.services import (
+    domain_add,
+    reseller_resume,
+    reseller_suspend,
+    reseller_terminate,
+)
 from tests.conftest import client_for
 
 
@@ -59,7 +65,9 @@ def test_routing_cache_serves_repeat_lookups_without_a_query(instance_a, django_
         assert routing.resolve(instance_a.host).schema_name == "r_acme"
 
 
-def test_routing_cache_is_invalidated_when_status_changes(instance_a, django_capture_on_commit_callbacks):
+def test_routing_cache_is_invalidated_when_status_changes(
+    instance_a, django_capture_on_commit_callbacks
+):
     assert routing.resolve(instance_a.host).status == "active"
     with django_capture_on_commit_callbacks(execute=True):
         reseller_suspend(reseller=instance_a.reseller())
@@ -73,7 +81,9 @@ def test_same_instance_twice_in_a_row_issues_no_extra_set_search_path(instance_a
 
     with CaptureQueriesContext(connection) as queries:
         client.get("/staff/")
-    assert not [q for q in queries.captured_queries if q["sql"].upper().startswith("SET SEARCH_PATH")]
+    assert not [
+        q for q in queries.captured_queries if q["sql"].upper().startswith("SET SEARCH_PATH")
+    ]
 
 
 def test_operator_host_serves_the_console(operator):

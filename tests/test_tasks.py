@@ -1,4 +1,5 @@
 """Tenant-aware Celery tasks: each runs in the schema it was given, then returns to public."""
+
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
@@ -9,7 +10,9 @@ from shared_apps.tenancy.tasks import sessions_clear_all_instances, sessions_cle
 
 
 def _expired_session(key):
-    Session.objects.create(session_key=key, session_data="x", expire_date=timezone.now() - timezone.timedelta(days=1))
+    Session.objects.create(
+        session_key=key, session_data="x", expire_date=timezone.now() - timezone.timedelta(days=1)
+    )
 
 
 def test_instance_task_runs_in_its_schema_and_resets(instance_a, instance_b):
@@ -32,7 +35,10 @@ def test_fan_out_runs_once_per_active_instance(instance_a, instance_b, operator)
     assert sessions_clear_all_instances.apply().get() == 3
     for schema in ("public", instance_a.schema_name, instance_b.schema_name):
         with schema_context(schema):
-            assert not Session.objects.exists() or not Session.objects.filter(expire_date__lt=timezone.now()).exists()
+            assert (
+                not Session.objects.exists()
+                or not Session.objects.filter(expire_date__lt=timezone.now()).exists()
+            )
 
 
 def test_instance_task_without_schema_is_refused(db):

@@ -1,4 +1,5 @@
 """Settings shared by every environment; values come from environment variables."""
+
 from __future__ import annotations
 
 import os
@@ -139,7 +140,10 @@ if REDIS_URL and env("UPLINE_CACHE", "redis") != "locmem":
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         },
         # Platform-wide keys (routing generation): deliberately not prefixed per schema.
-        "routing": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "routing": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
     }
 else:
     CACHES = {
@@ -148,10 +152,14 @@ else:
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         },
-        "routing": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "routing"},
+        "routing": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "routing",
+        },
     }
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Celery cannot read redis unix:// URLs (embedded Redis): devtools writes a separate one.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,4 +1,5 @@
 """Benchmark settings: production-like (no debug, persistent connections), fast hashing."""
+
 from .base import *  # noqa: F401,F403
 
 DEBUG = False

@@ -1,4 +1,5 @@
 """Development settings: debug on, console e-mail, localhost serves the operator too."""
+
 from .base import *  # noqa: F401,F403
 from .base import UPLINE_OPERATOR_HOSTS
 

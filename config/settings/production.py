@@ -1,4 +1,5 @@
 """Production settings: refuses to start with development secrets or debug on."""
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403

@@ -1,4 +1,5 @@
 """Test settings: real PostgreSQL, fast hashing, locmem mail and cache, eager Celery."""
+
 from .base import *  # noqa: F401,F403
 
 DEBUG = False

@@ -1,4 +1,5 @@
 """Console API (operator's domain only): resellers, allocations and lifecycle."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
@@ -40,8 +41,17 @@ class ResellerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reseller
         fields = [
-            "slug", "name", "legal_name", "contact_email", "status", "status_reason",
-            "schema_name", "domains", "allocations", "provisioned_by", "provisioning_ms",
+            "slug",
+            "name",
+            "legal_name",
+            "contact_email",
+            "status",
+            "status_reason",
+            "schema_name",
+            "domains",
+            "allocations",
+            "provisioned_by",
+            "provisioning_ms",
             "created_at",
         ]
         read_only_fields = fields
@@ -57,8 +67,12 @@ class ResellerCreateSerializer(serializers.Serializer):
     owner_email = serializers.EmailField()
     owner_name = serializers.CharField(max_length=200, required=False, default="")
     owner_password = serializers.CharField(required=False, allow_blank=True, write_only=True)
-    custom_domains = serializers.ListField(child=serializers.CharField(max_length=253), required=False, default=list)
-    allocations = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False, default=dict)
+    custom_domains = serializers.ListField(
+        child=serializers.CharField(max_length=253), required=False, default=list
+    )
+    allocations = serializers.DictField(
+        child=serializers.IntegerField(min_value=0), required=False, default=dict
+    )
 
 
 class StatusSerializer(serializers.Serializer):
@@ -70,7 +84,9 @@ class AllocationUpdateSerializer(serializers.Serializer):
 
 
 def _validation(exc: ValidationError):
-    return serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    return serializers.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    )
 
 
 class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -101,10 +117,14 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = payload.validated_data
         try:
             reseller = services.reseller_create(
-                slug=data["slug"], name=data["name"], legal_name=data["legal_name"],
-                owner_email=data["owner_email"], owner_name=data["owner_name"],
+                slug=data["slug"],
+                name=data["name"],
+                legal_name=data["legal_name"],
+                owner_email=data["owner_email"],
+                owner_name=data["owner_name"],
                 owner_password=data.get("owner_password") or None,
-                custom_domains=data["custom_domains"], allocations=data["allocations"],
+                custom_domains=data["custom_domains"],
+                allocations=data["allocations"],
                 actor=request.user.email,
             )
         except ValidationError as exc:
@@ -123,7 +143,9 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def suspend(self, request, slug=None):
         payload = StatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return self._transition(request, services.reseller_suspend, reason=payload.validated_data["reason"])
+        return self._transition(
+            request, services.reseller_suspend, reason=payload.validated_data["reason"]
+        )
 
     @extend_schema(request=None, responses=ResellerSerializer)
     @action(detail=True, methods=["post"])
@@ -135,7 +157,9 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def terminate(self, request, slug=None):
         payload = StatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return self._transition(request, services.reseller_terminate, reason=payload.validated_data["reason"])
+        return self._transition(
+            request, services.reseller_terminate, reason=payload.validated_data["reason"]
+        )
 
     @extend_schema(request=AllocationUpdateSerializer, responses=ResellerSerializer)
     @action(detail=True, methods=["put"])
@@ -148,7 +172,10 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             with transaction.atomic():
                 for code, quantity in payload.validated_data["allocations"].items():
                     services.allocation_set(
-                        reseller=reseller, resource_code=code, quantity=quantity, actor=request.user.email
+                        reseller=reseller,
+                        resource_code=code,
+                        quantity=quantity,
+                        actor=request.user.email,
                     )
         except ValidationError as exc:
             raise _validation(exc) from exc

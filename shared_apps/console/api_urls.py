@@ -1,4 +1,5 @@
 """Console API routes."""
+
 from rest_framework.routers import SimpleRouter
 
 from .api import ResellerViewSet

@@ -1,4 +1,5 @@
 """App config for the operator console."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Console forms: creating resellers, allocations, domains, status changes."""
+
 from __future__ import annotations
 
 from django import forms
@@ -43,8 +44,18 @@ class ResellerCreateForm(forms.Form):
         return [self[f"alloc_{r.code}"] for r in self.resources]
 
     def identity_fields(self):
-        return [self[n] for n in ("name", "legal_name", "slug", "owner_email", "owner_name",
-                                  "owner_password", "custom_domains")]
+        return [
+            self[n]
+            for n in (
+                "name",
+                "legal_name",
+                "slug",
+                "owner_email",
+                "owner_name",
+                "owner_password",
+                "custom_domains",
+            )
+        ]
 
     def clean_custom_domains(self) -> list[str]:
         raw = self.cleaned_data.get("custom_domains") or ""

@@ -1,4 +1,5 @@
 """Console tables (django-tables2) and filters (django-filter)."""
+
 import django_filters
 import django_tables2 as tables
 from django.db.models import Q
@@ -40,6 +41,8 @@ class ResellerFilter(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(
-            Q(name__icontains=value) | Q(slug__icontains=value) | Q(legal_name__icontains=value)
+            Q(name__icontains=value)
+            | Q(slug__icontains=value)
+            | Q(legal_name__icontains=value)
             | Q(domains__domain__icontains=value)
         ).distinct()

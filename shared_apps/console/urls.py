@@ -1,4 +1,5 @@
 """Console routes (base domain only)."""
+
 from django.urls import path
 
 from . import views

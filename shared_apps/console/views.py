@@ -1,4 +1,5 @@
 """Operator console screens: reseller list, creation, detail, allocations and lifecycle."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -42,7 +43,9 @@ class OperatorManagerMixin(OperatorStaffMixin):
 
 def apply_errors(form, exc: ValidationError) -> None:
     """Put a service's ValidationError on the form fields it names (else on the form)."""
-    for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+    for field, errors in (
+        exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+    ):
         for error in errors:
             form.add_error(field if field in form.fields else None, error)
 
@@ -60,8 +63,13 @@ class ConsoleDashboardView(OperatorStaffMixin, TemplateView):
             "terminated": by_status.get(Reseller.Status.TERMINATED, 0),
         }
         context["capacity"] = [
-            {**row, "percent": round(100 * row["used"] / row["allocated"]) if row["allocated"] else 0}
-            for row in Allocation.objects.values("resource__name", "resource__unit", "resource__position")
+            {
+                **row,
+                "percent": round(100 * row["used"] / row["allocated"]) if row["allocated"] else 0,
+            }
+            for row in Allocation.objects.values(
+                "resource__name", "resource__unit", "resource__position"
+            )
             .annotate(allocated=Sum("quantity"), used=Sum("used"))
             .order_by("resource__position")
         ]
@@ -192,7 +200,9 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
                 quantity = form.cleaned_data[resource.code]
                 if current.get(resource.code) != quantity:
                     services.allocation_set(
-                        reseller=reseller, resource_code=resource.code, quantity=quantity,
+                        reseller=reseller,
+                        resource_code=resource.code,
+                        quantity=quantity,
                         actor=actor,
                     )
                     changed += 1
@@ -203,11 +213,15 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
         if not form.is_valid():
             messages.error(self.request, "Enter a domain name.")
             return None
-        domain = services.domain_add(reseller=reseller, domain=form.cleaned_data["domain"], actor=actor)
+        domain = services.domain_add(
+            reseller=reseller, domain=form.cleaned_data["domain"], actor=actor
+        )
         messages.success(self.request, f"{domain.domain} now routes to {reseller.name}.")
 
     def do_remove_domain(self, reseller, actor):
-        services.domain_remove(reseller=reseller, domain=self.request.POST.get("domain", ""), actor=actor)
+        services.domain_remove(
+            reseller=reseller, domain=self.request.POST.get("domain", ""), actor=actor
+        )
         messages.success(self.request, "Domain removed.")
 
     def do_export(self, reseller, actor):

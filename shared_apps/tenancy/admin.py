@@ -1,4 +1,5 @@
 """Django admin for resellers: visible only on the operator's own domain."""
+
 from django.contrib import admin
 
 from .models import Allocation, Domain, Reseller, ResellerEvent, Resource

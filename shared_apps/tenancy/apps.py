@@ -1,4 +1,5 @@
 """App config for tenancy."""
+
 from django.apps import AppConfig
 
 

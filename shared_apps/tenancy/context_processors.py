@@ -1,4 +1,5 @@
 """Template context: which instance is serving this page."""
+
 from django.conf import settings
 
 

@@ -1,4 +1,5 @@
 """Routes each request to its instance's schema and URL map, or to a friendly error page."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -30,8 +31,11 @@ class InstanceRoutingMiddleware:
             host = ""
         instance = routing.resolve(host) if host else None
         if instance is None:
-            return _page("errors/unknown_host.html", 404,
-                         {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN})
+            return _page(
+                "errors/unknown_host.html",
+                404,
+                {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN},
+            )
         if instance.status == "suspended":
             response = _page("errors/suspended.html", 503, {"instance": instance})
             response["Retry-After"] = "3600"

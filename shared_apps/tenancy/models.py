@@ -1,4 +1,5 @@
 """Resellers (one PostgreSQL schema each), their domains, and what the operator allocated."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -106,8 +107,12 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["resource__position"]
         constraints = [
-            models.UniqueConstraint(fields=["reseller", "resource"], name="one_allocation_per_resource"),
-            models.CheckConstraint(condition=Q(used__lte=F("quantity")), name="used_within_allocation"),
+            models.UniqueConstraint(
+                fields=["reseller", "resource"], name="one_allocation_per_resource"
+            ),
+            models.CheckConstraint(
+                condition=Q(used__lte=F("quantity")), name="used_within_allocation"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ Schema names reach SQL (CREATE/ALTER SCHEMA, SET search_path), so they are valid
 strict allow-list, not by escaping: lowercase ASCII letters, digits and underscores, 63
 bytes at most, never a name PostgreSQL or Upline reserves for itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,26 @@ _HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 RESERVED_SCHEMAS = {"public", "information_schema", TEMPLATE_SCHEMA}
 # Sub-domains of the base domain that must never be handed to a reseller.
 RESERVED_SLUGS = {
-    "www", "api", "admin", "console", "operator", "static", "media", "mail", "smtp", "imap",
-    "ftp", "ns1", "ns2", "public", "template", "pool", "support", "status", "billing", "app",
+    "www",
+    "api",
+    "admin",
+    "console",
+    "operator",
+    "static",
+    "media",
+    "mail",
+    "smtp",
+    "imap",
+    "ftp",
+    "ns1",
+    "ns2",
+    "public",
+    "template",
+    "pool",
+    "support",
+    "status",
+    "billing",
+    "app",
 }
 
 
@@ -44,9 +63,7 @@ def validate_schema_name(name: str, *, allow_internal: bool = False) -> str:
         )
     if name.startswith("pg_"):
         raise ValidationError("Names starting with pg_ belong to PostgreSQL.", code="schema_pg")
-    if not allow_internal and (
-        name in RESERVED_SCHEMAS or name.startswith(POOL_SCHEMA_PREFIX)
-    ):
+    if not allow_internal and (name in RESERVED_SCHEMAS or name.startswith(POOL_SCHEMA_PREFIX)):
         raise ValidationError(f"“{name}” is reserved by Upline.", code="schema_reserved")
     return name
 

@@ -6,6 +6,7 @@ until a domain or reseller changes. Changes made in this process clear the cache
 other processes notice within `UPLINE_ROUTING_CACHE_SECONDS` through a generation counter
 kept in the shared cache (one cache read per process per interval, not per request).
 """
+
 from __future__ import annotations
 
 import threading
@@ -75,8 +76,12 @@ def _query(host: str) -> Instance | None:
         return None
     reseller_id, schema_name, name, slug, status = row
     return Instance(
-        schema_name=schema_name, name=name, slug=slug, reseller_id=reseller_id,
-        status=status, domain_url=host,
+        schema_name=schema_name,
+        name=name,
+        slug=slug,
+        reseller_id=reseller_id,
+        status=status,
+        domain_url=host,
     )
 
 

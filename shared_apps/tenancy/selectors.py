@@ -1,4 +1,5 @@
 """Reads of reseller data shared by the console, the API, tasks and commands."""
+
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet

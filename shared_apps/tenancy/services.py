@@ -4,6 +4,7 @@ Creating a reseller is one transaction: the schema (from the warm pool or the te
 the reseller row, its domains and allocations, and — inside the new schema — the first
 owner account and the issuer identity. Any failure rolls all of it back, schema included.
 """
+
 from __future__ import annotations
 
 import logging
@@ -115,7 +116,8 @@ def reseller_create(
             errors.setdefault("allocations", []).append(f"Unknown resource “{code}”.")
         elif not isinstance(quantity, int) or quantity < 0:
             errors.setdefault("allocations", []).append(
-                f"{resources[code].name}: enter a whole number of {resources[code].unit}, 0 or more."
+                f"{resources[code].name}: enter a whole number of "
+                f"{resources[code].unit}, 0 or more."
             )
     if errors:
         raise ValidationError(errors)
@@ -143,7 +145,9 @@ def reseller_create(
                 + [Domain(tenant=reseller, domain=d, is_primary=False) for d in clean_domains]
             )
             Allocation.objects.bulk_create(
-                Allocation(reseller=reseller, resource=resource, quantity=(allocations or {}).get(code, 0))
+                Allocation(
+                    reseller=reseller, resource=resource, quantity=(allocations or {}).get(code, 0)
+                )
                 for code, resource in resources.items()
             )
             with schema_context(schema_name):
@@ -153,17 +157,24 @@ def reseller_create(
                     full_name=owner_name,
                     role=Role.OWNER,
                 )
-                issuer_identity_set(legal_name=legal_name.strip(), trading_name=name.strip(),
-                                    email=owner_email.lower())
+                issuer_identity_set(
+                    legal_name=legal_name.strip(),
+                    trading_name=name.strip(),
+                    email=owner_email.lower(),
+                )
             _event(reseller, slug, "created", actor, method=build.method, ms=build.milliseconds)
             transaction.on_commit(_after_create)
             if not owner_password:
                 transaction.on_commit(
-                    lambda: _invite_owner(schema_name=schema_name, owner_id=owner.pk, domain=primary)
+                    lambda: _invite_owner(
+                        schema_name=schema_name, owner_id=owner.pk, domain=primary
+                    )
                 )
     except IntegrityError as exc:
         # Two operators racing for the same slug or domain: the loser gets a form error.
-        raise ValidationError({"slug": ["That slug or domain was just taken; choose another."]}) from exc
+        raise ValidationError(
+            {"slug": ["That slug or domain was just taken; choose another."]}
+        ) from exc
     return reseller
 
 
@@ -209,7 +220,9 @@ def reseller_transition(
 
 
 def reseller_suspend(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
-    return reseller_transition(reseller=reseller, to=Reseller.Status.SUSPENDED, reason=reason, actor=actor)
+    return reseller_transition(
+        reseller=reseller, to=Reseller.Status.SUSPENDED, reason=reason, actor=actor
+    )
 
 
 def reseller_resume(*, reseller: Reseller, actor: str = "") -> Reseller:
@@ -217,7 +230,9 @@ def reseller_resume(*, reseller: Reseller, actor: str = "") -> Reseller:
 
 
 def reseller_terminate(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
-    return reseller_transition(reseller=reseller, to=Reseller.Status.TERMINATED, reason=reason, actor=actor)
+    return reseller_transition(
+        reseller=reseller, to=Reseller.Status.TERMINATED, reason=reason, actor=actor
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -253,7 +268,9 @@ def domain_remove(*, reseller: Reseller, domain: str, actor: str = "") -> None:
 # Allocations and quota
 
 
-def allocation_set(*, reseller: Reseller, resource_code: str, quantity: int, actor: str = "") -> Allocation:
+def allocation_set(
+    *, reseller: Reseller, resource_code: str, quantity: int, actor: str = ""
+) -> Allocation:
     """Change what the operator sold; never below what the reseller already uses."""
     if not isinstance(quantity, int) or quantity < 0:
         raise ValidationError({"quantity": ["Enter a whole number, 0 or more."]})
@@ -272,8 +289,15 @@ def allocation_set(*, reseller: Reseller, resource_code: str, quantity: int, act
         previous = allocation.quantity
         allocation.quantity = quantity
         allocation.save(update_fields=["quantity", "updated_at"])
-        _event(reseller, reseller.slug, "allocation_set", actor,
-               resource=resource_code, previous=previous, quantity=quantity)
+        _event(
+            reseller,
+            reseller.slug,
+            "allocation_set",
+            actor,
+            resource=resource_code,
+            previous=previous,
+            quantity=quantity,
+        )
     return allocation
 
 
@@ -305,7 +329,8 @@ def allocation_reserve(*, schema_name: str, demands: Mapping[str, int]) -> None:
         if shortfalls:
             raise QuotaExceeded(
                 "This would exceed the capacity allocated by your provider — "
-                + "; ".join(shortfalls) + "."
+                + "; ".join(shortfalls)
+                + "."
             )
         for code, amount in demands.items():
             allocation = rows[code]
@@ -342,7 +367,8 @@ def reseller_export(*, reseller: Reseller, directory: Path, actor: str = "") -> 
         "status": reseller.status,
         "custom_domains": [d.domain for d in reseller.domains.filter(is_primary=False)],
         "allocations": {
-            a.resource_id: {"quantity": a.quantity, "used": a.used} for a in reseller.allocations.all()
+            a.resource_id: {"quantity": a.quantity, "used": a.used}
+            for a in reseller.allocations.all()
         },
     }
     path, digest, size = archive.schema_export(
@@ -392,11 +418,12 @@ def reseller_import(*, path: Path, slug: str | None = None, actor: str = "") -> 
         for code, values in manifest.get("allocations", {}).items():
             if code in resources:
                 Allocation.objects.create(
-                    reseller=reseller, resource_id=code,
-                    quantity=values["quantity"], used=min(values["used"], values["quantity"]),
+                    reseller=reseller,
+                    resource_id=code,
+                    quantity=values["quantity"],
+                    used=min(values["used"], values["quantity"]),
                 )
-        _event(reseller, slug, "imported", actor, path=str(path),
-               skipped_domains=sorted(taken))
+        _event(reseller, slug, "imported", actor, path=str(path), skipped_domains=sorted(taken))
         transaction.on_commit(routing.invalidate)
     return reseller
 
@@ -405,10 +432,13 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -
     """Drop an instance for good: only after an export exists, and with the slug typed back."""
     if confirm_slug != reseller.slug:
         raise DeletionRefused(f"Type the slug “{reseller.slug}” exactly to confirm deletion.")
-    record = ExportRecord.objects.filter(reseller_slug=reseller.slug, schema_name=reseller.schema_name).first()
+    record = ExportRecord.objects.filter(
+        reseller_slug=reseller.slug, schema_name=reseller.schema_name
+    ).first()
     if record is None or not Path(record.path).exists():
         raise DeletionRefused(
-            f"Export {reseller.name} first: an instance is deleted only after an archive of it exists."
+            f"Export {reseller.name} first: an instance is deleted only after an archive "
+            "of it exists."
         )
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)

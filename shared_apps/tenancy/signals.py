@@ -1,4 +1,5 @@
 """Keep the routing cache honest when domains or resellers change by any path (admin too)."""
+
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver

@@ -1,4 +1,5 @@
 """Platform-wide periodic work, fanned out as one task per instance."""
+
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 

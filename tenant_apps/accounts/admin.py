@@ -1,4 +1,5 @@
 """Django admin for the instance's users (superusers only)."""
+
 from django.contrib import admin
 
 from .models import User

@@ -1,4 +1,5 @@
 """Accounts API: who am I, and the instance's team."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated

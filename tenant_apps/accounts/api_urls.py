@@ -1,4 +1,5 @@
 """Accounts API routes."""
+
 from django.urls import path
 
 from . import api

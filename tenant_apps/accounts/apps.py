@@ -1,4 +1,5 @@
 """App config for accounts."""
+
 from django.apps import AppConfig
 
 

@@ -1,10 +1,11 @@
 """Forms for signing in and for managing the instance's team."""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from .models import Role, STAFF_ROLES
+from .models import STAFF_ROLES, Role
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -3,6 +3,7 @@
 Each instance has its own user table (its own schema), so the same e-mail address can be a
 customer of one reseller and staff of another without the two accounts ever meeting.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth.base_user import BaseUserManager

@@ -1,4 +1,5 @@
 """Access rules shared by views and the API: who is staff of this instance."""
+
 from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin

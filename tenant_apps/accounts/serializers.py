@@ -1,4 +1,5 @@
 """API representations of accounts."""
+
 from rest_framework import serializers
 
 from .models import User

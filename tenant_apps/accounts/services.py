@@ -1,12 +1,13 @@
 """Writes to the instance's accounts: inviting staff, API tokens."""
+
 from __future__ import annotations
 
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from .models import STAFF_ROLES, Role, User
@@ -46,7 +47,9 @@ def staff_invite(
         with transaction.atomic():
             user = User.objects.create_user(email=email, full_name=full_name, role=role)
     except IntegrityError as exc:
-        raise ValidationError({"email": ["Someone with this e-mail already has an account here."]}) from exc
+        raise ValidationError(
+            {"email": ["Someone with this e-mail already has an account here."]}
+        ) from exc
     transaction.on_commit(
         lambda: user_send_password_link(user=user, domain=domain, use_https=use_https)
     )

@@ -1,4 +1,5 @@
 """Sign-in, sign-out and password reset, served by every instance on its own domain."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 

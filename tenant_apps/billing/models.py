@@ -1,4 +1,5 @@
 """The instance's legal identity as issuer of its own invoices (one row per instance)."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -22,18 +23,16 @@ class IssuerIdentity(models.Model):
     bank_details = models.TextField(blank=True)
     invoice_footer = models.TextField(blank=True)
     logo = models.FileField(upload_to="identity/", blank=True)
+    # Always true and unique (see Meta): at most one identity row per instance.
+    singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "issuer identity"
         verbose_name_plural = "issuer identity"
         constraints = [
-            # A singleton: the boolean is always true and unique, so only one row can exist.
             models.UniqueConstraint(fields=["singleton"], name="one_issuer_identity"),
         ]
 
-    singleton = models.BooleanField(default=True, editable=False)
-
     def __str__(self) -> str:
         return self.legal_name
-

@@ -1,4 +1,5 @@
 """Reads of billing data shared by screens and the API."""
+
 from __future__ import annotations
 
 from .models import IssuerIdentity

@@ -1,4 +1,5 @@
 """Writes of billing data; for now the issuer identity."""
+
 from __future__ import annotations
 
 from django.db import transaction

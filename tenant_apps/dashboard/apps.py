@@ -1,4 +1,5 @@
 """App config for dashboard."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Staff area routes."""
+
 from django.urls import path
 
 from . import views

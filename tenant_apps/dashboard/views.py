@@ -1,4 +1,5 @@
 """Instance staff area: dashboard, team, issuer identity and API tokens."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -76,7 +77,9 @@ class TeamView(StaffRequiredMixin, FormView):
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
             return self.form_invalid(form)
-        messages.success(self.request, f"{user.email} was invited and will receive a link to set a password.")
+        messages.success(
+            self.request, f"{user.email} was invited and will receive a link to set a password."
+        )
         return redirect("dashboard:staff_list")
 
 
@@ -84,9 +87,20 @@ class IdentityForm(ModelForm):
     class Meta:
         model = IssuerIdentity
         fields = [
-            "legal_name", "trading_name", "address_line1", "address_line2", "postal_code", "city",
-            "country", "tax_id", "registration_number", "email", "phone", "currency",
-            "bank_details", "invoice_footer",
+            "legal_name",
+            "trading_name",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "country",
+            "tax_id",
+            "registration_number",
+            "email",
+            "phone",
+            "currency",
+            "bank_details",
+            "invoice_footer",
         ]
 
 
@@ -101,7 +115,9 @@ class IdentityView(StaffRequiredMixin, FormView):
 
     def form_valid(self, form):
         if not self.request.user.can_manage_instance:
-            messages.error(self.request, "Only the owner or an administrator can change the identity.")
+            messages.error(
+                self.request, "Only the owner or an administrator can change the identity."
+            )
             return redirect("dashboard:identity")
         data = dict(form.cleaned_data)
         issuer_identity_set(legal_name=data.pop("legal_name"), **data)
@@ -123,5 +139,7 @@ class ApiTokensView(StaffRequiredMixin, TemplateView):
             messages.success(request, "Your API token was revoked.")
         else:
             api_token_rotate(user=request.user)
-            messages.success(request, "A new API token was created; the previous one no longer works.")
+            messages.success(
+                request, "A new API token was created; the previous one no longer works."
+            )
         return redirect("dashboard:api_tokens")

@@ -1,4 +1,5 @@
 """App config for portal."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Customer portal routes."""
+
 from django.urls import path
 
 from . import views

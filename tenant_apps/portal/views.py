@@ -1,4 +1,5 @@
 """Customer portal: the client area each instance offers its own customers."""
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect

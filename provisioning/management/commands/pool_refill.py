@@ -1,11 +1,14 @@
 """`manage.py pool_refill [--size N]`: build pool schemas now instead of waiting for beat."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from provisioning import schemas
 
 
 class Command(BaseCommand):
-    help = "Top the warm pool of pre-built instance schemas up to --size (default UPLINE_POOL_SIZE)."
+    help = (
+        "Top the warm pool of pre-built instance schemas up to --size (default UPLINE_POOL_SIZE)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--size", type=int, default=None)

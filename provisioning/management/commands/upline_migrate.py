@@ -1,4 +1,5 @@
 """`manage.py upline_migrate`: migrate public, the template and every instance in parallel."""
+
 import os
 
 from django.core.management import call_command
@@ -17,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--processes", type=int, default=os.cpu_count() or 2,
+            "--processes",
+            type=int,
+            default=os.cpu_count() or 2,
             help="parallel migration processes for the instances (default: CPU count)",
         )
 
@@ -33,13 +36,18 @@ class Command(BaseCommand):
             dropped = schemas.pool_discard_stale()
             connection.close()  # worker processes must not inherit this connection
             call_command(
-                "migrate_schemas", tenant=True, interactive=False, verbosity=quiet,
+                "migrate_schemas",
+                tenant=True,
+                interactive=False,
+                verbosity=quiet,
                 executor="multiprocessing" if options["processes"] > 1 else "standard",
             )
             built = schemas.pool_refill()
         except schemas.ProvisioningError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"All instances migrated; template {snapshot.version[:12]}; "
-            f"{dropped} stale pool schema(s) dropped, {built} built."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"All instances migrated; template {snapshot.version[:12]}; "
+                f"{dropped} stale pool schema(s) dropped, {built} built."
+            )
+        )

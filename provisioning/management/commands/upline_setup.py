@@ -1,4 +1,5 @@
 """`manage.py upline_setup`: migrate the public schema, build the template, fill the pool."""
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,7 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
         try:
-            call_command("migrate_schemas", shared=True, interactive=False, verbosity=max(verbosity - 1, 0))
+            call_command(
+                "migrate_schemas", shared=True, interactive=False, verbosity=max(verbosity - 1, 0)
+            )
             snapshot = schemas.template_rebuild(verbosity=max(verbosity - 1, 0))
             built = schemas.pool_refill(options["pool"])
         except schemas.ProvisioningError as exc:

@@ -1,4 +1,5 @@
 """Shared bits of the reseller management commands: lookup and error translation."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ def readable_errors():
         yield
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
-            text = " ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+            text = " ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()
+            )
         else:
             text = " ".join(exc.messages)
         raise CommandError(text) from exc

@@ -1,4 +1,5 @@
 """`manage.py reseller_export SLUG [--dir DIR]`: write the instance to a portable archive."""
+
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +20,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         reseller = get_reseller(options["slug"])
         with readable_errors():
-            record = reseller_export(reseller=reseller, directory=Path(options["dir"]), actor="manage.py")
-        self.stdout.write(self.style.SUCCESS(f"Exported {reseller.name} to {record.path} "
-                                             f"({record.size_bytes} bytes, sha256 {record.sha256[:16]}…)."))
+            record = reseller_export(
+                reseller=reseller, directory=Path(options["dir"]), actor="manage.py"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Exported {reseller.name} to {record.path} "
+                f"({record.size_bytes} bytes, sha256 {record.sha256[:16]}…)."
+            )
+        )

@@ -1,4 +1,5 @@
 """`manage.py reseller_import ARCHIVE [--slug NEW]`: rebuild an exported instance."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -17,7 +18,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with readable_errors():
-            reseller = reseller_import(path=Path(options["archive"]), slug=options["slug"], actor="manage.py")
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {reseller.name} as {reseller.slug} (schema {reseller.schema_name})."
-        ))
+            reseller = reseller_import(
+                path=Path(options["archive"]), slug=options["slug"], actor="manage.py"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {reseller.name} as {reseller.slug} (schema {reseller.schema_name})."
+            )
+        )

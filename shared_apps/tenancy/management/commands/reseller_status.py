@@ -1,4 +1,5 @@
 """`manage.py reseller_status SLUG suspend|resume|terminate [--reason …]`."""
+
 from django.core.management.base import BaseCommand
 
 from shared_apps.tenancy import services
