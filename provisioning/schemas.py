@@ -41,8 +41,9 @@ from .models import PoolSchema, TemplateSnapshot
 log = logging.getLogger(__name__)
 
 PLACEHOLDER = "__upline_schema__"
-# Advisory-lock key serialising template rebuilds across processes.
+# Advisory-lock keys serialising template rebuilds and pool refills across processes.
 TEMPLATE_LOCK_KEY = 0x55504C494E45
+POOL_LOCK_KEY = 0x55504C494E46
 
 
 class ProvisioningError(Exception):
@@ -334,13 +335,25 @@ def pool_discard_stale() -> int:
 
 
 def pool_refill(target: int | None = None) -> int:
-    """Top the warm pool up to `target` ready schemas; returns how many were built."""
+    """Top the warm pool up to `target` ready schemas; returns how many were built.
+
+    Refills triggered at the same time (after several creations, by beat) would each see
+    the same shortfall and overfill the pool, so only one runs; the others return 0.
+    """
     target = settings.UPLINE_POOL_SIZE if target is None else target
-    pool_discard_stale()
-    missing = target - PoolSchema.objects.filter(version=migration_version()).count()
-    for _ in range(max(missing, 0)):
-        pool_schema_build()
-    return max(missing, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [POOL_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return 0
+    try:
+        pool_discard_stale()
+        missing = max(target - PoolSchema.objects.filter(version=migration_version()).count(), 0)
+        for _ in range(missing):
+            pool_schema_build()
+        return missing
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [POOL_LOCK_KEY])
 
 
 def _pool_claim(version: str) -> str | None:

@@ -54,6 +54,9 @@ def _seed_users(domain_part: str) -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        # pytest-django sets up no database when no collected test asks for one; never seed
+        # a real database by accident.
+        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         schemas.template_rebuild()
         _seed_users("operator.test")
         get_user_model().objects.filter(email="owner@operator.test").update(

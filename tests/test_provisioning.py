@@ -169,3 +169,35 @@ def test_owner_without_password_gets_a_link_to_choose_one(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["owner@linkco.test"]
     assert "http://linkco.upline.localhost/accounts/reset/" in mailoutbox[0].body
+
+
+def test_pool_refill_tops_up_to_the_target_and_no_further(db):
+    assert schemas.pool_refill(3) == 3
+    assert schemas.pool_refill(3) == 0
+    assert PoolSchema.objects.count() == 3
+
+
+def test_pool_refill_skips_while_another_refill_holds_the_lock(db):
+    import psycopg
+    from django.conf import settings as django_settings
+
+    db_settings = django_settings.DATABASES["default"]
+    other = psycopg.connect(
+        dbname=connection.settings_dict["NAME"], host=db_settings.get("HOST") or None,
+        port=db_settings.get("PORT") or None, user=db_settings.get("USER") or None,
+        autocommit=True,
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [schemas.POOL_LOCK_KEY])
+        assert schemas.pool_refill(2) == 0
+    finally:
+        other.close()
+    assert PoolSchema.objects.count() == 0
+
+
+def test_stale_pool_schemas_are_dropped_on_refill(db):
+    name = schemas.pool_schema_build()
+    PoolSchema.objects.filter(schema_name=name).update(version="old")
+    schemas.pool_refill(1)
+    assert not schema_exists(name)
+    assert PoolSchema.objects.get().version == schemas.migration_version()

@@ -1,0 +1,87 @@
+"""Real-browser fixtures: a threaded WSGI server over the committed test instances, and
+Debian's chromium driven by Playwright.
+
+pytest-django's live_server forces a flushing transactional database, which would wipe the
+instances built once per session, so the server here is a plain threaded WSGI server and
+browser tests clean up what they create themselves.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socketserver
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # keep test output readable
+        pass
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _app(environ, start_response):
+    try:
+        return WSGIHandler()(environ, start_response)
+    finally:
+        connections.close_all()  # each request thread has its own connection
+
+
+@pytest.fixture(scope="session")
+def live_url(django_db_setup):
+    server = make_server("127.0.0.1", 0, _app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{{host}}:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_server_connections(django_db_setup, django_db_blocker):
+    """Request threads may leave connections open; end them so the test DB can be dropped."""
+    yield
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (make system-deps installs it)")
+        pytest.skip("chromium is not installed; run `make system-deps`")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, which makes
+    # Django refuse ORM calls from the test itself; the ORM is not used concurrently here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
