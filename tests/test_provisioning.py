@@ -183,8 +183,10 @@ def test_pool_refill_skips_while_another_refill_holds_the_lock(db):
 
     db_settings = django_settings.DATABASES["default"]
     other = psycopg.connect(
-        dbname=connection.settings_dict["NAME"], host=db_settings.get("HOST") or None,
-        port=db_settings.get("PORT") or None, user=db_settings.get("USER") or None,
+        dbname=connection.settings_dict["NAME"],
+        host=db_settings.get("HOST") or None,
+        port=db_settings.get("PORT") or None,
+        user=db_settings.get("USER") or None,
         autocommit=True,
     )
     try:

@@ -5,6 +5,7 @@ pytest-django's live_server forces a flushing transactional database, which woul
 instances built once per session, so the server here is a plain threaded WSGI server and
 browser tests clean up what they create themselves.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ def _app(environ, start_response):
 
 @pytest.fixture(scope="session")
 def live_url(django_db_setup):
-    server = make_server("127.0.0.1", 0, _app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", 0, _app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://{{host}}:{server.server_port}"
@@ -71,8 +74,14 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()

@@ -1,6 +1,7 @@
 """In a real browser: the operator creates a reseller, its owner signs in on the new
 instance's own domain, the operator suspends it and the instance shows the suspension page.
 """
+
 import threading
 
 import pytest
