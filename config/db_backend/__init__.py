@@ -1,0 +1,1 @@
+"""PostgreSQL backend for Upline (see `base`)."""
