@@ -24,12 +24,13 @@ def test_switch_is_sent_with_the_next_query(instance_a):
 
 
 def test_cursor_opened_and_unused_does_not_mark_the_switch_done(instance_a, instance_b):
+    assert instance_a.owner not in _emails()  # the server is in the public schema now
     connection.set_schema(instance_a.schema_name)
-    connection.cursor().close()  # a switch is pending, nothing was sent
-    connection.set_schema(instance_b.schema_name)
-    assert instance_b.owner in _emails() and instance_a.owner not in _emails()
-    connection.set_schema(instance_a.schema_name)
+    connection.cursor().close()  # the switch is pending; nothing was sent
     assert instance_a.owner in _emails()
+    connection.set_schema(instance_b.schema_name)
+    connection.cursor().close()
+    assert instance_b.owner in _emails() and instance_a.owner not in _emails()
 
 
 def test_failed_query_then_rollback_still_switches(instance_a, instance_b):
