@@ -51,11 +51,13 @@ def live_url(django_db_setup):
 def _close_server_connections(django_db_setup, django_db_blocker):
     """Request threads may leave connections open; end them so the test DB can be dropped."""
     yield
+    connections.close_all()  # a fresh connection below, whatever state the last one is in
     with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+    connections.close_all()
 
 
 @pytest.fixture(scope="session")
