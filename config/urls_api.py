@@ -4,4 +4,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("tenant_apps.accounts.api_urls")),
+    path("", include("tenant_apps.clients.api_urls")),
+    path("", include("tenant_apps.catalog.api_urls")),
+    path("", include("tenant_apps.orders.api_urls")),
+    path("", include("tenant_apps.billing.api_urls")),
+    path("", include("tenant_apps.referrals.api_urls")),
 ]

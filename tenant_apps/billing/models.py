@@ -1,8 +1,19 @@
-"""The instance's legal identity as issuer of its own invoices (one row per instance)."""
+"""Invoicing data of one instance: identity, settings, taxes, numbering, invoices, payments.
+
+Lock order for concurrent writes (always in this order, never the reverse):
+    Customer → Invoice → NumberSequence
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django_countries.fields import CountryField
+
+from .money import ZERO
 
 
 class IssuerIdentity(models.Model):
@@ -36,3 +47,329 @@ class IssuerIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+
+class BillingSettings(models.Model):
+    """How this instance invoices: numbering, tax display, renewals and dunning (singleton)."""
+
+    prices_include_tax = models.BooleanField(
+        default=False, help_text="Catalog prices already include tax (typical for consumers)"
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(default=14)
+    renewal_lead_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Issue renewal invoices this many days before a service is due"
+    )
+    invoice_number_format = models.CharField(
+        max_length=60,
+        default="{year}-{number:06d}",
+        help_text="Placeholders: {year}, {number} (e.g. {number:06d} pads to six digits)",
+    )
+    credit_note_number_format = models.CharField(max_length=60, default="CN{year}-{number:06d}")
+    reminder_days = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Days after the due date to send reminders, e.g. [3, 10]",
+    )
+    late_fee_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    late_fee_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
+    )
+    late_fee_after_days = models.PositiveSmallIntegerField(default=14)
+    suspend_after_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=21, help_text="Suspend services this many days overdue"
+    )
+    terminate_after_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=60, help_text="Terminate services this many days overdue"
+    )
+    singleton = models.BooleanField(default=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "billing settings"
+        constraints = [models.UniqueConstraint(fields=["singleton"], name="one_billing_settings")]
+
+    def __str__(self) -> str:
+        return "Billing settings"
+
+
+class TaxRate(models.Model):
+    """The rate for one tax class in one country (e.g. FR, standard → 20 %)."""
+
+    country = CountryField()
+    tax_class = models.ForeignKey(
+        "catalog.TaxClass", related_name="rates", on_delete=models.CASCADE
+    )
+    rate = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
+        help_text="Percent, e.g. 20 or 5.5",
+    )
+    name = models.CharField(max_length=40, default="VAT")
+
+    class Meta:
+        ordering = ["country", "tax_class"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "tax_class"], name="one_rate_per_country_class"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.tax_class}: {self.rate} %"
+
+
+class NumberSequence(models.Model):
+    """The next number of one series (invoices, credit notes) in one period (year)."""
+
+    series = models.CharField(max_length=20)
+    period = models.CharField(max_length=10, blank=True)
+    next_number = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "period"], name="one_sequence_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series} {self.period}: next {self.next_number}"
+
+
+class BillingRun(models.Model):
+    """What one renewal or dunning run did, for staff to read."""
+
+    class Kind(models.TextChoices):
+        RENEWALS = "renewals", "Renewal invoices"
+        DUNNING = "dunning", "Dunning"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    run_date = models.DateField()
+    triggered_by = models.CharField(
+        max_length=254, blank=True, help_text="user e-mail or “schedule”"
+    )
+    invoices_created = models.PositiveIntegerField(default=0)
+    reminders_sent = models.PositiveIntegerField(default=0)
+    late_fees = models.PositiveIntegerField(default=0)
+    services_suspended = models.PositiveIntegerField(default=0)
+    services_terminated = models.PositiveIntegerField(default=0)
+    log = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.run_date}"
+
+
+class Invoice(models.Model):
+    """An invoice or a credit note. Issued documents never change; corrections are credit notes."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    class TaxTreatment(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        REVERSE_CHARGE = "reverse_charge", "Reverse charge"
+        EXEMPT = "exempt", "Exempt"
+        OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # NULL (not "") until issue, so the unique constraint ignores drafts.
+    number = models.CharField(max_length=60, null=True, blank=True)  # noqa: DJ001
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="invoices", on_delete=models.PROTECT
+    )
+    currency = models.CharField(max_length=3)
+    prices_include_tax = models.BooleanField(default=False)
+    tax_treatment = models.CharField(
+        max_length=16, choices=TaxTreatment.choices, default=TaxTreatment.STANDARD
+    )
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    tax_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    amount_paid = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    amount_credited = models.DecimalField(
+        max_digits=14, decimal_places=2, default=ZERO, help_text="Reduced by credit notes"
+    )
+    issuer_snapshot = models.JSONField(default=dict, blank=True)
+    customer_snapshot = models.JSONField(default=dict, blank=True)
+    legal_notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="Shown to the customer")
+    credited_invoice = models.ForeignKey(
+        "self", null=True, blank=True, related_name="credit_notes", on_delete=models.PROTECT
+    )
+    billing_run = models.ForeignKey(
+        BillingRun, null=True, blank=True, related_name="invoices", on_delete=models.SET_NULL
+    )
+    pdf = models.FileField(upload_to="invoices/", blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+    late_fee_invoice = models.ForeignKey(
+        "self", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "number"],
+                condition=models.Q(number__isnull=False),
+                name="unique_document_number",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_paid__gte=0, amount_credited__gte=0),
+                name="amounts_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["customer", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft #{self.pk}"
+
+    @property
+    def amount_due(self) -> Decimal:
+        if (
+            self.status in (self.Status.DRAFT, self.Status.VOID)
+            or self.kind == self.Kind.CREDIT_NOTE
+        ):
+            return ZERO
+        return max(self.total - self.amount_paid - self.amount_credited, ZERO)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        SERVICE = "service", "Service"
+        SETUP = "setup", "Setup fee"
+        LATE_FEE = "late_fee", "Late fee"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    invoice = models.ForeignKey(Invoice, related_name="lines", on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ADJUSTMENT)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_class_code = models.CharField(max_length=40, default="standard")
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=ZERO)
+    net_amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    tax_amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    gross_amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    service = models.ForeignKey(
+        "orders.Service",
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+        on_delete=models.SET_NULL,
+    )
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Payment(models.Model):
+    class Method(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        CASH = "cash", "Cash"
+        CHEQUE = "cheque", "Cheque"
+        CARD = "card", "Card"
+        OTHER = "other", "Other"
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="payments", on_delete=models.PROTECT
+    )
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, related_name="payments", on_delete=models.PROTECT
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    applied_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, default=ZERO, help_text="Part settled on the invoice"
+    )
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    reference = models.CharField(max_length=200, blank=True)
+    received_on = models.DateField()
+    notes = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} ({self.get_method_display()})"
+
+
+class CreditEntry(models.Model):
+    """The customer's credit ledger; the balance on Customer is the sum of these."""
+
+    class Kind(models.TextChoices):
+        OVERPAYMENT = "overpayment", "Overpayment"
+        APPLIED = "applied", "Applied to an invoice"
+        CREDIT_NOTE = "credit_note", "Credit note on a paid invoice"
+        MANUAL = "manual", "Manual adjustment"
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="credit_entries", on_delete=models.PROTECT
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Positive adds credit")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, related_name="+", on_delete=models.PROTECT
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, related_name="+", on_delete=models.PROTECT
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "credit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.amount}"

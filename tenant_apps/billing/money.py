@@ -1,0 +1,79 @@
+"""Money: Decimal amounts, currency codes and the project's ONE rounding rule.
+
+Every amount is a `Decimal` in a currency's minor-unit precision. Lines are rounded once,
+with `round_money`, when a line's net and tax are computed; totals are sums of rounded
+lines, so an invoice always reconciles to the cent. Never use float for money.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+from django.core.exceptions import ValidationError
+
+ZERO = Decimal("0")
+# ISO 4217 codes babel knows (includes historic ones we never want on an invoice).
+_KNOWN = frozenset(list_currencies())
+_RETIRED = frozenset(
+    {
+        "DEM",
+        "FRF",
+        "ITL",
+        "ESP",
+        "NLG",
+        "BEF",
+        "ATS",
+        "PTE",
+        "FIM",
+        "IEP",
+        "GRD",
+        "LUF",
+        "XEU",
+        "VEF",
+        "ZWD",
+        "ZWL",
+        "HRK",
+        "BGL",
+        "SIT",
+        "SKK",
+    }
+)
+CURRENCIES = frozenset(c for c in _KNOWN if c not in _RETIRED and len(c) == 3)
+
+
+def validate_currency(code: str) -> str:
+    """Return the upper-cased ISO 4217 code, or raise ValidationError with a sentence."""
+    normalised = (code or "").strip().upper()
+    if normalised not in CURRENCIES:
+        raise ValidationError(
+            f"“{code}” is not a currency code we know (use ISO 4217, e.g. EUR).", code="currency"
+        )
+    return normalised
+
+
+def currency_exponent(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half up to the currency's minor unit (cents for EUR, none for JPY)."""
+    quantum = Decimal(1).scaleb(-currency_exponent(currency))
+    return Decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value, *, field: str = "amount") -> Decimal:
+    """Parse user input into a Decimal (never via float); raises ValidationError."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        result = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError({field: [f"“{value}” is not a number."]}) from exc
+    if not result.is_finite():
+        raise ValidationError({field: ["Enter a finite number."]})
+    return result
+
+
+def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
+    return format_currency(amount, currency, locale=locale)

@@ -1,0 +1,5 @@
+"""Staff-area routes of billing."""
+
+app_name = "billing"
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Staff-area routes of catalog."""
+
+app_name = "catalog"
+
+urlpatterns: list = []

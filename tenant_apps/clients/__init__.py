@@ -1,0 +1,1 @@
+"""Customers of an instance: people and companies, contacts, addresses, tax ids, credit."""

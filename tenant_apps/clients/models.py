@@ -1,0 +1,115 @@
+"""Customers of one instance (people or companies), their contacts, tax ids and credit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django_countries.fields import CountryField
+
+from tenant_apps.billing.money import validate_currency
+
+
+def _currency_validator(value: str) -> None:
+    validate_currency(value)
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        COMPANY = "company", "Company"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+
+    class TaxIdStatus(models.TextChoices):
+        NONE = "none", "No tax id"
+        UNVERIFIED = "unverified", "Not verified"  # format valid; registry not reachable yet
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Invalid"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(max_length=200, help_text="Person's full name, or the company's name")
+    company_name = models.CharField("legal company name", max_length=200, blank=True)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    country = CountryField()
+    currency = models.CharField(max_length=3, default="EUR", validators=[_currency_validator])
+    language = models.CharField(max_length=10, default="en", choices=settings.LANGUAGES)
+    tax_id = models.CharField("tax / VAT id", max_length=40, blank=True)
+    tax_id_status = models.CharField(
+        max_length=12, choices=TaxIdStatus.choices, default=TaxIdStatus.NONE
+    )
+    tax_id_checked_at = models.DateTimeField(null=True, blank=True)
+    tax_id_check_detail = models.TextField(blank=True)
+    tax_exempt = models.BooleanField(default=False)
+    tax_exempt_reason = models.CharField(max_length=200, blank=True)
+    # Changed only by billing's credit services, under a row lock.
+    credit_balance = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="customer",
+        on_delete=models.SET_NULL,
+        help_text="The portal login of this customer",
+    )
+    # Operator instance only: the tenancy.Reseller (public schema) this customer is.
+    reseller_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["email"]), models.Index(fields=["status", "name"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.company_name or self.name
+
+    @property
+    def is_business(self) -> bool:
+        """A company whose VAT id the registry confirmed (reverse charge applies in the EU)."""
+        return self.kind == self.Kind.COMPANY and self.tax_id_status == self.TaxIdStatus.VALID
+
+    def billing_snapshot(self) -> dict:
+        """The customer's identity as printed on an invoice (frozen at issue)."""
+        return {
+            "name": self.name,
+            "company_name": self.company_name,
+            "email": self.email,
+            "address_line1": self.address_line1,
+            "address_line2": self.address_line2,
+            "postal_code": self.postal_code,
+            "city": self.city,
+            "region": self.region,
+            "country": str(self.country),
+            "tax_id": self.tax_id,
+            "tax_id_status": self.tax_id_status,
+        }
+
+
+class Contact(models.Model):
+    customer = models.ForeignKey(Customer, related_name="contacts", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    role = models.CharField(max_length=100, blank=True, help_text="e.g. Accounts, Technical")
+    receives_invoices = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

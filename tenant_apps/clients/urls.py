@@ -1,0 +1,5 @@
+"""Staff-area routes of clients."""
+
+app_name = "clients"
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API routes of orders."""
+
+urlpatterns: list = []

@@ -1,0 +1,122 @@
+"""Orders (each with its referer) and the services they create.
+
+Status pipelines (one function each in `services` moves them):
+    Order:   pending → accepted | cancelled
+    Service: pending → active ⇄ suspended → terminated;  active/suspended → cancelled
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from tenant_apps.billing.money import ZERO
+from tenant_apps.catalog.models import BillingCycle
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Customer portal"
+        STAFF = "staff", "Staff"
+        API = "api", "API"
+
+    class RefererSource(models.TextChoices):
+        NONE = "", "None"
+        LINK = "link", "Referral link (?ref=)"
+        CODE = "code", "Code typed at checkout"
+        STAFF = "staff", "Chosen by staff"
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="orders", on_delete=models.PROTECT
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    referer = models.ForeignKey(
+        "referrals.Referer", null=True, blank=True, related_name="orders", on_delete=models.PROTECT
+    )
+    referer_source = models.CharField(max_length=10, choices=RefererSource.choices, blank=True)
+    currency = models.CharField(max_length=3)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, related_name="items", on_delete=models.CASCADE)
+    product = models.ForeignKey("catalog.Product", related_name="+", on_delete=models.PROTECT)
+    cycle = models.CharField(max_length=12, choices=BillingCycle.choices)
+    quantity = models.PositiveIntegerField(default=1)
+    # Price and setup fee at the time of ordering (catalog prices may change later).
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    setup_fee = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    label = models.CharField(max_length=200, blank=True, help_text="e.g. the domain it is for")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, related_name="addon_items", on_delete=models.CASCADE
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} ({self.cycle})"
+
+
+class Service(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+        CANCELLED = "cancelled", "Cancelled"
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="services", on_delete=models.PROTECT
+    )
+    product = models.ForeignKey(
+        "catalog.Product", related_name="services", on_delete=models.PROTECT
+    )
+    order_item = models.OneToOneField(
+        OrderItem, null=True, blank=True, related_name="service", on_delete=models.SET_NULL
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, related_name="addons", on_delete=models.CASCADE
+    )
+    label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    cycle = models.CharField(max_length=12, choices=BillingCycle.choices)
+    quantity = models.PositiveIntegerField(default=1)
+    currency = models.CharField(max_length=3)
+    recurring_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # Capacity this service holds against the instance's allocation (resource code → amount).
+    resources = models.JSONField(default=dict, blank=True)
+    next_due_date = models.DateField(null=True, blank=True)
+    # Start of the last period a renewal invoice was generated for (idempotency of runs).
+    invoiced_period_start = models.DateField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    suspended_for_nonpayment = models.BooleanField(default=False)
+    status_reason = models.CharField(max_length=300, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_due_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.label}".strip()

@@ -1,0 +1,5 @@
+"""Staff-area routes of orders."""
+
+app_name = "orders"
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Referers: who sent a customer (link codes, typed codes, staff choice), for commissions."""

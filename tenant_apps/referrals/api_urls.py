@@ -1,0 +1,3 @@
+"""API routes of referrals."""
+
+urlpatterns: list = []

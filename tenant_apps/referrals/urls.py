@@ -1,0 +1,5 @@
+"""Staff-area routes of referrals."""
+
+app_name = "referrals"
+
+urlpatterns: list = []
