@@ -43,6 +43,11 @@ UPLINE_EXPORT_DIR = Path(env("UPLINE_EXPORT_DIR", str(BASE_DIR / ".var" / "expor
 # How long a process trusts its cached host -> instance map before checking for changes.
 UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 
+# Hooks through which tenant apps reach platform services without importing shared apps
+# (dependencies point one way: shared_apps → tenant_apps).
+UPLINE_RESOURCE_CHOICES = "shared_apps.tenancy.selectors.resource_choices"
+UPLINE_VAT_CHECKER = env("UPLINE_VAT_CHECKER", "tenant_apps.clients.vies.ViesClient")
+
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where
 # the operator's own instance lives; shared apps live only in the public schema.

@@ -34,3 +34,10 @@ def allocations_for_schema(schema_name: str) -> list[Allocation]:
         .filter(reseller__schema_name=schema_name)
         .order_by("resource__position")
     )
+
+
+def resource_choices() -> list[tuple[str, str, str]]:
+    """(code, name, unit) of every resource the operator sells; products refer to these codes."""
+    from .models import Resource
+
+    return list(Resource.objects.order_by("position").values_list("code", "name", "unit"))
