@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django_countries.fields import CountryField
 
@@ -34,6 +34,12 @@ class IssuerIdentity(models.Model):
     bank_details = models.TextField(blank=True)
     invoice_footer = models.TextField(blank=True)
     logo = models.FileField(upload_to="identity/", blank=True)
+    brand_color = models.CharField(
+        max_length=7,
+        default="#4f46e5",
+        help_text="Accent colour of invoices and e-mails (#rrggbb)",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #4f46e5.")],
+    )
     # Always true and unique (see Meta): at most one identity row per instance.
     singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -233,6 +239,9 @@ class Invoice(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was sent it"
+    )
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
 
@@ -373,3 +382,27 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.amount}"
+
+
+class EmailTemplate(models.Model):
+    """This instance's wording of one e-mail; without a row the built-in text is used."""
+
+    class Key(models.TextChoices):
+        INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+        CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
+        PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
+        INVOICE_REMINDER = "invoice_reminder", "Payment reminder"
+        SERVICE_SUSPENDED = "service_suspended", "Service suspended"
+
+    key = models.CharField(max_length=30, choices=Key.choices, unique=True)
+    subject = models.CharField(
+        max_length=200, help_text="Django template syntax, e.g. {{ invoice.number }}"
+    )
+    body = models.TextField(help_text="Plain text, Django template syntax")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.get_key_display()

@@ -1,0 +1,124 @@
+"""Which tax applies to a customer, and how a line's net, tax and gross are computed.
+
+EU VAT rules as an EU issuer applies them (issuer = this instance's identity):
+- customer marked tax exempt                        → exempt, 0 %, with its reason;
+- customer in the issuer's own country              → that country's rate;
+- customer in another EU country, business with a VAT id confirmed by VIES
+                                                    → reverse charge, 0 %, legal mention;
+- customer in another EU country, consumer          → the customer's country rate (OSS);
+- customer outside the EU                           → outside the scope of EU VAT, 0 %.
+An issuer outside the EU charges the rate configured for the customer's country, if any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .models import Invoice, TaxRate
+from .money import ZERO, round_money
+
+EU_COUNTRIES = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    }
+)
+HUNDRED = Decimal("100")
+
+REVERSE_CHARGE_NOTE = (
+    "Reverse charge: VAT to be accounted for by the recipient "
+    "(Article 196, Council Directive 2006/112/EC)."
+)
+OUTSIDE_SCOPE_NOTE = "Services supplied outside the EU: not subject to EU VAT."
+
+
+@dataclass(frozen=True)
+class TaxContext:
+    """The tax treatment of one invoice; `rate_for(tax_class_code)` gives each line's rate."""
+
+    treatment: str
+    country: str
+    rates: dict[str, Decimal]
+    note: str = ""
+
+    def rate_for(self, tax_class_code: str) -> Decimal:
+        if self.treatment != Invoice.TaxTreatment.STANDARD:
+            return ZERO
+        return self.rates.get(tax_class_code, ZERO)
+
+
+def _rates(country: str) -> dict[str, Decimal]:
+    return {
+        code: rate
+        for code, rate in TaxRate.objects.filter(country=country).values_list(
+            "tax_class__code", "rate"
+        )
+    }
+
+
+def tax_context(*, customer, issuer_country: str) -> TaxContext:
+    customer_country = str(customer.country or "").upper()
+    issuer_country = (issuer_country or "").upper()
+    if customer.tax_exempt:
+        reason = customer.tax_exempt_reason or "Customer exempt from VAT."
+        return TaxContext(
+            Invoice.TaxTreatment.EXEMPT, customer_country, {}, f"Tax exempt: {reason}"
+        )
+    if issuer_country in EU_COUNTRIES:
+        if customer_country == issuer_country:
+            return TaxContext(Invoice.TaxTreatment.STANDARD, issuer_country, _rates(issuer_country))
+        if customer_country in EU_COUNTRIES:
+            if customer.is_business:
+                note = f"{REVERSE_CHARGE_NOTE} Customer VAT id: {customer.tax_id}."
+                return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
+            return TaxContext(
+                Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country)
+            )
+        return TaxContext(
+            Invoice.TaxTreatment.OUTSIDE_SCOPE, customer_country, {}, OUTSIDE_SCOPE_NOTE
+        )
+    return TaxContext(Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country))
+
+
+def line_amounts(
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    rate: Decimal,
+    prices_include_tax: bool,
+    currency: str,
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(net, tax, gross) of one line, each rounded once; net + tax == gross always."""
+    if prices_include_tax:
+        gross = round_money(quantity * unit_price, currency)
+        tax = round_money(gross * rate / (HUNDRED + rate), currency)
+        return gross - tax, tax, gross
+    net = round_money(quantity * unit_price, currency)
+    tax = round_money(net * rate / HUNDRED, currency)
+    return net, tax, net + tax
