@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -47,6 +48,12 @@ UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 # (dependencies point one way: shared_apps → tenant_apps).
 UPLINE_RESOURCE_CHOICES = "shared_apps.tenancy.selectors.resource_choices"
 UPLINE_VAT_CHECKER = env("UPLINE_VAT_CHECKER", "tenant_apps.clients.vies.ViesClient")
+# Quota: take/give back capacity of the operator's allocation (schema_name=, demands=).
+UPLINE_QUOTA_RESERVE = "shared_apps.tenancy.services.allocation_reserve"
+UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
+# Called as hook(event=…, service=…) when a service changes state; the operator's instance
+# uses it to provision, suspend and resume reseller instances bought as "reseller plans".
+UPLINE_SERVICE_HOOK = "shared_apps.tenancy.billing_hooks.service_changed"
 
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where
@@ -102,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenant_apps.referrals.middleware.RefererCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -181,6 +189,10 @@ CELERY_BEAT_SCHEDULE = {
     "refill-instance-pool": {
         "task": "provisioning.tasks.pool_refill",
         "schedule": 60.0,
+    },
+    "billing-run-everywhere": {
+        "task": "orders.billing_run_all_instances",
+        "schedule": crontab(hour=3, minute=0),
     },
     "clear-expired-sessions-everywhere": {
         "task": "shared_apps.tenancy.tasks.sessions_clear_all_instances",

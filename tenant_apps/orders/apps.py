@@ -1,8 +1,20 @@
-"""App config for orders."""
-
+"""App config for orders: renews services when billing reports an invoice settled."""
 from django.apps import AppConfig
 
 
 class OrdersConfig(AppConfig):
     name = "tenant_apps.orders"
     label = "orders"
+
+    def ready(self) -> None:
+        from django_tenants.utils import schema_context
+
+        from tenant_apps.billing.signals import invoice_settled
+
+        from . import services
+
+        def on_settled(sender, *, invoice_id: int, schema_name: str, **kwargs) -> None:
+            with schema_context(schema_name):
+                services.services_on_invoice_settled(invoice_id=invoice_id)
+
+        invoice_settled.connect(on_settled, dispatch_uid="orders-on-invoice-settled", weak=False)

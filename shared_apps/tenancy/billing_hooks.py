@@ -1,0 +1,62 @@
+"""How the operator's billing drives reseller instances ("reseller plan" services).
+
+In the operator's instance (public schema) a reseller is a customer; buying a product
+marked `is_reseller_plan` provisions its instance, with the product's resources as
+allocations. Suspension for non-payment suspends the instance; paying resumes it;
+termination terminates it. In reseller instances this hook does nothing.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+from . import services
+from .models import Allocation, Reseller
+
+log = logging.getLogger(__name__)
+
+
+def _reseller_for(service) -> Reseller | None:
+    reseller_id = service.customer.reseller_id
+    return Reseller.objects.filter(pk=reseller_id).first() if reseller_id else None
+
+
+def _allocations(service) -> dict[str, int]:
+    return {code: int(v) * service.quantity for code, v in (service.resources or {}).items()}
+
+
+def service_changed(*, event: str, service) -> None:
+    if connection.schema_name != get_public_schema_name() or not service.product.is_reseller_plan:
+        return
+    reseller = _reseller_for(service)
+    if event == "activated":
+        if reseller is None:
+            customer = service.customer
+            reseller = services.reseller_create(
+                slug=service.label, name=customer.name,
+                legal_name=customer.company_name or customer.name,
+                owner_email=customer.email, allocations=_allocations(service), actor="billing",
+            )
+            type(customer).objects.filter(pk=customer.pk).update(reseller_id=reseller.pk)
+            customer.reseller_id = reseller.pk
+        else:
+            for code, quantity in _allocations(service).items():
+                current = Allocation.objects.filter(reseller=reseller, resource_id=code).first()
+                services.allocation_set(reseller=reseller, resource_code=code,
+                                        quantity=(current.quantity if current else 0) + quantity,
+                                        actor="billing")
+    elif reseller is None:
+        return
+    elif event == "suspended" and reseller.status == Reseller.Status.ACTIVE:
+        services.reseller_suspend(reseller=reseller, reason=service.status_reason or "Unpaid invoice",
+                                  actor="billing")
+    elif event == "resumed" and reseller.status == Reseller.Status.SUSPENDED:
+        services.reseller_resume(reseller=reseller, actor="billing")
+    elif event in ("terminated", "cancelled") and reseller.status != Reseller.Status.TERMINATED:
+        services.reseller_terminate(reseller=reseller, reason=f"Reseller plan {event}", actor="billing")
+    elif event == "changed":
+        for code, quantity in _allocations(service).items():
+            services.allocation_set(reseller=reseller, resource_code=code, quantity=quantity,
+                                    actor="billing")
