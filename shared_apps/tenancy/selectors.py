@@ -41,3 +41,44 @@ def resource_choices() -> list[tuple[str, str, str]]:
     from .models import Resource
 
     return list(Resource.objects.order_by("position").values_list("code", "name", "unit"))
+
+
+def supplier_invoices_for(schema_name: str, invoice_id: int | None = None) -> list[dict]:
+    """The operator's issued invoices to the reseller whose instance is `schema_name`.
+
+    Read from the public schema (the operator's books) and returned as plain dicts, so no
+    ORM object outlives the schema switch. Empty for unknown schemas and the operator.
+    """
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    reseller = Reseller.objects.filter(schema_name=schema_name).first()
+    if reseller is None:
+        return []
+    with schema_context(get_public_schema_name()):
+        from tenant_apps.billing.models import Invoice
+
+        qs = (
+            Invoice.objects.filter(customer__reseller_id=reseller.pk)
+            .exclude(status=Invoice.Status.DRAFT)
+            .order_by("-issue_date", "-id")
+        )
+        if invoice_id is not None:
+            qs = qs.filter(pk=invoice_id)
+        rows = []
+        for invoice in qs:
+            rows.append({
+                "id": invoice.pk, "number": invoice.number, "kind": invoice.get_kind_display(),
+                "status": invoice.status, "status_label": invoice.get_status_display(),
+                "issue_date": invoice.issue_date, "due_date": invoice.due_date,
+                "currency": invoice.currency, "total": invoice.total,
+                "amount_due": invoice.amount_due, "pdf": invoice.pdf.name or "",
+                "issuer": invoice.issuer_snapshot.get("legal_name", ""),
+                "lines": [
+                    {"description": line.description, "quantity": line.quantity,
+                     "unit_price": line.unit_price, "net_amount": line.net_amount,
+                     "tax_rate": line.tax_rate}
+                    for line in invoice.lines.all()
+                ] if invoice_id is not None else [],
+                "subtotal": invoice.subtotal, "tax_total": invoice.tax_total,
+            })
+        return rows

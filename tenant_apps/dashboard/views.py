@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms import ModelForm
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
 from rest_framework.authtoken.models import Token
 
-from shared_apps.tenancy.selectors import allocations_for_schema
+from shared_apps.tenancy.selectors import allocations_for_schema, supplier_invoices_for
 from tenant_apps.accounts.forms import StaffInviteForm
 from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
@@ -143,3 +145,38 @@ class ApiTokensView(StaffRequiredMixin, TemplateView):
                 request, "A new API token was created; the previous one no longer works."
             )
         return redirect("dashboard:api_tokens")
+
+
+class SupplierBillsView(StaffRequiredMixin, TemplateView):
+    """The operator's invoices to this reseller, read-only (the operator is the issuer)."""
+
+    template_name = "dashboard/supplier_bills.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["bills"] = supplier_invoices_for(self.request.tenant.schema_name)
+        return context
+
+
+class SupplierBillView(StaffRequiredMixin, TemplateView):
+    template_name = "dashboard/supplier_bill.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = supplier_invoices_for(self.request.tenant.schema_name, invoice_id=self.kwargs["pk"])
+        if not rows:
+            raise Http404("No such bill.")
+        context["bill"] = rows[0]
+        return context
+
+
+def supplier_bill_pdf(request, pk: int):
+    """Serve the operator's stored PDF of one of this reseller's bills, and nothing else."""
+    if not request.user.is_authenticated or not request.user.is_instance_staff:
+        raise Http404("No such bill.")
+    rows = supplier_invoices_for(request.tenant.schema_name, invoice_id=pk)
+    if not rows or not rows[0]["pdf"]:
+        raise Http404("This bill's PDF is not available yet.")
+    handle = default_storage.open(rows[0]["pdf"], "rb")
+    return FileResponse(handle, as_attachment=True, filename=f"{rows[0]['number']}.pdf",
+                        content_type="application/pdf")

@@ -83,9 +83,10 @@ def renewals_run(*, today: datetime.date | None = None, triggered_by: str = "sch
                 for (_, currency), group in grouped.items()
             ]
             invoices = billing.invoices_issue_bulk(specs=specs, run=run, on_date=today)
-            for service in batch:
-                service.invoiced_period_start = service.next_due_date
-            Service.objects.bulk_update(batch, ["invoiced_period_start"], batch_size=1000)
+            # One UPDATE for the batch: each service is now invoiced up to its due period.
+            Service.objects.filter(pk__in=[s.pk for s in batch]).update(
+                invoiced_period_start=F("next_due_date")
+            )
             run.invoices_created += len(invoices)
             log.append(f"Issued {len(invoices)} renewal invoice(s) for {len(batch)} service(s).")
     return _finish(run, log)
@@ -139,7 +140,7 @@ def dunning_run(*, today: datetime.date | None = None, triggered_by: str = "sche
                     lines=[billing.LineSpec(description=f"Late payment fee for invoice {locked.number}",
                                             unit_price=fee, kind=InvoiceLine.Kind.LATE_FEE)],
                 )
-                billing.invoice_issue(invoice=late, issue_date=today)
+                late = billing.invoice_issue(invoice=late, issue_date=today)
                 locked.late_fee_invoice = late
                 locked.save(update_fields=["late_fee_invoice"])
                 run.late_fees += 1

@@ -220,7 +220,7 @@ def order_accept(*, order: Order, activate: bool = True, today: datetime.date | 
         service.invoiced_period_start = today
         service.save(update_fields=["invoiced_period_start"])
     invoice = billing.invoice_create_draft(customer=locked.customer, lines=lines, currency=locked.currency)
-    billing.invoice_issue(invoice=invoice, issue_date=today)
+    invoice = billing.invoice_issue(invoice=invoice, issue_date=today)
     locked.status = Order.Status.ACCEPTED
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["status", "accepted_at"])
@@ -364,7 +364,7 @@ def service_change_plan(
                 tax_class_code=product.tax_class.code, kind=InvoiceLine.Kind.ADJUSTMENT, service_id=locked.pk,
             )
             document = billing.invoice_create_draft(customer=locked.customer, lines=[spec], currency=locked.currency)
-            billing.invoice_issue(invoice=document, issue_date=today)
+            document = billing.invoice_issue(invoice=document, issue_date=today)
         elif difference < 0:
             paid_line = (
                 InvoiceLine.objects.filter(service=locked, kind=InvoiceLine.Kind.SERVICE,

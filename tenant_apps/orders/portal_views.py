@@ -1,0 +1,216 @@
+"""Customer-portal pages of orders: my services, one service, the checkout and its receipt.
+
+A portal user sees only their own customer's services and orders (the fetchers check it).
+A portal user with no customer record yet cannot order: the pages say so and link to the
+billing details form instead.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from config.errors import DomainError
+from tenant_apps.accounts.permissions import CustomerRequiredMixin
+from tenant_apps.billing.money import format_money
+from tenant_apps.clients.models import Customer
+from tenant_apps.clients.selectors import customer_for_user
+from tenant_apps.referrals.selectors import referer_from_request
+
+from . import services
+from .forms import CheckoutForm, apply_service_errors
+from .models import Order, Service
+from .selectors import (
+    get_order_for,
+    get_service_for,
+    order_invoices,
+    orderable_plans,
+    service_invoice_lines,
+    service_list,
+)
+from .tables import SERVICE_BADGES, optional_url
+from .views import invoice_links, resources_held
+
+
+class PortalCustomerMixin(CustomerRequiredMixin):
+    """Portal pages that need the signed-in user's customer record."""
+
+    customer: Customer | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.user.is_customer:
+            self.customer = customer_for_user(request.user)
+            if self.customer is None:
+                return render(
+                    request,
+                    "orders/portal/no_customer.html",
+                    {"billing_details_url": optional_url("portal_clients:billing_details")},
+                )
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _order_or_404(request, pk) -> Order:
+    try:
+        return get_order_for(request.user, pk)
+    except Order.DoesNotExist as exc:
+        raise Http404("No such order.") from exc
+
+
+def _service_or_404(request, pk) -> Service:
+    try:
+        return get_service_for(request.user, pk)
+    except Service.DoesNotExist as exc:
+        raise Http404("No such service.") from exc
+
+
+class PortalServiceListView(PortalCustomerMixin, TemplateView):
+    template_name = "orders/portal/service_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = [
+            {
+                "service": service,
+                "badge": SERVICE_BADGES.get(service.status, "neutral"),
+                "amount": format_money(
+                    service.recurring_amount * service.quantity, service.currency
+                ),
+            }
+            for service in service_list(customer_id=self.customer.pk).order_by(
+                "parent_id", "-created_at", "-id"
+            )
+        ]
+        context.update(rows=rows)
+        return context
+
+
+class PortalServiceDetailView(PortalCustomerMixin, TemplateView):
+    template_name = "orders/portal/service_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        service = _service_or_404(self.request, self.kwargs["pk"])
+        lines = [
+            {
+                "line": line,
+                "invoice": line.invoice,
+                "url": optional_url("portal_billing:invoice_detail", pk=line.invoice_id),
+                "net": format_money(line.net_amount, line.invoice.currency),
+            }
+            for line in service_invoice_lines(service)[:24]
+        ]
+        context.update(
+            service=service,
+            badge=SERVICE_BADGES.get(service.status, "neutral"),
+            amount=format_money(service.recurring_amount * service.quantity, service.currency),
+            resources=resources_held(service),
+            lines=lines,
+            can_cancel=(
+                service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+                and not service.cancel_at_period_end
+            ),
+        )
+        return context
+
+
+class PortalServiceCancelView(PortalCustomerMixin, View):
+    """POST-only: the customer cancels their service at the end of its paid term."""
+
+    def post(self, request, pk):
+        service = _service_or_404(request, pk)
+        try:
+            updated = services.service_cancel(
+                service=service, immediately=False, reason="Cancelled by the customer"
+            )
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            until = f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
+            messages.success(
+                request,
+                f"{service} will end at the end of its term{until}; it will not be renewed.",
+            )
+        return redirect("portal_orders:service_detail", pk=service.pk)
+
+
+class PortalOrderCreateView(PortalCustomerMixin, View):
+    """Checkout: order one plan; it is invoiced at once and starts when the invoice is paid."""
+
+    template_name = "orders/portal/order_form.html"
+
+    def get_form(self, data=None) -> CheckoutForm:
+        return CheckoutForm(
+            data,
+            plans=list(orderable_plans(self.customer.currency)),
+            currency=self.customer.currency,
+            cookie_referer=referer_from_request(self.request),
+            # ?plan=<code> preselects a plan (links from a pricing page).
+            initial_plan_code=self.request.GET.get("plan", ""),
+        )
+
+    def render_form(self, form, status=200):
+        return render(
+            self.request,
+            self.template_name,
+            {"form": form, "customer": self.customer, "plan_groups": form.plan_groups()},
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render_form(self.get_form())
+
+    def post(self, request):
+        form = self.get_form(request.POST)
+        if not form.is_valid():
+            return self.render_form(form)
+        try:
+            with transaction.atomic():
+                order = services.order_place(
+                    customer=self.customer,
+                    items=form.items(),
+                    source=Order.Source.PORTAL,
+                    referer=form.referer,
+                    referer_source=form.referer_source,
+                    created_by=request.user,
+                )
+                # Portal orders are invoiced now and start when the first invoice is paid.
+                services.order_accept(order=order, activate=False)
+        except ValidationError as exc:
+            apply_service_errors(form, exc, aliases={"cycle": "price", "product": "price"})
+            return self.render_form(form)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            return self.render_form(form)
+        return redirect("portal_orders:order_detail", pk=order.pk)
+
+
+class PortalOrderDetailView(PortalCustomerMixin, TemplateView):
+    """The confirmation (and later, the record) of one of the customer's orders."""
+
+    template_name = "orders/portal/order_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        order = _order_or_404(self.request, self.kwargs["pk"])
+        invoices = invoice_links(order_invoices(order), "portal_billing:invoice_detail")
+        rows = [
+            {
+                "item": item,
+                "is_addon": item.parent_id is not None,
+                "price": format_money(item.unit_price * item.quantity, order.currency),
+                "setup_fee": (
+                    format_money(item.setup_fee * item.quantity, order.currency)
+                    if item.setup_fee
+                    else ""
+                ),
+                "service": getattr(item, "service", None),
+            }
+            for item in order.items.all()
+        ]
+        context.update(order=order, rows=rows, invoices=invoices, invoice=(invoices or [None])[0])
+        return context

@@ -1,0 +1,197 @@
+"""API representations of orders and services (amounts are decimal strings)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tenant_apps.billing.models import Invoice
+from tenant_apps.catalog.models import BillingCycle, Product
+from tenant_apps.clients.models import Customer
+from tenant_apps.referrals.models import Referer
+
+from .models import Order, OrderItem, Service
+
+
+class InvoiceRefSerializer(serializers.ModelSerializer):
+    amount_due = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "kind", "number", "status", "currency", "total", "amount_due"]
+        read_only_fields = fields
+
+
+class OrderItemSerializer(serializers.ModelSerializer):
+    product_code = serializers.CharField(source="product.code", read_only=True)
+    product_name = serializers.CharField(source="product.name", read_only=True)
+    service = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderItem
+        fields = [
+            "id",
+            "product",
+            "product_code",
+            "product_name",
+            "cycle",
+            "quantity",
+            "unit_price",
+            "setup_fee",
+            "label",
+            "parent",
+            "service",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_service(self, obj) -> int | None:
+        service = getattr(obj, "service", None)
+        return service.pk if service else None
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.display_name", read_only=True)
+    referer_code = serializers.CharField(source="referer.code", read_only=True, default=None)
+    items = OrderItemSerializer(many=True, read_only=True)
+    invoices = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "status",
+            "source",
+            "referer",
+            "referer_code",
+            "referer_source",
+            "currency",
+            "notes",
+            "items",
+            "invoices",
+            "created_at",
+            "accepted_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(InvoiceRefSerializer(many=True))
+    def get_invoices(self, obj) -> list[dict]:
+        # Only on one order (detail, create, actions): a list would cost a query per row.
+        if not self.context.get("with_invoices"):
+            return []
+        from .selectors import order_invoices
+
+        return InvoiceRefSerializer(order_invoices(obj), many=True).data
+
+
+class OrderItemInputSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(
+        queryset=Product.objects.filter(kind=Product.Kind.PLAN)
+    )
+    cycle = serializers.ChoiceField(choices=BillingCycle.choices)
+    quantity = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+    label = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    addons = serializers.PrimaryKeyRelatedField(
+        queryset=Product.objects.filter(kind=Product.Kind.ADDON),
+        many=True,
+        required=False,
+        default=list,
+    )
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    items = OrderItemInputSerializer(many=True, allow_empty=False)
+    referer = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Referer.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Code of an active referer of this instance.",
+    )
+    referer_source = serializers.ChoiceField(
+        choices=[c for c in Order.RefererSource.choices if c[0]],
+        default=Order.RefererSource.STAFF,
+        help_text="How the referer became known; staff by default.",
+    )
+    activate = serializers.BooleanField(
+        default=True,
+        help_text="Start the services now (within quota); otherwise when the invoice is paid.",
+    )
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+    def to_internal_value(self, data):
+        # Codes are matched case-insensitively, as in ?ref= links and at checkout.
+        if isinstance(data, dict) and isinstance(data.get("referer"), str):
+            from tenant_apps.referrals.selectors import referer_by_code
+
+            referer = referer_by_code(data["referer"])
+            if referer is not None:
+                data = {**data, "referer": referer.code}
+        return super().to_internal_value(data)
+
+
+class OrderAcceptSerializer(serializers.Serializer):
+    activate = serializers.BooleanField(default=True)
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    product_code = serializers.CharField(source="product.code", read_only=True)
+    product_name = serializers.CharField(source="product.name", read_only=True)
+    customer_name = serializers.CharField(source="customer.display_name", read_only=True)
+    order = serializers.IntegerField(source="order_item.order_id", read_only=True, default=None)
+
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "product",
+            "product_code",
+            "product_name",
+            "parent",
+            "order",
+            "label",
+            "status",
+            "status_reason",
+            "cycle",
+            "quantity",
+            "currency",
+            "recurring_amount",
+            "resources",
+            "next_due_date",
+            "cancel_at_period_end",
+            "suspended_for_nonpayment",
+            "activated_at",
+            "suspended_at",
+            "ended_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
+
+
+class ServiceCancelSerializer(ReasonSerializer):
+    immediately = serializers.BooleanField(
+        default=False, help_text="End now; otherwise at the end of the paid term."
+    )
+
+
+class ChangePlanSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(
+        queryset=Product.objects.filter(kind=Product.Kind.PLAN)
+    )
+
+
+class ChangePlanResultSerializer(serializers.Serializer):
+    service = ServiceSerializer()
+    document = InvoiceRefSerializer(
+        allow_null=True, help_text="Prorated invoice (upgrade) or credit note (downgrade)."
+    )

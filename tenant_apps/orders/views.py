@@ -1,0 +1,384 @@
+"""Staff screens of orders and services: lists, the staff order form, details and actions.
+
+Reading is open to every staff member; placing, accepting, cancelling and changing services
+needs the owner, an administrator or billing staff (support is read-only). Every write goes
+through `services`; their domain errors come back as form errors or messages, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from django_tables2 import RequestConfig
+
+from config.errors import DomainError
+from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.billing.models import Invoice
+from tenant_apps.billing.money import ZERO, format_money
+from tenant_apps.catalog.selectors import resource_choices
+
+from . import services
+from .forms import (
+    CancelForm,
+    ChangePlanForm,
+    OrderAcceptForm,
+    ReasonForm,
+    StaffOrderForm,
+    apply_service_errors,
+)
+from .models import Order, Service
+from .selectors import (
+    get_order_for,
+    get_service_for,
+    order_invoices,
+    order_list,
+    plan_change_choices,
+    service_counts_by_status,
+    service_invoice_lines,
+    service_list,
+    user_can_manage_orders,
+)
+from .tables import (
+    ORDER_BADGES,
+    SERVICE_BADGES,
+    OrderFilter,
+    OrderTable,
+    ServiceFilter,
+    ServiceTable,
+    optional_url,
+)
+
+
+class OrderManagerMixin(StaffRequiredMixin):
+    """Screens that write: owner, administrators and billing staff (support reads only)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not user_can_manage_orders(user):
+            raise PermissionDenied("Only the owner, administrators and billing staff can do this.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+def order_or_404(request, pk) -> Order:
+    try:
+        return get_order_for(request.user, pk)
+    except Order.DoesNotExist as exc:
+        raise Http404("No such order.") from exc
+
+
+def service_or_404(request, pk) -> Service:
+    try:
+        return get_service_for(request.user, pk)
+    except Service.DoesNotExist as exc:
+        raise Http404("No such service.") from exc
+
+
+def invoice_links(invoices, url_name: str) -> list[dict]:
+    """Invoices with the href of their screen (None while billing has not shipped it)."""
+    return [
+        {
+            "invoice": invoice,
+            "url": optional_url(url_name, pk=invoice.pk),
+            "total": format_money(invoice.total, invoice.currency),
+            "due": format_money(invoice.amount_due, invoice.currency),
+        }
+        for invoice in invoices
+    ]
+
+
+def resources_held(service: Service) -> list[dict]:
+    """The capacity the service holds, by resource, in the platform's order and units."""
+    amounts = service.resources or {}
+    known = {code: (name, unit) for code, name, unit in resource_choices()}
+    rows = []
+    for code, amount in amounts.items():
+        name, unit = known.get(code, (code, ""))
+        rows.append({"name": name, "unit": unit, "amount": int(amount) * service.quantity})
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Orders
+
+
+class OrderListView(StaffRequiredMixin, TemplateView):
+    template_name = "orders/order_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = OrderFilter(self.request.GET or None, queryset=order_list())
+        table = OrderTable(filterset.qs if filterset.is_bound else filterset.queryset)
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
+        context.update(
+            filter=filterset,
+            table=table,
+            any_orders=Order.objects.exists(),
+            pending_count=Order.objects.filter(status=Order.Status.PENDING).count(),
+            can_manage=user_can_manage_orders(self.request.user),
+        )
+        return context
+
+
+class OrderCreateView(OrderManagerMixin, FormView):
+    """Staff order: placed and accepted in one step (nothing is written if either refuses)."""
+
+    template_name = "orders/order_form.html"
+    form_class = StaffOrderForm
+
+    def get_initial(self):
+        initial = super().get_initial()
+        customer = self.request.GET.get("customer", "")
+        if customer.isdigit():
+            initial["customer"] = int(customer)
+        return initial
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        referer = data["referer"]
+        try:
+            with transaction.atomic():
+                order = services.order_place(
+                    customer=data["customer"],
+                    items=form.items(),
+                    source=Order.Source.STAFF,
+                    referer=referer,
+                    referer_source=Order.RefererSource.STAFF if referer else "",
+                    created_by=self.request.user,
+                    notes=data["notes"],
+                )
+                invoice = services.order_accept(order=order, activate=data["activate"])
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.form_invalid(form)
+        except DomainError as exc:  # quota exceeded, closed customer…
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        started = (
+            "its services are active"
+            if data["activate"]
+            else "its services start when the invoice is paid"
+        )
+        messages.success(
+            self.request,
+            f"Order #{order.pk} accepted: invoice {invoice} "
+            f"({format_money(invoice.total, invoice.currency)}) issued and {started}.",
+        )
+        return redirect("orders:order_detail", pk=order.pk)
+
+
+class OrderDetailView(StaffRequiredMixin, TemplateView):
+    template_name = "orders/order_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        order = order_or_404(self.request, self.kwargs["pk"])
+        items = list(order.items.all())
+        rows = []
+        for item in items:
+            service = getattr(item, "service", None)
+            rows.append(
+                {
+                    "item": item,
+                    "is_addon": item.parent_id is not None,
+                    "unit_price": format_money(item.unit_price, order.currency),
+                    "setup_fee": (
+                        format_money(item.setup_fee, order.currency) if item.setup_fee else "—"
+                    ),
+                    "total": format_money(
+                        (item.unit_price + item.setup_fee) * item.quantity, order.currency
+                    ),
+                    "service": service,
+                    "service_badge": SERVICE_BADGES.get(service.status) if service else None,
+                }
+            )
+        first_total = sum(
+            ((i.unit_price + i.setup_fee) * i.quantity for i in items), start=ZERO
+        )
+        context.update(
+            order=order,
+            status_badge=ORDER_BADGES.get(order.status, "neutral"),
+            rows=rows,
+            first_total=format_money(first_total, order.currency),
+            invoices=invoice_links(order_invoices(order), "billing:invoice_detail"),
+            customer_url=optional_url("clients:customer_detail", pk=order.customer_id),
+            accept_form=OrderAcceptForm(),
+            can_manage=user_can_manage_orders(self.request.user),
+        )
+        return context
+
+
+class OrderActionView(OrderManagerMixin, View):
+    """POST-only: accept or cancel a pending order, then back to its page."""
+
+    action = ""
+
+    def post(self, request, pk):
+        order = order_or_404(request, pk)
+        try:
+            if self.action == "accept":
+                form = OrderAcceptForm(request.POST)
+                activate = form.cleaned_data["activate"] if form.is_valid() else False
+                invoice = services.order_accept(order=order, activate=activate)
+                messages.success(
+                    request,
+                    f"Order #{order.pk} accepted; invoice {invoice} issued"
+                    + (" and its services are active." if activate else "."),
+                )
+            else:
+                services.order_cancel(order=order)
+                messages.success(request, f"Order #{order.pk} cancelled.")
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("orders:order_detail", pk=order.pk)
+
+
+# --------------------------------------------------------------------------------------
+# Services
+
+
+class ServiceListView(StaffRequiredMixin, TemplateView):
+    template_name = "orders/service_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = ServiceFilter(self.request.GET or None, queryset=service_list())
+        table = ServiceTable(filterset.qs if filterset.is_bound else filterset.queryset)
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
+        counts = service_counts_by_status()
+        context.update(
+            filter=filterset,
+            table=table,
+            any_services=bool(counts),
+            counts={
+                "active": counts.get(Service.Status.ACTIVE, 0),
+                "pending": counts.get(Service.Status.PENDING, 0),
+                "suspended": counts.get(Service.Status.SUSPENDED, 0),
+                "ended": counts.get(Service.Status.TERMINATED, 0)
+                + counts.get(Service.Status.CANCELLED, 0),
+            },
+            can_manage=user_can_manage_orders(self.request.user),
+        )
+        return context
+
+
+class ServiceDetailView(StaffRequiredMixin, TemplateView):
+    template_name = "orders/service_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        service = service_or_404(self.request, self.kwargs["pk"])
+        lines = [
+            {
+                "line": line,
+                "invoice": line.invoice,
+                "url": optional_url("billing:invoice_detail", pk=line.invoice_id),
+                "net": format_money(line.net_amount, line.invoice.currency),
+            }
+            for line in service_invoice_lines(service)[:50]
+        ]
+        status = service.status
+        holds = status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+        order = service.order_item.order if service.order_item else None
+        context.update(
+            service=service,
+            status_badge=SERVICE_BADGES.get(status, "neutral"),
+            recurring=format_money(service.recurring_amount * service.quantity, service.currency),
+            unit_price=format_money(service.recurring_amount, service.currency),
+            resources=resources_held(service),
+            lines=lines,
+            order=order,
+            customer_url=optional_url("clients:customer_detail", pk=service.customer_id),
+            can_manage=user_can_manage_orders(self.request.user),
+            can_suspend=status == Service.Status.ACTIVE,
+            can_unsuspend=status == Service.Status.SUSPENDED,
+            can_terminate=holds,
+            can_cancel_at_term=holds and not service.cancel_at_period_end,
+            can_cancel_now=holds or status == Service.Status.PENDING,
+            change_plan_form=(
+                ChangePlanForm(service=service, choices=plan_change_choices(service))
+                if status == Service.Status.ACTIVE
+                else None
+            ),
+        )
+        return context
+
+
+class ServiceActionView(OrderManagerMixin, View):
+    """POST-only lifecycle actions on one service; each redirects back to its page."""
+
+    action = ""
+
+    def post(self, request, pk):
+        service = service_or_404(request, pk)
+        handler = getattr(self, f"do_{self.action}")
+        try:
+            handler(service)
+        except DomainError as exc:  # illegal transition, quota exceeded…
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("orders:service_detail", pk=service.pk)
+
+    def _reason(self) -> str:
+        form = ReasonForm(self.request.POST)
+        return form.cleaned_data["reason"] if form.is_valid() else ""
+
+    def do_suspend(self, service):
+        services.service_suspend(service=service, reason=self._reason())
+        messages.success(self.request, f"{service} is suspended.")
+
+    def do_unsuspend(self, service):
+        services.service_unsuspend(service=service)
+        messages.success(self.request, f"{service} is active again.")
+
+    def do_terminate(self, service):
+        services.service_terminate(service=service, reason=self._reason())
+        messages.success(self.request, f"{service} is terminated; its capacity is released.")
+
+    def do_cancel(self, service):
+        form = CancelForm(self.request.POST)
+        immediately = form.is_valid() and form.cleaned_data["immediately"]
+        reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
+        updated = services.service_cancel(service=service, immediately=immediately, reason=reason)
+        if immediately:
+            messages.success(self.request, f"{service} is cancelled.")
+        else:
+            until = (
+                f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
+            )
+            messages.success(
+                self.request, f"{service} will be cancelled at the end of its term{until}."
+            )
+
+    def do_change_plan(self, service):
+        form = ChangePlanForm(
+            self.request.POST, service=service, choices=plan_change_choices(service)
+        )
+        if not form.is_valid():
+            messages.error(self.request, "Choose one of the plans offered for this service.")
+            return
+        product = form.cleaned_data["product"]
+        document = services.service_change_plan(service=service, product=product)
+        messages.success(self.request, plan_change_message(product.name, document))
+
+
+def plan_change_message(plan_name: str, document: Invoice | None) -> str:
+    """What a plan change did to the bill, in one sentence."""
+    if document is None:
+        return f"Moved to {plan_name}; nothing to charge or credit for the current period."
+    line = document.lines.first()
+    detail = f" ({line.description})" if line else ""
+    amount = format_money(document.total, document.currency)
+    if document.kind == Invoice.Kind.CREDIT_NOTE:
+        return (
+            f"Moved to {plan_name}; credit note {document} of {amount} issued for the unused "
+            f"part of the old plan{detail}."
+        )
+    return f"Moved to {plan_name}; prorated invoice {document} of {amount} issued{detail}."

@@ -1,0 +1,64 @@
+"""The operator bills resellers with the same engine: a reseller plan provisions, suspends
+and resumes a reseller instance, and the reseller sees the operator's invoices read-only."""
+import datetime
+
+import pytest
+from django_tenants.utils import schema_exists
+
+from shared_apps.tenancy.models import Allocation, Reseller
+from tenant_apps.billing import services as billing
+from tenant_apps.orders import runs, services
+from tenant_apps.orders.models import Service
+from tests.billing_fixtures import dunning_settings, make_customer, make_product, setup_issuer
+from tests.conftest import client_for
+
+DAY0 = datetime.date(2026, 1, 10)
+
+
+@pytest.fixture
+def plan_sold(operator, django_capture_on_commit_callbacks):
+    setup_issuer("FR")
+    dunning_settings()
+    plan = make_product("reseller-pro", amount="200.00", is_reseller_plan=True,
+                        resources={"disk_gb": 500, "hosting_accounts": 50})
+    customer = make_customer("Newco Hosting", kind="company", company_name="Newco Hosting SAS",
+                             email="boss@newco.test")
+    order = services.order_place(customer=customer, items=[{"product": plan, "cycle": "monthly", "label": "newco"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = services.order_accept(order=order, today=DAY0)
+    customer.refresh_from_db()
+    return customer, invoice
+
+
+def test_ordering_a_reseller_plan_provisions_the_instance_with_its_allocations(plan_sold):
+    customer, invoice = plan_sold
+    reseller = Reseller.objects.get(slug="newco")
+    assert customer.reseller_id == reseller.pk and schema_exists("r_newco")
+    assert Allocation.objects.get(reseller=reseller, resource_id="disk_gb").quantity == 500
+    assert invoice.number and invoice.customer == customer  # the operator's own invoice
+
+
+def test_the_reseller_sees_the_operators_invoice_read_only(plan_sold, instance_a):
+    _, invoice = plan_sold
+    from tests.conftest import InstanceInfo
+
+    owner = "boss@newco.test"  # the customer's e-mail became the new instance's owner
+    newco = InstanceInfo("r_newco", "newco.upline.localhost", owner, owner, owner, slug="newco")
+    page = client_for(newco, owner).get("/staff/supplier-bills/")
+    assert invoice.number.encode() in page.content
+    detail = client_for(newco, owner).get(f"/staff/supplier-bills/{invoice.pk}/")
+    assert detail.status_code == 200 and b"RESELLER-PRO" in detail.content
+    # Another reseller cannot read it, even by id.
+    assert client_for(instance_a, instance_a.owner).get(f"/staff/supplier-bills/{invoice.pk}/").status_code == 404
+    assert invoice.number.encode() not in client_for(instance_a, instance_a.owner).get("/staff/supplier-bills/").content
+
+
+def test_nonpayment_suspends_the_reseller_and_payment_resumes_it(plan_sold, django_capture_on_commit_callbacks):
+    customer, invoice = plan_sold
+    with django_capture_on_commit_callbacks(execute=True):
+        runs.dunning_run(today=invoice.due_date + datetime.timedelta(days=21))
+    assert Reseller.objects.get(slug="newco").status == "suspended"
+    assert Service.objects.get(customer=customer).status == "suspended"
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.payment_record(customer=customer, invoice=invoice, amount=invoice.total, method="bank_transfer")
+    assert Reseller.objects.get(slug="newco").status == "active"
