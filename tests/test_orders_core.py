@@ -159,7 +159,7 @@ def test_dunning_reminds_charges_suspends_terminates_once_each(acme, django_capt
     service.refresh_from_db()
     assert ended.services_terminated == 1 and service.status == "terminated"
     assert _disk_used() == 0
-    assert BillingRun.objects.filter(kind="dunning").count() == 7
+    assert BillingRun.objects.filter(kind="dunning").count() == 6
 
 
 def test_paying_lifts_a_nonpayment_suspension(acme, django_capture_on_commit_callbacks):

@@ -194,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.billing_run_all_instances",
         "schedule": crontab(hour=3, minute=0),
     },
+    "recheck-unverified-vat-ids-everywhere": {
+        "task": "tenant_apps.clients.tasks.tax_ids_recheck_all_instances",
+        "schedule": 60 * 60.0,
+    },
     "clear-expired-sessions-everywhere": {
         "task": "shared_apps.tenancy.tasks.sessions_clear_all_instances",
         "schedule": 6 * 60 * 60.0,

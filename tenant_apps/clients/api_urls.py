@@ -1,3 +1,9 @@
 """API routes of clients."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .api import CustomerViewSet
+
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="api-customer")
+urlpatterns = router.urls

@@ -113,3 +113,51 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class CustomerEvent(models.Model):
+    """Audit trail of what was done to a customer, by whom (written by the services)."""
+
+    LABELS = {
+        "created": "Customer added",
+        "updated": "Details changed",
+        "tax_id_checked": "Tax id checked",
+        "closed": "Closed",
+        "reopened": "Reopened",
+        "portal_invited": "Invited to the portal",
+        "contact_added": "Contact added",
+        "contact_updated": "Contact changed",
+        "contact_removed": "Contact removed",
+    }
+
+    customer = models.ForeignKey(Customer, related_name="events", on_delete=models.CASCADE)
+    action = models.CharField(max_length=40)
+    actor = models.CharField(max_length=254, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.action}"
+
+    @property
+    def label(self) -> str:
+        return self.LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+
+    @property
+    def summary(self) -> str:
+        """One readable line of the event's detail (changed fields, contact, outcome)."""
+        detail = self.detail or {}
+        parts = []
+        if detail.get("fields"):
+            parts.append(", ".join(f.replace("_", " ") for f in detail["fields"]))
+        if detail.get("contact"):
+            parts.append(detail["contact"])
+        if detail.get("email"):
+            parts.append(detail["email"])
+        status = detail.get("status") or detail.get("tax_id_status")
+        if status:
+            parts.append(f"tax id {status}")
+        return " · ".join(parts)

@@ -1,0 +1,127 @@
+"""Forms for customers (staff), their contacts and a customer's own billing details (portal).
+
+The forms only shape input; `services` decides what is valid and writes. They are bound to
+throw-away model instances so that form validation never alters the customer being edited.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tenant_apps.billing.money import CURRENCIES
+
+from .models import Contact, Customer
+
+# Ordered in pairs: the staff form lays them out on a two-column grid.
+CUSTOMER_FORM_FIELDS = [
+    "name",
+    "email",
+    "kind",
+    "company_name",
+    "phone",
+    "language",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "currency",
+    "tax_id",
+    "tax_exempt",
+    "tax_exempt_reason",
+    "notes",
+]
+BILLING_DETAILS_FIELDS = [
+    "name",
+    "company_name",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "tax_id",
+]
+# A tuple: Django's inline formset appends the foreign key to a form's `fields` list.
+CONTACT_FORM_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
+
+
+def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field, else above the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+class CustomerForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=[(code, code) for code in sorted(CURRENCIES)])
+
+    class Meta:
+        model = Customer
+        fields = CUSTOMER_FORM_FIELDS
+        labels = {
+            "tax_id": "Tax / VAT id",
+            "address_line1": "Address",
+            "address_line2": "Address line 2",
+        }
+        help_texts = {
+            "tax_id": "EU VAT ids are checked with VIES when saved, e.g. FR 40 303 265 045.",
+            "company_name": "Required for companies; printed on invoices.",
+        }
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "kind": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("instance", None)  # never bind the real customer (see module docstring)
+        super().__init__(*args, **kwargs)
+
+
+class BillingDetailsForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = BILLING_DETAILS_FIELDS
+        labels = {
+            "name": "Your name",
+            "company_name": "Company",
+            "tax_id": "VAT / tax id",
+            "address_line1": "Address",
+            "address_line2": "Address line 2",
+        }
+        help_texts = {
+            "name": "",
+            "company_name": "Leave empty if you buy as a private person.",
+            "tax_id": "Businesses in the EU: your VAT id, checked with the EU's VIES registry.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("instance", None)
+        super().__init__(*args, **kwargs)
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = list(CONTACT_FORM_FIELDS)
+        labels = {"receives_invoices": "Gets invoices"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The formset is a table: column headers are the only visible labels.
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("aria-label", field.label)
+
+
+ContactFormSet = forms.inlineformset_factory(
+    Customer,
+    Contact,
+    form=ContactForm,
+    fields=list(CONTACT_FORM_FIELDS),
+    extra=1,
+    can_delete=True,
+)

@@ -1,0 +1,99 @@
+"""API representations of customers and contacts (input is validated again by the services)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import Contact, Customer
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "email", "phone", "role", "receives_invoices"]
+        read_only_fields = fields
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True)
+    display_name = serializers.CharField(read_only=True)
+    has_portal_login = serializers.SerializerMethodField()
+    contacts = ContactSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "company_name",
+            "display_name",
+            "email",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "currency",
+            "language",
+            "tax_id",
+            "tax_id_status",
+            "tax_id_checked_at",
+            "tax_id_check_detail",
+            "tax_exempt",
+            "tax_exempt_reason",
+            "credit_balance",
+            "status",
+            "has_portal_login",
+            "notes",
+            "contacts",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_portal_login(self, obj) -> bool:
+        return obj.user_id is not None
+
+
+class ContactInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, allow_blank=True)
+    email = serializers.CharField(max_length=254, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    role = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    receives_invoices = serializers.BooleanField(required=False, default=False)
+
+
+def _text(**kwargs):
+    return serializers.CharField(required=False, allow_blank=True, trim_whitespace=True, **kwargs)
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    """Fields a client may set; missing or wrong values are reported by the services."""
+
+    kind = serializers.ChoiceField(choices=Customer.Kind.choices, required=False)
+    name = _text()
+    company_name = _text()
+    email = _text()
+    phone = _text()
+    address_line1 = _text()
+    address_line2 = _text()
+    postal_code = _text()
+    city = _text()
+    region = _text()
+    country = _text(help_text="ISO 3166-1 alpha-2, e.g. FR")
+    currency = _text(help_text="ISO 4217; defaults to the instance's currency")
+    language = _text()
+    tax_id = _text(help_text="EU VAT ids are normalised and checked with VIES")
+    tax_exempt = serializers.BooleanField(required=False)
+    tax_exempt_reason = _text()
+    notes = _text()
+    contacts = ContactInputSerializer(many=True, required=False, help_text="On create only")
+
+    def validate(self, attrs):
+        if self.instance is not None and "contacts" in attrs:
+            raise serializers.ValidationError(
+                {"contacts": ["Change contacts through /customers/{id}/contacts/."]}
+            )
+        return attrs

@@ -1,0 +1,499 @@
+"""Every write to customers and their contacts: create, update, close, tax id checks, invites.
+
+Rules kept here and nowhere else:
+- all input is validated before anything is written; errors are
+  `ValidationError({field: [sentence]})` and leave the database untouched;
+- a tax id is stored normalised (EU VAT ids compact, with their VIES prefix); a changed EU
+  VAT id is checked with the VIES registry before the row is written, outside any row lock,
+  so a slow registry never blocks billing; an unreachable registry leaves it `unverified`
+  (the `tax_ids_recheck` task asks again later);
+- `credit_balance` belongs to billing: these services never write it (updates save only the
+  fields they change, under the customer's row lock).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_countries import countries
+
+from tenant_apps.accounts.models import Role, User
+from tenant_apps.accounts.services import user_send_password_link
+from tenant_apps.billing.money import validate_currency
+from tenant_apps.billing.selectors import issuer_identity_get
+
+from .models import Contact, Customer, CustomerEvent
+from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
+from .vies import VatServiceUnavailable, get_vat_checker
+
+# What staff (and the API) may set on a customer. Status, credit, tax id status, the portal
+# login and the operator's reseller link are changed by their own services only.
+EDITABLE_FIELDS = (
+    "kind",
+    "name",
+    "company_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "currency",
+    "language",
+    "tax_id",
+    "tax_exempt",
+    "tax_exempt_reason",
+    "notes",
+)
+CONTACT_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
+_TAX_STATE_FIELDS = ("tax_id_status", "tax_id_checked_at", "tax_id_check_detail")
+# Services and invoices that keep a customer open (string values: orders and billing own them).
+_LIVE_SERVICE_STATUSES = ("pending", "active", "suspended")
+_UNPAID_INVOICE_STATUSES = ("issued", "partially_paid")
+UNREACHABLE_PREFIX = "VIES unreachable at"
+
+
+def _event(customer: Customer, action: str, actor: str, **detail: Any) -> None:
+    CustomerEvent.objects.create(customer=customer, action=action, actor=actor or "", detail=detail)
+
+
+def _max_length(model, field: str) -> int | None:
+    return getattr(model._meta.get_field(field), "max_length", None)
+
+
+def _check_lengths(model, data: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    for field, value in data.items():
+        limit = _max_length(model, field)
+        if limit and isinstance(value, str) and len(value) > limit and field not in errors:
+            errors[field] = [f"Use at most {limit} characters (this has {len(value)})."]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+# --------------------------------------------------------------------------------------
+# Validation
+
+
+def _validated(values: Mapping[str, Any]) -> tuple[dict[str, Any], TaxId]:
+    """All editable fields of a customer, cleaned; raises ValidationError with every problem."""
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {
+        field: _text(values.get(field)) for field in EDITABLE_FIELDS if field != "tax_exempt"
+    }
+    data["tax_exempt"] = bool(values.get("tax_exempt"))
+    data["country"] = data["country"].upper()
+
+    if data["kind"] not in Customer.Kind.values:
+        errors["kind"] = ["Choose person or company."]
+    if not data["name"]:
+        errors["name"] = ["Enter the customer's name."]
+    if data["kind"] == Customer.Kind.COMPANY and not data["company_name"]:
+        errors["company_name"] = ["A company needs its legal company name."]
+    if not data["email"]:
+        errors["email"] = ["Enter the customer's e-mail address."]
+    else:
+        try:
+            validate_email(data["email"])
+        except ValidationError:
+            errors["email"] = [f"“{data['email']}” is not a valid e-mail address."]
+    if not data["country"]:
+        errors["country"] = ["Choose the customer's country."]
+    elif data["country"] not in countries:
+        errors["country"] = [f"“{data['country']}” is not a country code we know."]
+    try:
+        data["currency"] = validate_currency(data["currency"])
+    except ValidationError as exc:
+        errors["currency"] = exc.messages
+    if data["language"] not in dict(settings.LANGUAGES):
+        errors["language"] = [f"“{data['language']}” is not a language we offer."]
+    tax_id = TaxId("", is_eu_vat=False)
+    if "country" not in errors:
+        try:
+            tax_id = normalise_tax_id(data["tax_id"], data["country"])
+        except ValidationError as exc:
+            errors["tax_id"] = exc.messages
+        else:
+            data["tax_id"] = tax_id.value
+    _check_lengths(Customer, data, errors)
+    if errors:
+        raise ValidationError(errors)
+    return data, tax_id
+
+
+def _validated_contact(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contact fields: {', '.join(sorted(unknown))}")
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {f: _text(values.get(f)) for f in CONTACT_FIELDS[:-1]}
+    data["receives_invoices"] = bool(values.get("receives_invoices"))
+    if not data["name"]:
+        errors["name"] = ["Enter the contact's name."]
+    if not data["email"]:
+        errors["email"] = ["Enter the contact's e-mail address."]
+    else:
+        try:
+            validate_email(data["email"])
+        except ValidationError:
+            errors["email"] = [f"“{data['email']}” is not a valid e-mail address."]
+    _check_lengths(Contact, data, errors)
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def _current_values(customer: Customer) -> dict[str, Any]:
+    values = {field: getattr(customer, field) for field in EDITABLE_FIELDS}
+    values["country"] = str(customer.country or "")
+    return values
+
+
+# --------------------------------------------------------------------------------------
+# Tax id checks
+
+
+def _stamp(moment: datetime.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _tax_id_state(tax_id: TaxId, country: str) -> dict[str, Any]:
+    """The tax id status fields for a newly entered tax id (asks VIES for EU VAT ids)."""
+    if not tax_id.value:
+        return {
+            "tax_id_status": Customer.TaxIdStatus.NONE,
+            "tax_id_checked_at": None,
+            "tax_id_check_detail": "",
+        }
+    if not tax_id.is_eu_vat:
+        return {
+            "tax_id_status": Customer.TaxIdStatus.UNVERIFIED,
+            "tax_id_checked_at": None,
+            "tax_id_check_detail": (
+                f"Format checked; tax ids of {countries.name(country) or country} "
+                "are not checked against a registry."
+            ),
+        }
+    return _ask_registry(tax_id.value, previous=None)
+
+
+def _ask_registry(tax_id: str, *, previous: Customer | None) -> dict[str, Any]:
+    """Ask VIES about an EU VAT id. `previous`: the customer whose earlier answer may stand."""
+    now = timezone.now()
+    try:
+        result = get_vat_checker().check(tax_id[:2], tax_id[2:])
+    except VatServiceUnavailable as exc:
+        kept = previous is not None and previous.tax_id_status in (
+            Customer.TaxIdStatus.VALID,
+            Customer.TaxIdStatus.INVALID,
+        )
+        if kept:
+            # An outage does not undo the registry's last answer (reverse charge keeps working).
+            earlier = [
+                line
+                for line in previous.tax_id_check_detail.splitlines()
+                if not line.startswith(UNREACHABLE_PREFIX)
+            ]
+            return {
+                "tax_id_status": previous.tax_id_status,
+                "tax_id_checked_at": previous.tax_id_checked_at,
+                "tax_id_check_detail": "\n".join(
+                    [f"{UNREACHABLE_PREFIX} {_stamp(now)}; the last answer stands.", *earlier]
+                ),
+            }
+        return {
+            "tax_id_status": Customer.TaxIdStatus.UNVERIFIED,
+            "tax_id_checked_at": now,
+            "tax_id_check_detail": f"{UNREACHABLE_PREFIX} {_stamp(now)}; will retry.\n{exc}",
+        }
+    day = (result.request_date or now.date()).isoformat()
+    if not result.valid:
+        return {
+            "tax_id_status": Customer.TaxIdStatus.INVALID,
+            "tax_id_checked_at": now,
+            "tax_id_check_detail": f"VIES reports {tax_id} as not valid (checked {day}).",
+        }
+    lines = [f"VIES confirmed {tax_id} as valid on {day}."]
+    if result.name:
+        lines.append(f"Name: {result.name}")
+    if result.address:
+        lines.append("Address: " + ", ".join(p.strip() for p in result.address.splitlines() if p))
+    if result.request_id:
+        lines.append(f"Request id: {result.request_id}")
+    return {
+        "tax_id_status": Customer.TaxIdStatus.VALID,
+        "tax_id_checked_at": now,
+        "tax_id_check_detail": "\n".join(lines),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Customers
+
+
+def customer_create(
+    *,
+    name: str,
+    email: str,
+    country: str,
+    kind: str = Customer.Kind.PERSON,
+    company_name: str = "",
+    phone: str = "",
+    address_line1: str = "",
+    address_line2: str = "",
+    postal_code: str = "",
+    city: str = "",
+    region: str = "",
+    currency: str = "",
+    language: str = "en",
+    tax_id: str = "",
+    tax_exempt: bool = False,
+    tax_exempt_reason: str = "",
+    notes: str = "",
+    contacts: Iterable[Mapping[str, Any]] = (),
+    actor: str = "",
+) -> Customer:
+    """Add a customer (and its contacts). Without a currency, the instance's own is used."""
+    if not currency:
+        identity = issuer_identity_get()
+        currency = identity.currency if identity else "EUR"
+    values = {
+        "kind": kind,
+        "name": name,
+        "company_name": company_name,
+        "email": email,
+        "phone": phone,
+        "address_line1": address_line1,
+        "address_line2": address_line2,
+        "postal_code": postal_code,
+        "city": city,
+        "region": region,
+        "country": country,
+        "currency": currency,
+        "language": language,
+        "tax_id": tax_id,
+        "tax_exempt": tax_exempt,
+        "tax_exempt_reason": tax_exempt_reason,
+        "notes": notes,
+    }
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {}
+    tax = TaxId("", is_eu_vat=False)
+    try:
+        data, tax = _validated(values)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    clean_contacts = []
+    for position, contact in enumerate(contacts, start=1):
+        try:
+            clean_contacts.append(_validated_contact(contact))
+        except ValidationError as exc:
+            errors.setdefault("contacts", []).extend(
+                f"Contact {position}: {message}" for message in exc.messages
+            )
+    if errors:
+        raise ValidationError(errors)
+
+    tax_state = _tax_id_state(tax, data["country"])  # network: before any lock or write
+    with transaction.atomic():
+        customer = Customer.objects.create(**data, **tax_state)
+        for contact in clean_contacts:
+            Contact.objects.create(customer=customer, **contact)
+        _event(customer, "created", actor, tax_id_status=customer.tax_id_status)
+    return customer
+
+
+def customer_update(*, customer: Customer, actor: str = "", **changes: Any) -> Customer:
+    """Change a customer's details; a changed tax id (or country) is checked again."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"customer_update() cannot change: {', '.join(sorted(unknown))}")
+    current = _current_values(customer)
+    data, tax = _validated({**current, **changes})
+    changed = [field for field in EDITABLE_FIELDS if data[field] != current[field]]
+    if not changed:
+        return customer
+    tax_state: dict[str, Any] = {}
+    if "tax_id" in changed or "country" in changed:
+        tax_state = _tax_id_state(tax, data["country"])  # network: before the row lock
+
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        for field in changed:
+            setattr(locked, field, data[field])
+        for field, value in tax_state.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=[*changed, *tax_state])
+        detail: dict[str, Any] = {"fields": changed}
+        if tax_state:
+            detail["tax_id_status"] = locked.tax_id_status
+        _event(locked, "updated", actor, **detail)
+    return locked
+
+
+def customer_tax_id_verify(*, customer: Customer, actor: str = "") -> Customer:
+    """Ask VIES again about the customer's EU VAT id and store its answer."""
+    tax_id = customer.tax_id
+    if not tax_id:
+        raise ValidationError({"tax_id": ["This customer has no tax id to verify."]})
+    if not is_eu_vat_id(tax_id, str(customer.country)):
+        raise ValidationError(
+            {"tax_id": ["Only EU VAT ids can be verified; VIES does not know this country's ids."]}
+        )
+    state = _ask_registry(tax_id, previous=customer)  # network: before the row lock
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if locked.tax_id != tax_id:
+            return locked  # changed meanwhile; that change ran its own check
+        for field, value in state.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=list(_TAX_STATE_FIELDS))
+        _event(locked, "tax_id_checked", actor, tax_id=tax_id, status=locked.tax_id_status)
+    return locked
+
+
+def customer_close(*, customer: Customer, actor: str = "") -> Customer:
+    """Close a customer who has nothing running and nothing left to pay (data is kept)."""
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if locked.status == Customer.Status.CLOSED:
+            raise ValidationError({"status": ["This customer is already closed."]})
+        services = locked.services.filter(status__in=_LIVE_SERVICE_STATUSES).count()
+        if services:
+            raise ValidationError(
+                {
+                    "status": [
+                        f"This customer still has {services} service"
+                        f"{'s' if services != 1 else ''} running; cancel or terminate "
+                        f"{'them' if services != 1 else 'it'} first."
+                    ]
+                }
+            )
+        unpaid = locked.invoices.filter(status__in=_UNPAID_INVOICE_STATUSES).count()
+        if unpaid:
+            raise ValidationError(
+                {
+                    "status": [
+                        f"This customer still has {unpaid} unpaid invoice"
+                        f"{'s' if unpaid != 1 else ''}; settle or void "
+                        f"{'them' if unpaid != 1 else 'it'} first."
+                    ]
+                }
+            )
+        locked.status = Customer.Status.CLOSED
+        locked.save(update_fields=["status"])
+        _event(locked, "closed", actor)
+    return locked
+
+
+def customer_reopen(*, customer: Customer, actor: str = "") -> Customer:
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if locked.status != Customer.Status.CLOSED:
+            raise ValidationError({"status": ["This customer is not closed."]})
+        locked.status = Customer.Status.ACTIVE
+        locked.save(update_fields=["status"])
+        _event(locked, "reopened", actor)
+    return locked
+
+
+def customer_portal_invite(
+    *, customer: Customer, domain: str, use_https: bool, actor: str = ""
+) -> User:
+    """Give the customer a portal login (their e-mail) and mail them a set-password link.
+
+    The link is built for `domain`, the instance's own host, so it works only there.
+    """
+    if customer.status == Customer.Status.CLOSED:
+        raise ValidationError({"status": ["Reopen this customer before inviting them."]})
+    if customer.user_id:
+        raise ValidationError({"email": ["This customer can already sign in to the portal."]})
+    email = customer.email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {
+                "email": [
+                    f"{email} already has a login on this instance; change the customer's "
+                    "e-mail address before inviting them."
+                ]
+            }
+        )
+    try:
+        with transaction.atomic():
+            locked = Customer.objects.select_for_update().get(pk=customer.pk)
+            if locked.user_id:
+                raise ValidationError(
+                    {"email": ["This customer can already sign in to the portal."]}
+                )
+            user = User.objects.create_user(email=email, full_name=locked.name, role=Role.CUSTOMER)
+            locked.user = user
+            locked.save(update_fields=["user"])
+            _event(locked, "portal_invited", actor, email=email)
+    except IntegrityError as exc:  # the same e-mail registered concurrently
+        raise ValidationError(
+            {"email": [f"{email} already has a login on this instance."]}
+        ) from exc
+    customer.user = user
+    transaction.on_commit(
+        lambda: user_send_password_link(user=user, domain=domain, use_https=use_https)
+    )
+    return user
+
+
+# --------------------------------------------------------------------------------------
+# Contacts
+
+
+def contact_add(
+    *,
+    customer: Customer,
+    name: str,
+    email: str,
+    phone: str = "",
+    role: str = "",
+    receives_invoices: bool = False,
+    actor: str = "",
+) -> Contact:
+    data = _validated_contact(
+        {
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "role": role,
+            "receives_invoices": receives_invoices,
+        }
+    )
+    with transaction.atomic():
+        contact = Contact.objects.create(customer=customer, **data)
+        _event(customer, "contact_added", actor, contact=contact.email)
+    return contact
+
+
+def contact_update(*, contact: Contact, actor: str = "", **changes: Any) -> Contact:
+    current = {field: getattr(contact, field) for field in CONTACT_FIELDS}
+    data = _validated_contact({**current, **changes})
+    changed = [field for field in CONTACT_FIELDS if data[field] != current[field]]
+    if not changed:
+        return contact
+    with transaction.atomic():
+        for field in changed:
+            setattr(contact, field, data[field])
+        contact.save(update_fields=changed)
+        _event(contact.customer, "contact_updated", actor, contact=contact.email, fields=changed)
+    return contact
+
+
+def contact_remove(*, contact: Contact, actor: str = "") -> None:
+    with transaction.atomic():
+        _event(contact.customer, "contact_removed", actor, contact=contact.email)
+        contact.delete()
