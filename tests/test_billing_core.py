@@ -1,4 +1,5 @@
 """Billing engine: taxes, totals, numbering, immutability, payments, credit, credit notes."""
+
 import datetime
 import threading
 from decimal import Decimal
@@ -27,14 +28,20 @@ def acme(instance_a):
 
 
 def _issued(customer, *lines, on=TODAY):
-    draft = services.invoice_create_draft(customer=customer, lines=lines or [
-        {"description": "Hosting", "quantity": "1", "unit_price": "100.00"}])
+    draft = services.invoice_create_draft(
+        customer=customer,
+        lines=lines or [{"description": "Hosting", "quantity": "1", "unit_price": "100.00"}],
+    )
     return services.invoice_issue(invoice=draft, issue_date=on)
 
 
 def test_domestic_consumer_pays_issuer_country_vat(acme):
     invoice = _issued(make_customer(country="FR"))
-    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (Decimal("100.00"), Decimal("20.00"), Decimal("120.00"))
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
+        Decimal("100.00"),
+        Decimal("20.00"),
+        Decimal("120.00"),
+    )
     assert invoice.tax_treatment == "standard"
 
 
@@ -44,16 +51,28 @@ def test_eu_consumer_pays_destination_rate(acme):
 
 
 def test_eu_business_with_valid_vat_id_is_reverse_charged_with_legal_mention(acme):
-    customer = make_customer("Beta GmbH", country="DE", kind="company", company_name="Beta GmbH",
-                             tax_id="DE136695976", tax_id_status="valid")
+    customer = make_customer(
+        "Beta GmbH",
+        country="DE",
+        kind="company",
+        company_name="Beta GmbH",
+        tax_id="DE136695976",
+        tax_id_status="valid",
+    )
     invoice = _issued(customer)
     assert invoice.tax_total == 0 and invoice.tax_treatment == "reverse_charge"
     assert "Reverse charge" in invoice.legal_notes and "DE136695976" in invoice.legal_notes
 
 
 def test_eu_business_with_unverified_vat_id_pays_destination_vat(acme):
-    customer = make_customer("Gamma GmbH", country="DE", kind="company", company_name="Gamma GmbH",
-                             tax_id="DE136695976", tax_id_status="unverified")
+    customer = make_customer(
+        "Gamma GmbH",
+        country="DE",
+        kind="company",
+        company_name="Gamma GmbH",
+        tax_id="DE136695976",
+        tax_id_status="unverified",
+    )
     assert _issued(customer).tax_total == Decimal("19.00")
 
 
@@ -70,14 +89,20 @@ def test_exempt_customer_pays_no_tax_and_the_reason_is_printed(acme):
 def test_tax_inclusive_prices_split_the_gross_amount(acme):
     services.billing_settings_update(prices_include_tax=True)
     invoice = _issued(make_customer(), {"description": "Plan", "unit_price": "12.00"})
-    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (Decimal("10.00"), Decimal("2.00"), Decimal("12.00"))
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
+        Decimal("10.00"),
+        Decimal("2.00"),
+        Decimal("12.00"),
+    )
 
 
 def test_numbers_are_consecutive_per_series_and_formatted(acme):
     customer = make_customer()
     numbers = [_issued(customer).number for _ in range(3)]
     assert numbers == ["2026-000001", "2026-000002", "2026-000003"]
-    note = services.credit_note_create(invoice=Invoice.objects.get(number="2026-000001"), reason="Refund")
+    note = services.credit_note_create(
+        invoice=Invoice.objects.get(number="2026-000001"), reason="Refund"
+    )
     assert note.number == "CN2026-000001"
 
 
@@ -119,8 +144,11 @@ def test_bad_lines_are_refused_and_nothing_is_written(acme, line, field):
 
 def test_unknown_currency_is_refused(acme):
     with pytest.raises(ValidationError, match="not a currency"):
-        services.invoice_create_draft(customer=make_customer(), currency="XYZ",
-                                      lines=[{"description": "x", "unit_price": "1"}])
+        services.invoice_create_draft(
+            customer=make_customer(),
+            currency="XYZ",
+            lines=[{"description": "x", "unit_price": "1"}],
+        )
     assert not Invoice.objects.exists()
 
 
@@ -160,7 +188,9 @@ def test_credit_is_applied_to_the_next_invoice(acme):
 def test_paying_an_unpayable_invoice_is_refused_and_nothing_written(acme, state):
     customer = make_customer()
     if state == "draft":
-        invoice = services.invoice_create_draft(customer=customer, lines=[{"description": "x", "unit_price": "5"}])
+        invoice = services.invoice_create_draft(
+            customer=customer, lines=[{"description": "x", "unit_price": "5"}]
+        )
     else:
         invoice = _issued(customer)
         if state == "void":
@@ -178,7 +208,9 @@ def test_negative_or_zero_payment_is_refused(acme):
     invoice = _issued(customer)
     for amount in ("0", "-5", "nope"):
         with pytest.raises(ValidationError):
-            services.payment_record(customer=customer, invoice=invoice, amount=amount, method="cash")
+            services.payment_record(
+                customer=customer, invoice=invoice, amount=amount, method="cash"
+            )
     assert not Payment.objects.exists()
 
 
@@ -195,7 +227,11 @@ def test_credit_note_on_unpaid_invoice_settles_it(acme):
     invoice = _issued(customer)
     note = services.credit_note_create(invoice=invoice, reason="Cancelled order")
     invoice.refresh_from_db()
-    assert note.kind == "credit_note" and note.total == Decimal("120.00") and note.credited_invoice == invoice
+    assert (
+        note.kind == "credit_note"
+        and note.total == Decimal("120.00")
+        and note.credited_invoice == invoice
+    )
     assert invoice.amount_due == 0 and invoice.status == "paid"
     customer.refresh_from_db()
     assert customer.credit_balance == 0
@@ -206,13 +242,15 @@ def test_partial_credit_note_on_paid_invoice_gives_account_credit(acme):
     invoice = _issued(customer, {"description": "Hosting", "quantity": "2", "unit_price": "50"})
     services.payment_record(customer=customer, invoice=invoice, amount="120", method="cash")
     line = invoice.lines.get()
-    note = services.credit_note_create(invoice=invoice, reason="One month unused",
-                                       lines=[{"line_id": line.pk, "quantity": "1"}])
+    note = services.credit_note_create(
+        invoice=invoice, reason="One month unused", lines=[{"line_id": line.pk, "quantity": "1"}]
+    )
     customer.refresh_from_db()
     assert note.total == Decimal("60.00") and customer.credit_balance == Decimal("60.00")
     with pytest.raises(ValidationError, match="left to credit"):
-        services.credit_note_create(invoice=invoice, reason="Again",
-                                    lines=[{"line_id": line.pk, "quantity": "2"}])
+        services.credit_note_create(
+            invoice=invoice, reason="Again", lines=[{"line_id": line.pk, "quantity": "2"}]
+        )
 
 
 def test_settings_refuse_a_number_format_without_number(acme):
@@ -229,8 +267,13 @@ def test_settings_refuse_a_number_format_without_number(acme):
     inclusive=st.booleans(),
 )
 def test_line_amounts_always_reconcile(quantity, unit_price, rate, inclusive):
-    net, tax, gross = line_amounts(quantity=quantity, unit_price=unit_price, rate=rate,
-                                   prices_include_tax=inclusive, currency="EUR")
+    net, tax, gross = line_amounts(
+        quantity=quantity,
+        unit_price=unit_price,
+        rate=rate,
+        prices_include_tax=inclusive,
+        currency="EUR",
+    )
     assert net + tax == gross
     assert all(value == value.quantize(Decimal("0.01")) for value in (net, tax, gross))
     assert tax >= 0 and net >= 0
@@ -242,23 +285,37 @@ def test_line_amounts_always_reconcile(quantity, unit_price, rate, inclusive):
 
 
 # The fixture only sets up the issuer once; each example cleans up what it creates.
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(
-    st.tuples(st.decimals(min_value="0.01", max_value="99", places=2),
-              st.decimals(min_value="0", max_value="9999", places=2)),
-    min_size=1, max_size=8,
-))
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.decimals(min_value="0.01", max_value="99", places=2),
+            st.decimals(min_value="0", max_value="9999", places=2),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_invoice_totals_are_the_sum_of_their_lines(acme, lines):
     with schema_context(acme.schema_name):
         customer = make_customer()
         invoice = services.invoice_create_draft(
             customer=customer,
-            lines=[{"description": f"L{i}", "quantity": q, "unit_price": p} for i, (q, p) in enumerate(lines)],
+            lines=[
+                {"description": f"L{i}", "quantity": q, "unit_price": p}
+                for i, (q, p) in enumerate(lines)
+            ],
         )
         stored = list(InvoiceLine.objects.filter(invoice=invoice))
         assert invoice.subtotal == sum(line.net_amount for line in stored)
         assert invoice.tax_total == sum(line.tax_amount for line in stored)
-        assert invoice.total == invoice.subtotal + invoice.tax_total == sum(line.gross_amount for line in stored)
+        assert (
+            invoice.total
+            == invoice.subtotal + invoice.tax_total
+            == sum(line.gross_amount for line in stored)
+        )
         Invoice.objects.filter(pk=invoice.pk).delete()
         customer.delete()
 
@@ -283,7 +340,9 @@ def test_twenty_concurrent_issuers_get_consecutive_numbers(django_db_blocker):
             setup_issuer("FR")
             customer = make_customer("Race Customer")
             drafts = [
-                services.invoice_create_draft(customer=customer, lines=[{"description": "x", "unit_price": "1"}]).pk
+                services.invoice_create_draft(
+                    customer=customer, lines=[{"description": "x", "unit_price": "1"}]
+                ).pk
                 for _ in range(20)
             ]
         try:

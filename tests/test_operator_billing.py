@@ -1,5 +1,6 @@
 """The operator bills resellers with the same engine: a reseller plan provisions, suspends
 and resumes a reseller instance, and the reseller sees the operator's invoices read-only."""
+
 import datetime
 
 import pytest
@@ -19,11 +20,18 @@ DAY0 = datetime.date(2026, 1, 10)
 def plan_sold(operator, django_capture_on_commit_callbacks):
     setup_issuer("FR")
     dunning_settings()
-    plan = make_product("reseller-pro", amount="200.00", is_reseller_plan=True,
-                        resources={"disk_gb": 500, "hosting_accounts": 50})
-    customer = make_customer("Newco Hosting", kind="company", company_name="Newco Hosting SAS",
-                             email="boss@newco.test")
-    order = services.order_place(customer=customer, items=[{"product": plan, "cycle": "monthly", "label": "newco"}])
+    plan = make_product(
+        "reseller-pro",
+        amount="200.00",
+        is_reseller_plan=True,
+        resources={"disk_gb": 500, "hosting_accounts": 50},
+    )
+    customer = make_customer(
+        "Newco Hosting", kind="company", company_name="Newco Hosting SAS", email="boss@newco.test"
+    )
+    order = services.order_place(
+        customer=customer, items=[{"product": plan, "cycle": "monthly", "label": "newco"}]
+    )
     with django_capture_on_commit_callbacks(execute=True):
         invoice = services.order_accept(order=order, today=DAY0)
     customer.refresh_from_db()
@@ -49,16 +57,28 @@ def test_the_reseller_sees_the_operators_invoice_read_only(plan_sold, instance_a
     detail = client_for(newco, owner).get(f"/staff/supplier-bills/{invoice.pk}/")
     assert detail.status_code == 200 and b"RESELLER-PRO" in detail.content
     # Another reseller cannot read it, even by id.
-    assert client_for(instance_a, instance_a.owner).get(f"/staff/supplier-bills/{invoice.pk}/").status_code == 404
-    assert invoice.number.encode() not in client_for(instance_a, instance_a.owner).get("/staff/supplier-bills/").content
+    assert (
+        client_for(instance_a, instance_a.owner)
+        .get(f"/staff/supplier-bills/{invoice.pk}/")
+        .status_code
+        == 404
+    )
+    assert (
+        invoice.number.encode()
+        not in client_for(instance_a, instance_a.owner).get("/staff/supplier-bills/").content
+    )
 
 
-def test_nonpayment_suspends_the_reseller_and_payment_resumes_it(plan_sold, django_capture_on_commit_callbacks):
+def test_nonpayment_suspends_the_reseller_and_payment_resumes_it(
+    plan_sold, django_capture_on_commit_callbacks
+):
     customer, invoice = plan_sold
     with django_capture_on_commit_callbacks(execute=True):
         runs.dunning_run(today=invoice.due_date + datetime.timedelta(days=21))
     assert Reseller.objects.get(slug="newco").status == "suspended"
     assert Service.objects.get(customer=customer).status == "suspended"
     with django_capture_on_commit_callbacks(execute=True):
-        billing.payment_record(customer=customer, invoice=invoice, amount=invoice.total, method="bank_transfer")
+        billing.payment_record(
+            customer=customer, invoice=invoice, amount=invoice.total, method="bank_transfer"
+        )
     assert Reseller.objects.get(slug="newco").status == "active"

@@ -1,4 +1,5 @@
 """Order to cash: ordering, activation within quota, renewals, payment, dunning, changes."""
+
 import datetime
 from decimal import Decimal
 
@@ -31,7 +32,9 @@ def acme(instance_a):
 
 
 def _order(customer, product, accept=True, activate=True, today=DAY0, **extra):
-    order = services.order_place(customer=customer, items=[{"product": product, "cycle": "monthly", **extra}])
+    order = services.order_place(
+        customer=customer, items=[{"product": product, "cycle": "monthly", **extra}]
+    )
     invoice = services.order_accept(order=order, activate=activate, today=today) if accept else None
     order.refresh_from_db()
     return order, invoice
@@ -39,8 +42,12 @@ def _order(customer, product, accept=True, activate=True, today=DAY0, **extra):
 
 def _pay(invoice, capture):
     with capture(execute=True):
-        billing.payment_record(customer=invoice.customer, invoice=invoice, amount=invoice.amount_due,
-                               method="bank_transfer")
+        billing.payment_record(
+            customer=invoice.customer,
+            invoice=invoice,
+            amount=invoice.amount_due,
+            method="bank_transfer",
+        )
 
 
 def test_staff_order_activates_service_invoices_setup_and_first_month_and_takes_quota(acme):
@@ -58,32 +65,48 @@ def test_staff_order_activates_service_invoices_setup_and_first_month_and_takes_
 def test_activation_beyond_the_allocation_is_refused_and_nothing_is_left(acme):
     customer = make_customer()
     product = make_product(resources={"disk_gb": 110})
-    order = services.order_place(customer=customer, items=[{"product": product, "cycle": "monthly"}])
+    order = services.order_place(
+        customer=customer, items=[{"product": product, "cycle": "monthly"}]
+    )
     with pytest.raises(QuotaExceeded, match="Disk space: needs 110 GB, 100 left"):
         services.order_accept(order=order, today=DAY0)
     order.refresh_from_db()
-    assert order.status == "pending" and not Service.objects.exists() and not Invoice.objects.exists()
+    assert (
+        order.status == "pending" and not Service.objects.exists() and not Invoice.objects.exists()
+    )
     assert _disk_used() == 0
 
 
 def test_order_records_its_referer_as_a_relation(acme):
     referer = Referer.objects.create(code="partner1", name="Partner One")
-    order = services.order_place(customer=make_customer(), items=[{"product": make_product(), "cycle": "monthly"}],
-                                 referer=referer, referer_source="link", source="portal")
+    order = services.order_place(
+        customer=make_customer(),
+        items=[{"product": make_product(), "cycle": "monthly"}],
+        referer=referer,
+        referer_source="link",
+        source="portal",
+    )
     assert Order.objects.get(pk=order.pk).referer == referer and order.referer_source == "link"
     referer.is_active = False
     referer.save()
     with pytest.raises(ValidationError, match="no longer active"):
-        services.order_place(customer=make_customer("Bob Chen"), items=[{"product": make_product("b"), "cycle": "monthly"}],
-                             referer=referer, referer_source="code")
+        services.order_place(
+            customer=make_customer("Bob Chen"),
+            items=[{"product": make_product("b"), "cycle": "monthly"}],
+            referer=referer,
+            referer_source="code",
+        )
 
 
-@pytest.mark.parametrize("item, field", [
-    ({"cycle": "annual"}, "cycle"),
-    ({"cycle": "weekly"}, "cycle"),
-    ({"cycle": "monthly", "quantity": 0}, "quantity"),
-    ({"cycle": "monthly", "quantity": "two"}, "quantity"),
-])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        ({"cycle": "annual"}, "cycle"),
+        ({"cycle": "weekly"}, "cycle"),
+        ({"cycle": "monthly", "quantity": 0}, "quantity"),
+        ({"cycle": "monthly", "quantity": "two"}, "quantity"),
+    ],
+)
 def test_bad_order_input_is_refused_and_nothing_written(acme, item, field):
     with pytest.raises(ValidationError) as exc:
         services.order_place(customer=make_customer(), items=[{"product": make_product(), **item}])
@@ -91,7 +114,9 @@ def test_bad_order_input_is_refused_and_nothing_written(acme, item, field):
     assert not Order.objects.exists()
 
 
-def test_portal_order_starts_the_service_when_the_first_invoice_is_paid(acme, django_capture_on_commit_callbacks):
+def test_portal_order_starts_the_service_when_the_first_invoice_is_paid(
+    acme, django_capture_on_commit_callbacks
+):
     customer = make_customer()
     order, invoice = _order(customer, make_product(resources={"disk_gb": 10}), activate=False)
     service = Service.objects.get(order_item__order=order)
@@ -102,13 +127,17 @@ def test_portal_order_starts_the_service_when_the_first_invoice_is_paid(acme, dj
     assert _disk_used() == 10
 
 
-def test_renewal_run_invoices_once_per_period_and_payment_moves_the_due_date(acme, django_capture_on_commit_callbacks):
+def test_renewal_run_invoices_once_per_period_and_payment_moves_the_due_date(
+    acme, django_capture_on_commit_callbacks
+):
     customer = make_customer()
     order, first = _order(customer, make_product())
     _pay(first, django_capture_on_commit_callbacks)
     service = Service.objects.get(order_item__order=order)
 
-    early = runs.renewals_run(today=datetime.date(2026, 1, 20))  # 21 days before: outside the lead time
+    early = runs.renewals_run(
+        today=datetime.date(2026, 1, 20)
+    )  # 21 days before: outside the lead time
     assert early.invoices_created == 0
     run = runs.renewals_run(today=datetime.date(2026, 1, 28))
     assert run.invoices_created == 1
@@ -116,7 +145,10 @@ def test_renewal_run_invoices_once_per_period_and_payment_moves_the_due_date(acm
     assert again.invoices_created == 0
     renewal = Invoice.objects.get(billing_run=run)
     line = renewal.lines.get()
-    assert (line.period_start, line.period_end) == (datetime.date(2026, 2, 10), datetime.date(2026, 3, 9))
+    assert (line.period_start, line.period_end) == (
+        datetime.date(2026, 2, 10),
+        datetime.date(2026, 3, 9),
+    )
     assert renewal.due_date == datetime.date(2026, 2, 11)
 
     _pay(renewal, django_capture_on_commit_callbacks)
@@ -134,7 +166,9 @@ def test_renewals_group_a_customers_services_on_one_invoice(acme):
     assert Invoice.objects.get(billing_run=run).lines.count() == 2
 
 
-def test_dunning_reminds_charges_suspends_terminates_once_each(acme, django_capture_on_commit_callbacks, mailoutbox):
+def test_dunning_reminds_charges_suspends_terminates_once_each(
+    acme, django_capture_on_commit_callbacks, mailoutbox
+):
     customer = make_customer()
     order, invoice = _order(customer, make_product(resources={"disk_gb": 20}))
     service = Service.objects.get(order_item__order=order)
@@ -147,11 +181,19 @@ def test_dunning_reminds_charges_suspends_terminates_once_each(acme, django_capt
 
     fees = runs.dunning_run(today=due + datetime.timedelta(days=14))
     invoice.refresh_from_db()
-    assert fees.reminders_sent == 1 and fees.late_fees == 1 and invoice.late_fee_invoice.total == Decimal("6.00")
+    assert (
+        fees.reminders_sent == 1
+        and fees.late_fees == 1
+        and invoice.late_fee_invoice.total == Decimal("6.00")
+    )
 
     suspended = runs.dunning_run(today=due + datetime.timedelta(days=21))
     service.refresh_from_db()
-    assert suspended.services_suspended == 1 and service.status == "suspended" and service.suspended_for_nonpayment
+    assert (
+        suspended.services_suspended == 1
+        and service.status == "suspended"
+        and service.suspended_for_nonpayment
+    )
     assert runs.dunning_run(today=due + datetime.timedelta(days=22)).services_suspended == 0
     assert _disk_used() == 20  # suspension keeps the capacity
 
@@ -200,22 +242,30 @@ def test_upgrade_is_prorated_and_invoiced_and_needs_quota(acme):
     order, _ = _order(customer, small)
     service = Service.objects.get(order_item__order=order)
     # Half-way through a 31-day period (2026-01-10 → 2026-02-09): 16 days left of 31.
-    invoice = services.service_change_plan(service=service, product=big, today=datetime.date(2026, 1, 25))
+    invoice = services.service_change_plan(
+        service=service, product=big, today=datetime.date(2026, 1, 25)
+    )
     assert invoice.lines.get().unit_price == Decimal("15.48")  # 30.00 × 16 / 31
     assert _disk_used() == 50
     with pytest.raises(QuotaExceeded):
-        services.service_change_plan(service=service, product=huge, today=datetime.date(2026, 1, 26))
+        services.service_change_plan(
+            service=service, product=huge, today=datetime.date(2026, 1, 26)
+        )
     assert Service.objects.get(pk=service.pk).product == big and _disk_used() == 50
 
 
-def test_downgrade_gives_the_unused_difference_back_as_a_credit_note(acme, django_capture_on_commit_callbacks):
+def test_downgrade_gives_the_unused_difference_back_as_a_credit_note(
+    acme, django_capture_on_commit_callbacks
+):
     customer = make_customer()
     big = make_product("big", amount="40.00", resources={"disk_gb": 50})
     small = make_product("small", amount="10.00", resources={"disk_gb": 10})
     order, invoice = _order(customer, big)
     _pay(invoice, django_capture_on_commit_callbacks)
     service = Service.objects.get(order_item__order=order)
-    note = services.service_change_plan(service=service, product=small, today=datetime.date(2026, 1, 25))
+    note = services.service_change_plan(
+        service=service, product=small, today=datetime.date(2026, 1, 25)
+    )
     assert note.kind == "credit_note" and note.credited_invoice == invoice
     assert note.subtotal == Decimal("15.60")  # 0.39 of the 40.00 line ≈ 30.00 × 16/31
     assert _disk_used() == 10
@@ -226,7 +276,9 @@ def test_renewal_run_task_fans_out_and_runs_in_each_instance(acme):
 
     with schema_context(acme.schema_name):
         _order(make_customer(), make_product())
-    result = billing_run_instance.apply(kwargs={"schema_name": acme.schema_name, "run_date": "2026-02-01"}).get()
+    result = billing_run_instance.apply(
+        kwargs={"schema_name": acme.schema_name, "run_date": "2026-02-01"}
+    ).get()
     assert result["invoices"] == 1
     with schema_context("r_bluebird"):
         assert not BillingRun.objects.exists()

@@ -5,6 +5,7 @@ marked `is_reseller_plan` provisions its instance, with the product's resources 
 allocations. Suspension for non-payment suspends the instance; paying resumes it;
 termination terminates it. In reseller instances this hook does nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,28 +36,38 @@ def service_changed(*, event: str, service) -> None:
         if reseller is None:
             customer = service.customer
             reseller = services.reseller_create(
-                slug=service.label, name=customer.name,
+                slug=service.label,
+                name=customer.name,
                 legal_name=customer.company_name or customer.name,
-                owner_email=customer.email, allocations=_allocations(service), actor="billing",
+                owner_email=customer.email,
+                allocations=_allocations(service),
+                actor="billing",
             )
             type(customer).objects.filter(pk=customer.pk).update(reseller_id=reseller.pk)
             customer.reseller_id = reseller.pk
         else:
             for code, quantity in _allocations(service).items():
                 current = Allocation.objects.filter(reseller=reseller, resource_id=code).first()
-                services.allocation_set(reseller=reseller, resource_code=code,
-                                        quantity=(current.quantity if current else 0) + quantity,
-                                        actor="billing")
+                services.allocation_set(
+                    reseller=reseller,
+                    resource_code=code,
+                    quantity=(current.quantity if current else 0) + quantity,
+                    actor="billing",
+                )
     elif reseller is None:
         return
     elif event == "suspended" and reseller.status == Reseller.Status.ACTIVE:
-        services.reseller_suspend(reseller=reseller, reason=service.status_reason or "Unpaid invoice",
-                                  actor="billing")
+        services.reseller_suspend(
+            reseller=reseller, reason=service.status_reason or "Unpaid invoice", actor="billing"
+        )
     elif event == "resumed" and reseller.status == Reseller.Status.SUSPENDED:
         services.reseller_resume(reseller=reseller, actor="billing")
     elif event in ("terminated", "cancelled") and reseller.status != Reseller.Status.TERMINATED:
-        services.reseller_terminate(reseller=reseller, reason=f"Reseller plan {event}", actor="billing")
+        services.reseller_terminate(
+            reseller=reseller, reason=f"Reseller plan {event}", actor="billing"
+        )
     elif event == "changed":
         for code, quantity in _allocations(service).items():
-            services.allocation_set(reseller=reseller, resource_code=code, quantity=quantity,
-                                    actor="billing")
+            services.allocation_set(
+                reseller=reseller, resource_code=code, quantity=quantity, actor="billing"
+            )

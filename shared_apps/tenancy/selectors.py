@@ -66,19 +66,34 @@ def supplier_invoices_for(schema_name: str, invoice_id: int | None = None) -> li
             qs = qs.filter(pk=invoice_id)
         rows = []
         for invoice in qs:
-            rows.append({
-                "id": invoice.pk, "number": invoice.number, "kind": invoice.get_kind_display(),
-                "status": invoice.status, "status_label": invoice.get_status_display(),
-                "issue_date": invoice.issue_date, "due_date": invoice.due_date,
-                "currency": invoice.currency, "total": invoice.total,
-                "amount_due": invoice.amount_due, "pdf": invoice.pdf.name or "",
-                "issuer": invoice.issuer_snapshot.get("legal_name", ""),
-                "lines": [
-                    {"description": line.description, "quantity": line.quantity,
-                     "unit_price": line.unit_price, "net_amount": line.net_amount,
-                     "tax_rate": line.tax_rate}
-                    for line in invoice.lines.all()
-                ] if invoice_id is not None else [],
-                "subtotal": invoice.subtotal, "tax_total": invoice.tax_total,
-            })
+            rows.append(
+                {
+                    "id": invoice.pk,
+                    "number": invoice.number,
+                    "kind": invoice.get_kind_display(),
+                    "status": invoice.status,
+                    "status_label": invoice.get_status_display(),
+                    "issue_date": invoice.issue_date,
+                    "due_date": invoice.due_date,
+                    "currency": invoice.currency,
+                    "total": invoice.total,
+                    "amount_due": invoice.amount_due,
+                    "pdf": invoice.pdf.name or "",
+                    "issuer": invoice.issuer_snapshot.get("legal_name", ""),
+                    "lines": [
+                        {
+                            "description": line.description,
+                            "quantity": line.quantity,
+                            "unit_price": line.unit_price,
+                            "net_amount": line.net_amount,
+                            "tax_rate": line.tax_rate,
+                        }
+                        for line in invoice.lines.all()
+                    ]
+                    if invoice_id is not None
+                    else [],
+                    "subtotal": invoice.subtotal,
+                    "tax_total": invoice.tax_total,
+                }
+            )
         return rows

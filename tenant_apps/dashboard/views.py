@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.forms import ModelForm
 from django.core.files.storage import default_storage
+from django.forms import ModelForm
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
@@ -178,5 +178,9 @@ def supplier_bill_pdf(request, pk: int):
     if not rows or not rows[0]["pdf"]:
         raise Http404("This bill's PDF is not available yet.")
     handle = default_storage.open(rows[0]["pdf"], "rb")
-    return FileResponse(handle, as_attachment=True, filename=f"{rows[0]['number']}.pdf",
-                        content_type="application/pdf")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{rows[0]['number']}.pdf",
+        content_type="application/pdf",
+    )

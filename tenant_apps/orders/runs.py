@@ -4,6 +4,7 @@ Both are idempotent: running them twice on the same day changes nothing the seco
 Renewals remember the period they invoiced on each service (`invoiced_period_start`);
 dunning remembers reminders sent, late fees charged and services already suspended.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -33,7 +34,9 @@ def _finish(run: BillingRun, log: list[str]) -> BillingRun:
     return run
 
 
-def renewals_run(*, today: datetime.date | None = None, triggered_by: str = "schedule") -> BillingRun:
+def renewals_run(
+    *, today: datetime.date | None = None, triggered_by: str = "schedule"
+) -> BillingRun:
     """Invoice every service whose next period starts within the renewal lead time.
 
     One invoice per customer and currency per run; numbers are taken in one block.
@@ -42,33 +45,41 @@ def renewals_run(*, today: datetime.date | None = None, triggered_by: str = "sch
     today = today or timezone.localdate()
     settings_row = billing.billing_settings_get()
     horizon = today + datetime.timedelta(days=settings_row.renewal_lead_days)
-    run = BillingRun.objects.create(kind=BillingRun.Kind.RENEWALS, run_date=today, triggered_by=triggered_by)
+    run = BillingRun.objects.create(
+        kind=BillingRun.Kind.RENEWALS, run_date=today, triggered_by=triggered_by
+    )
     log: list[str] = []
 
     ending = Service.objects.filter(
-        status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED], cancel_at_period_end=True,
+        status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+        cancel_at_period_end=True,
         next_due_date__lte=today,
     )
     for service in ending:
-        services.service_transition(service=service, to=Service.Status.CANCELLED,
-                                    reason="Cancelled at the end of its term")
+        services.service_transition(
+            service=service, to=Service.Status.CANCELLED, reason="Cancelled at the end of its term"
+        )
         log.append(f"Cancelled service #{service.pk} at the end of its term.")
 
     due = (
         Service.objects.filter(
             status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-            cancel_at_period_end=False, next_due_date__lte=horizon,
+            cancel_at_period_end=False,
+            next_due_date__lte=horizon,
         )
         .exclude(cycle=BillingCycle.ONE_TIME)
-        .filter(Q(invoiced_period_start__isnull=True) | Q(invoiced_period_start__lt=F("next_due_date")))
+        .filter(
+            Q(invoiced_period_start__isnull=True) | Q(invoiced_period_start__lt=F("next_due_date"))
+        )
         .order_by("customer_id", "id")
     )
     while True:
         with transaction.atomic():
             # SKIP LOCKED: a concurrent run (or a manual one) never invoices the same service twice.
             batch = list(
-                due.select_for_update(skip_locked=True, of=("self",))
-                .select_related("customer", "product__tax_class")[:BATCH]
+                due.select_for_update(skip_locked=True, of=("self",)).select_related(
+                    "customer", "product__tax_class"
+                )[:BATCH]
             )
             if not batch:
                 break
@@ -77,7 +88,8 @@ def renewals_run(*, today: datetime.date | None = None, triggered_by: str = "sch
                 grouped[(service.customer_id, service.currency)].append(service)
             specs = [
                 billing.InvoiceSpec(
-                    customer=group[0].customer, currency=currency,
+                    customer=group[0].customer,
+                    currency=currency,
                     lines=[services._service_line(s, s.next_due_date) for s in group],
                 )
                 for (_, currency), group in grouped.items()
@@ -104,14 +116,18 @@ def _overdue_invoices(today: datetime.date):
     )
 
 
-def dunning_run(*, today: datetime.date | None = None, triggered_by: str = "schedule") -> BillingRun:
+def dunning_run(
+    *, today: datetime.date | None = None, triggered_by: str = "schedule"
+) -> BillingRun:
     """Remind, charge late fees, suspend and terminate, following the instance's settings."""
     from tenant_apps.billing import notifications
 
     today = today or timezone.localdate()
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))
-    run = BillingRun.objects.create(kind=BillingRun.Kind.DUNNING, run_date=today, triggered_by=triggered_by)
+    run = BillingRun.objects.create(
+        kind=BillingRun.Kind.DUNNING, run_date=today, triggered_by=triggered_by
+    )
     log: list[str] = []
     for invoice in _overdue_invoices(today):
         overdue = (today - invoice.due_date).days
@@ -131,27 +147,54 @@ def dunning_run(*, today: datetime.date | None = None, triggered_by: str = "sche
                     )
                 )
                 run.reminders_sent += 1
-                log.append(f"Reminder {level} for invoice {locked.number} ({overdue} days overdue).")
-            fee = settings_row.late_fee_amount + locked.amount_due * settings_row.late_fee_percent / Decimal(100)
+                log.append(
+                    f"Reminder {level} for invoice {locked.number} ({overdue} days overdue)."
+                )
+            fee = (
+                settings_row.late_fee_amount
+                + locked.amount_due * settings_row.late_fee_percent / Decimal(100)
+            )
             fee = round_money(fee, locked.currency)
-            if fee > 0 and overdue >= settings_row.late_fee_after_days and locked.late_fee_invoice_id is None:
+            if (
+                fee > 0
+                and overdue >= settings_row.late_fee_after_days
+                and locked.late_fee_invoice_id is None
+            ):
                 late = billing.invoice_create_draft(
-                    customer=locked.customer, currency=locked.currency,
-                    lines=[billing.LineSpec(description=f"Late payment fee for invoice {locked.number}",
-                                            unit_price=fee, kind=InvoiceLine.Kind.LATE_FEE)],
+                    customer=locked.customer,
+                    currency=locked.currency,
+                    lines=[
+                        billing.LineSpec(
+                            description=f"Late payment fee for invoice {locked.number}",
+                            unit_price=fee,
+                            kind=InvoiceLine.Kind.LATE_FEE,
+                        )
+                    ],
                 )
                 late = billing.invoice_issue(invoice=late, issue_date=today)
                 locked.late_fee_invoice = late
                 locked.save(update_fields=["late_fee_invoice"])
                 run.late_fees += 1
-                log.append(f"Late fee {fee} {locked.currency} for invoice {locked.number}: {late.number}.")
+                log.append(
+                    f"Late fee {fee} {locked.currency} for invoice {locked.number}: {late.number}."
+                )
             linked = Service.objects.filter(invoice_lines__invoice=locked).distinct()
-            if settings_row.terminate_after_days is not None and overdue >= settings_row.terminate_after_days:
-                for service in linked.filter(status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED]):
-                    services.service_terminate(service=service, reason=f"Invoice {locked.number} unpaid")
+            if (
+                settings_row.terminate_after_days is not None
+                and overdue >= settings_row.terminate_after_days
+            ):
+                for service in linked.filter(
+                    status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED]
+                ):
+                    services.service_terminate(
+                        service=service, reason=f"Invoice {locked.number} unpaid"
+                    )
                     run.services_terminated += 1
                     log.append(f"Terminated service #{service.pk}: invoice {locked.number} unpaid.")
-            elif settings_row.suspend_after_days is not None and overdue >= settings_row.suspend_after_days:
+            elif (
+                settings_row.suspend_after_days is not None
+                and overdue >= settings_row.suspend_after_days
+            ):
                 for service in linked.filter(status=Service.Status.ACTIVE):
                     suspended = services.service_suspend(
                         service=service, reason=f"Invoice {locked.number} unpaid", nonpayment=True

@@ -4,6 +4,7 @@ Capacity is taken from the operator's allocation when a service becomes active a
 back when it ends (through the UPLINE_QUOTA_* hooks, under the allocation row lock), so a
 reseller instance can never hold more than it was allocated.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -22,7 +23,7 @@ from django.utils.module_loading import import_string
 from config.errors import DomainError
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
-from tenant_apps.billing.money import ZERO, round_money
+from tenant_apps.billing.money import round_money
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.clients.models import Customer
 from tenant_apps.referrals.models import Referer
@@ -46,18 +47,25 @@ class InvalidServiceTransition(DomainError):
 
 
 def _demands(service: Service, factor: int = 1) -> dict[str, int]:
-    return {code: int(amount) * service.quantity * factor
-            for code, amount in (service.resources or {}).items() if int(amount) > 0}
+    return {
+        code: int(amount) * service.quantity * factor
+        for code, amount in (service.resources or {}).items()
+        if int(amount) > 0
+    }
 
 
 def _quota_reserve(demands: Mapping[str, int]) -> None:
     if demands:
-        import_string(settings.UPLINE_QUOTA_RESERVE)(schema_name=connection.schema_name, demands=demands)
+        import_string(settings.UPLINE_QUOTA_RESERVE)(
+            schema_name=connection.schema_name, demands=demands
+        )
 
 
 def _quota_release(demands: Mapping[str, int]) -> None:
     if demands:
-        import_string(settings.UPLINE_QUOTA_RELEASE)(schema_name=connection.schema_name, demands=demands)
+        import_string(settings.UPLINE_QUOTA_RELEASE)(
+            schema_name=connection.schema_name, demands=demands
+        )
 
 
 def _hook(event: str, service: Service) -> None:
@@ -91,9 +99,14 @@ def _describe(service: Service, start: datetime.date, end: datetime.date) -> str
 def _service_line(service: Service, start: datetime.date) -> billing.LineSpec:
     end = period_end(start, service.cycle)
     return billing.LineSpec(
-        description=_describe(service, start, end), unit_price=service.recurring_amount,
-        quantity=Decimal(service.quantity), tax_class_code=service.product.tax_class.code,
-        kind=InvoiceLine.Kind.SERVICE, service_id=service.pk, period_start=start, period_end=end,
+        description=_describe(service, start, end),
+        unit_price=service.recurring_amount,
+        quantity=Decimal(service.quantity),
+        tax_class_code=service.product.tax_class.code,
+        kind=InvoiceLine.Kind.SERVICE,
+        service_id=service.pk,
+        period_start=start,
+        period_end=end,
     )
 
 
@@ -114,7 +127,12 @@ def _price(product: Product, currency: str, cycle: str) -> Price:
     price = Price.objects.filter(product=product, currency=currency, cycle=cycle).first()
     if price is None:
         raise ValidationError(
-            {"cycle": [f"{product.name} has no {BillingCycle(cycle).label.lower()} price in {currency}."]}
+            {
+                "cycle": [
+                    f"{product.name} has no {BillingCycle(cycle).label.lower()} price "
+                    f"in {currency}."
+                ]
+            }
         )
     return price
 
@@ -134,8 +152,13 @@ def _parse_item(raw: Mapping | ItemRequest) -> ItemRequest:
         quantity = int(raw.get("quantity", 1))
     except (TypeError, ValueError) as exc:
         raise ValidationError({"quantity": ["The quantity is a whole number."]}) from exc
-    return ItemRequest(product=product, cycle=cycle, quantity=quantity,
-                       label=str(raw.get("label", ""))[:200], addons=tuple(raw.get("addons", ())))
+    return ItemRequest(
+        product=product,
+        cycle=cycle,
+        quantity=quantity,
+        label=str(raw.get("label", ""))[:200],
+        addons=tuple(raw.get("addons", ())),
+    )
 
 
 @transaction.atomic
@@ -156,11 +179,17 @@ def order_place(
     if not requests:
         raise ValidationError({"items": ["Choose at least one product."]})
     if referer is not None and not referer.is_active:
-        raise ValidationError({"referer": [f"The referer code “{referer.code}” is no longer active."]})
+        raise ValidationError(
+            {"referer": [f"The referer code “{referer.code}” is no longer active."]}
+        )
     order = Order.objects.create(
-        customer=customer, source=source, referer=referer,
-        referer_source=referer_source if referer else "", currency=customer.currency,
-        created_by=created_by, notes=notes,
+        customer=customer,
+        source=source,
+        referer=referer,
+        referer_source=referer_source if referer else "",
+        currency=customer.currency,
+        created_by=created_by,
+        notes=notes,
     )
     for request in requests:
         if request.quantity < 1:
@@ -168,27 +197,47 @@ def order_place(
         if not request.product.is_active:
             raise ValidationError({"product": [f"{request.product.name} is no longer sold."]})
         if request.product.kind != Product.Kind.PLAN:
-            raise ValidationError({"product": [f"{request.product.name} is an add-on: order it with a plan."]})
+            raise ValidationError(
+                {"product": [f"{request.product.name} is an add-on: order it with a plan."]}
+            )
         price = _price(request.product, customer.currency, request.cycle)
         parent = OrderItem.objects.create(
-            order=order, product=request.product, cycle=request.cycle, quantity=request.quantity,
-            unit_price=price.amount, setup_fee=price.setup_fee, label=request.label,
+            order=order,
+            product=request.product,
+            cycle=request.cycle,
+            quantity=request.quantity,
+            unit_price=price.amount,
+            setup_fee=price.setup_fee,
+            label=request.label,
         )
         allowed = set(request.product.addons.values_list("pk", flat=True))
         for raw_addon in request.addons:
-            addon = raw_addon if isinstance(raw_addon, Product) else Product.objects.filter(pk=raw_addon).first()
+            addon = (
+                raw_addon
+                if isinstance(raw_addon, Product)
+                else Product.objects.filter(pk=raw_addon).first()
+            )
             if addon is None or addon.pk not in allowed or not addon.is_active:
-                raise ValidationError({"addons": [f"That add-on is not available with {request.product.name}."]})
+                raise ValidationError(
+                    {"addons": [f"That add-on is not available with {request.product.name}."]}
+                )
             addon_price = _price(addon, customer.currency, request.cycle)
             OrderItem.objects.create(
-                order=order, product=addon, cycle=request.cycle, quantity=request.quantity,
-                unit_price=addon_price.amount, setup_fee=addon_price.setup_fee, parent=parent,
+                order=order,
+                product=addon,
+                cycle=request.cycle,
+                quantity=request.quantity,
+                unit_price=addon_price.amount,
+                setup_fee=addon_price.setup_fee,
+                parent=parent,
             )
     return order
 
 
 @transaction.atomic
-def order_accept(*, order: Order, activate: bool = True, today: datetime.date | None = None) -> Invoice:
+def order_accept(
+    *, order: Order, activate: bool = True, today: datetime.date | None = None
+) -> Invoice:
     """Accept an order: create its services and issue the first invoice.
 
     With `activate` (staff orders) the services start at once, within quota; otherwise
@@ -202,24 +251,38 @@ def order_accept(*, order: Order, activate: bool = True, today: datetime.date | 
     by_item: dict[int, Service] = {}
     for item in locked.items.select_related("product__tax_class").order_by("parent_id", "id"):
         service = Service.objects.create(
-            customer=locked.customer, product=item.product, order_item=item,
-            parent=by_item.get(item.parent_id), label=item.label, cycle=item.cycle,
-            quantity=item.quantity, currency=locked.currency, recurring_amount=item.unit_price,
-            resources=item.product.resources or {}, next_due_date=today,
+            customer=locked.customer,
+            product=item.product,
+            order_item=item,
+            parent=by_item.get(item.parent_id),
+            label=item.label,
+            cycle=item.cycle,
+            quantity=item.quantity,
+            currency=locked.currency,
+            recurring_amount=item.unit_price,
+            resources=item.product.resources or {},
+            next_due_date=today,
         )
         by_item[item.pk] = service
         services.append(service)
         if item.setup_fee > 0:
-            lines.append(billing.LineSpec(
-                description=f"Setup: {item.product.name}", unit_price=item.setup_fee,
-                quantity=Decimal(item.quantity), tax_class_code=item.product.tax_class.code,
-                kind=InvoiceLine.Kind.SETUP, service_id=service.pk,
-            ))
+            lines.append(
+                billing.LineSpec(
+                    description=f"Setup: {item.product.name}",
+                    unit_price=item.setup_fee,
+                    quantity=Decimal(item.quantity),
+                    tax_class_code=item.product.tax_class.code,
+                    kind=InvoiceLine.Kind.SETUP,
+                    service_id=service.pk,
+                )
+            )
         lines.append(_service_line(service, today))
     for service in services:
         service.invoiced_period_start = today
         service.save(update_fields=["invoiced_period_start"])
-    invoice = billing.invoice_create_draft(customer=locked.customer, lines=lines, currency=locked.currency)
+    invoice = billing.invoice_create_draft(
+        customer=locked.customer, lines=lines, currency=locked.currency
+    )
     invoice = billing.invoice_issue(invoice=invoice, issue_date=today)
     locked.status = Order.Status.ACCEPTED
     locked.accepted_at = timezone.now()
@@ -234,7 +297,10 @@ def order_accept(*, order: Order, activate: bool = True, today: datetime.date | 
 def order_cancel(*, order: Order) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status != Order.Status.PENDING:
-        raise OrderError(f"Order #{locked.pk} is {locked.get_status_display().lower()}; only pending orders can be cancelled.")
+        raise OrderError(
+            f"Order #{locked.pk} is {locked.get_status_display().lower()}; "
+            "only pending orders can be cancelled."
+        )
     locked.status = Order.Status.CANCELLED
     locked.save(update_fields=["status"])
     return locked
@@ -245,15 +311,25 @@ def order_cancel(*, order: Order) -> Order:
 
 _TRANSITIONS = {
     Service.Status.PENDING: {Service.Status.ACTIVE, Service.Status.CANCELLED},
-    Service.Status.ACTIVE: {Service.Status.SUSPENDED, Service.Status.TERMINATED, Service.Status.CANCELLED},
-    Service.Status.SUSPENDED: {Service.Status.ACTIVE, Service.Status.TERMINATED, Service.Status.CANCELLED},
+    Service.Status.ACTIVE: {
+        Service.Status.SUSPENDED,
+        Service.Status.TERMINATED,
+        Service.Status.CANCELLED,
+    },
+    Service.Status.SUSPENDED: {
+        Service.Status.ACTIVE,
+        Service.Status.TERMINATED,
+        Service.Status.CANCELLED,
+    },
     Service.Status.TERMINATED: set(),
     Service.Status.CANCELLED: set(),
 }
 _HOLDS_CAPACITY = {Service.Status.ACTIVE, Service.Status.SUSPENDED}
 
 
-def service_transition(*, service: Service, to: str, reason: str = "", nonpayment: bool = False) -> Service:
+def service_transition(
+    *, service: Service, to: str, reason: str = "", nonpayment: bool = False
+) -> Service:
     with transaction.atomic():
         locked = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
         if to not in _TRANSITIONS[locked.status]:
@@ -278,10 +354,13 @@ def service_transition(*, service: Service, to: str, reason: str = "", nonpaymen
         locked.status = to
         locked.status_reason = reason[:300]
         locked.save()
-        _hook({
-            (Service.Status.PENDING, Service.Status.ACTIVE): "activated",
-            (Service.Status.SUSPENDED, Service.Status.ACTIVE): "resumed",
-        }.get((before, to), to), locked)
+        _hook(
+            {
+                (Service.Status.PENDING, Service.Status.ACTIVE): "activated",
+                (Service.Status.SUSPENDED, Service.Status.ACTIVE): "resumed",
+            }.get((before, to), to),
+            locked,
+        )
     return locked
 
 
@@ -300,7 +379,9 @@ def service_activate(*, service: Service, today: datetime.date | None = None) ->
 
 
 def service_suspend(*, service: Service, reason: str = "", nonpayment: bool = False) -> Service:
-    return service_transition(service=service, to=Service.Status.SUSPENDED, reason=reason, nonpayment=nonpayment)
+    return service_transition(
+        service=service, to=Service.Status.SUSPENDED, reason=reason, nonpayment=nonpayment
+    )
 
 
 def service_unsuspend(*, service: Service) -> Service:
@@ -335,7 +416,9 @@ def service_change_plan(
     as a credit note on the invoice of the current period. Capacity follows the new plan.
     """
     today = today or timezone.localdate()
-    locked = Service.objects.select_for_update().select_related("product", "customer").get(pk=service.pk)
+    locked = (
+        Service.objects.select_for_update().select_related("product", "customer").get(pk=service.pk)
+    )
     if locked.status != Service.Status.ACTIVE:
         raise InvalidServiceTransition("Only active services can change plan.")
     if product.pk == locked.product_id:
@@ -344,42 +427,73 @@ def service_change_plan(
         raise ValidationError({"product": [f"{product.name} cannot be ordered."]})
     new_price = _price(product, locked.currency, locked.cycle)
     old_demands = _demands(locked)
-    new_demands = {code: int(v) * locked.quantity for code, v in (product.resources or {}).items() if int(v) > 0}
-    more = {c: new_demands.get(c, 0) - old_demands.get(c, 0) for c in set(old_demands) | set(new_demands)}
+    new_demands = {
+        code: int(v) * locked.quantity
+        for code, v in (product.resources or {}).items()
+        if int(v) > 0
+    }
+    more = {
+        c: new_demands.get(c, 0) - old_demands.get(c, 0)
+        for c in set(old_demands) | set(new_demands)
+    }
     _quota_reserve({c: v for c, v in more.items() if v > 0})
     _quota_release({c: -v for c, v in more.items() if v < 0})
 
     document = None
-    if locked.next_due_date and locked.cycle != BillingCycle.ONE_TIME and locked.next_due_date > today:
-        start = locked.next_due_date - relativedelta(months=CYCLE_MONTHS[BillingCycle(locked.cycle)])
+    if (
+        locked.next_due_date
+        and locked.cycle != BillingCycle.ONE_TIME
+        and locked.next_due_date > today
+    ):
+        start = locked.next_due_date - relativedelta(
+            months=CYCLE_MONTHS[BillingCycle(locked.cycle)]
+        )
         total_days = (locked.next_due_date - start).days
         left_days = (locked.next_due_date - today).days
         fraction = Decimal(left_days) / Decimal(total_days)
-        difference = round_money((new_price.amount - locked.recurring_amount) * fraction, locked.currency)
+        difference = round_money(
+            (new_price.amount - locked.recurring_amount) * fraction, locked.currency
+        )
+        last_day = locked.next_due_date - datetime.timedelta(days=1)
         if difference > 0:
             spec = billing.LineSpec(
                 description=f"Upgrade to {product.name}: {left_days} of {total_days} days "
-                            f"({today:%Y-%m-%d} to {locked.next_due_date - datetime.timedelta(days=1):%Y-%m-%d})",
-                unit_price=difference, quantity=Decimal(locked.quantity),
-                tax_class_code=product.tax_class.code, kind=InvoiceLine.Kind.ADJUSTMENT, service_id=locked.pk,
+                f"({today:%Y-%m-%d} to {last_day:%Y-%m-%d})",
+                unit_price=difference,
+                quantity=Decimal(locked.quantity),
+                tax_class_code=product.tax_class.code,
+                kind=InvoiceLine.Kind.ADJUSTMENT,
+                service_id=locked.pk,
             )
-            document = billing.invoice_create_draft(customer=locked.customer, lines=[spec], currency=locked.currency)
+            document = billing.invoice_create_draft(
+                customer=locked.customer, lines=[spec], currency=locked.currency
+            )
             document = billing.invoice_issue(invoice=document, issue_date=today)
         elif difference < 0:
             paid_line = (
-                InvoiceLine.objects.filter(service=locked, kind=InvoiceLine.Kind.SERVICE,
-                                           period_start__lte=today, period_end__gte=today,
-                                           invoice__kind=Invoice.Kind.INVOICE)
+                InvoiceLine.objects.filter(
+                    service=locked,
+                    kind=InvoiceLine.Kind.SERVICE,
+                    period_start__lte=today,
+                    period_end__gte=today,
+                    invoice__kind=Invoice.Kind.INVOICE,
+                )
                 .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
-                .order_by("-period_start").first()
+                .order_by("-period_start")
+                .first()
             )
             if paid_line is not None and paid_line.unit_price > 0:
                 # Credit the unused share of the old price, as a fraction of that line.
-                share = (-difference / paid_line.unit_price * paid_line.quantity).quantize(Decimal("0.01"))
+                share = (-difference / paid_line.unit_price * paid_line.quantity).quantize(
+                    Decimal("0.01")
+                )
                 if share > 0:
                     document = billing.credit_note_create(
-                        invoice=paid_line.invoice, reason=f"Downgrade to {product.name}",
-                        lines=[{"line_id": paid_line.pk, "quantity": min(share, paid_line.quantity)}],
+                        invoice=paid_line.invoice,
+                        reason=f"Downgrade to {product.name}",
+                        lines=[
+                            {"line_id": paid_line.pk, "quantity": min(share, paid_line.quantity)}
+                        ],
                         issue_date=today,
                     )
     locked.product = product
@@ -397,11 +511,9 @@ def service_change_plan(
 def services_on_invoice_settled(*, invoice_id: int) -> None:
     """A settled invoice starts pending services, extends paid periods and lifts suspensions."""
     with transaction.atomic():
-        lines = (
-            InvoiceLine.objects.filter(invoice_id=invoice_id, kind=InvoiceLine.Kind.SERVICE,
-                                       service__isnull=False)
-            .select_related("service")
-        )
+        lines = InvoiceLine.objects.filter(
+            invoice_id=invoice_id, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
+        ).select_related("service")
         for line in lines:
             service = Service.objects.select_for_update().get(pk=line.service_id)
             if service.status == Service.Status.PENDING:

@@ -8,6 +8,7 @@ case). Then runs the renewal run of every instance the way the beat fan-out does
 run per instance, spread over --workers processes (default: all cores) — and times it.
 Runs it a second time to prove it is idempotent. Prints figures and, last, a JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,17 +40,31 @@ def _populate(schema_name: str, services_count: int) -> None:
         standard = TaxClass.objects.get(code="standard")
         TaxRate.objects.create(country="FR", tax_class=standard, rate=Decimal("20"))
         product = Product.objects.create(code="web", name="Web hosting", tax_class=standard)
-        Price.objects.create(product=product, currency="EUR", cycle="monthly", amount=Decimal("9.90"))
+        Price.objects.create(
+            product=product, currency="EUR", cycle="monthly", amount=Decimal("9.90")
+        )
         customers = Customer.objects.bulk_create(
-            Customer(kind="person", name=f"Customer {i}", email=f"c{i}@example.com", country="FR",
-                     currency="EUR")
+            Customer(
+                kind="person",
+                name=f"Customer {i}",
+                email=f"c{i}@example.com",
+                country="FR",
+                currency="EUR",
+            )
             for i in range(services_count)
         )
         due = RUN_DATE + datetime.timedelta(days=5)
         Service.objects.bulk_create(
-            Service(customer=c, product=product, status="active", cycle="monthly", currency="EUR",
-                    recurring_amount=Decimal("9.90"), next_due_date=due,
-                    invoiced_period_start=due - datetime.timedelta(days=30))
+            Service(
+                customer=c,
+                product=product,
+                status="active",
+                cycle="monthly",
+                currency="EUR",
+                recurring_amount=Decimal("9.90"),
+                next_due_date=due,
+                invoiced_period_start=due - datetime.timedelta(days=30),
+            )
             for c in customers
         )
 
@@ -99,17 +114,28 @@ def main() -> None:
     started = time.perf_counter()
     schemas = []
     for i in range(args.instances):
-        reseller = reseller_create(slug=f"bill{i}", name=f"Bill {i}", legal_name=f"Bill {i}",
-                                   owner_email=f"o@bill{i}.test", method="template")
+        reseller = reseller_create(
+            slug=f"bill{i}",
+            name=f"Bill {i}",
+            legal_name=f"Bill {i}",
+            owner_email=f"o@bill{i}.test",
+            method="template",
+        )
         _populate(reseller.schema_name, args.services)
         schemas.append(reseller.schema_name)
     total = args.instances * args.services
-    print(f"set-up: {args.instances} instances × {args.services} due services in "
-          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        f"set-up: {args.instances} instances × {args.services} due services in "
+        f"{time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
 
     seconds, invoices = _timed_run(schemas, args.workers)
-    print(f"run 1: {invoices} invoices in {seconds:.1f} s over {args.workers} processes "
-          f"({invoices / seconds:.0f} invoices/s)", file=sys.stderr)
+    print(
+        f"run 1: {invoices} invoices in {seconds:.1f} s over {args.workers} processes "
+        f"({invoices / seconds:.0f} invoices/s)",
+        file=sys.stderr,
+    )
     second_seconds, second_invoices = _timed_run(schemas, args.workers)
     print(f"run 2: {second_invoices} new invoices in {second_seconds:.1f} s", file=sys.stderr)
 

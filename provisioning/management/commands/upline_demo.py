@@ -30,34 +30,85 @@ PASSWORD = "upline-demo-2026"
 
 OPERATOR_PLANS = [
     # code, name, monthly price, resources
-    ("reseller-start", "Reseller Start", "149.00",
-     {"disk_gb": 500, "bandwidth_gb": 5000, "hosting_accounts": 50, "domains": 100, "email_accounts": 500}),
-    ("reseller-pro", "Reseller Pro", "449.00",
-     {"disk_gb": 2000, "bandwidth_gb": 20000, "hosting_accounts": 200, "domains": 400,
-      "email_accounts": 2000}),
+    (
+        "reseller-start",
+        "Reseller Start",
+        "149.00",
+        {
+            "disk_gb": 500,
+            "bandwidth_gb": 5000,
+            "hosting_accounts": 50,
+            "domains": 100,
+            "email_accounts": 500,
+        },
+    ),
+    (
+        "reseller-pro",
+        "Reseller Pro",
+        "449.00",
+        {
+            "disk_gb": 2000,
+            "bandwidth_gb": 20000,
+            "hosting_accounts": 200,
+            "domains": 400,
+            "email_accounts": 2000,
+        },
+    ),
 ]
 
 RESELLER_PLANS = [
-    ("web-s", "Web S", "4.90", "49.00", {"disk_gb": 10, "hosting_accounts": 1, "domains": 1, "email_accounts": 5}),
-    ("web-m", "Web M", "9.90", "99.00", {"disk_gb": 25, "hosting_accounts": 1, "domains": 3, "email_accounts": 20}),
-    ("web-l", "Web L", "19.90", "199.00", {"disk_gb": 60, "hosting_accounts": 1, "domains": 10, "email_accounts": 100}),
+    (
+        "web-s",
+        "Web S",
+        "4.90",
+        "49.00",
+        {"disk_gb": 10, "hosting_accounts": 1, "domains": 1, "email_accounts": 5},
+    ),
+    (
+        "web-m",
+        "Web M",
+        "9.90",
+        "99.00",
+        {"disk_gb": 25, "hosting_accounts": 1, "domains": 3, "email_accounts": 20},
+    ),
+    (
+        "web-l",
+        "Web L",
+        "19.90",
+        "199.00",
+        {"disk_gb": 60, "hosting_accounts": 1, "domains": 10, "email_accounts": 100},
+    ),
 ]
 
 RESELLERS = [
     {
-        "slug": "acme", "name": "Acme Hosting", "legal_name": "Acme Hosting SARL", "country": "FR",
-        "plan": "reseller-pro", "pays": True,
-        "staff": [("support@acme.test", "Sam Support", Role.SUPPORT),
-                  ("billing@acme.test", "Bea Billing", Role.BILLING)],
-        "customers": [("alice@example.com", "Alice Martin", "FR", "web-m", True),
-                      ("bob@example.com", "Bob Chen", "BE", "web-s", False)],
+        "slug": "acme",
+        "name": "Acme Hosting",
+        "legal_name": "Acme Hosting SARL",
+        "country": "FR",
+        "plan": "reseller-pro",
+        "pays": True,
+        "staff": [
+            ("support@acme.test", "Sam Support", Role.SUPPORT),
+            ("billing@acme.test", "Bea Billing", Role.BILLING),
+        ],
+        "customers": [
+            ("alice@example.com", "Alice Martin", "FR", "web-m", True),
+            ("bob@example.com", "Bob Chen", "BE", "web-s", False),
+        ],
     },
     {
-        "slug": "bluebird", "name": "Bluebird Web", "legal_name": "Bluebird Web GmbH", "country": "DE",
-        "plan": "reseller-start", "pays": False,
+        "slug": "bluebird",
+        "name": "Bluebird Web",
+        "legal_name": "Bluebird Web GmbH",
+        "country": "DE",
+        "plan": "reseller-start",
+        "pays": False,
         "staff": [("help@bluebird.test", "Hana Help", Role.SUPPORT)],
-        "customers": [("carol@example.com", "Carol Weber", "DE", "web-l", True),
-                      ("dave@example.com", "Dave Novak", "AT", "web-s", True)],
+        "customers": [
+            ("carol@example.com", "Carol Weber", "DE", "web-l", True),
+            ("dave@example.com", "Dave Novak", "AT", "web-s", True),
+        ],
     },
 ]
 
@@ -67,28 +118,43 @@ TAX_RATES = {"FR": "20", "DE": "19", "BE": "21", "AT": "20", "IT": "22", "ES": "
 def _user(email: str, name: str, role: str):
     User = get_user_model()
     user = User.objects.filter(email=email).first()
-    return user or User.objects.create_user(email=email, password=PASSWORD, full_name=name, role=role)
+    return user or User.objects.create_user(
+        email=email, password=PASSWORD, full_name=name, role=role
+    )
 
 
 def _tax_rates() -> None:
     standard = TaxClass.objects.get(code="standard")
     for country, rate in TAX_RATES.items():
-        TaxRate.objects.get_or_create(country=country, tax_class=standard, defaults={"rate": Decimal(rate)})
+        TaxRate.objects.get_or_create(
+            country=country, tax_class=standard, defaults={"rate": Decimal(rate)}
+        )
 
 
 def _product(code, name, monthly, annual, resources, **extra) -> Product:
     product = Product.objects.filter(code=code).first()
     if product is None:
-        product = Product.objects.create(code=code, name=name, resources=resources,
-                                         tax_class=TaxClass.objects.get(code="standard"), **extra)
-        Price.objects.create(product=product, currency="EUR", cycle="monthly", amount=Decimal(monthly))
+        product = Product.objects.create(
+            code=code,
+            name=name,
+            resources=resources,
+            tax_class=TaxClass.objects.get(code="standard"),
+            **extra,
+        )
+        Price.objects.create(
+            product=product, currency="EUR", cycle="monthly", amount=Decimal(monthly)
+        )
         if annual:
-            Price.objects.create(product=product, currency="EUR", cycle="annual", amount=Decimal(annual))
+            Price.objects.create(
+                product=product, currency="EUR", cycle="annual", amount=Decimal(annual)
+            )
     return product
 
 
 class Command(BaseCommand):
-    help = "Create demo data (operator, two resellers, customers, orders, invoices) and print logins."
+    help = (
+        "Create demo data (operator, two resellers, customers, orders, invoices) and print logins."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -107,12 +173,20 @@ class Command(BaseCommand):
     def _operator(self, base: str) -> None:
         User = get_user_model()
         if not User.objects.filter(email=f"owner@{base}").exists():
-            User.objects.create_superuser(email=f"owner@{base}", password=PASSWORD, full_name="Olivia Operator")
+            User.objects.create_superuser(
+                email=f"owner@{base}", password=PASSWORD, full_name="Olivia Operator"
+            )
         _user(f"support@{base}", "Sid Support", Role.SUPPORT)
         billing.issuer_identity_set(
-            legal_name=f"{settings.UPLINE_OPERATOR_NAME} SAS", trading_name=settings.UPLINE_OPERATOR_NAME,
-            address_line1="12 quai Perrache", postal_code="69002", city="Lyon", country="FR",
-            tax_id="FR40303265045", currency="EUR", email=f"billing@{base}",
+            legal_name=f"{settings.UPLINE_OPERATOR_NAME} SAS",
+            trading_name=settings.UPLINE_OPERATOR_NAME,
+            address_line1="12 quai Perrache",
+            postal_code="69002",
+            city="Lyon",
+            country="FR",
+            tax_id="FR40303265045",
+            currency="EUR",
+            email=f"billing@{base}",
             bank_details="IBAN FR76 3000 6000 0112 3456 7890 189 · BIC AGRIFRPP",
         )
         _tax_rates()
@@ -125,24 +199,40 @@ class Command(BaseCommand):
         reseller = Reseller.objects.filter(slug=spec["slug"]).first()
         if reseller is None:
             reseller = reseller_create(
-                slug=spec["slug"], name=spec["name"], legal_name=spec["legal_name"],
-                owner_email=f"owner@{spec['slug']}.test", owner_password=PASSWORD, owner_name="Owner",
+                slug=spec["slug"],
+                name=spec["name"],
+                legal_name=spec["legal_name"],
+                owner_email=f"owner@{spec['slug']}.test",
+                owner_password=PASSWORD,
+                owner_name="Owner",
                 actor="upline_demo",
             )
             # The operator bills it: a customer of the operator's instance on a reseller plan,
             # whose activation gives the instance its allocations.
             with schema_context(public):
                 customer = Customer.objects.create(
-                    kind="company", name=spec["name"], company_name=spec["legal_name"],
-                    email=f"owner@{spec['slug']}.test", country=spec["country"], currency="EUR",
+                    kind="company",
+                    name=spec["name"],
+                    company_name=spec["legal_name"],
+                    email=f"owner@{spec['slug']}.test",
+                    country=spec["country"],
+                    currency="EUR",
                     reseller_id=reseller.pk,
                 )
                 plan = Product.objects.get(code=spec["plan"])
-                order = orders.order_place(customer=customer, items=[{"product": plan, "cycle": "monthly"}])
+                order = orders.order_place(
+                    customer=customer, items=[{"product": plan, "cycle": "monthly"}]
+                )
                 invoice = orders.order_accept(order=order, today=start)
                 if spec["pays"]:
-                    billing.payment_record(customer=customer, invoice=invoice, amount=invoice.total,
-                                           method="bank_transfer", received_on=start, reference="SEPA-DEMO")
+                    billing.payment_record(
+                        customer=customer,
+                        invoice=invoice,
+                        amount=invoice.total,
+                        method="bank_transfer",
+                        received_on=start,
+                        reference="SEPA-DEMO",
+                    )
         with schema_context(reseller.schema_name):
             self._reseller_instance(spec, start)
 
@@ -150,33 +240,52 @@ class Command(BaseCommand):
         for email, name, role in spec["staff"]:
             _user(email, name, role)
         billing.issuer_identity_set(
-            legal_name=spec["legal_name"], trading_name=spec["name"], country=spec["country"],
+            legal_name=spec["legal_name"],
+            trading_name=spec["name"],
+            country=spec["country"],
             address_line1="3 rue du Port" if spec["country"] == "FR" else "Hafenstraße 3",
             postal_code="13002" if spec["country"] == "FR" else "20457",
             city="Marseille" if spec["country"] == "FR" else "Hamburg",
-            email=f"billing@{spec['slug']}.test", currency="EUR",
-            bank_details="IBAN on request", invoice_footer=f"{spec['name']} — thank you for your trust.",
+            email=f"billing@{spec['slug']}.test",
+            currency="EUR",
+            bank_details="IBAN on request",
+            invoice_footer=f"{spec['name']} — thank you for your trust.",
         )
         _tax_rates()
         billing.billing_settings_update(reminder_days=[3, 10])
         for code, name, monthly, annual, resources in RESELLER_PLANS:
             _product(code, name, monthly, annual, resources)
-        referer, _ = Referer.objects.get_or_create(code="partner", defaults={"name": "Web agency partner"})
+        referer, _ = Referer.objects.get_or_create(
+            code="partner", defaults={"name": "Web agency partner"}
+        )
         for email, name, country, plan_code, pays in spec["customers"]:
             if Customer.objects.filter(email=email).exists():
                 continue
             user = _user(email, name, Role.CUSTOMER)
-            customer = Customer.objects.create(kind="person", name=name, email=email, country=country,
-                                               currency="EUR", user=user)
+            customer = Customer.objects.create(
+                kind="person", name=name, email=email, country=country, currency="EUR", user=user
+            )
             order = orders.order_place(
-                customer=customer, referer=referer, referer_source="staff",
-                items=[{"product": Product.objects.get(code=plan_code), "cycle": "monthly",
-                        "label": f"{name.split()[0].lower()}.example.com"}],
+                customer=customer,
+                referer=referer,
+                referer_source="staff",
+                items=[
+                    {
+                        "product": Product.objects.get(code=plan_code),
+                        "cycle": "monthly",
+                        "label": f"{name.split()[0].lower()}.example.com",
+                    }
+                ],
             )
             invoice = orders.order_accept(order=order, today=start)
             if pays:
-                billing.payment_record(customer=customer, invoice=invoice, amount=invoice.total,
-                                       method="bank_transfer", received_on=start)
+                billing.payment_record(
+                    customer=customer,
+                    invoice=invoice,
+                    amount=invoice.total,
+                    method="bank_transfer",
+                    received_on=start,
+                )
 
     def _print(self, base: str, port: int) -> None:
         suffix = "" if port == 80 else f":{port}"
@@ -184,13 +293,20 @@ class Command(BaseCommand):
             "",
             "Upline demo is ready. Every password is: " + PASSWORD,
             "",
-            f"  Operator console   http://{base}{suffix}/console/    owner@{base} (owner), support@{base}",
+            f"  Operator console   http://{base}{suffix}/console/    "
+            f"owner@{base} (owner), support@{base}",
         ]
         for spec in RESELLERS:
             url = f"http://{primary_domain_for_slug(spec['slug'])}{suffix}/"
-            people = ", ".join([f"owner@{spec['slug']}.test (owner)"] + [s[0] for s in spec["staff"]])
+            people = ", ".join(
+                [f"owner@{spec['slug']}.test (owner)"] + [s[0] for s in spec["staff"]]
+            )
             lines.append(f"  {spec['name']:<18} {url:<34} staff: {people}")
             customers = ", ".join(c[0] for c in spec["customers"])
             lines.append(f"  {'':<18} {url + 'portal/':<34} customers: {customers}")
-        lines += ["", f"  API docs           http://{base}{suffix}/api/docs/  (each instance has its own)", ""]
+        lines += [
+            "",
+            f"  API docs           http://{base}{suffix}/api/docs/  (each instance has its own)",
+            "",
+        ]
         self.stdout.write("\n".join(lines))
