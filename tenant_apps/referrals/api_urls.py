@@ -1,3 +1,9 @@
 """API routes of referrals."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .api import RefererViewSet
+
+router = SimpleRouter()
+router.register("referers", RefererViewSet, basename="referrals-referer")
+urlpatterns = router.urls

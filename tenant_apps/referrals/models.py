@@ -1,6 +1,7 @@
 """Referers: the businesses or people that send customers, identified by a code."""
 
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Referer(models.Model):
@@ -22,6 +23,11 @@ class Referer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Codes are matched case-insensitively (?ref=ACME finds "acme"), so they must be
+            # unique that way too or a lookup could find two referers.
+            models.UniqueConstraint(Lower("code"), name="referer_code_unique_ci"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"

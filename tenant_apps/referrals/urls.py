@@ -1,5 +1,23 @@
 """Staff-area routes of referrals."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "referrals"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.RefererListView.as_view(), name="referer_list"),
+    path("new/", views.RefererFormView.as_view(), name="referer_create"),
+    path("<int:pk>/edit/", views.RefererFormView.as_view(), name="referer_edit"),
+    path(
+        "<int:pk>/deactivate/",
+        views.RefererStatusView.as_view(activate=False),
+        name="referer_deactivate",
+    ),
+    path(
+        "<int:pk>/reactivate/",
+        views.RefererStatusView.as_view(activate=True),
+        name="referer_reactivate",
+    ),
+]

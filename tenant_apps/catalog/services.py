@@ -1,0 +1,440 @@
+"""Writes of the catalog: tax classes, products, their prices, add-ons and resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import get_public_schema_name
+
+from tenant_apps.billing.money import ZERO, round_money, to_decimal, validate_currency
+
+from .models import BillingCycle, Price, Product, TaxClass
+from .selectors import resource_choices
+
+audit = logging.getLogger("upline.audit.catalog")
+
+# Keyword default meaning "leave this as it is" in the update services (None is a value).
+UNSET: Any = object()
+
+# Price.amount is DecimalField(max_digits=12, decimal_places=2).
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class _Errors:
+    """Collects every problem of one call so the user sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.by_field.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+def _check_code(errors: _Errors, field: str, code: str, max_length: int) -> str:
+    code = (code or "").strip()
+    if not code:
+        errors.add(field, "Enter a code.")
+        return code
+    try:
+        validate_slug(code)
+    except ValidationError:
+        errors.add(field, "Use only letters, digits, hyphens and underscores in the code.")
+    if len(code) > max_length:
+        errors.add(field, f"Keep the code to {max_length} characters or fewer.")
+    return code
+
+
+def _check_name(errors: _Errors, name: str, max_length: int) -> str:
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", "Enter a name.")
+    elif len(name) > max_length:
+        errors.add("name", f"Keep the name to {max_length} characters or fewer.")
+    return name
+
+
+# --------------------------------------------------------------------------- tax classes
+
+
+def _check_tax_class(*, code: str, name: str, instance: TaxClass | None) -> tuple[str, str]:
+    errors = _Errors()
+    code = _check_code(errors, "code", code, TaxClass._meta.get_field("code").max_length)
+    name = _check_name(errors, name, TaxClass._meta.get_field("name").max_length)
+    others = TaxClass.objects.filter(code__iexact=code)
+    if instance is not None:
+        others = others.exclude(pk=instance.pk)
+    if code and others.exists():
+        errors.add("code", f"A tax class with the code “{code}” already exists.")
+    errors.raise_if_any()
+    return code, name
+
+
+@transaction.atomic
+def tax_class_create(*, code: str, name: str, actor: str = "") -> TaxClass:
+    code, name = _check_tax_class(code=code, name=name, instance=None)
+    tax_class = TaxClass.objects.create(code=code, name=name)
+    audit.info("tax_class_create code=%s actor=%s", code, actor)
+    return tax_class
+
+
+@transaction.atomic
+def tax_class_update(
+    *, tax_class: TaxClass, code: str = UNSET, name: str = UNSET, actor: str = ""
+) -> TaxClass:
+    tax_class = TaxClass.objects.select_for_update().get(pk=tax_class.pk)
+    code, name = _check_tax_class(
+        code=tax_class.code if code is UNSET else code,
+        name=tax_class.name if name is UNSET else name,
+        instance=tax_class,
+    )
+    tax_class.code, tax_class.name = code, name
+    tax_class.save(update_fields=["code", "name"])
+    audit.info("tax_class_update code=%s actor=%s", code, actor)
+    return tax_class
+
+
+# ------------------------------------------------------------------------------ products
+
+
+def _is_operator_instance() -> bool:
+    return connection.schema_name == get_public_schema_name()
+
+
+def _clean_prices(errors: _Errors, prices: Iterable[Mapping[str, Any]]) -> list[Price]:
+    """Validate price rows ({currency, cycle, amount, setup_fee}) into unsaved Price objects."""
+    cycles = dict(BillingCycle.choices)
+    cleaned: list[Price] = []
+    seen: set[tuple[str, str]] = set()
+    for number, row in enumerate(prices, start=1):
+        # Name the row by what it says, not only its position: screens may hide or drop rows.
+        label = f"Price {number} ({row.get('currency') or '?'} {row.get('cycle') or '?'})"
+        row_errors = len(errors.by_field.get("prices", []))
+        try:
+            currency = validate_currency(str(row.get("currency") or ""))
+        except ValidationError:
+            currency = ""
+            errors.add(
+                "prices",
+                f"{label}: “{row.get('currency') or ''}” is not a currency code we know "
+                "(use ISO 4217, e.g. EUR).",
+            )
+        cycle = str(row.get("cycle") or "")
+        if cycle not in cycles:
+            errors.add(
+                "prices",
+                f"{label}: choose a billing cycle ({', '.join(cycles)}), not “{cycle}”.",
+            )
+        amounts = {}
+        for key, what in (("amount", "price"), ("setup_fee", "setup fee")):
+            raw = row.get(key)
+            if raw in (None, ""):
+                if key == "amount":
+                    errors.add("prices", f"{label}: enter a price.")
+                    continue
+                raw = ZERO
+            try:
+                value = to_decimal(raw, field="prices")
+            except ValidationError:
+                errors.add("prices", f"{label}: the {what} “{raw}” is not a number.")
+                continue
+            if value < 0:
+                errors.add("prices", f"{label}: the {what} cannot be negative.")
+            elif value > MAX_AMOUNT:
+                errors.add("prices", f"{label}: the {what} is too large.")
+            elif currency and round_money(value, currency) != value:
+                errors.add(
+                    "prices",
+                    f"{label}: the {what} {value} has more decimals than {currency} allows.",
+                )
+            amounts[key] = value
+        if currency and cycle in cycles:
+            if (currency, cycle) in seen:
+                errors.add(
+                    "prices",
+                    f"{label}: there is already a {cycles[cycle].lower()} price in {currency}.",
+                )
+            seen.add((currency, cycle))
+        if len(errors.by_field.get("prices", [])) == row_errors:
+            cleaned.append(
+                Price(
+                    currency=currency,
+                    cycle=cycle,
+                    amount=amounts["amount"],
+                    setup_fee=amounts["setup_fee"],
+                )
+            )
+    return cleaned
+
+
+def _clean_resources(errors: _Errors, resources: Mapping[str, Any] | None) -> dict[str, int]:
+    """Only positive amounts are kept: a product that needs 0 of something does not need it."""
+    if resources is None:
+        return {}
+    if not isinstance(resources, Mapping):
+        errors.add("resources", "Resources are a mapping of resource code to a whole number.")
+        return {}
+    names = {code: name for code, name, _unit in resource_choices()}
+    cleaned: dict[str, int] = {}
+    for code, raw in resources.items():
+        if code not in names:
+            known = ", ".join(names) or "none defined"
+            errors.add("resources", f"“{code}” is not a resource we sell (known: {known}).")
+            continue
+        if isinstance(raw, bool) or raw is None:
+            errors.add("resources", f"{names[code]}: enter a whole number.")
+            continue
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            errors.add("resources", f"{names[code]}: “{raw}” is not a whole number.")
+            continue
+        if value < 0:
+            errors.add("resources", f"{names[code]} cannot be negative.")
+        elif value:
+            cleaned[code] = value
+    return cleaned
+
+
+def _clean_addons(
+    errors: _Errors, addons: Iterable[Product | int], *, product: Product | None, kind: str
+) -> list[Product]:
+    wanted = [item.pk if isinstance(item, Product) else item for item in addons]
+    if not wanted:
+        return []
+    if kind != Product.Kind.PLAN:
+        errors.add("addons", "Only plans can have add-ons.")
+        return []
+    found = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
+    cleaned: list[Product] = []
+    for pk in dict.fromkeys(wanted):
+        addon = found.get(pk)
+        if addon is None:
+            errors.add("addons", f"There is no product with id {pk}.")
+        elif product is not None and addon.pk == product.pk:
+            errors.add("addons", f"{addon.name} cannot be an add-on of itself.")
+        elif addon.kind != Product.Kind.ADDON:
+            errors.add(
+                "addons", f"{addon.name} is a {addon.get_kind_display().lower()}, not an add-on."
+            )
+        else:
+            cleaned.append(addon)
+    return cleaned
+
+
+def _check_product(
+    errors: _Errors,
+    *,
+    product: Product | None,
+    code: str,
+    name: str,
+    kind: str,
+    tax_class: TaxClass | None,
+    is_reseller_plan: bool,
+    position: Any,
+) -> tuple[str, str, int]:
+    code = _check_code(errors, "code", code, Product._meta.get_field("code").max_length)
+    if code:
+        others = Product.objects.filter(code__iexact=code)
+        if product is not None:
+            others = others.exclude(pk=product.pk)
+        if others.exists():
+            errors.add("code", f"A product with the code “{code}” already exists.")
+    name = _check_name(errors, name, Product._meta.get_field("name").max_length)
+    if kind not in Product.Kind.values:
+        errors.add("kind", f"Choose plan or add-on, not “{kind}”.")
+    if not isinstance(tax_class, TaxClass):
+        errors.add("tax_class", "Choose a tax class.")
+    if is_reseller_plan:
+        if not _is_operator_instance():
+            errors.add("is_reseller_plan", "Only the operator's own catalog sells reseller plans.")
+        elif kind != Product.Kind.PLAN:
+            errors.add("is_reseller_plan", "Only a plan can be a reseller plan.")
+    try:
+        position = int(position)
+        if position < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.add("position", "The position is a whole number, 0 or more.")
+        position = 0
+    if product is not None and kind == Product.Kind.PLAN and product.kind == Product.Kind.ADDON:
+        parents = list(product.parent_products.values_list("name", flat=True)[:3])
+        if parents:
+            errors.add(
+                "kind",
+                f"{product.name} is an add-on of {', '.join(parents)}; remove it there before "
+                "making it a plan.",
+            )
+    return code, name, position
+
+
+def _save_product(product: Product, errors: _Errors) -> None:
+    """Save, turning a lost race on the unique code into the same error as the check."""
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as exc:
+        errors.add("code", f"A product with the code “{product.code}” already exists.")
+        raise ValidationError(errors.by_field) from exc
+
+
+def _replace_prices(product: Product, prices: list[Price]) -> None:
+    product.prices.all().delete()
+    for price in prices:
+        price.product = product
+    Price.objects.bulk_create(prices)
+
+
+@transaction.atomic
+def product_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    tax_class: TaxClass,
+    description: str = "",
+    resources: Mapping[str, Any] | None = None,
+    is_reseller_plan: bool = False,
+    prices: Iterable[Mapping[str, Any]] = (),
+    addons: Iterable[Product | int] = (),
+    position: int = 0,
+    actor: str = "",
+) -> Product:
+    """Create a product with its prices and add-ons; nothing is written if any input is bad."""
+    errors = _Errors()
+    code, name, position = _check_product(
+        errors,
+        product=None,
+        code=code,
+        name=name,
+        kind=kind,
+        tax_class=tax_class,
+        is_reseller_plan=is_reseller_plan,
+        position=position,
+    )
+    cleaned_resources = _clean_resources(errors, resources)
+    cleaned_prices = _clean_prices(errors, prices)
+    cleaned_addons = _clean_addons(errors, addons, product=None, kind=kind)
+    errors.raise_if_any()
+
+    product = Product(
+        code=code,
+        name=name,
+        kind=kind,
+        tax_class=tax_class,
+        description=(description or "").strip(),
+        resources=cleaned_resources,
+        is_reseller_plan=bool(is_reseller_plan),
+        position=position,
+    )
+    _save_product(product, errors)
+    _replace_prices(product, cleaned_prices)
+    product.addons.set(cleaned_addons)
+    audit.info("product_create code=%s actor=%s", code, actor)
+    return product
+
+
+@transaction.atomic
+def product_update(
+    *,
+    product: Product,
+    code: str = UNSET,
+    name: str = UNSET,
+    kind: str = UNSET,
+    tax_class: TaxClass = UNSET,
+    description: str = UNSET,
+    resources: Mapping[str, Any] | None = UNSET,
+    is_reseller_plan: bool = UNSET,
+    prices: Iterable[Mapping[str, Any]] = UNSET,
+    addons: Iterable[Product | int] = UNSET,
+    position: int = UNSET,
+    actor: str = "",
+) -> Product:
+    """Change what is given (leave the rest); `prices` and `addons` replace the whole set."""
+    # Lock the row: two staff saving the same product at once apply one after the other.
+    product = Product.objects.select_for_update().get(pk=product.pk)
+
+    def given(value, current):
+        return current if value is UNSET else value
+
+    kind = given(kind, product.kind)
+    is_reseller_plan = given(is_reseller_plan, product.is_reseller_plan)
+    errors = _Errors()
+    code, name, position = _check_product(
+        errors,
+        product=product,
+        code=given(code, product.code),
+        name=given(name, product.name),
+        kind=kind,
+        tax_class=given(tax_class, product.tax_class),
+        is_reseller_plan=is_reseller_plan,
+        position=given(position, product.position),
+    )
+    cleaned_resources = (
+        product.resources if resources is UNSET else _clean_resources(errors, resources)
+    )
+    cleaned_prices = None if prices is UNSET else _clean_prices(errors, prices)
+    if addons is UNSET:
+        cleaned_addons = None
+        if kind != Product.Kind.PLAN and product.addons.exists():
+            errors.add("addons", "Only plans can have add-ons; remove them first.")
+    else:
+        cleaned_addons = _clean_addons(errors, addons, product=product, kind=kind)
+    errors.raise_if_any()
+
+    product.code, product.name, product.kind, product.position = code, name, kind, position
+    product.tax_class = given(tax_class, product.tax_class)
+    product.description = given(description, product.description).strip()
+    product.resources = cleaned_resources
+    product.is_reseller_plan = bool(is_reseller_plan)
+    _save_product(product, errors)
+    if cleaned_prices is not None:
+        _replace_prices(product, cleaned_prices)
+    if cleaned_addons is not None:
+        product.addons.set(cleaned_addons)
+    audit.info("product_update code=%s actor=%s", code, actor)
+    return product
+
+
+@transaction.atomic
+def product_set_prices(
+    *, product: Product, prices: Iterable[Mapping[str, Any]], actor: str = ""
+) -> list[Price]:
+    """Replace every price of `product` with `prices` (currency, cycle, amount, setup_fee)."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    errors = _Errors()
+    cleaned = _clean_prices(errors, prices)
+    errors.raise_if_any()
+    _replace_prices(product, cleaned)
+    audit.info("product_set_prices code=%s count=%d actor=%s", product.code, len(cleaned), actor)
+    return list(product.prices.all())
+
+
+def _set_active(product: Product, active: bool, action: str, actor: str) -> Product:
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.is_active != active:  # idempotent: archiving twice is not an error
+        product.is_active = active
+        product.save(update_fields=["is_active"])
+        audit.info("%s code=%s actor=%s", action, product.code, actor)
+    return product
+
+
+@transaction.atomic
+def product_archive(*, product: Product, actor: str = "") -> Product:
+    """Stop selling a product; existing services and invoices keep referring to it."""
+    return _set_active(product, False, "product_archive", actor)
+
+
+@transaction.atomic
+def product_restore(*, product: Product, actor: str = "") -> Product:
+    """Sell an archived product again."""
+    return _set_active(product, True, "product_restore", actor)

@@ -1,0 +1,134 @@
+"""Referrals API: referers with share links and order counts; staff read, managers write."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+
+from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.clients.models import Customer
+
+from . import services
+from .links import base_url, share_link
+from .models import Referer
+from .selectors import referer_list
+
+
+class CanManageReferersOrReadOnly(IsInstanceStaff):
+    """Any staff member reads; only the owner and administrators write."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method in SAFE_METHODS or request.user.can_manage_instance:
+            return True
+        self.message = "Only the owner or an administrator can change referers."
+        return False
+
+
+class RefererSerializer(serializers.ModelSerializer):
+    customer = serializers.PrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), allow_null=True, required=False
+    )
+    orders_count = serializers.IntegerField(read_only=True)
+    share_link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Referer
+        fields = [
+            "id",
+            "code",
+            "name",
+            "email",
+            "customer",
+            "is_active",
+            "orders_count",
+            "share_link",
+            "created_at",
+        ]
+        read_only_fields = ["id", "is_active", "orders_count", "share_link", "created_at"]
+        # Uniqueness (case-insensitive) is the service's to judge, with one message.
+        validators: list = []
+        extra_kwargs = {"code": {"validators": []}}
+
+    def get_share_link(self, obj: Referer) -> str:
+        request = self.context.get("request")
+        return share_link(base_url(request), obj.code) if request else ""
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Referers of this instance",
+        parameters=[
+            OpenApiParameter("search", OpenApiTypes.STR, description="Name, code or e-mail"),
+            OpenApiParameter("active", OpenApiTypes.BOOL),
+        ],
+    ),
+    retrieve=extend_schema(summary="One referer"),
+)
+class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Referers. Writes go through the referral services (owner/admin only)."""
+
+    permission_classes = [CanManageReferersOrReadOnly]
+    serializer_class = RefererSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if self.action != "list":
+            return referer_list()
+        params = self.request.query_params
+        active = {"true": True, "1": True, "false": False, "0": False}.get(
+            params.get("active", "").lower()
+        )
+        return referer_list(search=params.get("search") or None, active=active)
+
+    def get_object(self) -> Referer:
+        try:
+            return referer_list().get(pk=self.kwargs["pk"])
+        except Referer.DoesNotExist as exc:
+            raise NotFound("No such referer.") from exc
+
+    def _respond(self, referer: Referer, code: int = status.HTTP_200_OK) -> Response:
+        fresh = referer_list().get(pk=referer.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    @extend_schema(request=RefererSerializer, responses={201: RefererSerializer})
+    def create(self, request):
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        referer = services.referer_create(**payload.validated_data, actor=request.user.email)
+        return self._respond(referer, status.HTTP_201_CREATED)
+
+    def _update(self, request, partial: bool) -> Response:
+        referer = self.get_object()
+        payload = self.get_serializer(referer, data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        referer = services.referer_update(
+            referer=referer, **payload.validated_data, actor=request.user.email
+        )
+        return self._respond(referer)
+
+    @extend_schema(request=RefererSerializer, responses=RefererSerializer)
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=RefererSerializer, responses=RefererSerializer)
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    @extend_schema(request=None, responses=RefererSerializer, summary="Stop crediting a referer")
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        referer = services.referer_deactivate(referer=self.get_object(), actor=request.user.email)
+        return self._respond(referer)
+
+    @extend_schema(request=None, responses=RefererSerializer, summary="Credit a referer again")
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        referer = services.referer_reactivate(referer=self.get_object(), actor=request.user.email)
+        return self._respond(referer)

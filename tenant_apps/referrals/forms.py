@@ -1,0 +1,41 @@
+"""Staff form of referers."""
+
+from __future__ import annotations
+
+from django import forms
+
+from tenant_apps.clients.models import Customer
+
+from .models import Referer
+
+
+class CustomerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Customer) -> str:
+        return f"{obj.display_name} <{obj.email}>"
+
+
+class RefererForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="The business or person sending customers.")
+    code = forms.CharField(
+        max_length=40,
+        help_text="Letters, digits and hyphens; used in ?ref= links and typed at checkout. "
+        "Codes ignore case.",
+    )
+    email = forms.EmailField(required=False, label="E-mail")
+    customer = CustomerChoiceField(
+        queryset=Customer.objects.order_by("name", "id"),
+        required=False,
+        empty_label="Not one of our customers",
+        help_text="When the referer is also one of your customers.",
+    )
+
+    @classmethod
+    def for_referer(cls, referer: Referer) -> RefererForm:
+        return cls(
+            initial={
+                "name": referer.name,
+                "code": referer.code,
+                "email": referer.email,
+                "customer": referer.customer_id,
+            }
+        )

@@ -1,0 +1,124 @@
+"""Staff screens of referers: list with share links and order counts, create, edit, (de)activate."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+from django_tables2 import RequestConfig
+
+from tenant_apps.accounts.permissions import StaffRequiredMixin
+
+from . import services
+from .forms import RefererForm
+from .links import base_url, share_link
+from .models import Referer
+from .selectors import get_referer_for, referer_list
+from .tables import RefererFilter, RefererTable
+
+
+class RefererManagerMixin(StaffRequiredMixin):
+    """Screens that change referers: the owner and administrators only."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
+            raise PermissionDenied("Only the owner or an administrator can change referers.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _referer_or_404(request, pk: int) -> Referer:
+    try:
+        return get_referer_for(request.user, pk)
+    except Referer.DoesNotExist as exc:
+        raise Http404("No such referer.") from exc
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+    for field, errors in items:
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+class RefererListView(StaffRequiredMixin, TemplateView):
+    template_name = "referrals/referer_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = RefererFilter(self.request.GET or None, queryset=referer_list())
+        table = RefererTable(filterset.qs, base_url=base_url(self.request))
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
+        context.update(
+            filter=filterset,
+            table=table,
+            any_referers=Referer.objects.exists(),
+            can_manage=self.request.user.can_manage_instance,
+            example_link=share_link(base_url(self.request), "CODE"),
+        )
+        return context
+
+
+class RefererFormView(RefererManagerMixin, View):
+    """Create (no pk) or edit (pk) a referer."""
+
+    template_name = "referrals/referer_form.html"
+
+    def get_referer(self) -> Referer | None:
+        pk = self.kwargs.get("pk")
+        return _referer_or_404(self.request, pk) if pk is not None else None
+
+    def render_page(self, form, referer):
+        link = share_link(base_url(self.request), referer.code) if referer else ""
+        return render(
+            self.request, self.template_name, {"form": form, "referer": referer, "link": link}
+        )
+
+    def get(self, request, pk: int | None = None):
+        referer = self.get_referer()
+        form = RefererForm.for_referer(referer) if referer else RefererForm()
+        return self.render_page(form, referer)
+
+    def post(self, request, pk: int | None = None):
+        referer = self.get_referer()
+        form = RefererForm(request.POST)
+        if form.is_valid():
+            try:
+                if referer is None:
+                    referer = services.referer_create(**form.cleaned_data, actor=request.user.email)
+                else:
+                    referer = services.referer_update(
+                        referer=referer, **form.cleaned_data, actor=request.user.email
+                    )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    f"{referer.name} saved. Share link: "
+                    f"{share_link(base_url(request), referer.code)}",
+                )
+                return redirect("referrals:referer_list")
+        return self.render_page(form, referer)
+
+
+class RefererStatusView(RefererManagerMixin, View):
+    """POST only: deactivate or reactivate a referer."""
+
+    http_method_names = ["post"]
+    activate = False
+
+    def post(self, request, pk: int):
+        referer = _referer_or_404(request, pk)
+        if self.activate:
+            services.referer_reactivate(referer=referer, actor=request.user.email)
+            messages.success(request, f"{referer.name}'s links and code work again.")
+        else:
+            services.referer_deactivate(referer=referer, actor=request.user.email)
+            messages.success(
+                request, f"{referer.name} is deactivated; their links and code no longer count."
+            )
+        return redirect("referrals:referer_list")
