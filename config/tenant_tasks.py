@@ -2,7 +2,7 @@
 
 A worker thread that forgets to set its schema runs in whatever schema the previous task
 left behind. `InstanceTask` makes the schema an explicit, required argument, enters it for
-the duration of the call and always returns to the public schema afterwards.
+the duration of the call and then restores the schema that was active before.
 
 `fan_out(task)` is the one pattern for "do X in every instance": it enqueues one task per
 instance (the operator's public instance included), so a slow instance delays only itself
@@ -12,7 +12,6 @@ and a failure is retried per instance.
 from __future__ import annotations
 
 from celery import Task
-from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.celery import app
@@ -22,11 +21,10 @@ class InstanceTask(Task):
     """Base class for tasks that run inside one instance's schema (`schema_name=` kwarg)."""
 
     def __call__(self, *args, schema_name: str, **kwargs):
-        try:
-            with schema_context(schema_name):
-                return super().__call__(*args, **kwargs)
-        finally:
-            connection.set_schema_to_public()
+        # schema_context restores whatever schema was active before: public in a worker,
+        # and the request's own instance when the task runs inline (eager mode).
+        with schema_context(schema_name):
+            return super().__call__(*args, **kwargs)
 
 
 def instance_task(*args, **options):

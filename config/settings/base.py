@@ -194,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.billing_run_all_instances",
         "schedule": crontab(hour=3, minute=0),
     },
+    "finalise-stray-documents-everywhere": {
+        "task": "billing.documents_sweep_all_instances",
+        "schedule": 15 * 60.0,
+    },
     "recheck-unverified-vat-ids-everywhere": {
         "task": "tenant_apps.clients.tasks.tax_ids_recheck_all_instances",
         "schedule": 60 * 60.0,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 
-from config.tenant_tasks import instance_task
+from django.db.models import Q
+from django.utils import timezone
+
+from config.celery import app
+from config.tenant_tasks import fan_out, instance_task
 
 log = logging.getLogger(__name__)
 
 
-@instance_task(
-    name="billing.documents_finalise", ignore_result=True, max_retries=5, default_retry_delay=30
-)
-def documents_finalise(invoice_ids: list[int]) -> int:
-    """Render and store each document's PDF once, then e-mail it to the customer."""
+def _finalise(invoice_ids: list[int]) -> int:
     from . import documents, notifications
     from .models import Invoice
 
@@ -25,13 +26,41 @@ def documents_finalise(invoice_ids: list[int]) -> int:
     return done
 
 
+@instance_task(
+    name="billing.documents_finalise", ignore_result=True, max_retries=5, default_retry_delay=30
+)
+def documents_finalise(invoice_ids: list[int]) -> int:
+    """Render and store each document's PDF once, then e-mail it to the customer."""
+    return _finalise(invoice_ids)
+
+
 def documents_finalise_later(invoice_ids: list[int], schema_name: str) -> None:
     """Enqueue PDF rendering and mail; a broker outage must not undo the issue itself."""
     try:
         documents_finalise.apply_async(
             kwargs={"invoice_ids": invoice_ids, "schema_name": schema_name}
         )
-    except Exception:  # broker down: the periodic sweep picks up documents without a PDF
+    except Exception:  # broker down: `documents_sweep` finalises them later
         log.warning(
             "Could not enqueue documents for %s invoices in %s", len(invoice_ids), schema_name
         )
+
+
+@instance_task(name="billing.documents_sweep", ignore_result=True)
+def documents_sweep() -> int:
+    """Finalise issued documents whose PDF or e-mail was never produced (e.g. broker down)."""
+    from .models import Invoice
+
+    issued_before = timezone.now() - datetime.timedelta(minutes=5)
+    ids = list(
+        Invoice.objects.exclude(status=Invoice.Status.DRAFT)
+        .filter(issued_at__lt=issued_before)
+        .filter(Q(pdf="") | Q(emailed_at__isnull=True))
+        .values_list("pk", flat=True)[:500]
+    )
+    return _finalise(ids) if ids else 0
+
+
+@app.task(name="billing.documents_sweep_all_instances", ignore_result=True)
+def documents_sweep_all_instances() -> int:
+    return fan_out(documents_sweep)

@@ -1,3 +1,10 @@
-"""API routes of orders."""
+"""API routes of orders and services (mounted at /api/)."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .api import OrderViewSet, ServiceViewSet
+
+router = SimpleRouter()
+router.register("orders", OrderViewSet, basename="order")
+router.register("services", ServiceViewSet, basename="service")
+urlpatterns = router.urls

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenant_apps.billing.money import format_money
+from tenant_apps.billing.money import format_money, round_money
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
+from tenant_apps.catalog.selectors import resource_choices
 from tenant_apps.clients.models import Customer
 from tenant_apps.referrals.models import Referer
 from tenant_apps.referrals.selectors import referer_by_code
@@ -171,6 +172,7 @@ class StaffOrderForm(forms.Form):
             .order_by("position", "name")
         )
         self.fields["addons"].widget.plans_by_addon = _addon_plans(plans)
+        self.has_addons = self.fields["addons"].queryset.exists()
         self.fields["referer"].queryset = Referer.objects.filter(is_active=True).order_by("name")
         # One select attribute the add-on filter reads (the plan the add-ons depend on).
         self.fields["product"].widget.attrs["data-plan-select"] = ""
@@ -215,9 +217,7 @@ class CheckoutForm(forms.Form):
     """
 
     price = forms.ChoiceField(label="Plan and billing cycle", widget=PlanRadios)
-    addons = forms.MultipleChoiceField(
-        required=False, label="Add-ons", widget=AddonCheckboxes
-    )
+    addons = forms.MultipleChoiceField(required=False, label="Add-ons", widget=AddonCheckboxes)
     label = forms.CharField(
         max_length=200,
         required=False,
@@ -264,7 +264,11 @@ class CheckoutForm(forms.Form):
             self.initial.setdefault(
                 "price",
                 next(
-                    (v for v, plan in self._plan_by_value.items() if plan.code == initial_plan_code),
+                    (
+                        v
+                        for v, plan in self._plan_by_value.items()
+                        if plan.code == initial_plan_code
+                    ),
                     None,
                 ),
             )
@@ -278,8 +282,7 @@ class CheckoutForm(forms.Form):
                 addons.setdefault(addon.pk, addon)
         self.addons = list(addons.values())
         self.fields["addons"].choices = [
-            (str(a.pk), f"{a.name} ({prices_text(a.prices.all(), currency)})")
-            for a in self.addons
+            (str(a.pk), f"{a.name} ({prices_text(a.prices.all(), currency)})") for a in self.addons
         ]
         self.fields["addons"].widget.plans_by_addon = _addon_plans(plans)
         if cookie_referer is not None and not self.is_bound:
@@ -295,7 +298,9 @@ class CheckoutForm(forms.Form):
             if plan is None:
                 continue
             price = self._price_by_value[str(option.data["value"])]
-            group = groups.setdefault(plan.pk, {"plan": plan, "options": []})
+            group = groups.setdefault(
+                plan.pk, {"plan": plan, "options": [], "features": self._features(plan)}
+            )
             group["options"].append(
                 {
                     "widget": option,
@@ -310,6 +315,18 @@ class CheckoutForm(forms.Form):
             )
         return list(groups.values())
 
+    def _features(self, plan: Product) -> list[str]:
+        """e.g. ["Disk space: 10 GB", "Hosting accounts: 1"], in the platform's order."""
+        if not hasattr(self, "_resources"):
+            self._resources = resource_choices()
+        amounts = plan.resources or {}
+        return [
+            # The unit is left out where the name already says it ("Domains: 3").
+            f"{name}: {amounts[code]}" + ("" if unit.lower() in name.lower() else f" {unit}")
+            for code, name, unit in self._resources
+            if amounts.get(code)
+        ]
+
     # -- validation --------------------------------------------------------------------
 
     def clean_referral_code(self) -> str:
@@ -323,9 +340,7 @@ class CheckoutForm(forms.Form):
             )
         self.referer = referer
         from_link = self.cookie_referer is not None and referer.pk == self.cookie_referer.pk
-        self.referer_source = (
-            Order.RefererSource.LINK if from_link else Order.RefererSource.CODE
-        )
+        self.referer_source = Order.RefererSource.LINK if from_link else Order.RefererSource.CODE
         return referer.code
 
     def clean(self):
@@ -368,11 +383,13 @@ class CheckoutForm(forms.Form):
 
 
 def _monthly_equivalent(price: Price) -> str:
-    """"€7.50/month" for a €90 annual price (only for cycles longer than a month)."""
+    """The "€7.50/month" equivalent of a €90 annual price (only for cycles longer than a month)."""
     months = CYCLE_MONTHS.get(BillingCycle(price.cycle), 0)
     if months <= 1:
         return ""
-    return f"{format_money(price.amount / months, price.currency)}/month"
+    return (
+        f"{format_money(round_money(price.amount / months, price.currency), price.currency)}/month"
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
@@ -81,8 +83,9 @@ class PortalServiceListView(PortalCustomerMixin, TemplateView):
                     service.recurring_amount * service.quantity, service.currency
                 ),
             }
+            # Newest plans first, each followed by its add-ons.
             for service in service_list(customer_id=self.customer.pk).order_by(
-                "parent_id", "-created_at", "-id"
+                Coalesce("parent_id", "id").desc(), F("parent_id").asc(nulls_first=True), "id"
             )
         ]
         context.update(rows=rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from tenant_apps.accounts.models import Role
 from tenant_apps.billing.models import Invoice, InvoiceLine
@@ -37,8 +38,9 @@ def user_can_manage_orders(user) -> bool:
 def _order_items() -> Prefetch:
     return Prefetch(
         "items",
+        # Each plan followed by its add-ons (add-ons are created after their plan).
         queryset=OrderItem.objects.select_related("product", "service").order_by(
-            "parent_id", "id"
+            Coalesce("parent_id", "id"), "id"
         ),
     )
 
@@ -94,17 +96,10 @@ def get_order_for(user, pk) -> Order:
 def order_invoices(order: Order) -> list[Invoice]:
     """Invoices that billed the services this order created (the first one, then renewals)."""
     return list(
-        Invoice.objects.filter(
-            kind=Invoice.Kind.INVOICE, lines__service__order_item__order=order
-        )
+        Invoice.objects.filter(kind=Invoice.Kind.INVOICE, lines__service__order_item__order=order)
         .distinct()
         .order_by("created_at", "id")
     )
-
-
-def order_first_invoice(order: Order) -> Invoice | None:
-    invoices = order_invoices(order)
-    return invoices[0] if invoices else None
 
 
 # --------------------------------------------------------------------------------------
@@ -144,8 +139,10 @@ def get_service_for(user, pk) -> Service:
 
     Raises Service.DoesNotExist (also for another customer's service) or PermissionDenied.
     """
-    services = service_list().select_related("order_item__order").prefetch_related(
-        Prefetch("addons", queryset=Service.objects.select_related("product"))
+    services = (
+        service_list()
+        .select_related("order_item__order")
+        .prefetch_related(Prefetch("addons", queryset=Service.objects.select_related("product")))
     )
     if user.is_authenticated and user.is_instance_staff:
         return services.get(pk=pk)

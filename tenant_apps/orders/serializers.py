@@ -9,8 +9,10 @@ from tenant_apps.billing.models import Invoice
 from tenant_apps.catalog.models import BillingCycle, Product
 from tenant_apps.clients.models import Customer
 from tenant_apps.referrals.models import Referer
+from tenant_apps.referrals.selectors import referer_by_code
 
 from .models import Order, OrderItem, Service
+from .selectors import order_invoices
 
 
 class InvoiceRefSerializer(serializers.ModelSerializer):
@@ -81,8 +83,6 @@ class OrderSerializer(serializers.ModelSerializer):
         # Only on one order (detail, create, actions): a list would cost a query per row.
         if not self.context.get("with_invoices"):
             return []
-        from .selectors import order_invoices
-
         return InvoiceRefSerializer(order_invoices(obj), many=True).data
 
 
@@ -104,13 +104,12 @@ class OrderItemInputSerializer(serializers.Serializer):
 class OrderCreateSerializer(serializers.Serializer):
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
     items = OrderItemInputSerializer(many=True, allow_empty=False)
-    referer = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=Referer.objects.filter(is_active=True),
+    referer_code = serializers.CharField(
+        max_length=40,
         required=False,
-        allow_null=True,
-        default=None,
-        help_text="Code of an active referer of this instance.",
+        default="",
+        allow_blank=True,
+        help_text="Code of an active referer of this instance (any case).",
     )
     referer_source = serializers.ChoiceField(
         choices=[c for c in Order.RefererSource.choices if c[0]],
@@ -123,15 +122,13 @@ class OrderCreateSerializer(serializers.Serializer):
     )
     notes = serializers.CharField(required=False, default="", allow_blank=True)
 
-    def to_internal_value(self, data):
-        # Codes are matched case-insensitively, as in ?ref= links and at checkout.
-        if isinstance(data, dict) and isinstance(data.get("referer"), str):
-            from tenant_apps.referrals.selectors import referer_by_code
-
-            referer = referer_by_code(data["referer"])
-            if referer is not None:
-                data = {**data, "referer": referer.code}
-        return super().to_internal_value(data)
+    def validate_referer_code(self, value: str) -> Referer | None:
+        if not value.strip():
+            return None
+        referer = referer_by_code(value)
+        if referer is None:
+            raise serializers.ValidationError(f"No active referer has the code “{value}”.")
+        return referer
 
 
 class OrderAcceptSerializer(serializers.Serializer):

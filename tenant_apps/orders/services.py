@@ -17,6 +17,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -249,7 +250,11 @@ def order_accept(
         raise OrderError(f"Order #{locked.pk} is {locked.get_status_display().lower()} already.")
     services, lines = [], []
     by_item: dict[int, Service] = {}
-    for item in locked.items.select_related("product__tax_class").order_by("parent_id", "id"):
+    # Plans before their add-ons, so each add-on's service can point at its plan's.
+    items = locked.items.select_related("product__tax_class").order_by(
+        F("parent_id").asc(nulls_first=True), "id"
+    )
+    for item in items:
         service = Service.objects.create(
             customer=locked.customer,
             product=item.product,
@@ -398,8 +403,14 @@ def service_cancel(*, service: Service, immediately: bool = False, reason: str =
     if immediately:
         return service_transition(service=service, to=Service.Status.CANCELLED, reason=reason)
     locked = Service.objects.select_for_update().get(pk=service.pk)
+    if locked.status == Service.Status.PENDING:
+        raise InvalidServiceTransition(
+            "The service has not started yet: cancel it now instead of at the end of its term."
+        )
     if locked.status not in _HOLDS_CAPACITY:
-        raise InvalidServiceTransition(f"The service is {locked.get_status_display().lower()}.")
+        raise InvalidServiceTransition(
+            f"The service is {locked.get_status_display().lower()} already; nothing to cancel."
+        )
     locked.cancel_at_period_end = True
     locked.status_reason = reason[:300]
     locked.save(update_fields=["cancel_at_period_end", "status_reason"])

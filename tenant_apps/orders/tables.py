@@ -6,6 +6,7 @@ import django_filters
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from tenant_apps.billing.money import format_money
 from tenant_apps.catalog.models import Product
@@ -66,9 +67,7 @@ def items_summary(order: Order) -> str:
 
 
 class OrderTable(tables.Table):
-    id = tables.Column(
-        verbose_name="#", linkify=("orders:order_detail", {"pk": tables.A("pk")})
-    )
+    id = tables.Column(verbose_name="#", linkify=("orders:order_detail", {"pk": tables.A("pk")}))
     customer = tables.Column(order_by=("customer__name",))
     items = tables.Column(empty_values=(), orderable=False, verbose_name="Items")
     referer = tables.Column(order_by=("referer__name",), verbose_name="Referer")
@@ -178,15 +177,13 @@ class ServiceTable(tables.Table):
 
     def render_cancel_at_period_end(self, value):
         if value:
-            return format_html('<span class="badge badge-warning">Cancels at term end</span>')
+            return mark_safe('<span class="badge badge-warning">Cancels at term end</span>')
         return "—"
 
 
 class ServiceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.ChoiceFilter(
-        choices=Service.Status.choices, empty_label="Any status"
-    )
+    status = django_filters.ChoiceFilter(choices=Service.Status.choices, empty_label="Any status")
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.order_by("position", "name"), empty_label="Any product"
     )

@@ -196,9 +196,7 @@ class OrderDetailView(StaffRequiredMixin, TemplateView):
                     "service_badge": SERVICE_BADGES.get(service.status) if service else None,
                 }
             )
-        first_total = sum(
-            ((i.unit_price + i.setup_fee) * i.quantity for i in items), start=ZERO
-        )
+        first_total = sum(((i.unit_price + i.setup_fee) * i.quantity for i in items), start=ZERO)
         context.update(
             order=order,
             status_badge=ORDER_BADGES.get(order.status, "neutral"),
@@ -286,6 +284,11 @@ class ServiceDetailView(StaffRequiredMixin, TemplateView):
         status = service.status
         holds = status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
         order = service.order_item.order if service.order_item else None
+        change_plan_form = (
+            ChangePlanForm(service=service, choices=plan_change_choices(service))
+            if status == Service.Status.ACTIVE
+            else None
+        )
         context.update(
             service=service,
             status_badge=SERVICE_BADGES.get(status, "neutral"),
@@ -301,11 +304,9 @@ class ServiceDetailView(StaffRequiredMixin, TemplateView):
             can_terminate=holds,
             can_cancel_at_term=holds and not service.cancel_at_period_end,
             can_cancel_now=holds or status == Service.Status.PENDING,
-            change_plan_form=(
-                ChangePlanForm(service=service, choices=plan_change_choices(service))
-                if status == Service.Status.ACTIVE
-                else None
-            ),
+            change_plan_form=change_plan_form,
+            has_other_plans=change_plan_form is not None
+            and change_plan_form.fields["product"].queryset.exists(),
         )
         return context
 
@@ -319,7 +320,10 @@ class ServiceActionView(OrderManagerMixin, View):
         service = service_or_404(request, pk)
         handler = getattr(self, f"do_{self.action}")
         try:
-            handler(service)
+            # Messages are composed before the commit: eager on-commit tasks (no broker)
+            # leave the connection in the public schema, where reads would go wrong.
+            with transaction.atomic():
+                handler(service)
         except DomainError as exc:  # illegal transition, quota exceeded…
             messages.error(request, str(exc))
         except ValidationError as exc:
@@ -350,9 +354,7 @@ class ServiceActionView(OrderManagerMixin, View):
         if immediately:
             messages.success(self.request, f"{service} is cancelled.")
         else:
-            until = (
-                f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
-            )
+            until = f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
             messages.success(
                 self.request, f"{service} will be cancelled at the end of its term{until}."
             )

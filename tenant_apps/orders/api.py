@@ -1,0 +1,250 @@
+"""Orders and services API of the serving instance.
+
+Staff of the instance read; the owner, administrators and billing staff write (support gets
+403 on writes). Every write calls `services`; their domain errors become 4xx JSON through
+`config.errors.api_exception_handler` (409 for an illegal service transition or quota).
+
+Each write builds its response inside the same transaction: issuing an invoice schedules
+tasks on commit, and when tasks run eagerly (no broker in dev) the tenant task wrapper
+leaves the connection in the public schema, so a read after the commit could look in the
+wrong instance.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+
+from tenant_apps.accounts.permissions import IsInstanceStaff
+
+from . import services
+from .models import Order, Service
+from .selectors import (
+    get_order_for,
+    get_service_for,
+    order_list,
+    service_list,
+    user_can_manage_orders,
+)
+from .serializers import (
+    ChangePlanResultSerializer,
+    ChangePlanSerializer,
+    OrderAcceptSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+    ReasonSerializer,
+    ServiceCancelSerializer,
+    ServiceSerializer,
+)
+
+
+class CanManageOrders(BasePermission):
+    """Writes to orders and services: owner, administrators and billing staff."""
+
+    message = "Only the owner, administrators and billing staff can change orders and services."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or user_can_manage_orders(request.user)
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+ORDER_FILTERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=Order.Status.values),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=Order.Source.values),
+    OpenApiParameter("customer", OpenApiTypes.INT, description="Customer id"),
+    OpenApiParameter("referer", OpenApiTypes.INT, description="Referer id"),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Customer, product, label or #id"),
+]
+SERVICE_FILTERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=Service.Status.values),
+    OpenApiParameter("customer", OpenApiTypes.INT, description="Customer id"),
+    OpenApiParameter("product", OpenApiTypes.INT, description="Product id"),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Label, product or customer"),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Orders of this instance", parameters=ORDER_FILTERS),
+    retrieve=extend_schema(summary="One order, with its items and invoices"),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsInstanceStaff, CanManageOrders]
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return order_list(
+            status=params.get("status") or None,
+            source=params.get("source") or None,
+            customer_id=_int_param(self.request, "customer"),
+            referer_id=_int_param(self.request, "referer"),
+            search=params.get("q") or None,
+        )
+
+    def get_object(self) -> Order:
+        try:
+            return get_order_for(self.request.user, self.kwargs["pk"])
+        except (Order.DoesNotExist, ValueError) as exc:
+            raise NotFound("No such order.") from exc
+
+    def get_serializer_context(self):
+        # Invoices are listed for one order at a time (a list would query once per row).
+        return {**super().get_serializer_context(), "with_invoices": self.action != "list"}
+
+    def _detail(self, order: Order, status_code=status.HTTP_200_OK) -> Response:
+        """The response, serialised before the write commits (see the module docstring)."""
+        fresh = get_order_for(self.request.user, order.pk)
+        return Response(self.get_serializer(fresh).data, status=status_code)
+
+    @extend_schema(
+        summary="Place an order and accept it (invoice issued; services started if activate)",
+        request=OrderCreateSerializer,
+        responses={201: OrderSerializer},
+    )
+    def create(self, request):
+        payload = OrderCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        referer = data["referer_code"]
+        items = [
+            {
+                "product": item["product"],
+                "cycle": item["cycle"],
+                "quantity": item["quantity"],
+                "label": item["label"],
+                "addons": item["addons"],
+            }
+            for item in data["items"]
+        ]
+        # Placing and accepting are one step here: a refusal (quota…) leaves nothing behind.
+        with transaction.atomic():
+            order = services.order_place(
+                customer=data["customer"],
+                items=items,
+                source=Order.Source.API,
+                referer=referer,
+                referer_source=data["referer_source"] if referer else "",
+                created_by=request.user,
+                notes=data["notes"],
+            )
+            services.order_accept(order=order, activate=data["activate"])
+            return self._detail(order, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Accept a pending order", request=OrderAcceptSerializer, responses=OrderSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        payload = OrderAcceptSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            order = self.get_object()
+            services.order_accept(order=order, activate=payload.validated_data["activate"])
+            return self._detail(order)
+
+    @extend_schema(summary="Cancel a pending order", request=None, responses=OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        with transaction.atomic():
+            order = self.get_object()
+            services.order_cancel(order=order)
+            return self._detail(order)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Services of this instance", parameters=SERVICE_FILTERS),
+    retrieve=extend_schema(summary="One service"),
+)
+class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsInstanceStaff, CanManageOrders]
+    serializer_class = ServiceSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return service_list(
+            status=params.get("status") or None,
+            customer_id=_int_param(self.request, "customer"),
+            product_id=_int_param(self.request, "product"),
+            search=params.get("q") or None,
+        ).select_related("order_item")
+
+    def get_object(self) -> Service:
+        try:
+            return get_service_for(self.request.user, self.kwargs["pk"])
+        except (Service.DoesNotExist, ValueError) as exc:
+            raise NotFound("No such service.") from exc
+
+    def _detail(self, service: Service) -> Response:
+        """The response, serialised before the write commits (see the module docstring)."""
+        return Response(ServiceSerializer(get_service_for(self.request.user, service.pk)).data)
+
+    def _reason(self, request) -> str:
+        payload = ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data["reason"]
+
+    @extend_schema(summary="Suspend an active service", request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        reason = self._reason(request)
+        with transaction.atomic():
+            service = self.get_object()
+            return self._detail(services.service_suspend(service=service, reason=reason))
+
+    @extend_schema(summary="Lift a suspension", request=None)
+    @action(detail=True, methods=["post"])
+    def unsuspend(self, request, pk=None):
+        with transaction.atomic():
+            return self._detail(services.service_unsuspend(service=self.get_object()))
+
+    @extend_schema(summary="Terminate a service (capacity released)", request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def terminate(self, request, pk=None):
+        reason = self._reason(request)
+        with transaction.atomic():
+            service = self.get_object()
+            return self._detail(services.service_terminate(service=service, reason=reason))
+
+    @extend_schema(
+        summary="Cancel now, or at the end of the paid term", request=ServiceCancelSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        payload = ServiceCancelSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            updated = services.service_cancel(
+                service=self.get_object(),
+                immediately=payload.validated_data["immediately"],
+                reason=payload.validated_data["reason"],
+            )
+            return self._detail(updated)
+
+    @extend_schema(
+        summary="Move to another plan, prorated for the rest of the period",
+        request=ChangePlanSerializer,
+        responses=ChangePlanResultSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="change-plan")
+    def change_plan(self, request, pk=None):
+        payload = ChangePlanSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            service = self.get_object()
+            document = services.service_change_plan(
+                service=service, product=payload.validated_data["product"]
+            )
+            result = ChangePlanResultSerializer(
+                {"service": get_service_for(request.user, service.pk), "document": document}
+            )
+            return Response(result.data)
