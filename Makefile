@@ -11,7 +11,7 @@ SHELL := /bin/bash
 
 # WeasyPrint's native libraries, fonts for PDFs, Chromium for browser tests, pg_dump/psql.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libjpeg62-turbo \
-	libopenjp2-7 fonts-dejavu-core chromium postgresql-client
+	libopenjp2-7 fonts-dejavu-core chromium postgresql-client poppler-utils
 
 SERVICES_ENV := .var/services.env
 

@@ -111,6 +111,22 @@ def operator(db) -> InstanceInfo:
     return _info(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _media_in_a_temporary_folder(tmp_path_factory):
+    """Stored PDFs and uploads of the test run never land in the project's .var/media."""
+    from django.conf import settings as django_settings
+
+    django_settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_in_a_temporary_folder(tmp_path_factory):
+    """Stored PDFs and uploads of the test run never land in the project's .var/media."""
+    from django.conf import settings as django_settings
+
+    django_settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture(autouse=True)
 def _clean_routing_and_schema():
     routing.invalidate()

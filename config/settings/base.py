@@ -48,6 +48,8 @@ UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 # (dependencies point one way: shared_apps → tenant_apps).
 UPLINE_RESOURCE_CHOICES = "shared_apps.tenancy.selectors.resource_choices"
 UPLINE_VAT_CHECKER = env("UPLINE_VAT_CHECKER", "tenant_apps.clients.vies.ViesClient")
+# Base URL (scheme and primary domain) of an instance, for links in e-mails.
+UPLINE_INSTANCE_URL = "shared_apps.tenancy.selectors.instance_base_url"
 # Quota: take/give back capacity of the operator's allocation (schema_name=, demands=).
 UPLINE_QUOTA_RESERVE = "shared_apps.tenancy.services.allocation_reserve"
 UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
@@ -277,5 +279,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "weasyprint.progress": {"level": "WARNING"},  # seven INFO lines per PDF otherwise
+    },
 }

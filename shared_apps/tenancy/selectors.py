@@ -97,3 +97,19 @@ def supplier_invoices_for(schema_name: str, invoice_id: int | None = None) -> li
                 }
             )
         return rows
+
+
+def instance_base_url(schema_name: str) -> str:
+    """`https://<primary domain>` of the instance in `schema_name`, for links in e-mails."""
+    from django.conf import settings
+    from django_tenants.utils import get_public_schema_name
+
+    scheme = "https" if settings.UPLINE_HTTPS else "http"
+    if schema_name == get_public_schema_name():
+        return f"{scheme}://{settings.UPLINE_BASE_DOMAIN}"
+    domain = (
+        Domain.objects.filter(tenant__schema_name=schema_name, is_primary=True)
+        .values_list("domain", flat=True)
+        .first()
+    )
+    return f"{scheme}://{domain}" if domain else ""

@@ -504,6 +504,10 @@ def payment_record(
         locked_invoice.amount_paid += applied
         _settle(locked_invoice, timezone.now())
         locked_invoice.save(update_fields=["amount_paid", "status", "paid_at"])
+    from . import tasks
+
+    schema = connection.schema_name
+    transaction.on_commit(lambda: tasks.payment_receipt_later(payment.pk, schema))
     if amount > applied:
         _credit(
             locked_customer,

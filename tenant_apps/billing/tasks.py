@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from config.celery import app
 from config.tenant_tasks import fan_out, instance_task
@@ -14,14 +17,20 @@ from config.tenant_tasks import fan_out, instance_task
 log = logging.getLogger(__name__)
 
 
+def instance_url() -> str:
+    """Scheme and primary domain of the current instance (through the platform hook)."""
+    return import_string(settings.UPLINE_INSTANCE_URL)(connection.schema_name)
+
+
 def _finalise(invoice_ids: list[int]) -> int:
     from . import documents, notifications
     from .models import Invoice
 
+    base_url = instance_url()
     done = 0
     for invoice in Invoice.objects.filter(pk__in=invoice_ids).select_related("customer"):
         documents.invoice_pdf_store(invoice=invoice)
-        notifications.invoice_issued_notify(invoice=invoice)
+        notifications.invoice_issued_notify(invoice=invoice, base_url=base_url)
         done += 1
     return done
 
@@ -53,7 +62,8 @@ def documents_sweep() -> int:
 
     issued_before = timezone.now() - datetime.timedelta(minutes=5)
     ids = list(
-        Invoice.objects.exclude(status=Invoice.Status.DRAFT)
+        # A void invoice is never mailed, on purpose: leave it out.
+        Invoice.objects.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
         .filter(issued_at__lt=issued_before)
         .filter(Q(pdf="") | Q(emailed_at__isnull=True))
         .values_list("pk", flat=True)[:500]
@@ -64,3 +74,23 @@ def documents_sweep() -> int:
 @app.task(name="billing.documents_sweep_all_instances", ignore_result=True)
 def documents_sweep_all_instances() -> int:
     return fan_out(documents_sweep)
+
+
+@instance_task(
+    name="billing.payment_receipt_send", ignore_result=True, max_retries=5, default_retry_delay=30
+)
+def payment_receipt_send(payment_id: int) -> None:
+    from . import notifications
+    from .models import Payment
+
+    payment = Payment.objects.select_related("customer", "invoice").get(pk=payment_id)
+    notifications.payment_receipt_notify(payment=payment, base_url=instance_url())
+
+
+def payment_receipt_later(payment_id: int, schema_name: str) -> None:
+    try:
+        payment_receipt_send.apply_async(
+            kwargs={"payment_id": payment_id, "schema_name": schema_name}
+        )
+    except Exception:  # broker down: the payment stands; only the courtesy receipt is lost
+        log.warning("Could not enqueue the receipt of payment %s in %s", payment_id, schema_name)

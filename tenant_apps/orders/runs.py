@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tenant_apps.billing import services as billing
+from tenant_apps.billing import tasks as billing_tasks
 from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine
 from tenant_apps.billing.money import round_money
 from tenant_apps.catalog.models import BillingCycle
@@ -125,6 +126,7 @@ def dunning_run(
     today = today or timezone.localdate()
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))
+    base_url = billing_tasks.instance_url()
     run = BillingRun.objects.create(
         kind=BillingRun.Kind.DUNNING, run_date=today, triggered_by=triggered_by
     )
@@ -143,7 +145,7 @@ def dunning_run(
                 invoice_id, reminder_level = locked.pk, level
                 transaction.on_commit(
                     lambda i=invoice_id, lv=reminder_level: notifications.invoice_reminder_notify(
-                        invoice=Invoice.objects.get(pk=i), level=lv
+                        invoice=Invoice.objects.get(pk=i), level=lv, base_url=base_url
                     )
                 )
                 run.reminders_sent += 1
@@ -200,7 +202,9 @@ def dunning_run(
                         service=service, reason=f"Invoice {locked.number} unpaid", nonpayment=True
                     )
                     transaction.on_commit(
-                        lambda s=suspended: notifications.service_suspended_notify(service=s)
+                        lambda s=suspended: notifications.service_suspended_notify(
+                            service=s, base_url=base_url
+                        )
                     )
                     run.services_suspended += 1
                     log.append(f"Suspended service #{service.pk}: invoice {locked.number} unpaid.")

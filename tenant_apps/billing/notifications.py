@@ -1,0 +1,327 @@
+"""Billing e-mails to customers: new invoices and credit notes, receipts, reminders, suspensions.
+
+Each e-mail's wording is the instance's `EmailTemplate` row for its key when staff wrote
+one, else the default in `templates/emails/<key>.txt` (first line `Subject: …`, then the
+body). Both are plain text rendered by the Django template engine with autoescape off.
+Templates see plain values only (numbers, names, formatted amounts, links), never model
+instances, so staff-written text cannot walk relations to data the customer must not see.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template import Context, Engine, loader
+from django.urls import reverse
+from django.utils import timezone
+
+from tenant_apps.clients.models import Customer
+from tenant_apps.orders.models import Service
+
+from . import documents
+from .models import EmailTemplate, Invoice, IssuerIdentity, Payment
+from .money import format_money
+from .services import InvalidInvoiceState
+
+log = logging.getLogger(__name__)
+
+# No loaders: staff-written text cannot {% include %} or {% extends %} files.
+PLAIN_TEXT = Engine(autoescape=False, loaders=[])
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+# --------------------------------------------------------------------------------------
+# Wording
+
+
+def _split_default(key: str) -> tuple[str, str]:
+    source = loader.get_template(f"emails/{key}.txt").template.source
+    first, _, body = source.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"templates/emails/{key}.txt must start with a 'Subject: …' line.")
+    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+
+
+def _render(subject: str, body: str, context: dict) -> Rendered:
+    # Context() escapes by default whatever the engine says; these are plain-text e-mails.
+    subject_text = PLAIN_TEXT.from_string(subject).render(Context(context, autoescape=False))
+    body_text = PLAIN_TEXT.from_string(body).render(Context(context, autoescape=False))
+    # One line, whatever the template did: a newline in a subject is a header injection.
+    return Rendered(" ".join(subject_text.split()), body_text.strip() + "\n")
+
+
+def email_render(*, key: str, context: dict) -> Rendered:
+    """Subject and body of e-mail `key`: the instance's wording if it works, else ours."""
+    override = EmailTemplate.objects.filter(key=key).first()
+    if override is not None:
+        try:
+            rendered = _render(override.subject, override.body, context)
+            if rendered.subject:
+                return rendered
+            log.warning("E-mail template %s renders an empty subject; sent the default.", key)
+        except Exception as exc:  # staff-written text: any failure falls back, never blocks mail
+            log.warning("E-mail template %s is broken (%s); sent the default.", key, exc)
+    return _render(*_split_default(key), context)
+
+
+# --------------------------------------------------------------------------------------
+# Context: plain values only
+
+
+def _issuer() -> IssuerIdentity | None:
+    return IssuerIdentity.objects.first()
+
+
+def _issuer_context(identity: IssuerIdentity | None) -> dict:
+    if identity is None:
+        return {"name": "", "legal_name": "", "email": "", "phone": ""}
+    return {
+        "name": identity.trading_name or identity.legal_name,
+        "legal_name": identity.legal_name,
+        "email": identity.email,
+        "phone": identity.phone,
+    }
+
+
+def _customer_context(customer: Customer) -> dict:
+    return {
+        "name": customer.name,
+        "company_name": customer.company_name,
+        "display_name": customer.display_name,
+        "email": customer.email,
+        "credit_balance": format_money(customer.credit_balance, customer.currency),
+    }
+
+
+def _link(base_url: str, path: str) -> str:
+    return f"{base_url.rstrip('/')}{path}" if base_url else path
+
+
+def _invoice_context(invoice: Invoice, base_url: str) -> dict:
+    currency = invoice.currency
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "kind_label": invoice.get_kind_display(),
+        "status": invoice.get_status_display(),
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "currency": currency,
+        "subtotal": format_money(invoice.subtotal, currency),
+        "tax_total": format_money(invoice.tax_total, currency),
+        "total": format_money(invoice.total, currency),
+        "amount_paid": format_money(invoice.amount_paid, currency),
+        "amount_due": format_money(invoice.amount_due, currency),
+        "is_settled": invoice.kind == Invoice.Kind.INVOICE and invoice.amount_due == 0,
+        "credited_invoice_number": (
+            invoice.credited_invoice.number if invoice.credited_invoice_id else ""
+        ),
+        "url": _link(base_url, reverse("portal_billing:invoice_detail", args=[invoice.pk])),
+    }
+
+
+def _base_context(identity: IssuerIdentity | None, customer: Customer, base_url: str) -> dict:
+    issuer = _issuer_context(identity)
+    return {
+        "issuer": issuer,
+        "issuer_name": issuer["name"],
+        "customer": _customer_context(customer),
+        "portal_url": _link(base_url, reverse("portal:home")),
+        "invoices_url": _link(base_url, reverse("portal_billing:invoice_list")),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Sending
+
+
+def _from_address(identity: IssuerIdentity | None) -> str:
+    name = (identity.trading_name or identity.legal_name) if identity else ""
+    if identity and identity.email:
+        return formataddr((name, identity.email))
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((name, address)) if name else settings.DEFAULT_FROM_EMAIL
+
+
+def _invoice_recipients(customer: Customer) -> list[str]:
+    """The customer's address, then its contacts who receive invoices (no duplicates)."""
+    addresses = [
+        customer.email,
+        *customer.contacts.filter(receives_invoices=True).values_list("email", flat=True),
+    ]
+    seen: set[str] = set()
+    unique = []
+    for address in addresses:
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return unique
+
+
+def _send(
+    *,
+    key: str,
+    context: dict,
+    identity: IssuerIdentity | None,
+    recipients: list[str],
+    attachment: tuple[str, bytes] | None = None,
+) -> EmailMessage:
+    rendered = email_render(key=key, context=context)
+    message = EmailMessage(
+        subject=rendered.subject,
+        body=rendered.body,
+        from_email=_from_address(identity),
+        to=recipients[:1],
+        cc=recipients[1:],
+        reply_to=[identity.email] if identity and identity.email else None,
+    )
+    if attachment is not None:
+        message.attach(attachment[0], attachment[1], "application/pdf")
+    message.send()
+    return message
+
+
+def _fresh(invoice_id: int) -> Invoice:
+    # Callers often hold a copy loaded before a payment or credit changed the amounts.
+    return Invoice.objects.select_related("customer", "credited_invoice").get(pk=invoice_id)
+
+
+def _pdf_attachment(invoice: Invoice) -> tuple[str, bytes]:
+    name = documents.invoice_pdf_store(invoice=invoice)
+    with invoice.pdf.storage.open(name, "rb") as handle:
+        content = handle.read()
+    return name.rsplit("/", 1)[-1], content
+
+
+def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
+    """E-mail a newly issued invoice or credit note, with its PDF, exactly once.
+
+    Returns False when it was already sent. `emailed_at` is claimed by a conditional
+    UPDATE before sending, in a transaction that a failed send rolls back: a retry after
+    a failure sends it, a retry (or a concurrent run) after a success does not.
+    """
+    caller_copy, invoice = invoice, _fresh(invoice.pk)
+    if invoice.status == Invoice.Status.DRAFT or not invoice.number:
+        raise InvalidInvoiceState(f"Invoice {invoice} is a draft: drafts are never e-mailed.")
+    if invoice.emailed_at is not None:
+        return False
+    if invoice.status == Invoice.Status.VOID:
+        log.info("Invoice %s was voided before it was e-mailed; not sending it.", invoice)
+        return False
+    attachment = _pdf_attachment(invoice)  # before claiming: rendering is slow, sending is not
+    key = (
+        EmailTemplate.Key.CREDIT_NOTE_ISSUED
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE
+        else EmailTemplate.Key.INVOICE_ISSUED
+    )
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
+            emailed_at=now
+        )
+        if not claimed:
+            return False
+        identity = _issuer()
+        customer = invoice.customer
+        context = _base_context(identity, customer, base_url)
+        context["invoice"] = _invoice_context(invoice, base_url)
+        _send(
+            key=key,
+            context=context,
+            identity=identity,
+            recipients=_invoice_recipients(customer),
+            attachment=attachment,
+        )
+    caller_copy.emailed_at = invoice.emailed_at = now
+    return True
+
+
+def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
+    """Confirm a payment to the customer (and the contacts who receive invoices)."""
+    identity = _issuer()
+    customer = Customer.objects.get(pk=payment.customer_id)  # the credit balance after it
+    context = _base_context(identity, customer, base_url)
+    context["payment"] = {
+        "amount": format_money(payment.amount, payment.currency),
+        "applied_amount": format_money(payment.applied_amount, payment.currency),
+        "to_credit": format_money(payment.amount - payment.applied_amount, payment.currency),
+        "has_credit": payment.amount > payment.applied_amount,
+        "currency": payment.currency,
+        "method": payment.get_method_display(),
+        "reference": payment.reference,
+        "received_on": payment.received_on,
+    }
+    invoice = _fresh(payment.invoice_id) if payment.invoice_id else None
+    context["invoice"] = _invoice_context(invoice, base_url) if invoice else None
+    _send(
+        key=EmailTemplate.Key.PAYMENT_RECEIPT,
+        context=context,
+        identity=identity,
+        recipients=_invoice_recipients(customer),
+    )
+
+
+def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "") -> bool:
+    """Remind the customer of an unpaid invoice; `level` 1 is the first reminder.
+
+    Returns False, sending nothing, when the invoice was settled in the meantime.
+    """
+    if level < 1:
+        raise ValueError("Reminder levels start at 1.")
+    invoice = _fresh(invoice.pk)
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.status in (
+        Invoice.Status.DRAFT,
+        Invoice.Status.VOID,
+    ):
+        raise InvalidInvoiceState(f"{invoice} is not an issued invoice: nothing to remind of.")
+    if invoice.amount_due == 0:
+        return False
+    identity = _issuer()
+    customer = invoice.customer
+    context = _base_context(identity, customer, base_url)
+    context["invoice"] = _invoice_context(invoice, base_url)
+    context["level"] = level
+    overdue = (timezone.localdate() - invoice.due_date).days if invoice.due_date else 0
+    context["days_overdue"] = max(overdue, 0)
+    _send(
+        key=EmailTemplate.Key.INVOICE_REMINDER,
+        context=context,
+        identity=identity,
+        recipients=_invoice_recipients(customer),
+        attachment=_pdf_attachment(invoice),
+    )
+    return True
+
+
+def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
+    """Tell the customer a service was suspended, and why."""
+    identity = _issuer()
+    customer = service.customer
+    context = _base_context(identity, customer, base_url)
+    context["service"] = {
+        "id": service.pk,
+        "name": str(service),
+        "product": service.product.name,
+        "label": service.label,
+        "reason": service.status_reason,
+        "for_nonpayment": service.suspended_for_nonpayment,
+        "suspended_at": service.suspended_at,
+        "url": _link(base_url, reverse("portal_orders:service_detail", args=[service.pk])),
+    }
+    _send(
+        key=EmailTemplate.Key.SERVICE_SUSPENDED,
+        context=context,
+        identity=identity,
+        recipients=_invoice_recipients(customer),
+    )
