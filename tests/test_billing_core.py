@@ -359,3 +359,62 @@ def test_twenty_concurrent_issuers_get_consecutive_numbers(django_db_blocker):
                 customer.delete()
                 NumberSequence.objects.all().delete()
             connection.set_schema_to_public()
+
+
+def test_a_payment_that_rounds_to_zero_is_refused(acme):
+    customer = make_customer()
+    invoice = _issued(customer)
+    with pytest.raises(ValidationError, match="more than 0"):
+        services.payment_record(customer=customer, invoice=invoice, amount="0.004", method="cash")
+    assert not Payment.objects.exists()
+
+
+def test_unknown_tax_class_is_refused_not_taxed_at_zero(acme):
+    with pytest.raises(ValidationError) as exc:
+        services.invoice_create_draft(
+            customer=make_customer(),
+            lines=[{"description": "x", "unit_price": "10", "tax_class_code": "nope"}],
+        )
+    assert "tax_class_code" in exc.value.message_dict
+    assert not Invoice.objects.exists()
+
+
+def test_closed_customers_are_not_invoiced(acme):
+    customer = make_customer(status="closed")
+    with pytest.raises(services.BillingError, match="closed"):
+        services.invoice_create_draft(
+            customer=customer, lines=[{"description": "x", "unit_price": "1"}]
+        )
+
+
+def test_void_reason_is_kept_internal(acme):
+    invoice = _issued(make_customer())
+    services.invoice_void(invoice=invoice, reason="Duplicate of 2026-000002")
+    invoice.refresh_from_db()
+    assert invoice.void_reason == "Duplicate of 2026-000002" and "Duplicate" not in invoice.notes
+
+
+def test_a_run_that_stops_half_way_is_marked_failed(instance_b):
+    from tenant_apps.billing.models import BillingRun
+    from tenant_apps.orders import runs
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product
+
+    from tenant_apps.billing.models import IssuerIdentity
+
+    with schema_context(instance_b.schema_name):
+        IssuerIdentity.objects.all().delete()  # issuing now fails half-way through the run
+        product = make_product()
+        Service.objects.create(
+            customer=make_customer(),
+            product=product,
+            status="active",
+            cycle="monthly",
+            currency="EUR",
+            recurring_amount=Decimal("10"),
+            next_due_date=TODAY,
+        )
+        with pytest.raises(services.BillingError, match="issuer identity"):
+            runs.renewals_run(today=TODAY)
+        run = BillingRun.objects.get()
+        assert run.status == "failed" and "issuer identity" in run.log[-1]

@@ -1,3 +1,23 @@
-"""API routes of billing."""
+"""API routes of billing (mounted at /api/)."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .api import (
+    BillingRunViewSet,
+    BillingSettingsView,
+    InvoiceViewSet,
+    PaymentViewSet,
+    TaxRateViewSet,
+)
+
+router = SimpleRouter()
+router.register("invoices", InvoiceViewSet, basename="billing-api-invoice")
+router.register("payments", PaymentViewSet, basename="billing-api-payment")
+router.register("tax-rates", TaxRateViewSet, basename="billing-api-tax-rate")
+router.register("billing-runs", BillingRunViewSet, basename="billing-api-run")
+
+urlpatterns = [
+    path("billing-settings/", BillingSettingsView.as_view(), name="billing-api-settings"),
+    *router.urls,
+]

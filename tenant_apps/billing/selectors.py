@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+import datetime
+from decimal import Decimal
 
-from .models import Invoice, IssuerIdentity
+from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
+from django.template import TemplateDoesNotExist, loader
+from django.utils import timezone
+
+from .models import BillingRun, CreditEntry, Invoice, IssuerIdentity, Payment, TaxRate
+from .money import ZERO
 
 
 def issuer_identity_get() -> IssuerIdentity | None:
@@ -34,3 +52,143 @@ def get_invoice_for(user, pk) -> Invoice:
     if user.is_authenticated and user.is_customer:
         return qs.exclude(status=Invoice.Status.DRAFT).get(pk=pk, customer__user=user)
     raise PermissionDenied("Sign in to see invoices.")
+
+
+# --------------------------------------------------------------------------------------
+# Screens and API of billing (read-only helpers)
+
+BILLING_ROLES = frozenset({"owner", "admin", "billing"})
+
+
+def can_bill(user) -> bool:
+    """May issue, void, credit and record payments: owner, administrators and billing staff."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and getattr(user, "role", None) in BILLING_ROLES
+    )
+
+
+OPEN_STATUSES = (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
+
+
+def open_invoice_q() -> Q:
+    """Invoices the customer still owes something on."""
+    return Q(kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES)
+
+
+def overdue_invoice_q(today: datetime.date | None = None) -> Q:
+    return open_invoice_q() & Q(due_date__lt=today or timezone.localdate())
+
+
+def with_balance(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Annotate `balance` (what is still owed, as `Invoice.amount_due`) so lists can sort on it."""
+    owed = ExpressionWrapper(
+        F("total") - F("amount_paid") - F("amount_credited"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+    return qs.annotate(
+        balance=Case(
+            When(open_invoice_q(), then=Greatest(owed, Value(ZERO))),
+            default=Value(ZERO),
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+    )
+
+
+def invoice_summary(today: datetime.date | None = None) -> dict:
+    """Figures for the invoice list header: drafts, and what is owed / overdue per currency."""
+    today = today or timezone.localdate()
+    owed = F("total") - F("amount_paid") - F("amount_credited")
+
+    def by_currency(q: Q) -> list[dict]:
+        return list(
+            Invoice.objects.filter(q)
+            .values("currency")
+            .annotate(count=Count("id"), amount=Sum(owed))
+            .order_by("currency")
+        )
+
+    return {
+        "drafts": Invoice.objects.filter(status=Invoice.Status.DRAFT).count(),
+        "outstanding": by_currency(open_invoice_q()),
+        "overdue": by_currency(overdue_invoice_q(today)),
+    }
+
+
+def portal_invoice_list(user) -> QuerySet[Invoice]:
+    """A portal user's own issued invoices and credit notes (never drafts, never others')."""
+    if not (user.is_authenticated and user.is_customer):
+        return Invoice.objects.none()
+    return with_balance(
+        Invoice.objects.filter(customer__user=user)
+        .exclude(status=Invoice.Status.DRAFT)
+        .select_related("customer")
+    ).order_by("-issue_date", "-id")
+
+
+def invoice_credit_remaining(invoice: Invoice) -> Decimal:
+    """How much of an issued invoice can still be credited (credit notes never exceed it)."""
+    credited = invoice.credit_notes.exclude(status=Invoice.Status.VOID).aggregate(
+        total=Sum("total")
+    )["total"]
+    return max(invoice.total - (credited or ZERO), ZERO)
+
+
+def payment_list() -> QuerySet[Payment]:
+    return Payment.objects.select_related("customer", "invoice", "created_by")
+
+
+def billing_run_list() -> QuerySet[BillingRun]:
+    return BillingRun.objects.all()
+
+
+def get_billing_run_for(user, pk) -> BillingRun:
+    """Staff of this instance only; raises BillingRun.DoesNotExist or PermissionDenied."""
+    if not (user.is_authenticated and user.is_instance_staff):
+        raise PermissionDenied("Billing runs are for staff.")
+    return BillingRun.objects.get(pk=pk)
+
+
+def billing_run_companions(run: BillingRun) -> QuerySet[BillingRun]:
+    """Runs started together with `run` (“Run now” starts renewals then dunning)."""
+    window = datetime.timedelta(minutes=5)
+    return BillingRun.objects.filter(
+        run_date=run.run_date,
+        triggered_by=run.triggered_by,
+        started_at__gte=run.started_at - window,
+        started_at__lte=run.started_at + window,
+    ).exclude(pk=run.pk)
+
+
+def tax_rate_list() -> QuerySet[TaxRate]:
+    return TaxRate.objects.select_related("tax_class")
+
+
+def get_tax_rate_for(user, pk) -> TaxRate:
+    if not (user.is_authenticated and user.is_instance_staff):
+        raise PermissionDenied("Tax rates are for staff.")
+    return TaxRate.objects.select_related("tax_class").get(pk=pk)
+
+
+def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[CreditEntry]:
+    return list(
+        CreditEntry.objects.filter(customer_id=customer_id).select_related("invoice", "payment")[
+            :limit
+        ]
+    )
+
+
+def email_template_default(key: str) -> tuple[str, str] | None:
+    """The built-in (subject, body) of an e-mail: templates/emails/<key>.txt, whose first
+    line is "Subject: …" (the format `notifications` sends). None when there is no file.
+    """
+    try:
+        source = loader.get_template(f"emails/{key}.txt").template.source
+    except TemplateDoesNotExist:
+        return None
+    first, _, body = source.partition("\n")
+    if not first.startswith("Subject:"):
+        return "", source
+    return first.removeprefix("Subject:").strip(), body.lstrip("\n")

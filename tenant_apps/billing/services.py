@@ -17,17 +17,20 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import DomainError
+from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 
 from .models import (
     BillingRun,
     BillingSettings,
     CreditEntry,
+    EmailTemplate,
     Invoice,
     InvoiceLine,
     IssuerIdentity,
     NumberSequence,
     Payment,
+    TaxRate,
 )
 from .money import ZERO, round_money, to_decimal, validate_currency
 from .signals import invoice_settled
@@ -103,6 +106,47 @@ def billing_settings_update(**fields) -> BillingSettings:
     return row
 
 
+@transaction.atomic
+def tax_rate_set(
+    *, country: str, tax_class, rate, name: str = "VAT", tax_rate: TaxRate | None = None
+) -> TaxRate:
+    """Create or change the rate of one tax class in one country (new drafts use it)."""
+    row = tax_rate or TaxRate()
+    row.country, row.tax_class, row.name = country, tax_class, name or "VAT"
+    row.rate = to_decimal(rate, field="rate")
+    clash = TaxRate.objects.filter(country=country, tax_class=tax_class).exclude(pk=row.pk)
+    if clash.exists():
+        raise ValidationError(
+            {"tax_class": [f"{country} already has a {tax_class} rate; edit that one."]}
+        )
+    row.full_clean()
+    row.save()
+    return row
+
+
+@transaction.atomic
+def tax_rate_delete(*, tax_rate: TaxRate) -> None:
+    """Issued invoices keep the rate they were issued with; only new drafts change."""
+    tax_rate.delete()
+
+
+@transaction.atomic
+def email_template_set(*, key: str, subject: str, body: str) -> EmailTemplate:
+    if key not in EmailTemplate.Key.values:
+        raise ValidationError({"key": [f"There is no e-mail called “{key}”."]})
+    row, _ = EmailTemplate.objects.update_or_create(
+        key=key, defaults={"subject": subject, "body": body}
+    )
+    row.full_clean()
+    return row
+
+
+@transaction.atomic
+def email_template_reset(*, key: str) -> None:
+    """Back to the built-in wording."""
+    EmailTemplate.objects.filter(key=key).delete()
+
+
 # --------------------------------------------------------------------------------------
 # Numbering
 
@@ -175,6 +219,11 @@ class LineSpec:
                 period_start=data.get("period_start"),
                 period_end=data.get("period_end"),
             )
+            # Typed lines name their tax class; an unknown one would silently tax at 0 %.
+            if not TaxClass.objects.filter(code=spec.tax_class_code).exists():
+                raise ValidationError(
+                    {"tax_class_code": [f"There is no tax class “{spec.tax_class_code}”."]}
+                )
         if spec.quantity <= 0:
             raise ValidationError({"quantity": ["The quantity must be more than 0."]})
         if spec.unit_price < 0:
@@ -207,6 +256,8 @@ def invoice_create_draft(
     notes: str = "",
     created_by=None,
 ) -> Invoice:
+    if customer.status != Customer.Status.ACTIVE:
+        raise BillingError(f"{customer} is closed: reopen the customer before invoicing.")
     currency = validate_currency(currency or customer.currency)
     specs = [LineSpec.parse(line) for line in lines]
     invoice = Invoice.objects.create(
@@ -401,10 +452,8 @@ def invoice_void(*, invoice: Invoice, reason: str = "") -> Invoice:
         )
     locked.status = Invoice.Status.VOID
     locked.voided_at = timezone.now()
-    locked.notes = (
-        (locked.notes + f"\nVoided: {reason}".rstrip()).strip() if reason else locked.notes
-    )
-    locked.save(update_fields=["status", "voided_at", "notes"])
+    locked.void_reason = reason.strip()[:300]  # internal: never printed for the customer
+    locked.save(update_fields=["status", "voided_at", "void_reason"])
     return locked
 
 
@@ -473,7 +522,8 @@ def payment_record(
 ) -> Payment:
     """Record money received; what exceeds the invoice's balance becomes account credit."""
     amount = to_decimal(amount)
-    if amount <= 0:
+    # Compare after rounding: 0.004 EUR is not a payment (and would break the constraint).
+    if round_money(amount, customer.currency) <= 0:
         raise ValidationError({"amount": ["A payment is more than 0."]})
     if method not in Payment.Method.values:
         raise ValidationError({"method": [f"Unknown payment method “{method}”."]})
@@ -546,7 +596,7 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None) -> Decimal:
 
 @transaction.atomic
 def customer_credit_adjust(*, customer: Customer, amount, note: str) -> Customer:
-    amount = to_decimal(amount)
+    amount = round_money(to_decimal(amount), customer.currency)
     if amount == 0:
         raise ValidationError({"amount": ["Enter a non-zero amount."]})
     if not note.strip():
@@ -556,7 +606,7 @@ def customer_credit_adjust(*, customer: Customer, amount, note: str) -> Customer
         raise ValidationError(
             {"amount": [f"The credit balance is {locked.credit_balance}; it cannot go below 0."]}
         )
-    _credit(locked, round_money(amount, locked.currency), CreditEntry.Kind.MANUAL, note=note[:300])
+    _credit(locked, amount, CreditEntry.Kind.MANUAL, note=note[:300])
     return locked
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.db import transaction
@@ -35,6 +36,20 @@ def _finish(run: BillingRun, log: list[str]) -> BillingRun:
     return run
 
 
+@contextmanager
+def _recorded(run: BillingRun, log: list[str]):
+    """A run that stops half-way says so (what it did before the error stays committed)."""
+    try:
+        yield
+    except Exception as exc:
+        log.append(f"Stopped: {exc}")
+        run.log = log[-500:]
+        run.status = BillingRun.Status.FAILED
+        run.finished_at = timezone.now()
+        run.save()
+        raise
+
+
 def renewals_run(
     *, today: datetime.date | None = None, triggered_by: str = "schedule"
 ) -> BillingRun:
@@ -50,58 +65,63 @@ def renewals_run(
         kind=BillingRun.Kind.RENEWALS, run_date=today, triggered_by=triggered_by
     )
     log: list[str] = []
-
-    ending = Service.objects.filter(
-        status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-        cancel_at_period_end=True,
-        next_due_date__lte=today,
-    )
-    for service in ending:
-        services.service_transition(
-            service=service, to=Service.Status.CANCELLED, reason="Cancelled at the end of its term"
-        )
-        log.append(f"Cancelled service #{service.pk} at the end of its term.")
-
-    due = (
-        Service.objects.filter(
+    with _recorded(run, log):
+        ending = Service.objects.filter(
             status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-            cancel_at_period_end=False,
-            next_due_date__lte=horizon,
+            cancel_at_period_end=True,
+            next_due_date__lte=today,
         )
-        .exclude(cycle=BillingCycle.ONE_TIME)
-        .filter(
-            Q(invoiced_period_start__isnull=True) | Q(invoiced_period_start__lt=F("next_due_date"))
-        )
-        .order_by("customer_id", "id")
-    )
-    while True:
-        with transaction.atomic():
-            # SKIP LOCKED: a concurrent run (or a manual one) never invoices the same service twice.
-            batch = list(
-                due.select_for_update(skip_locked=True, of=("self",)).select_related(
-                    "customer", "product__tax_class"
-                )[:BATCH]
+        for service in ending:
+            services.service_transition(
+                service=service,
+                to=Service.Status.CANCELLED,
+                reason="Cancelled at the end of its term",
             )
-            if not batch:
-                break
-            grouped: dict[tuple[int, str], list[Service]] = defaultdict(list)
-            for service in batch:
-                grouped[(service.customer_id, service.currency)].append(service)
-            specs = [
-                billing.InvoiceSpec(
-                    customer=group[0].customer,
-                    currency=currency,
-                    lines=[services._service_line(s, s.next_due_date) for s in group],
+            log.append(f"Cancelled service #{service.pk} at the end of its term.")
+
+        due = (
+            Service.objects.filter(
+                status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+                cancel_at_period_end=False,
+                next_due_date__lte=horizon,
+            )
+            .exclude(cycle=BillingCycle.ONE_TIME)
+            .filter(
+                Q(invoiced_period_start__isnull=True)
+                | Q(invoiced_period_start__lt=F("next_due_date"))
+            )
+            .order_by("customer_id", "id")
+        )
+        while True:
+            with transaction.atomic():
+                # SKIP LOCKED: a concurrent (or manual) run never invoices a service twice.
+                batch = list(
+                    due.select_for_update(skip_locked=True, of=("self",)).select_related(
+                        "customer", "product__tax_class"
+                    )[:BATCH]
                 )
-                for (_, currency), group in grouped.items()
-            ]
-            invoices = billing.invoices_issue_bulk(specs=specs, run=run, on_date=today)
-            # One UPDATE for the batch: each service is now invoiced up to its due period.
-            Service.objects.filter(pk__in=[s.pk for s in batch]).update(
-                invoiced_period_start=F("next_due_date")
-            )
-            run.invoices_created += len(invoices)
-            log.append(f"Issued {len(invoices)} renewal invoice(s) for {len(batch)} service(s).")
+                if not batch:
+                    break
+                grouped: dict[tuple[int, str], list[Service]] = defaultdict(list)
+                for service in batch:
+                    grouped[(service.customer_id, service.currency)].append(service)
+                specs = [
+                    billing.InvoiceSpec(
+                        customer=group[0].customer,
+                        currency=currency,
+                        lines=[services._service_line(s, s.next_due_date) for s in group],
+                    )
+                    for (_, currency), group in grouped.items()
+                ]
+                invoices = billing.invoices_issue_bulk(specs=specs, run=run, on_date=today)
+                # One UPDATE for the batch: each service is now invoiced up to its due period.
+                Service.objects.filter(pk__in=[s.pk for s in batch]).update(
+                    invoiced_period_start=F("next_due_date")
+                )
+                run.invoices_created += len(invoices)
+                log.append(
+                    f"Issued {len(invoices)} renewal invoice(s) for {len(batch)} service(s)."
+                )
     return _finish(run, log)
 
 
@@ -131,81 +151,91 @@ def dunning_run(
         kind=BillingRun.Kind.DUNNING, run_date=today, triggered_by=triggered_by
     )
     log: list[str] = []
-    for invoice in _overdue_invoices(today):
-        overdue = (today - invoice.due_date).days
-        with transaction.atomic():
-            locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-            if locked.status not in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID):
-                continue
-            level = sum(1 for day in reminder_days if day <= overdue)
-            if level > locked.reminders_sent:
-                locked.reminders_sent = level
-                locked.last_reminder_at = timezone.now()
-                locked.save(update_fields=["reminders_sent", "last_reminder_at"])
-                invoice_id, reminder_level = locked.pk, level
-                transaction.on_commit(
-                    lambda i=invoice_id, lv=reminder_level: notifications.invoice_reminder_notify(
-                        invoice=Invoice.objects.get(pk=i), level=lv, base_url=base_url
-                    )
-                )
-                run.reminders_sent += 1
-                log.append(
-                    f"Reminder {level} for invoice {locked.number} ({overdue} days overdue)."
-                )
-            fee = (
-                settings_row.late_fee_amount
-                + locked.amount_due * settings_row.late_fee_percent / Decimal(100)
-            )
-            fee = round_money(fee, locked.currency)
-            if (
-                fee > 0
-                and overdue >= settings_row.late_fee_after_days
-                and locked.late_fee_invoice_id is None
-            ):
-                late = billing.invoice_create_draft(
-                    customer=locked.customer,
-                    currency=locked.currency,
-                    lines=[
-                        billing.LineSpec(
-                            description=f"Late payment fee for invoice {locked.number}",
-                            unit_price=fee,
-                            kind=InvoiceLine.Kind.LATE_FEE,
-                        )
-                    ],
-                )
-                late = billing.invoice_issue(invoice=late, issue_date=today)
-                locked.late_fee_invoice = late
-                locked.save(update_fields=["late_fee_invoice"])
-                run.late_fees += 1
-                log.append(
-                    f"Late fee {fee} {locked.currency} for invoice {locked.number}: {late.number}."
-                )
-            linked = Service.objects.filter(invoice_lines__invoice=locked).distinct()
-            if (
-                settings_row.terminate_after_days is not None
-                and overdue >= settings_row.terminate_after_days
-            ):
-                for service in linked.filter(
-                    status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED]
-                ):
-                    services.service_terminate(
-                        service=service, reason=f"Invoice {locked.number} unpaid"
-                    )
-                    run.services_terminated += 1
-                    log.append(f"Terminated service #{service.pk}: invoice {locked.number} unpaid.")
-            elif (
-                settings_row.suspend_after_days is not None
-                and overdue >= settings_row.suspend_after_days
-            ):
-                for service in linked.filter(status=Service.Status.ACTIVE):
-                    suspended = services.service_suspend(
-                        service=service, reason=f"Invoice {locked.number} unpaid", nonpayment=True
-                    )
+    with _recorded(run, log):
+        for invoice in _overdue_invoices(today):
+            overdue = (today - invoice.due_date).days
+            with transaction.atomic():
+                locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+                if locked.status not in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID):
+                    continue
+                level = sum(1 for day in reminder_days if day <= overdue)
+                if level > locked.reminders_sent:
+                    locked.reminders_sent = level
+                    locked.last_reminder_at = timezone.now()
+                    locked.save(update_fields=["reminders_sent", "last_reminder_at"])
+                    invoice_id, reminder_level = locked.pk, level
                     transaction.on_commit(
-                        lambda s=suspended: notifications.service_suspended_notify(
-                            service=s, base_url=base_url
+                        lambda i=invoice_id, lv=reminder_level: (
+                            notifications.invoice_reminder_notify(
+                                invoice=Invoice.objects.get(pk=i), level=lv, base_url=base_url
+                            )
                         )
                     )
-                    run.services_suspended += 1
-                    log.append(f"Suspended service #{service.pk}: invoice {locked.number} unpaid.")
+                    run.reminders_sent += 1
+                    log.append(
+                        f"Reminder {level} for invoice {locked.number} ({overdue} days overdue)."
+                    )
+                fee = (
+                    settings_row.late_fee_amount
+                    + locked.amount_due * settings_row.late_fee_percent / Decimal(100)
+                )
+                fee = round_money(fee, locked.currency)
+                if (
+                    fee > 0
+                    and overdue >= settings_row.late_fee_after_days
+                    and locked.late_fee_invoice_id is None
+                ):
+                    late = billing.invoice_create_draft(
+                        customer=locked.customer,
+                        currency=locked.currency,
+                        lines=[
+                            billing.LineSpec(
+                                description=f"Late payment fee for invoice {locked.number}",
+                                unit_price=fee,
+                                kind=InvoiceLine.Kind.LATE_FEE,
+                            )
+                        ],
+                    )
+                    late = billing.invoice_issue(invoice=late, issue_date=today)
+                    locked.late_fee_invoice = late
+                    locked.save(update_fields=["late_fee_invoice"])
+                    run.late_fees += 1
+                    log.append(
+                        f"Late fee {fee} {locked.currency} for invoice {locked.number}: "
+                        f"{late.number}."
+                    )
+                linked = Service.objects.filter(invoice_lines__invoice=locked).distinct()
+                if (
+                    settings_row.terminate_after_days is not None
+                    and overdue >= settings_row.terminate_after_days
+                ):
+                    for service in linked.filter(
+                        status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED]
+                    ):
+                        services.service_terminate(
+                            service=service, reason=f"Invoice {locked.number} unpaid"
+                        )
+                        run.services_terminated += 1
+                        log.append(
+                            f"Terminated service #{service.pk}: invoice {locked.number} unpaid."
+                        )
+                elif (
+                    settings_row.suspend_after_days is not None
+                    and overdue >= settings_row.suspend_after_days
+                ):
+                    for service in linked.filter(status=Service.Status.ACTIVE):
+                        suspended = services.service_suspend(
+                            service=service,
+                            reason=f"Invoice {locked.number} unpaid",
+                            nonpayment=True,
+                        )
+                        transaction.on_commit(
+                            lambda s=suspended: notifications.service_suspended_notify(
+                                service=s, base_url=base_url
+                            )
+                        )
+                        run.services_suspended += 1
+                        log.append(
+                            f"Suspended service #{service.pk}: invoice {locked.number} unpaid."
+                        )
     return _finish(run, log)

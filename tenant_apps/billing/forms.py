@@ -1,0 +1,403 @@
+"""Staff forms of billing: drafts and their lines, payments, credit, credit notes, settings.
+
+Forms check what a person can get wrong while typing (a negative quantity, an unknown
+currency, "3, x" as reminder days) so the page can point at the field; the services check
+everything again and stay the only place that writes. Tax rates and e-mail templates have no
+service yet: their ModelForms save directly (see `TaxRateForm`, `EmailTemplateForm`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.template import Engine, TemplateSyntaxError
+from django.utils import timezone
+
+from tenant_apps.catalog.models import TaxClass
+from tenant_apps.clients.models import Customer
+
+from .models import EmailTemplate, Invoice, Payment, TaxRate
+from .money import CURRENCIES, validate_currency
+from .selectors import open_invoice_q
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+PLAIN_TEXT = Engine(autoescape=False, loaders=[])
+POSITIVE_QUANTITY = "The quantity must be more than 0."
+NEGATIVE_PRICE = "Prices cannot be negative; issue a credit note to give money back."
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the fields it names, the rest on the form."""
+    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+    for field, messages in items:
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, message)
+
+
+def currency_codes() -> list[str]:
+    return sorted(CURRENCIES)
+
+
+def tax_class_choices() -> list[tuple[str, str]]:
+    choices = [(code, name) for code, name in TaxClass.objects.values_list("code", "name")]
+    # A fresh instance may have no tax class yet: lines still need one (no tax is charged).
+    return choices or [("standard", "Standard")]
+
+
+class CustomerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Customer) -> str:
+        return f"{obj.display_name} · {obj.email} ({obj.currency})"
+
+
+# --------------------------------------------------------------------------------------
+# Drafts and lines
+
+
+class InvoiceLineForm(forms.Form):
+    description = forms.CharField(max_length=300)
+    quantity = forms.DecimalField(max_digits=10, decimal_places=2, initial=Decimal("1"))
+    unit_price = forms.DecimalField(label="Unit price", **MONEY)
+    tax_class_code = forms.ChoiceField(label="Tax class", choices=())
+
+    def __init__(self, *args, tax_choices: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = tax_choices if tax_choices is not None else tax_class_choices()
+        field = self.fields["tax_class_code"]
+        field.choices = choices
+        codes = [code for code, _ in choices]
+        field.initial = "standard" if "standard" in codes else codes[0]
+        self.fields["description"].widget.attrs["placeholder"] = "e.g. Web hosting, March"
+        self.fields["quantity"].widget.attrs.update(min="0.01", step="0.01")
+        self.fields["unit_price"].widget.attrs.update(min="0", step="0.01")
+
+    def clean_quantity(self) -> Decimal:
+        quantity = self.cleaned_data["quantity"]
+        if quantity <= 0:
+            raise ValidationError(POSITIVE_QUANTITY)
+        return quantity
+
+    def clean_unit_price(self) -> Decimal:
+        price = self.cleaned_data["unit_price"]
+        if price < 0:
+            raise ValidationError(NEGATIVE_PRICE)
+        return price
+
+    def line(self) -> dict:
+        """The line as `services.LineSpec.parse` reads it."""
+        return {
+            "description": self.cleaned_data["description"],
+            "quantity": self.cleaned_data["quantity"],
+            "unit_price": self.cleaned_data["unit_price"],
+            "tax_class_code": self.cleaned_data["tax_class_code"],
+        }
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    def __init__(self, *args, **kwargs):
+        # One query for every row's tax class choices, not one per row.
+        self.tax_choices = tax_class_choices()
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "tax_choices": self.tax_choices}
+
+    def lines(self) -> list[dict]:
+        """Filled rows only: rows left as they were offered are not lines."""
+        return [form.line() for form in self.forms if form.has_changed() and form.cleaned_data]
+
+
+LineFormSet = forms.formset_factory(InvoiceLineForm, formset=BaseLineFormSet, extra=3)
+
+
+class InvoiceCreateForm(forms.Form):
+    customer = CustomerChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
+    currency = forms.CharField(
+        max_length=3,
+        required=False,
+        help_text="Leave empty to invoice in the customer's currency.",
+        widget=forms.TextInput(attrs={"list": "currency-codes", "placeholder": "e.g. EUR"}),
+    )
+    notes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Printed on the invoice for the customer.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.filter(
+            status=Customer.Status.ACTIVE
+        ).order_by("name", "id")
+
+    def clean_currency(self) -> str:
+        value = self.cleaned_data["currency"].strip()
+        return validate_currency(value) if value else ""
+
+
+# --------------------------------------------------------------------------------------
+# Settlement
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
+    method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.BANK_TRANSFER)
+    received_on = forms.DateField(
+        label="Received on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reference = forms.CharField(
+        max_length=200, required=False, help_text="Bank reference, cheque number…"
+    )
+    notes = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["received_on"].initial = timezone.localdate
+
+    def arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "amount": data["amount"],
+            "method": data["method"],
+            "received_on": data["received_on"],
+            "reference": data["reference"],
+            "notes": data["notes"],
+        }
+
+
+class OpenInvoiceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Invoice) -> str:
+        return f"{obj.number} · {obj.customer} · {obj.amount_due} {obj.currency} due"
+
+
+class PaymentRecordForm(PaymentForm):
+    """A payment received outside an invoice page: on account, or against an open invoice."""
+
+    customer = CustomerChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
+    invoice = OpenInvoiceChoiceField(
+        queryset=Invoice.objects.none(),
+        required=False,
+        empty_label="None: add it to the customer's credit",
+    )
+    field_order = ["customer", "invoice", "amount", "method", "received_on", "reference"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.order_by("name", "id")
+        self.fields["invoice"].queryset = (
+            Invoice.objects.filter(open_invoice_q())
+            .select_related("customer")
+            .order_by("due_date", "id")
+        )
+
+
+class ApplyCreditForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text="Leave empty to apply as much as the balance and the amount due allow.",
+        **MONEY,
+    )
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class CreditNoteForm(forms.Form):
+    """The whole invoice, or chosen lines and quantities (one field per line)."""
+
+    WHOLE, LINES = "whole", "lines"
+    scope = forms.ChoiceField(
+        choices=[(WHOLE, "The whole invoice"), (LINES, "Chosen lines")],
+        initial=WHOLE,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        max_length=300, help_text="Printed on the credit note, e.g. “Service cancelled”."
+    )
+
+    def __init__(self, *args, invoice: Invoice, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invoice_lines = list(invoice.lines.all())
+        for line in self.invoice_lines:
+            self.fields[f"line_{line.pk}"] = forms.DecimalField(
+                label=line.description,
+                required=False,
+                min_value=Decimal("0"),
+                max_value=line.quantity,
+                max_digits=10,
+                decimal_places=2,
+                widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "0"}),
+            )
+
+    def line_fields(self):
+        return [(line, self[f"line_{line.pk}"]) for line in self.invoice_lines]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") == self.LINES and not self.chosen_lines():
+            raise ValidationError("Enter the quantity to credit on at least one line.")
+        return data
+
+    def chosen_lines(self) -> list[dict]:
+        chosen = []
+        for line in self.invoice_lines:
+            quantity = self.cleaned_data.get(f"line_{line.pk}")
+            if quantity:
+                chosen.append({"line_id": line.pk, "quantity": quantity})
+        return chosen
+
+    def service_lines(self) -> list[dict] | None:
+        """None credits every line in full (what `credit_note_create` expects)."""
+        return self.chosen_lines() if self.cleaned_data["scope"] == self.LINES else None
+
+
+class CustomerCreditForm(forms.Form):
+    amount = forms.DecimalField(help_text="Positive adds credit, negative removes it.", **MONEY)
+    note = forms.CharField(max_length=300, help_text="Why the credit changes (kept in the ledger).")
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise ValidationError("Enter a non-zero amount.")
+        return amount
+
+
+# --------------------------------------------------------------------------------------
+# Settings, tax rates, e-mail templates
+
+
+class BillingSettingsForm(forms.Form):
+    prices_include_tax = forms.BooleanField(
+        required=False,
+        label="Prices include tax",
+        help_text="Catalog prices already include tax (typical when you sell to consumers).",
+    )
+    payment_terms_days = forms.IntegerField(
+        label="Payment terms (days)", min_value=0, max_value=365
+    )
+    renewal_lead_days = forms.IntegerField(
+        label="Renewal lead time (days)",
+        min_value=0,
+        max_value=365,
+        help_text="Renewal invoices are issued this many days before a service is due.",
+    )
+    invoice_number_format = forms.CharField(
+        max_length=60,
+        help_text="Placeholders: <code>{year}</code> and <code>{number}</code>; "
+        "<code>{number:06d}</code> pads to six digits.",
+    )
+    credit_note_number_format = forms.CharField(max_length=60)
+    reminder_days = forms.CharField(
+        required=False,
+        label="Reminders (days after due date)",
+        help_text="Comma-separated, e.g. 3, 10, 20. Leave empty to send no reminders.",
+    )
+    late_fee_amount = forms.DecimalField(
+        label="Late fee (fixed amount)", min_value=Decimal("0"), **MONEY
+    )
+    late_fee_percent = forms.DecimalField(
+        label="Late fee (% of amount due)",
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
+    )
+    late_fee_after_days = forms.IntegerField(
+        label="Charge the late fee after (days overdue)", min_value=0, max_value=365
+    )
+    suspend_after_days = forms.IntegerField(
+        label="Suspend services after (days overdue)",
+        min_value=0,
+        max_value=3650,
+        required=False,
+        help_text="Leave empty to never suspend automatically.",
+    )
+    terminate_after_days = forms.IntegerField(
+        label="Terminate services after (days overdue)",
+        min_value=0,
+        max_value=3650,
+        required=False,
+        help_text="Leave empty to never terminate automatically.",
+    )
+
+    # Two columns, filled row by row: the longer sections side by side, then the short ones.
+    SECTIONS = {
+        "Invoices": [
+            "prices_include_tax",
+            "payment_terms_days",
+            "invoice_number_format",
+            "credit_note_number_format",
+        ],
+        "Reminders and late fees": [
+            "reminder_days",
+            "late_fee_amount",
+            "late_fee_percent",
+            "late_fee_after_days",
+        ],
+        "Renewals": ["renewal_lead_days"],
+        "Suspension and termination": ["suspend_after_days", "terminate_after_days"],
+    }
+
+    @classmethod
+    def initial_from(cls, row) -> dict:
+        initial = {name: getattr(row, name) for name in cls.base_fields}
+        initial["reminder_days"] = ", ".join(str(day) for day in row.reminder_days or [])
+        return initial
+
+    def sections(self):
+        return [(title, [self[name] for name in names]) for title, names in self.SECTIONS.items()]
+
+    def clean_reminder_days(self) -> list[int]:
+        raw = self.cleaned_data["reminder_days"]
+        parts = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+        try:
+            days = [int(part) for part in parts]
+        except ValueError as exc:
+            raise ValidationError(
+                "Give reminder days as whole numbers of days, e.g. 3, 10."
+            ) from exc
+        if any(day < 0 for day in days):
+            raise ValidationError("Reminder days count from the due date: 0 or more.")
+        return sorted(set(days))
+
+
+class TaxRateForm(forms.ModelForm):
+    """Saved directly: billing has no tax-rate service yet (reported to the lead)."""
+
+    class Meta:
+        model = TaxRate
+        fields = ["country", "tax_class", "rate", "name"]
+        help_texts = {"name": "Printed next to the amount, e.g. VAT, TVA, MwSt, GST."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tax_class"].empty_label = None
+        self.fields["rate"].widget.attrs.update(step="0.001", min="0", max="100")
+
+
+class EmailTemplateForm(forms.ModelForm):
+    """Saved directly: billing has no e-mail template service yet (reported to the lead)."""
+
+    class Meta:
+        model = EmailTemplate
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
+
+    def _compiles(self, name: str) -> str:
+        value = self.cleaned_data[name]
+        try:
+            # Like notifications' engine: no loaders, so nothing can be included.
+            PLAIN_TEXT.from_string(value)
+        except TemplateSyntaxError as exc:
+            raise ValidationError(f"This is not valid template syntax: {exc}") from exc
+        return value
+
+    def clean_subject(self) -> str:
+        return self._compiles("subject")
+
+    def clean_body(self) -> str:
+        return self._compiles("body")

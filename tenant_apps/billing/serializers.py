@@ -1,0 +1,345 @@
+"""Billing API serializers: read shapes of documents, payments, rates, settings and runs, and
+the input of each write (validated here for form, by the services for meaning).
+
+Every amount is a Decimal serialised as a string ("120.00"), never a float.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from rest_framework import serializers
+
+from tenant_apps.catalog.models import TaxClass
+from tenant_apps.clients.models import Customer
+
+from .models import BillingRun, BillingSettings, Invoice, InvoiceLine, Payment, TaxRate
+from .money import validate_currency
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    """A read-only amount, as a string."""
+    return serializers.DecimalField(
+        max_digits=14, decimal_places=2, coerce_to_string=True, read_only=True, **kwargs
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Documents
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    quantity = serializers.DecimalField(
+        max_digits=10, decimal_places=2, coerce_to_string=True, read_only=True
+    )
+    unit_price = money()
+    tax_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=3, coerce_to_string=True, read_only=True, help_text="Percent"
+    )
+    net_amount = money()
+    tax_amount = money()
+    gross_amount = money()
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id",
+            "position",
+            "kind",
+            "description",
+            "quantity",
+            "unit_price",
+            "tax_class_code",
+            "tax_rate",
+            "net_amount",
+            "tax_amount",
+            "gross_amount",
+            "service",
+            "period_start",
+            "period_end",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.display_name", read_only=True)
+    subtotal = money()
+    tax_total = money()
+    total = money()
+    amount_paid = money()
+    amount_credited = money()
+    amount_due = money(help_text="What the customer still owes (0 for drafts, void, credit notes)")
+    pdf_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "status",
+            "customer",
+            "customer_name",
+            "currency",
+            "tax_treatment",
+            "prices_include_tax",
+            "issue_date",
+            "due_date",
+            "subtotal",
+            "tax_total",
+            "total",
+            "amount_paid",
+            "amount_credited",
+            "amount_due",
+            "credited_invoice",
+            "billing_run",
+            "pdf_url",
+            "created_at",
+            "issued_at",
+            "paid_at",
+            "voided_at",
+        ]
+        read_only_fields = fields
+
+    def get_pdf_url(self, obj) -> str | None:
+        """Where to download the stored PDF; null until it is rendered."""
+        if not obj.pdf:
+            return None
+        return reverse("billing-api-invoice-pdf", args=[obj.pk])
+
+
+class InvoiceDetailSerializer(InvoiceSerializer):
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+    credit_notes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [
+            *InvoiceSerializer.Meta.fields,
+            "notes",
+            "legal_notes",
+            "issuer_snapshot",
+            "customer_snapshot",
+            "lines",
+            "credit_notes",
+        ]
+        read_only_fields = fields
+
+
+class LineInputSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=300)
+    quantity = serializers.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("1"), coerce_to_string=True
+    )
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    tax_class_code = serializers.SlugField(max_length=40, default="standard")
+    kind = serializers.ChoiceField(
+        choices=InvoiceLine.Kind.choices, default=InvoiceLine.Kind.ADJUSTMENT
+    )
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("The quantity must be more than 0.")
+        return value
+
+    def validate_unit_price(self, value: Decimal) -> Decimal:
+        if value < 0:
+            raise serializers.ValidationError(
+                "Prices cannot be negative; issue a credit note to give money back."
+            )
+        return value
+
+    def validate_tax_class_code(self, value: str) -> str:
+        if not TaxClass.objects.filter(code=value).exists():
+            raise serializers.ValidationError(f"No tax class “{value}”.")
+        return value
+
+
+class InvoiceCreateSerializer(serializers.Serializer):
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="ISO 4217; empty: the customer's currency",
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    lines = LineInputSerializer(many=True, required=False, default=list)
+
+    def validate_currency(self, value: str) -> str:
+        if not value:
+            return ""
+        try:
+            return validate_currency(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+class LineRemoveSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField()
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CreditLineSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField()
+    quantity = serializers.DecimalField(
+        max_digits=10, decimal_places=2, required=False, coerce_to_string=True
+    )
+
+
+class CreditNoteInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    lines = CreditLineSerializer(
+        many=True,
+        required=False,
+        help_text="Lines of the invoice to credit (quantity defaults to the whole line); "
+        "leave out to credit the whole invoice.",
+    )
+
+
+class ApplyCreditSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        coerce_to_string=True,
+        help_text="Leave out to apply as much as the balance and the amount due allow.",
+    )
+
+
+class AppliedCreditSerializer(serializers.Serializer):
+    applied = money()
+    invoice = InvoiceSerializer(read_only=True)
+
+
+# --------------------------------------------------------------------------------------
+# Payments
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None)
+    amount = money()
+    applied_amount = money(help_text="Part settled on the invoice; the rest went to credit")
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "customer",
+            "invoice",
+            "invoice_number",
+            "amount",
+            "applied_amount",
+            "currency",
+            "method",
+            "reference",
+            "received_on",
+            "notes",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True
+    )
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    received_on = serializers.DateField(required=False, help_text="Default: today")
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class PaymentCreateSerializer(PaymentInputSerializer):
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    invoice = serializers.PrimaryKeyRelatedField(
+        queryset=Invoice.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Leave out to add the whole amount to the customer's credit.",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Tax rates, settings, runs
+
+
+class TaxRateSerializer(serializers.ModelSerializer):
+    tax_class = serializers.SlugRelatedField(
+        slug_field="code", queryset=TaxClass.objects.all(), help_text="Tax class code"
+    )
+    rate = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        coerce_to_string=True,
+        help_text="Percent, e.g. 20 or 5.5",
+    )
+
+    class Meta:
+        model = TaxRate
+        fields = ["id", "country", "tax_class", "rate", "name"]
+
+
+class BillingSettingsSerializer(serializers.ModelSerializer):
+    reminder_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        allow_empty=True,
+        help_text="Days after the due date to send reminders, e.g. [3, 10]",
+    )
+    late_fee_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0"), coerce_to_string=True
+    )
+    late_fee_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        coerce_to_string=True,
+    )
+
+    class Meta:
+        model = BillingSettings
+        fields = [
+            "prices_include_tax",
+            "payment_terms_days",
+            "renewal_lead_days",
+            "invoice_number_format",
+            "credit_note_number_format",
+            "reminder_days",
+            "late_fee_amount",
+            "late_fee_percent",
+            "late_fee_after_days",
+            "suspend_after_days",
+            "terminate_after_days",
+        ]
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "run_date",
+            "triggered_by",
+            "invoices_created",
+            "reminders_sent",
+            "late_fees",
+            "services_suspended",
+            "services_terminated",
+            "log",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

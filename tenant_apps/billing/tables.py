@@ -1,0 +1,387 @@
+"""Billing tables (django-tables2) and filter bars (django-filter), staff and portal."""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+import django_tables2 as tables
+from django import forms
+from django.db.models import Q
+from django.middleware.csrf import get_token
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from .models import BillingRun, Invoice, Payment, TaxRate
+from .money import format_money
+from .selectors import open_invoice_q, overdue_invoice_q
+
+# Status → badge class of the design system.
+STATUS_BADGES = {
+    Invoice.Status.DRAFT: "badge-neutral",
+    Invoice.Status.ISSUED: "badge-info",
+    Invoice.Status.PARTIALLY_PAID: "badge-warning",
+    Invoice.Status.PAID: "badge-success",
+    Invoice.Status.VOID: "badge-terminated",
+}
+RUN_BADGES = {
+    BillingRun.Status.RUNNING: "badge-info",
+    BillingRun.Status.DONE: "badge-success",
+    BillingRun.Status.FAILED: "badge-danger",
+}
+
+
+def customer_url(customer_id: int) -> str | None:
+    """The staff page of a customer, when the clients screens provide one."""
+    try:
+        return reverse("clients:customer_detail", args=[customer_id])
+    except NoReverseMatch:
+        return None
+
+
+def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
+    return (
+        invoice.kind == Invoice.Kind.INVOICE
+        and invoice.status in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
+        and invoice.due_date is not None
+        and invoice.due_date < (today or timezone.localdate())
+    )
+
+
+def status_badge(invoice: Invoice) -> str:
+    """The status as a badge; an unpaid invoice past its due date shows “Overdue”."""
+    if is_overdue(invoice):
+        return format_html(
+            '<span class="badge badge-danger" title="{}">Overdue</span>',
+            invoice.get_status_display(),
+        )
+    return format_html(
+        '<span class="badge {}">{}</span>',
+        STATUS_BADGES.get(invoice.status, "badge-neutral"),
+        invoice.get_status_display(),
+    )
+
+
+def kind_badge(invoice: Invoice) -> str:
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return mark_safe('<span class="badge badge-accent">Credit note</span>')
+    return "Invoice"
+
+
+class MoneyColumn(tables.Column):
+    """An amount in the record's currency, right-aligned."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", {"th": {"class": "num"}, "td": {"class": "num nowrap"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value, record):
+        return format_money(value, record.currency)
+
+
+class InvoiceTable(tables.Table):
+    number = tables.Column(verbose_name="Number", order_by=("number", "id"), empty_values=())
+    kind = tables.Column()
+    customer = tables.Column(order_by=("customer__name",))
+    status = tables.Column()
+    issue_date = tables.DateColumn(format="Y-m-d", verbose_name="Issued")
+    due_date = tables.DateColumn(format="Y-m-d", verbose_name="Due")
+    total = MoneyColumn()
+    balance = MoneyColumn(verbose_name="Amount due")
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "number",
+            "kind",
+            "customer",
+            "status",
+            "issue_date",
+            "due_date",
+            "total",
+            "balance",
+        ]
+        empty_text = "No invoices match these filters."
+        attrs = {"class": "table"}
+
+    detail_url_name = "billing:invoice_detail"
+
+    def render_number(self, record):
+        label = record.number or f"Draft #{record.pk}"
+        css = "mono" if record.number else "muted"
+        return format_html(
+            '<a class="{}" href="{}">{}</a>',
+            css,
+            reverse(self.detail_url_name, args=[record.pk]),
+            label,
+        )
+
+    def render_kind(self, record):
+        return kind_badge(record)
+
+    def render_due_date(self, record, value):
+        if value is None or record.kind == Invoice.Kind.CREDIT_NOTE:
+            return "—"  # drafts have no due date yet; credit notes are never paid
+        return value.strftime("%Y-%m-%d")
+
+    def render_balance(self, record, value):
+        if record.status in (Invoice.Status.DRAFT, Invoice.Status.VOID) or (
+            record.kind == Invoice.Kind.CREDIT_NOTE
+        ):
+            return mark_safe('<span class="muted">—</span>')  # nothing can be owed
+        return format_money(value, record.currency)
+
+    def render_customer(self, record):
+        url = customer_url(record.customer_id)
+        if url is None:
+            return str(record.customer)
+        return format_html('<a href="{}">{}</a>', url, record.customer)
+
+    def render_status(self, record):
+        return status_badge(record)
+
+
+class PortalInvoiceTable(InvoiceTable):
+    """The customer's own documents: no customer column, links stay in the portal."""
+
+    detail_url_name = "portal_billing:invoice_detail"
+    pdf = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta(InvoiceTable.Meta):
+        exclude = ["customer"]
+        sequence = ["number", "kind", "status", "issue_date", "due_date", "total", "balance", "pdf"]
+        empty_text = "No invoices yet."
+
+    def render_pdf(self, record):
+        if not record.pdf:
+            return mark_safe('<span class="muted text-sm">PDF soon</span>')
+        return format_html(
+            '<a class="btn btn-ghost btn-sm" href="{}">PDF</a>',
+            reverse("portal_billing:invoice_pdf", args=[record.pk]),
+        )
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    status = django_filters.ChoiceFilter(
+        choices=[("open", "Open (not yet paid)"), *Invoice.Status.choices],
+        empty_label="Any status",
+        method="with_status",
+    )
+    kind = django_filters.ChoiceFilter(choices=Invoice.Kind.choices, empty_label="Any kind")
+    overdue = django_filters.BooleanFilter(
+        method="only_overdue", label="Overdue only", widget=forms.CheckboxInput
+    )
+
+    class Meta:
+        model = Invoice
+        fields = ["q", "status", "kind", "overdue"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form.fields["q"].widget.attrs["placeholder"] = "Number or customer"
+
+    def search(self, queryset, name, value):
+        text = value.strip()
+        if not text:
+            return queryset
+        query = (
+            Q(number__icontains=text)
+            | Q(customer__name__icontains=text)
+            | Q(customer__company_name__icontains=text)
+            | Q(customer__email__icontains=text)
+        )
+        # "Draft #12" and "#12" find drafts, which have no number yet.
+        digits = text.lower().removeprefix("draft").strip().lstrip("#")
+        if digits.isdigit():
+            query |= Q(pk=int(digits))
+        return queryset.filter(query)
+
+    def with_status(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(open_invoice_q())
+        return queryset.filter(status=value)
+
+    def only_overdue(self, queryset, name, value):
+        return queryset.filter(overdue_invoice_q()) if value else queryset
+
+
+class PaymentTable(tables.Table):
+    received_on = tables.DateColumn(format="Y-m-d", verbose_name="Received")
+    customer = tables.Column(order_by=("customer__name",))
+    invoice = tables.Column(order_by=("invoice__number",), verbose_name="Invoice")
+    method = tables.Column()
+    reference = tables.Column()
+    amount = MoneyColumn()
+    applied_amount = MoneyColumn(verbose_name="On invoice")
+    created_by = tables.Column(verbose_name="Recorded by", order_by=("created_by__email",))
+
+    class Meta:
+        model = Payment
+        fields = [
+            "received_on",
+            "customer",
+            "invoice",
+            "method",
+            "reference",
+            "amount",
+            "applied_amount",
+            "created_by",
+        ]
+        empty_text = "No payments match these filters."
+        attrs = {"class": "table"}
+
+    def render_customer(self, record):
+        url = customer_url(record.customer_id)
+        if url is None:
+            return str(record.customer)
+        return format_html('<a href="{}">{}</a>', url, record.customer)
+
+    def render_invoice(self, record):
+        return format_html(
+            '<a class="mono" href="{}">{}</a>',
+            reverse("billing:invoice_detail", args=[record.invoice_id]),
+            record.invoice,
+        )
+
+    def render_method(self, record):
+        return record.get_method_display()
+
+    def render_created_by(self, record):
+        return format_html('<span class="muted">{}</span>', record.created_by.email)
+
+
+class PaymentFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    method = django_filters.ChoiceFilter(choices=Payment.Method.choices, empty_label="Any method")
+    received_after = django_filters.DateFilter(
+        field_name="received_on",
+        lookup_expr="gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    received_before = django_filters.DateFilter(
+        field_name="received_on",
+        lookup_expr="lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Payment
+        fields = ["q", "method", "received_after", "received_before"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form.fields["q"].widget.attrs["placeholder"] = "Customer, invoice or reference"
+
+    def search(self, queryset, name, value):
+        text = value.strip()
+        if not text:
+            return queryset
+        return queryset.filter(
+            Q(customer__name__icontains=text)
+            | Q(customer__company_name__icontains=text)
+            | Q(invoice__number__icontains=text)
+            | Q(reference__icontains=text)
+        )
+
+
+class TaxRateTable(tables.Table):
+    country = tables.Column()
+    tax_class = tables.Column(order_by=("tax_class__name",), verbose_name="Tax class")
+    name = tables.Column()
+    rate = tables.Column(attrs={"th": {"class": "num"}, "td": {"class": "num"}})
+    actions = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta:
+        model = TaxRate
+        fields = ["country", "tax_class", "name", "rate"]
+        empty_text = "No tax rates yet."
+        attrs = {"class": "table"}
+
+    def __init__(self, *args, can_manage: bool = False, **kwargs):
+        if not can_manage:
+            kwargs["exclude"] = ["actions"]
+        super().__init__(*args, **kwargs)
+
+    def render_country(self, record):
+        return format_html(
+            '<span class="mono">{}</span> {}', record.country.code, record.country.name
+        )
+
+    def render_rate(self, record):
+        return f"{record.rate.normalize():f} %"
+
+    def render_actions(self, record):
+        return format_html(
+            '<div class="actions">'
+            '<a class="btn btn-ghost btn-sm" href="{}">Edit</a>'
+            '<form method="post" action="{}" class="inline" data-confirm="Delete the {} rate '
+            'for {}?"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button class="btn btn-ghost btn-sm">Delete</button></form></div>',
+            reverse("billing:taxrate_edit", args=[record.pk]),
+            reverse("billing:taxrate_delete", args=[record.pk]),
+            record.tax_class,
+            record.country.name,
+            get_token(self.request),
+        )
+
+
+class BillingRunTable(tables.Table):
+    started_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Started")
+    kind = tables.Column()
+    run_date = tables.DateColumn(format="Y-m-d", verbose_name="For date")
+    triggered_by = tables.Column(verbose_name="Triggered by")
+    results = tables.Column(empty_values=(), orderable=False, verbose_name="Results")
+    status = tables.Column()
+
+    class Meta:
+        model = BillingRun
+        fields = ["started_at", "kind", "run_date", "triggered_by", "results", "status"]
+        empty_text = "No billing runs yet."
+        attrs = {"class": "table"}
+
+    def render_started_at(self, record, value):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("billing:run_detail", args=[record.pk]),
+            value.strftime("%Y-%m-%d %H:%M"),
+        )
+
+    def render_kind(self, record):
+        return record.get_kind_display()
+
+    def render_triggered_by(self, value):
+        if value == "schedule":
+            return mark_safe('<span class="muted">Schedule</span>')
+        return value
+
+    def render_results(self, record):
+        return run_summary(record)
+
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge {}">{}</span>',
+            RUN_BADGES.get(record.status, "badge-neutral"),
+            record.get_status_display(),
+        )
+
+
+def run_summary(run: BillingRun) -> str:
+    """e.g. “3 invoices” or “2 reminders · 1 late fee · 1 suspension”."""
+
+    def plural(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    if run.kind == BillingRun.Kind.RENEWALS:
+        return plural(run.invoices_created, "invoice")
+    parts = [
+        plural(run.reminders_sent, "reminder"),
+        plural(run.late_fees, "late fee"),
+        plural(run.services_suspended, "suspension"),
+        plural(run.services_terminated, "termination"),
+    ]
+    return " · ".join(parts)
