@@ -265,7 +265,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / ".var" / "media"
+# Uploaded files and stored PDFs, under a per-schema prefix (served only through views).
+MEDIA_ROOT = Path(env("UPLINE_MEDIA_ROOT", str(BASE_DIR / ".var" / "media")))
 
 DJANGO_TABLES2_TEMPLATE = "components/table.html"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +29,8 @@ def configure(db_name: str) -> None:
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upline")
     os.environ["DATABASE_URL"] = _admin_url(base_url, db_name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    # Stored PDFs of benchmark runs go to a throw-away folder, not the project's .var/media.
+    os.environ.setdefault("UPLINE_MEDIA_ROOT", tempfile.mkdtemp(prefix="upline-bench-media-"))
     import psycopg
 
     with psycopg.connect(_admin_url(base_url, "postgres"), autocommit=True) as conn:
