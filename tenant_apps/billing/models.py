@@ -16,6 +16,13 @@ from django_countries.fields import CountryField
 from .money import ZERO
 
 
+def _identity_upload_path(instance, filename: str) -> str:
+    """Files live under the instance's own schema folder, never shared between instances."""
+    from django.db import connection
+
+    return f"{connection.schema_name}/identity/{filename}"
+
+
 class IssuerIdentity(models.Model):
     """Who issues this instance's invoices: every instance is its own issuer of record."""
 
@@ -33,7 +40,7 @@ class IssuerIdentity(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     bank_details = models.TextField(blank=True)
     invoice_footer = models.TextField(blank=True)
-    logo = models.FileField(upload_to="identity/", blank=True)
+    logo = models.FileField(upload_to=_identity_upload_path, blank=True)
     brand_color = models.CharField(
         max_length=7,
         default="#4f46e5",

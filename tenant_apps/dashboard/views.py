@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -103,7 +104,25 @@ class IdentityForm(ModelForm):
             "currency",
             "bank_details",
             "invoice_footer",
+            "brand_color",
+            "logo",
         ]
+        widgets = {"brand_color": forms.TextInput(attrs={"type": "color"})}
+
+    LOGO_MAX_BYTES = 1024 * 1024
+    LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if not logo or not hasattr(logo, "size") or getattr(logo, "_committed", False):
+            return logo  # unchanged or cleared
+        if logo.size > self.LOGO_MAX_BYTES:
+            raise forms.ValidationError("The logo must be 1 MB or smaller.")
+        head = logo.read(8)
+        logo.seek(0)
+        if not any(head.startswith(magic) for magic in self.LOGO_TYPES):
+            raise forms.ValidationError("Upload the logo as a PNG or JPEG image.")
+        return logo
 
 
 class IdentityView(StaffRequiredMixin, FormView):
@@ -122,6 +141,8 @@ class IdentityView(StaffRequiredMixin, FormView):
             )
             return redirect("dashboard:identity")
         data = dict(form.cleaned_data)
+        if data.get("logo") is None:
+            data.pop("logo", None)  # no new file: keep the current logo
         issuer_identity_set(legal_name=data.pop("legal_name"), **data)
         messages.success(self.request, "Issuer identity saved. New invoices will carry it.")
         return redirect("dashboard:identity")
