@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("tenant_apps.orders.api_urls")),
     path("", include("tenant_apps.billing.api_urls")),
     path("", include("tenant_apps.referrals.api_urls")),
+    path("", include("tenant_apps.helpdesk.api_urls")),
 ]

@@ -56,6 +56,11 @@ UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
 # Called as hook(event=…, service=…) when a service changes state; the operator's instance
 # uses it to provision, suspend and resume reseller instances bought as "reseller plans".
 UPLINE_SERVICE_HOOK = "shared_apps.tenancy.billing_hooks.service_changed"
+# Called as hook(event=…, ticket=…, message=None) inside the helpdesk's transaction on
+# "replied", "status_changed", "closed", "reopened"; the upstream bridge plugs in here.
+UPLINE_TICKET_EVENT_HOOK = env(
+    "UPLINE_TICKET_EVENT_HOOK", "shared_apps.bridge.services.on_ticket_event"
+)
 
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where
@@ -74,6 +79,7 @@ TENANT_APPS = [
     "tenant_apps.referrals",
     "tenant_apps.orders",
     "tenant_apps.billing",
+    "tenant_apps.helpdesk",
     "tenant_apps.dashboard",
     "tenant_apps.portal",
 ]
@@ -82,6 +88,7 @@ SHARED_APPS = [
     "django_tenants",
     "shared_apps.tenancy",
     "shared_apps.console",
+    "shared_apps.bridge",
     "provisioning",
     *TENANT_APPS,
     "django.contrib.staticfiles",
@@ -203,6 +210,14 @@ CELERY_BEAT_SCHEDULE = {
     "recheck-unverified-vat-ids-everywhere": {
         "task": "tenant_apps.clients.tasks.tax_ids_recheck_all_instances",
         "schedule": 60 * 60.0,
+    },
+    "helpdesk-outbox-drain-everywhere": {
+        "task": "helpdesk.outbox_drain_all_instances",
+        "schedule": 60.0,
+    },
+    "helpdesk-sla-sweep-everywhere": {
+        "task": "helpdesk.sla_sweep_all_instances",
+        "schedule": 5 * 60.0,
     },
     "clear-expired-sessions-everywhere": {
         "task": "shared_apps.tenancy.tasks.sessions_clear_all_instances",

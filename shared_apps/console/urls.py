@@ -9,6 +9,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.ConsoleDashboardView.as_view(), name="dashboard"),
     path("resellers/", views.ResellerListView.as_view(), name="reseller_list"),
+    path("escalations/", views.EscalationListView.as_view(), name="escalation_list"),
     path("resellers/new/", views.ResellerCreateView.as_view(), name="reseller_create"),
     path("resellers/<slug:slug>/", views.ResellerDetailView.as_view(), name="reseller_detail"),
     path(

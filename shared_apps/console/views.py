@@ -238,3 +238,18 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
         services.reseller_delete(reseller=reseller, confirm_slug=confirm, actor=actor)
         messages.success(self.request, f"{reseller.name} and its instance were deleted.")
         return redirect("console:reseller_list")
+
+
+class EscalationListView(OperatorStaffMixin, TemplateView):
+    """Escalations from every reseller, with the time each hop took."""
+
+    template_name = "console/escalation_list.html"
+
+    def get_context_data(self, **kwargs):
+        from shared_apps.bridge.selectors import escalation_queue
+
+        context = super().get_context_data(**kwargs)
+        status = self.request.GET.get("status", "open")
+        status = status if status in ("open", "closed", "") else "open"
+        context.update(rows=escalation_queue(status=status or None), status=status)
+        return context

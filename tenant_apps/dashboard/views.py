@@ -112,6 +112,14 @@ class IdentityForm(ModelForm):
     LOGO_MAX_BYTES = 1024 * 1024
     LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["brand_color"].required = False
+
+    def clean_brand_color(self):
+        # Forms and scripts that do not send a colour keep the current one.
+        return self.cleaned_data.get("brand_color") or self.instance.brand_color or "#4f46e5"
+
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")
         if not logo or not hasattr(logo, "size") or getattr(logo, "_committed", False):

@@ -1,0 +1,1 @@
+"""Helpdesk of every instance: departments, tickets, conversations, attachments, SLA, outbox."""

@@ -1,0 +1,221 @@
+"""Helpdesk API of one instance (staff only): tickets, replies and notes (multipart for
+attachments), status transitions, assignment, departments and canned replies.
+
+Writes call the same services as the screens; ValidationError → 400, an illegal transition
+or a second escalation → 409, through `config.errors.api_exception_handler`.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from tenant_apps.accounts.models import User
+from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.clients.models import Customer
+
+from . import services
+from .models import Department, Ticket
+from .selectors import canned_reply_list, department_list, get_ticket_for, ticket_queue
+from .serializers import (
+    AssignInputSerializer,
+    CannedReplySerializer,
+    DepartmentSerializer,
+    MessageSerializer,
+    ReplyInputSerializer,
+    TicketCreateSerializer,
+    TicketDetailSerializer,
+    TicketSerializer,
+    TransitionInputSerializer,
+)
+
+NOT_FOUND = OpenApiResponse(description="No such object in this instance")
+REFUSED = OpenApiResponse(description="Bad input (400) or not allowed in this state (409)")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The ticket queue"),
+    retrieve=extend_schema(
+        summary="One ticket with its whole conversation",
+        responses={200: TicketDetailSerializer, 404: NOT_FOUND},
+    ),
+)
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsInstanceStaff]
+    serializer_class = TicketSerializer
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return ticket_queue(
+            user=self.request.user,
+            status=params.get("status") or None,
+            priority=params.get("priority") or None,
+            assignee=params.get("assignee") or None,
+            search=params.get("q") or None,
+        )
+
+    def get_serializer_class(self):
+        return TicketDetailSerializer if self.action == "retrieve" else TicketSerializer
+
+    def get_object(self) -> Ticket:
+        try:
+            return get_ticket_for(self.request.user, self.kwargs["pk"])
+        except Ticket.DoesNotExist as exc:
+            raise NotFound("No such ticket.") from exc
+
+    def _detail(self, ticket: Ticket, code=status.HTTP_200_OK) -> Response:
+        fresh = get_ticket_for(self.request.user, ticket.pk)
+        return Response(
+            TicketDetailSerializer(fresh, context={"request": self.request}).data, status=code
+        )
+
+    @extend_schema(
+        summary="Open a ticket (on behalf of a customer)",
+        request=TicketCreateSerializer,
+        responses={201: TicketDetailSerializer, 400: REFUSED},
+    )
+    def create(self, request):
+        data = TicketCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        customer = department = None
+        if values.get("customer"):
+            customer = Customer.objects.filter(pk=values["customer"]).first()
+            if customer is None:
+                raise ValidationError({"customer": "No such customer."})
+        if values.get("department"):
+            department = Department.objects.filter(pk=values["department"]).first()
+            if department is None:
+                raise ValidationError({"department": "No such department."})
+        ticket = services.ticket_open(
+            subject=values["subject"],
+            body=values["body"],
+            department=department,
+            customer=customer,
+            requester=customer.user if customer else None,
+            opened_by=request.user,
+            priority=values["priority"],
+            source=Ticket.Source.API,
+        )
+        return self._detail(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Reply to the customer, or add an internal note (multipart for attachments)",
+        request={
+            "application/json": ReplyInputSerializer,
+            "multipart/form-data": ReplyInputSerializer,
+        },
+        responses={201: MessageSerializer, 400: REFUSED, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def replies(self, request, pk=None):
+        ticket = self.get_object()
+        data = ReplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        files = request.FILES.getlist("attachments") if request.FILES else []
+        message = services.ticket_reply(
+            ticket=ticket,
+            author=request.user,
+            body=data.validated_data["body"],
+            internal=data.validated_data["internal"],
+            attachments=files,
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Move the ticket along its status pipeline",
+        request=TransitionInputSerializer,
+        responses={200: TicketDetailSerializer, 409: REFUSED, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        ticket = self.get_object()
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.ticket_transition(ticket=ticket, to=data.validated_data["to"], actor=request.user)
+        return self._detail(ticket)
+
+    @extend_schema(
+        summary="Assign the ticket to a staff member (null: unassign)",
+        request=AssignInputSerializer,
+        responses={200: TicketDetailSerializer, 400: REFUSED, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        ticket = self.get_object()
+        data = AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignee = None
+        if data.validated_data["assignee"] is not None:
+            assignee = User.objects.filter(pk=data.validated_data["assignee"]).first()
+            if assignee is None:
+                raise ValidationError({"assignee": "No such user."})
+        services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+        return self._detail(ticket)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Departments"),
+    retrieve=extend_schema(summary="One department"),
+    create=extend_schema(summary="Add a department"),
+)
+class DepartmentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsInstanceStaff]
+    serializer_class = DepartmentSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return department_list()
+
+    def perform_create(self, serializer):
+        if not self.request.user.can_manage_instance:
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied("Only the owner or an administrator can add departments.")
+        data = serializer.validated_data
+        serializer.instance = services.department_create(
+            name=data["name"],
+            first_response_minutes=data.get("first_response_minutes", 240),
+            resolution_minutes=data.get("resolution_minutes", 4320),
+            is_active=data.get("is_active", True),
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Canned replies"),
+    retrieve=extend_schema(summary="One canned reply"),
+    create=extend_schema(summary="Add a canned reply"),
+)
+class CannedReplyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsInstanceStaff]
+    serializer_class = CannedReplySerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return canned_reply_list()
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.canned_reply_create(
+            title=data["title"], body=data["body"], department=data.get("department")
+        )
+
+
+__all__ = ["CannedReplyViewSet", "DepartmentViewSet", "TicketViewSet"]

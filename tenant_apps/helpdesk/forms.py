@@ -1,0 +1,144 @@
+"""Helpdesk forms: opening and answering tickets, the side-panel actions, departments and
+canned replies. Forms check shape; the services check meaning.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tenant_apps.clients.models import Customer
+
+from .attachments import allowed_extensions, max_bytes
+from .models import CannedReply, Department, Ticket
+from .selectors import portal_departments, staff_members
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked by the services (size, type, content)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+def _attachment_help() -> str:
+    return f"Up to {max_bytes() // (1024 * 1024)} MB each: {', '.join(allowed_extensions())}."
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form's fields (or on top of the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class PortalTicketForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    department = forms.ModelChoiceField(queryset=Department.objects.none(), empty_label=None)
+    priority = forms.ChoiceField(choices=Ticket.Priority.choices, initial="normal")
+    body = forms.CharField(
+        label="How can we help?", widget=forms.Textarea(attrs={"rows": 8}), max_length=50000
+    )
+    attachments = MultipleFileField(label="Attachments")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = portal_departments()
+        self.fields["attachments"].help_text = _attachment_help()
+
+
+class StaffTicketForm(PortalTicketForm):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(status=Customer.Status.ACTIVE),
+        help_text="The customer this ticket is for; they see it in their portal",
+    )
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    body = forms.CharField(
+        label="First message (the customer sees it)",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=50000,
+    )
+    field_order = ["customer", "subject", "department", "priority", "assignee", "body"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(is_active=True)
+        self.fields["assignee"].queryset = staff_members()
+        self.order_fields(self.field_order)
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50000
+    )
+    internal = forms.BooleanField(
+        required=False, label="Internal note (staff only, the customer never sees it)"
+    )
+    attachments = MultipleFileField(label="Attachments")
+
+    def __init__(self, *args, staff: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].help_text = _attachment_help()
+        if not staff:
+            del self.fields["internal"]
+            self.fields["body"].label = "Your reply"
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_members()
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(choices=Ticket.Priority.choices)
+
+
+class DepartmentMoveForm(forms.Form):
+    department = forms.ModelChoiceField(queryset=Department.objects.none(), empty_label=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(is_active=True)
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    first_response_minutes = forms.IntegerField(
+        min_value=1, label="First reply target (minutes)", initial=240
+    )
+    resolution_minutes = forms.IntegerField(
+        min_value=1, label="Resolution target (minutes)", initial=4320
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Takes new tickets")
+
+
+class CannedReplyForm(forms.Form):
+    title = forms.CharField(max_length=120)
+    department = forms.ModelChoiceField(
+        queryset=Department.objects.all(),
+        required=False,
+        empty_label="All departments",
+    )
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+
+    @classmethod
+    def for_instance(cls, reply: CannedReply, data=None):
+        initial = {"title": reply.title, "department": reply.department, "body": reply.body}
+        return cls(data, initial=initial)

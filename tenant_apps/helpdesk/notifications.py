@@ -1,0 +1,193 @@
+"""Helpdesk e-mails, delivered from the Outbox exactly once.
+
+Rows are written by the services in the transaction of the change they report. `outbox_deliver`
+claims one undelivered row at a time with `select_for_update(skip_locked=True)`, sends it and
+marks it delivered in the same transaction, so two drains running at once never send the
+same row and a drain after a crash retries only what was not marked. A failed send counts an
+attempt and keeps the row for the next drain (up to MAX_ATTEMPTS).
+
+Wording is `templates/emails/helpdesk_<key>.txt` (first line `Subject: …`), rendered as plain
+text from plain values only (never model instances).
+"""
+
+from __future__ import annotations
+
+import logging
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.template import Context, Engine, loader
+from django.urls import reverse
+from django.utils import timezone
+
+from tenant_apps.accounts.models import Role, User
+from tenant_apps.billing.selectors import issuer_identity_get
+
+from .models import Message, Outbox, Ticket
+from .rich_text import html_to_text
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+PLAIN_TEXT = Engine(autoescape=False, loaders=[])
+
+
+def _render(key: str, context: dict) -> tuple[str, str]:
+    source = loader.get_template(f"emails/helpdesk_{key}.txt").template.source
+    first, _, body = source.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"templates/emails/helpdesk_{key}.txt must start with 'Subject: …'.")
+    ctx = Context(context, autoescape=False)
+    subject = PLAIN_TEXT.from_string(first.removeprefix("Subject:").strip()).render(ctx)
+    text = PLAIN_TEXT.from_string(body.lstrip("\n")).render(ctx)
+    return " ".join(subject.split()), text.strip() + "\n"
+
+
+def _instance_name() -> str:
+    identity = issuer_identity_get()
+    if identity is not None:
+        return identity.trading_name or identity.legal_name
+    return getattr(settings, "UPLINE_OPERATOR_NAME", "Support")
+
+
+def _from_address() -> str:
+    identity = issuer_identity_get()
+    name = _instance_name()
+    address = identity.email if identity and identity.email else ""
+    if not address:
+        _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((name, address))
+
+
+def _link(base_url: str, path: str) -> str:
+    return f"{base_url.rstrip('/')}{path}" if base_url else path
+
+
+def _customer_address(ticket: Ticket) -> list[str]:
+    if ticket.customer_id and ticket.customer.email:
+        return [ticket.customer.email]
+    if ticket.requester_id and ticket.requester.email:
+        return [ticket.requester.email]
+    return []
+
+
+def _staff_addresses(ticket: Ticket) -> list[str]:
+    """The assignee; unassigned: support staff, or the owner and admins when there are none."""
+    if ticket.assignee_id and ticket.assignee.is_active:
+        return [ticket.assignee.email]
+    active = User.objects.filter(is_active=True)
+    support = list(active.filter(role=Role.SUPPORT).values_list("email", flat=True))
+    if support:
+        return support
+    return list(
+        active.filter(Q(role=Role.OWNER) | Q(role=Role.ADMIN)).values_list("email", flat=True)
+    )
+
+
+def _context(ticket: Ticket, message: Message | None, base_url: str, *, staff: bool) -> dict:
+    path = (
+        reverse("helpdesk:ticket_detail", args=[ticket.pk])
+        if staff
+        else reverse("portal_helpdesk:ticket_detail", args=[ticket.pk])
+    )
+    customer = ticket.customer
+    return {
+        "instance_name": _instance_name(),
+        "ticket": {
+            "id": ticket.pk,
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "status": ticket.get_status_display(),
+            "priority": ticket.get_priority_display(),
+            "department": ticket.department.name,
+            "url": _link(base_url, path),
+            "first_response_due_at": ticket.first_response_due_at,
+            "resolution_due_at": ticket.resolution_due_at,
+        },
+        "customer": {
+            "name": customer.display_name if customer else "",
+            "email": customer.email if customer else "",
+        },
+        "message": {
+            "author": message.author_name if message else "",
+            "text": html_to_text(message.body) if message else "",
+            "attachments": [a.original_name for a in message.attachments.all()] if message else [],
+        },
+    }
+
+
+def _compose(row: Outbox, base_url: str) -> list[EmailMessage]:
+    payload = row.payload or {}
+    ticket = (
+        Ticket.objects.select_related("customer", "requester", "assignee", "department")
+        .filter(pk=payload.get("ticket_id"))
+        .first()
+    )
+    if ticket is None:
+        return []  # the ticket was deleted: nothing to say any more
+    message = Message.objects.filter(pk=payload.get("message_id")).first()
+    if row.event == Outbox.Event.STAFF_REPLIED or (
+        row.event == Outbox.Event.TICKET_OPENED and payload.get("by_staff")
+    ):
+        if message is not None and not message.visible_to_customer:
+            return []  # never mail a note to a customer, whatever the row says
+        key = "staff_replied" if row.event == Outbox.Event.STAFF_REPLIED else "opened_for_customer"
+        recipients = _customer_address(ticket)
+        context = _context(ticket, message, base_url, staff=False)
+    elif row.event in (Outbox.Event.CUSTOMER_REPLIED, Outbox.Event.TICKET_OPENED):
+        key = "customer_replied" if row.event == Outbox.Event.CUSTOMER_REPLIED else "opened"
+        recipients = _staff_addresses(ticket)
+        context = _context(ticket, message, base_url, staff=True)
+    elif row.event == Outbox.Event.SLA_BREACHED:
+        key = "sla_breached"
+        recipients = _staff_addresses(ticket)
+        context = _context(ticket, None, base_url, staff=True)
+        context["target"] = (
+            "first response" if payload.get("target") == "first_response" else "resolution"
+        )
+    else:
+        log.warning("Unknown helpdesk outbox event %s (row %s)", row.event, row.pk)
+        return []
+    if not recipients:
+        return []
+    subject, body = _render(key, context)
+    return [
+        EmailMessage(subject=subject, body=body, from_email=_from_address(), to=[address])
+        for address in dict.fromkeys(recipients)
+    ]
+
+
+def outbox_deliver(*, limit: int = 200, base_url: str = "") -> int:
+    """Deliver up to `limit` pending rows; returns how many were delivered now."""
+    delivered = 0
+    tried: list[int] = []
+    for _ in range(limit):
+        with transaction.atomic():
+            row = (
+                Outbox.objects.select_for_update(skip_locked=True)
+                .filter(delivered_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+                .exclude(pk__in=tried)
+                .order_by("id")
+                .first()
+            )
+            if row is None:
+                break
+            tried.append(row.pk)
+            try:
+                for email in _compose(row, base_url):
+                    email.send()
+            except Exception as exc:  # keep the row for the next drain, count the attempt
+                log.warning("Helpdesk notification %s failed: %s", row.pk, exc)
+                row.attempts += 1
+                row.last_error = str(exc)[:2000]
+                row.save(update_fields=["attempts", "last_error"])
+                continue
+            row.attempts += 1
+            row.delivered_at = timezone.now()
+            row.last_error = ""
+            row.save(update_fields=["attempts", "delivered_at", "last_error"])
+            delivered += 1
+    return delivered
