@@ -261,3 +261,18 @@ def test_ticket_pages_show_the_upstream_side_to_staff_only(instance_a, operator,
         f"/staff/helpdesk/tickets/{operator_ticket.pk}/"
     )
     assert b"Escalated by Acme" in operator_page.content
+
+
+def test_upstream_on_hold_is_relayed_but_reply_status_flips_are_not(
+    instance_a, operator, acme_ticket
+):
+    link = _escalate(instance_a, acme_ticket)
+    operator_ticket = Ticket.objects.get(pk=link.operator_ticket_id)
+    helpdesk.ticket_reply(ticket=operator_ticket, author=_user(operator.support), body="Looking.")
+    helpdesk.ticket_transition(ticket=operator_ticket, to="on_hold", actor=_user(operator.support))
+    with schema_context(instance_a.schema_name):
+        notes = [
+            m.body for m in Ticket.objects.get(pk=acme_ticket).messages.filter(kind="upstream_note")
+        ]
+    assert len(notes) == 3  # escalated, the reply, on hold
+    assert "On hold" in notes[-1]

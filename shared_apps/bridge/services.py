@@ -252,7 +252,10 @@ def _relay_down(event: str, operator_ticket: Ticket, message: Message | None) ->
         elif event == "closed":
             helpdesk.ticket_mark_upstream_closed(ticket=reseller_ticket, author_label=operator)
             link.status, link.closed_at = EscalationLink.Status.CLOSED, now
-        elif event in ("status_changed", "reopened"):
+        elif event == "reopened" or (
+            # Awaiting-customer/staff flips follow every reply: only "on hold" is news.
+            event == "status_changed" and operator_ticket.status == Ticket.Status.ON_HOLD
+        ):
             if event == "reopened":
                 link.status, link.closed_at = EscalationLink.Status.OPEN, None
             helpdesk.ticket_add_upstream_message(
