@@ -35,3 +35,26 @@ def test_setup_and_migrate_everything_are_idempotent(django_db_blocker, capsys):
         assert Reseller.objects.filter(slug__in=["acme", "bluebird"]).count() == 2
     out = capsys.readouterr().out
     assert "template" in out and "All instances migrated" in out
+
+
+def test_demo_builds_order_to_cash_and_helpdesk_data_and_is_idempotent(db, capsys):
+    from django_tenants.utils import schema_context
+
+    from shared_apps.bridge.models import EscalationLink
+    from tenant_apps.billing.models import Invoice
+    from tenant_apps.clients.models import Customer
+
+    from shared_apps.tenancy.services import allocation_set
+
+    # The session's instances exist already (the demo then only fills them): give them room.
+    for reseller in Reseller.objects.all():
+        for code in ("disk_gb", "hosting_accounts", "domains", "email_accounts"):
+            allocation_set(reseller=reseller, resource_code=code, quantity=10_000)
+    call_command("upline_demo")
+    call_command("upline_demo")
+    assert "Every password is: upline-demo-2026" in capsys.readouterr().out
+    assert EscalationLink.objects.count() == 1
+    with schema_context("r_acme"):
+        assert Customer.objects.filter(email="alice@example.com").exists()
+        assert Invoice.objects.filter(status="paid").exists()
+    assert Customer.objects.filter(reseller_id__isnull=False).exists()  # resellers billed upstream

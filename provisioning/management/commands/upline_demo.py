@@ -168,7 +168,78 @@ class Command(BaseCommand):
         for spec in RESELLERS:
             with transaction.atomic():
                 self._reseller(spec, start)
+        with transaction.atomic():
+            self._helpdesk(base)
         self._print(base, options["port"])
+
+    def _helpdesk(self, base: str) -> None:
+        """Tickets in both resellers, and one escalated to the operator and answered there."""
+        from shared_apps.bridge.services import ticket_escalate
+        from tenant_apps.helpdesk import services as helpdesk
+        from tenant_apps.helpdesk.models import Ticket
+
+        User = get_user_model()
+        for slug, staff_email, tickets in (
+            (
+                "acme",
+                "support@acme.test",
+                [
+                    (
+                        "alice@example.com",
+                        "My website shows a 502 error",
+                        "Since this morning alice.example.com answers 502 Bad Gateway.",
+                        True,
+                    ),
+                    (
+                        "bob@example.com",
+                        "How do I add a mailbox?",
+                        "I would like a second address for my shop.",
+                        False,
+                    ),
+                ],
+            ),
+            (
+                "bluebird",
+                "help@bluebird.test",
+                [
+                    (
+                        "carol@example.com",
+                        "Invoice address change",
+                        "Please put our new street on the next invoice.",
+                        False,
+                    ),
+                ],
+            ),
+        ):
+            schema = Reseller.objects.get(slug=slug).schema_name
+            with schema_context(schema):
+                if Ticket.objects.exists():
+                    continue
+                staff = User.objects.get(email=staff_email)
+                escalate = []
+                for email, subject, body, upstream in tickets:
+                    customer = Customer.objects.get(email=email)
+                    ticket = helpdesk.ticket_open(
+                        subject=subject, body=body, customer=customer, requester=customer.user
+                    )
+                    helpdesk.ticket_reply(
+                        ticket=ticket, author=staff, body="Thanks, we are looking into it."
+                    )
+                    if upstream:
+                        escalate.append(ticket.pk)
+            for ticket_id in escalate:
+                link = ticket_escalate(
+                    reseller_schema=schema,
+                    ticket_id=ticket_id,
+                    escalated_by=staff_email,
+                    note="Our web node is healthy; the 502 seems to come from upstream.",
+                )
+                operator_support = User.objects.get(email=f"support@{base}")
+                helpdesk.ticket_reply(
+                    ticket=Ticket.objects.get(pk=link.operator_ticket_id),
+                    author=operator_support,
+                    body="A load balancer in front of your node was restarting; fixed at 10:42.",
+                )
 
     def _operator(self, base: str) -> None:
         User = get_user_model()
