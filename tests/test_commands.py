@@ -41,10 +41,9 @@ def test_demo_builds_order_to_cash_and_helpdesk_data_and_is_idempotent(db, capsy
     from django_tenants.utils import schema_context
 
     from shared_apps.bridge.models import EscalationLink
+    from shared_apps.tenancy.services import allocation_set
     from tenant_apps.billing.models import Invoice
     from tenant_apps.clients.models import Customer
-
-    from shared_apps.tenancy.services import allocation_set
 
     # The session's instances exist already (the demo then only fills them): give them room.
     for reseller in Reseller.objects.all():
