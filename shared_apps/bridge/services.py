@@ -86,7 +86,8 @@ def _shared_text(
             lines.append(f"Services: {services}")
     if lines and lines[-1] != "":
         lines.append("")
-    for message in ticket.messages.filter(kind=Message.Kind.REPLY).order_by("created_at", "id"):
+    conversation = ticket.messages.filter(kind=Message.Kind.REPLY).select_related("author")
+    for message in conversation.order_by("created_at", "id"):
         who = "Staff" if message.author and message.author.is_instance_staff else "Customer"
         lines += [f"— {who}, {message.created_at:%Y-%m-%d %H:%M}:", html_to_text(message.body), ""]
     return "\n".join(lines).strip()
@@ -226,6 +227,8 @@ def on_ticket_event(*, event: str, ticket: Ticket, message: Message | None = Non
 
 def _relay_down(event: str, operator_ticket: Ticket, message: Message | None) -> None:
     """Operator → reseller: answers and status changes become staff-only upstream notes."""
+    if event == "status_changed" and operator_ticket.status != Ticket.Status.ON_HOLD:
+        return  # awaiting-customer/staff flips follow every reply: nothing to tell
     link = (
         EscalationLink.objects.select_related("reseller")
         .filter(operator_ticket_id=operator_ticket.pk)

@@ -14,6 +14,7 @@ from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_errors
 from provisioning.models import PoolSchema, TemplateSnapshot
 from shared_apps.tenancy import services
 from shared_apps.tenancy.models import Allocation, Reseller, ResellerEvent
@@ -39,15 +40,6 @@ class OperatorManagerMixin(OperatorStaffMixin):
     def check_manager(self):
         if not self.request.user.can_manage_instance:
             raise PermissionDenied("Only the operator's owner or administrators can do this.")
-
-
-def apply_errors(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form fields it names (else on the form)."""
-    for field, errors in (
-        exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-    ):
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
 
 
 class ConsoleDashboardView(OperatorStaffMixin, TemplateView):

@@ -28,15 +28,6 @@ POSITIVE_QUANTITY = "The quantity must be more than 0."
 NEGATIVE_PRICE = "Prices cannot be negative; issue a credit note to give money back."
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the fields it names, the rest on the form."""
-    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-    for field, messages in items:
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
-
-
 def currency_codes() -> list[str]:
     return sorted(CURRENCIES)
 

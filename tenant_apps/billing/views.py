@@ -25,6 +25,7 @@ from django_tables2 import RequestConfig
 from django_tenants.utils import schema_context
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import get_customer_for
@@ -43,7 +44,6 @@ from .forms import (
     PaymentRecordForm,
     TaxRateForm,
     VoidForm,
-    apply_service_errors,
     currency_codes,
 )
 from .models import BillingRun, EmailTemplate, Invoice, TaxRate

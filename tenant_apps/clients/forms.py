@@ -7,7 +7,6 @@ throw-away model instances so that form validation never alters the customer bei
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from tenant_apps.billing.money import CURRENCIES
 
@@ -46,15 +45,6 @@ BILLING_DETAILS_FIELDS = [
 ]
 # A tuple: Django's inline formset appends the foreign key to a form's `fields` list.
 CONTACT_FORM_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
-
-
-def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on its field, else above the form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 class CustomerForm(forms.ModelForm):

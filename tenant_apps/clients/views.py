@@ -16,6 +16,7 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin, StaffRequiredMixin
 from tenant_apps.billing.money import format_money
 from tenant_apps.billing.selectors import issuer_identity_get
@@ -27,7 +28,6 @@ from .forms import (
     BillingDetailsForm,
     ContactFormSet,
     CustomerForm,
-    apply_errors,
 )
 from .models import Contact, Customer
 from .selectors import customer_events, customer_for_user, customer_list, get_customer_for

@@ -5,7 +5,6 @@ canned replies. Forms check shape; the services check meaning.
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from tenant_apps.clients.models import Customer
 
@@ -35,15 +34,6 @@ class MultipleFileField(forms.FileField):
 
 def _attachment_help() -> str:
     return f"Up to {max_bytes() // (1024 * 1024)} MB each: {', '.join(allowed_extensions())}."
-
-
-def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form's fields (or on top of the form)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 class PortalTicketForm(forms.Form):

@@ -16,11 +16,12 @@ from django.views import View
 from django_tables2 import RequestConfig
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.clients.selectors import customer_for_user
 
 from . import services
-from .forms import PortalTicketForm, ReplyForm, apply_service_errors
+from .forms import PortalTicketForm, ReplyForm
 from .models import Attachment, Ticket
 from .selectors import customer_ticket_list, get_attachment_for, get_ticket_for, ticket_messages_for
 from .tables import PortalTicketTable

@@ -16,6 +16,7 @@ from django.views import View
 from django_tables2 import RequestConfig
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_service_errors
 from shared_apps.bridge.selectors import escalation_panel
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 
@@ -28,7 +29,6 @@ from .forms import (
     PriorityForm,
     ReplyForm,
     StaffTicketForm,
-    apply_service_errors,
 )
 from .models import Attachment, CannedReply, Department, Ticket
 from .selectors import (

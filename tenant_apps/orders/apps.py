@@ -1,4 +1,5 @@
 """App config for orders: renews services when billing reports an invoice settled."""
+
 from django.apps import AppConfig
 
 

@@ -43,17 +43,6 @@ def prices_text(prices: Iterable[Price], currency: str | None = None) -> str:
     return " · ".join(price_text(p) for p in chosen)
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationError, aliases=None) -> None:
-    """Put a service's ValidationError on the fields it names (`aliases` maps its field
-    names to the form's), else on the form as a whole."""
-    aliases = aliases or {}
-    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-    for field, errors in items:
-        field = aliases.get(field, field)
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
-
-
 class AddonCheckboxes(forms.CheckboxSelectMultiple):
     """Add-on checkboxes that say which plans each add-on goes with (`data-plans`), so the
     page can show only the chosen plan's add-ons; without script every add-on is listed."""

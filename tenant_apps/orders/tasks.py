@@ -1,4 +1,5 @@
 """Recurring billing: a daily beat task fans out one run per instance (thin tasks)."""
+
 from __future__ import annotations
 
 import datetime

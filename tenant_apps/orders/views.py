@@ -17,6 +17,7 @@ from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
 
 from config.errors import DomainError
+from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.billing.models import Invoice
 from tenant_apps.billing.money import ZERO, format_money
@@ -29,7 +30,6 @@ from .forms import (
     OrderAcceptForm,
     ReasonForm,
     StaffOrderForm,
-    apply_service_errors,
 )
 from .models import Order, Service
 from .selectors import (

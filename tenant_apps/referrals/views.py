@@ -10,6 +10,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
+from config.forms import form_add_service_errors as _apply_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 
 from . import services
@@ -35,13 +36,6 @@ def _referer_or_404(request, pk: int) -> Referer:
         return get_referer_for(request.user, pk)
     except Referer.DoesNotExist as exc:
         raise Http404("No such referer.") from exc
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-    for field, errors in items:
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
 
 
 class RefererListView(StaffRequiredMixin, TemplateView):
