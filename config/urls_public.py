@@ -7,6 +7,7 @@ from .urls_tenant import urlpatterns as instance_urlpatterns
 urlpatterns = [
     path("console/", include("shared_apps.console.urls")),
     path("api/console/", include("shared_apps.console.api_urls")),
+    path("api/bridge/", include("shared_apps.bridge.api_urls")),
     *instance_urlpatterns,
 ]
 

@@ -276,3 +276,50 @@ def test_upstream_on_hold_is_relayed_but_reply_status_flips_are_not(
         ]
     assert len(notes) == 3  # escalated, the reply, on hold
     assert "On hold" in notes[-1]
+
+
+def test_paid_upstream_support_is_shown_first_and_billed_on_the_next_invoice(
+    instance_a, acme_ticket
+):
+    import datetime
+    from decimal import Decimal
+
+    from tenant_apps.billing.models import Invoice, PendingCharge
+    from tenant_apps.orders import runs
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product, setup_issuer
+    from tests.conftest import client_for
+
+    setup_issuer("FR")  # the operator's own identity, public schema
+    plan = make_product("reseller-pro", amount="300", is_reseller_plan=True)
+    plan.escalation_price = Decimal("15.00")
+    plan.save()
+    acme = Reseller.objects.get(slug="acme")
+    reseller_customer = make_customer(
+        "Acme", kind="company", company_name="Acme Ltd", reseller_id=acme.pk
+    )
+    today = datetime.date(2026, 11, 26)
+    Service.objects.create(
+        customer=reseller_customer,
+        product=plan,
+        status="active",
+        cycle="monthly",
+        currency="EUR",
+        recurring_amount=Decimal("300"),
+        next_due_date=today + datetime.timedelta(days=3),
+    )
+
+    page = client_for(instance_a, instance_a.support).get(f"/staff/helpdesk/tickets/{acme_ticket}/")
+    assert "Each escalation costs" in page.content.decode() and "15.00" in page.content.decode()
+    with schema_context("public"):
+        _escalate(instance_a, acme_ticket)
+        charge = PendingCharge.objects.get()
+        assert charge.customer == reseller_customer and charge.amount == Decimal("15.00")
+        run = runs.renewals_run(today=today)
+        invoice = Invoice.objects.get(billing_run=run)
+        assert [
+            line.description.startswith("Upstream support") for line in invoice.lines.all()
+        ].count(True) == 1
+        charge.refresh_from_db()
+        assert charge.invoice == invoice
+        assert runs.renewals_run(today=today).invoices_created == 0

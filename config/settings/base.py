@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.outbox_drain_all_instances",
         "schedule": 60.0,
     },
+    "bridge-callbacks-deliver": {
+        "task": "bridge.callbacks_deliver",
+        "schedule": 60.0,
+    },
     "helpdesk-sla-sweep-everywhere": {
         "task": "helpdesk.sla_sweep_all_instances",
         "schedule": 5 * 60.0,

@@ -1,9 +1,13 @@
-"""Links between a reseller's ticket and the operator's ticket it was escalated to.
+"""Links between a reseller's ticket and the operator's ticket it was escalated to, and the
+inbox of resellers on other software (API keys, their escalations, signed callbacks).
 
 Lives in the public schema; it names tickets by (reseller, id) pairs, never by foreign key
 across schemas.
 """
 
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -57,3 +61,132 @@ class EscalationLink(models.Model):
             if self.first_operator_reply_at
             else None
         )
+
+
+# --------------------------------------------------------------------------------------
+# Inbox for resellers on other billing software: keys, their escalations, signed callbacks.
+
+LOCAL_CALLBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def validate_callback_url(url: str) -> None:
+    """https only: the signed payloads carry the operator's answers. Plain http is allowed
+    for a receiver on this machine (tests, a local relay), where nothing crosses a network."""
+    parts = urlsplit(url or "")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOCAL_CALLBACK_HOSTS:
+        return
+    raise ValidationError(
+        "Use an https:// address for the callback (http:// only for 127.0.0.1 or localhost)."
+    )
+
+
+class InboxToken(models.Model):
+    """An API key of one reseller for the inbox API. Only a hash is stored: the key itself
+    is shown once, when it is created."""
+
+    reseller = models.ForeignKey(
+        "tenancy.Reseller", related_name="inbox_tokens", on_delete=models.CASCADE
+    )
+    # The key's first characters: lets people tell keys apart and revoke one by name.
+    key_prefix = models.CharField(max_length=8, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix}… ({self.reseller_id})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class ExternalEscalation(models.Model):
+    """A ticket of a reseller's own (non-Upline) helpdesk, escalated through the inbox API.
+
+    Kept apart from EscalationLink: the reseller's reference is free text from its software
+    and must never collide with the ticket ids of an Upline instance.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    reseller = models.ForeignKey(
+        "tenancy.Reseller", related_name="external_escalations", on_delete=models.CASCADE
+    )
+    external_ref = models.CharField(max_length=100)
+    operator_ticket_id = models.BigIntegerField(unique=True)
+    subject = models.CharField(max_length=200)
+    customer_label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_operator_reply_at = models.DateTimeField(null=True, blank=True)
+    last_reseller_reply_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reseller", "external_ref"], name="one_external_escalation_per_ref"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reseller_id}:{self.external_ref} → #{self.operator_ticket_id}"
+
+
+class CallbackEndpoint(models.Model):
+    """Where the operator's answers to a reseller's external escalations are POSTed."""
+
+    reseller = models.OneToOneField(
+        "tenancy.Reseller", related_name="callback_endpoint", on_delete=models.CASCADE
+    )
+    url = models.URLField(max_length=500, validators=[validate_callback_url])
+    # Signs each body (HMAC-SHA256); the reseller's software checks it with the same secret.
+    secret = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class CallbackDelivery(models.Model):
+    """One callback to send: the outbox row, written in the transaction of the change.
+
+    `next_attempt_at` is None once the delivery succeeded or was given up.
+    """
+
+    endpoint = models.ForeignKey(
+        CallbackEndpoint, related_name="deliveries", on_delete=models.CASCADE
+    )
+    event = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "callback deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="bridge_callback_due",
+                condition=models.Q(delivered_at__isnull=True, next_attempt_at__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

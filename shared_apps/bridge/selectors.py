@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from shared_apps.tenancy.models import Reseller
 from tenant_apps.helpdesk.models import Ticket
 
 from .models import EscalationLink
@@ -74,7 +75,9 @@ def escalation_panel(request, ticket: Ticket) -> dict | None:
     """What the ticket page shows about the upstream side of a ticket."""
     from django.conf import settings
 
-    from .services import ticket_attachments
+    from tenant_apps.billing.money import format_money
+
+    from .services import escalation_price_for, ticket_attachments
 
     instance = getattr(request, "tenant", None)
     if instance is None:
@@ -89,7 +92,10 @@ def escalation_panel(request, ticket: Ticket) -> dict | None:
         )
         return {"mode": "operator", "link": link} if link else None
     link = escalation_for_reseller_ticket(ticket.pk)
+    reseller = Reseller.objects.filter(schema_name=instance.schema_name).first()
+    price = escalation_price_for(reseller) if reseller and link is None else None
     return {
+        "price": format_money(*price) if price else "",
         "mode": "reseller",
         "link": link,
         "operator_name": settings.UPLINE_OPERATOR_NAME,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,12 +20,13 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
-from tenant_apps.billing.models import IssuerIdentity
+from tenant_apps.billing.models import IssuerIdentity, PendingCharge
 from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.rich_text import html_to_text
 
+from .callbacks import on_operator_ticket_event
 from .models import EscalationLink
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,27 @@ def _operator_customer(reseller: Reseller) -> Customer:
             reseller_id=reseller.pk,
         )
     return customer
+
+
+def escalation_price_for(reseller: Reseller) -> tuple[Decimal, str] | None:
+    """What one escalation costs the reseller (from its reseller plan), or None when free."""
+    from tenant_apps.orders.models import Service
+
+    with schema_context(PUBLIC()):
+        customer = Customer.objects.filter(reseller_id=reseller.pk).first()
+        if customer is None:
+            return None
+        prices = [
+            price
+            for price in Service.objects.filter(
+                customer=customer,
+                status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+                product__is_reseller_plan=True,
+                product__escalation_price__isnull=False,
+            ).values_list("product__escalation_price", flat=True)
+            if price > 0
+        ]
+        return (max(prices), customer.currency) if prices else None
 
 
 def _shared_text(
@@ -151,11 +174,22 @@ def ticket_escalate(
                 source=Ticket.Source.UPSTREAM,
                 attachments=files,
             )
+            price = escalation_price_for(reseller)
+            if price is not None:
+                # Billed on the reseller's next invoice from the operator (renewal run).
+                PendingCharge.objects.create(
+                    customer=_operator_customer(reseller),
+                    amount=price[0],
+                    currency=price[1],
+                    description=f"Upstream support: {reseller.name} ticket #{ticket_id} "
+                    f"(escalation #{operator_ticket.pk})",
+                )
             link = EscalationLink.objects.create(
                 reseller=reseller,
                 reseller_ticket_id=ticket_id,
                 operator_ticket_id=operator_ticket.pk,
                 shared={
+                    "price": str(price[0]) if price else None,
                     "customer_name": share_customer_name,
                     "customer_email": share_customer_email,
                     "service": share_service,
@@ -221,6 +255,7 @@ def escalation_reply_upstream(
 def on_ticket_event(*, event: str, ticket: Ticket, message: Message | None = None) -> None:
     if ticket.source == Ticket.Source.UPSTREAM and connection.schema_name == PUBLIC():
         _relay_down(event, ticket, message)
+        on_operator_ticket_event(event, ticket, message)  # resellers on other software
     elif ticket.escalation == Ticket.Escalation.ESCALATED and connection.schema_name != PUBLIC():
         _relay_up(event, ticket)
 

@@ -414,3 +414,33 @@ class EmailTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.get_key_display()
+
+
+class PendingCharge(models.Model):
+    """Something to bill on the customer's next invoice (e.g. a paid upstream escalation)."""
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="pending_charges", on_delete=models.PROTECT
+    )
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    tax_class_code = models.CharField(max_length=40, default="standard")
+    invoice = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        help_text="The invoice that billed it (empty while pending)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="charge_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount} {self.currency}"

@@ -57,6 +57,14 @@ class Product(models.Model):
     # Operator instance only: ordering it provisions a reseller instance whose allocations
     # are `resources`.
     is_reseller_plan = models.BooleanField(default=False)
+    # Operator instance, reseller plans: price of each upstream escalation (empty: free).
+    escalation_price = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ZERO)],
+    )
     addons = models.ManyToManyField(
         "self",
         symmetrical=False,

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tenant_apps.billing import services as billing
 from tenant_apps.billing import tasks as billing_tasks
-from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine
+from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine, PendingCharge
 from tenant_apps.billing.money import round_money
 from tenant_apps.catalog.models import BillingCycle
 
@@ -105,15 +105,36 @@ def renewals_run(
                 grouped: dict[tuple[int, str], list[Service]] = defaultdict(list)
                 for service in batch:
                     grouped[(service.customer_id, service.currency)].append(service)
+                # Charges waiting for the next invoice (paid escalations…) ride along.
+                charges: dict[tuple[int, str], list[PendingCharge]] = defaultdict(list)
+                for charge in PendingCharge.objects.select_for_update(skip_locked=True).filter(
+                    invoice__isnull=True, customer_id__in={key[0] for key in grouped}
+                ):
+                    charges[(charge.customer_id, charge.currency)].append(charge)
+                keys = list(grouped)
                 specs = [
                     billing.InvoiceSpec(
-                        customer=group[0].customer,
-                        currency=currency,
-                        lines=[services._service_line(s, s.next_due_date) for s in group],
+                        customer=grouped[key][0].customer,
+                        currency=key[1],
+                        lines=[services._service_line(s, s.next_due_date) for s in grouped[key]]
+                        + [
+                            billing.LineSpec(
+                                description=c.description,
+                                unit_price=c.amount,
+                                tax_class_code=c.tax_class_code,
+                            )
+                            for c in charges.get(key, [])
+                        ],
                     )
-                    for (_, currency), group in grouped.items()
+                    for key in keys
                 ]
                 invoices = billing.invoices_issue_bulk(specs=specs, run=run, on_date=today)
+                for key, invoice in zip(keys, invoices, strict=True):
+                    for charge in charges.get(key, []):
+                        charge.invoice = invoice
+                PendingCharge.objects.bulk_update(
+                    [c for group in charges.values() for c in group], ["invoice"]
+                )
                 # One UPDATE for the batch: each service is now invoiced up to its due period.
                 Service.objects.filter(pk__in=[s.pk for s in batch]).update(
                     invoiced_period_start=F("next_due_date")

@@ -1,0 +1,228 @@
+"""Signed callbacks to resellers on other software: what the operator did on their external
+escalations, queued in the same transaction as the change and POSTed by a Celery task.
+
+Queueing: `on_operator_ticket_event` is called by the bridge's helpdesk hook inside the
+transaction of each change of an operator ticket; it writes a CallbackDelivery row, so a
+reply that rolls back leaves no callback and a committed one always has its row.
+
+Sending: `callback_deliveries_send` claims one due row at a time with
+`SELECT … FOR UPDATE SKIP LOCKED` and keeps the lock while it POSTs, so two workers never
+send the same row. A worker that dies after the POST but before its commit makes the row
+due again: receivers drop repeats by the `X-Upline-Delivery` id.
+
+Lock order (shared with `inbox.external_escalation_reply`): the operator ticket, then the
+ExternalEscalation row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from http.client import HTTPException
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from tenant_apps.helpdesk.models import Message, Ticket
+from tenant_apps.helpdesk.rich_text import html_to_text
+
+from .models import CallbackDelivery, CallbackEndpoint, ExternalEscalation
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+TIMEOUT_SECONDS = 10
+FIRST_RETRY = datetime.timedelta(seconds=30)
+LONGEST_WAIT = datetime.timedelta(hours=6)
+# Every reply flips the ticket between these two: the reply callback already says so.
+REPLY_DRIVEN_STATUSES = frozenset({Ticket.Status.AWAITING_STAFF, Ticket.Status.AWAITING_CUSTOMER})
+
+
+def staff_label(message: Message) -> str:
+    """How an operator staff member is named to resellers (first name, as in the relay)."""
+    operator = settings.UPLINE_OPERATOR_NAME
+    name = message.author.get_short_name() if message.author is not None else ""
+    return f"{operator} — {name}" if name else operator
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Upline-Signature value: HMAC-SHA256 of the raw body, hex."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Queueing (inside the helpdesk's transaction)
+
+
+def on_operator_ticket_event(event: str, ticket: Ticket, message: Message | None = None) -> None:
+    """Queue a callback when the operator answers, changes the status of, closes or reopens
+    the ticket of an external escalation. Anything else (internal notes, the reseller's own
+    replies, reply-driven status flips) is not news to the reseller."""
+    if connection.schema_name != get_public_schema_name():
+        return
+    if ticket.source != Ticket.Source.UPSTREAM:
+        return
+    escalation = ExternalEscalation.objects.filter(operator_ticket_id=ticket.pk).first()
+    if escalation is None:
+        return
+    now = timezone.now()
+    extra: dict = {}
+    if event == "replied":
+        if message is None or message.kind != Message.Kind.REPLY:
+            return
+        if not (message.author is not None and message.author.is_instance_staff):
+            return
+        escalation.last_operator_reply_at = message.created_at
+        extra["reply"] = {
+            "id": message.pk,
+            "created_at": message.created_at.isoformat(),
+            "author": staff_label(message),
+            "body_html": message.body,
+            "body_text": html_to_text(message.body),
+        }
+    elif event == "closed":
+        escalation.status, escalation.closed_at = ExternalEscalation.Status.CLOSED, now
+    elif event == "reopened":
+        escalation.status, escalation.closed_at = ExternalEscalation.Status.OPEN, None
+    elif event != "status_changed" or ticket.status in REPLY_DRIVEN_STATUSES:
+        return
+    escalation.save(update_fields=["last_operator_reply_at", "status", "closed_at"])
+    _enqueue(escalation, ticket, f"escalation.{event}", now, extra)
+
+
+def _enqueue(
+    escalation: ExternalEscalation,
+    ticket: Ticket,
+    event: str,
+    now: datetime.datetime,
+    extra: dict,
+) -> CallbackDelivery | None:
+    endpoint = CallbackEndpoint.objects.filter(
+        reseller_id=escalation.reseller_id, is_active=True
+    ).first()
+    if endpoint is None:
+        return None  # no callback wanted: the reseller polls the API
+    payload = {
+        "event": event,
+        "occurred_at": now.isoformat(),
+        "escalation": {
+            "id": escalation.pk,
+            "external_ref": escalation.external_ref,
+            "operator_ticket": ticket.pk,
+            "status": escalation.status,
+            "ticket_status": ticket.status,
+        },
+        **extra,
+    }
+    delivery = CallbackDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
+    transaction.on_commit(_deliver_later)
+    return delivery
+
+
+def _deliver_later() -> None:
+    from .tasks import callbacks_deliver
+
+    try:
+        callbacks_deliver.apply_async()
+    except Exception:  # broker down: the beat entry sends the row on its next run
+        log.warning("Could not enqueue a bridge callback delivery run")
+
+
+# --------------------------------------------------------------------------------------
+# Sending
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirect would re-send (or drop) a signed body somewhere nobody configured.
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# No proxy from the environment: callbacks go straight to the configured address.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST and return the HTTP status; network failures raise OSError/HTTPException."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """Wait before the next try: 30 s, 1 min, 2 min … capped at 6 h."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+
+
+def body_of(delivery: CallbackDelivery) -> bytes:
+    """The exact bytes POSTed (and signed) for a delivery."""
+    document = {"delivery": delivery.pk, **delivery.payload}
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _attempt(delivery: CallbackDelivery) -> bool:
+    endpoint = delivery.endpoint
+    body = body_of(delivery)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Upline-Callbacks/1",
+        "X-Upline-Event": delivery.event,
+        "X-Upline-Delivery": str(delivery.pk),
+        "X-Upline-Signature": sign(endpoint.secret, body),
+    }
+    error = ""
+    try:
+        status = _post(endpoint.url, body, headers)
+        if not 200 <= status < 300:
+            error = f"The endpoint answered HTTP {status}."
+    except (OSError, HTTPException, ValueError) as exc:
+        error = f"Could not reach the endpoint: {exc}"
+    now = timezone.now()
+    delivery.attempts += 1
+    if not error:
+        delivery.delivered_at, delivery.next_attempt_at, delivery.last_error = now, None, ""
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.next_attempt_at = None
+        delivery.last_error = f"{error} Gave up after {MAX_ATTEMPTS} attempts."
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+        delivery.last_error = error
+    delivery.save(update_fields=["attempts", "delivered_at", "next_attempt_at", "last_error"])
+    if error:
+        log.info(
+            "Callback delivery %s failed (attempt %s): %s", delivery.pk, delivery.attempts, error
+        )
+    return not error
+
+
+def callback_deliveries_send(*, limit: int = 100) -> int:
+    """Send due deliveries, one row per transaction; returns how many were delivered."""
+    delivered = 0
+    with schema_context(get_public_schema_name()):
+        for _ in range(limit):
+            with transaction.atomic():
+                delivery = (
+                    CallbackDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("endpoint")
+                    .filter(
+                        delivered_at__isnull=True,
+                        next_attempt_at__lte=timezone.now(),
+                        endpoint__is_active=True,
+                    )
+                    .order_by("next_attempt_at", "id")
+                    .first()
+                )
+                if delivery is None:
+                    break
+                delivered += _attempt(delivery)
+    return delivered

@@ -1,0 +1,311 @@
+"""The inbox for resellers on other billing software: API keys, escalations opened from the
+reseller's own helpdesk, replies, updates, and the callback endpoint the answers go to.
+
+These resellers have no Upline instance to escalate from; they are still `Reseller` rows and
+are the operator's customers. Everything here runs in the public schema (the operator's
+instance): the operator's ticket, the ExternalEscalation row and any audit row commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
+from rest_framework import status
+
+from config.errors import DomainError
+from shared_apps.tenancy.models import Reseller, ResellerEvent
+from tenant_apps.accounts.models import STAFF_ROLES
+from tenant_apps.helpdesk import services as helpdesk
+from tenant_apps.helpdesk.models import Message, Ticket
+
+from .callbacks import staff_label
+from .models import CallbackEndpoint, ExternalEscalation, InboxToken
+from .services import _operator_customer
+
+KEY_PREFIX_LENGTH = 8
+# Writing last_used_at on every request would turn each read into a write; a minute's
+# precision is enough to tell a live key from a forgotten one.
+LAST_USED_PRECISION = datetime.timedelta(minutes=1)
+
+
+class InboxRefused(DomainError):
+    """The reseller may not use the inbox now (suspended, terminated)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "inbox_refused"
+
+
+class DuplicateExternalRef(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "duplicate_external_ref"
+
+
+class EscalationClosed(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "escalation_closed"
+
+
+def _public():
+    return schema_context(get_public_schema_name())
+
+
+def _audit(reseller: Reseller, action: str, actor: str, **detail) -> None:
+    ResellerEvent.objects.create(
+        reseller=reseller, reseller_slug=reseller.slug, action=action, actor=actor, detail=detail
+    )
+
+
+def _require_active(reseller: Reseller) -> None:
+    if reseller.status != Reseller.Status.ACTIVE:
+        raise InboxRefused(
+            f"{reseller.name} is {reseller.get_status_display().lower()}: escalations to "
+            f"{settings.UPLINE_OPERATOR_NAME} are not possible until the account is active."
+        )
+
+
+def _hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Keys
+
+
+def inbox_token_create(*, reseller: Reseller, actor: str = "") -> tuple[InboxToken, str]:
+    """A new key for `reseller`. The key is returned here and never again (only its hash
+    is stored)."""
+    raw_key = secrets.token_urlsafe(32)
+    with _public(), transaction.atomic():
+        token = InboxToken.objects.create(
+            reseller=reseller, key_prefix=raw_key[:KEY_PREFIX_LENGTH], key_hash=_hash(raw_key)
+        )
+        _audit(reseller, "inbox_key_created", actor, key_prefix=token.key_prefix)
+    return token, raw_key
+
+
+def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor: str = "") -> int:
+    """Revoke the reseller's live keys starting with `key_prefix`; returns how many."""
+    key_prefix = key_prefix.strip()
+    if len(key_prefix) < 4:
+        raise ValidationError({"key_prefix": "Give at least the first 4 characters of the key."})
+    with _public(), transaction.atomic():
+        revoked = InboxToken.objects.filter(
+            reseller=reseller,
+            key_prefix__startswith=key_prefix[:KEY_PREFIX_LENGTH],
+            revoked_at__isnull=True,
+        ).update(revoked_at=timezone.now())
+        if not revoked:
+            raise ValidationError(
+                {"key_prefix": f"{reseller.name} has no live key starting with “{key_prefix}”."}
+            )
+        _audit(reseller, "inbox_key_revoked", actor, key_prefix=key_prefix, count=revoked)
+    return revoked
+
+
+def inbox_authenticate(raw_key: str) -> Reseller | None:
+    """The reseller owning this live key, or None for an unknown or revoked key.
+
+    A key of a suspended or terminated reseller raises InboxRefused: the caller should learn
+    why, rather than be told the key is wrong.
+    """
+    if not raw_key or len(raw_key) < KEY_PREFIX_LENGTH:
+        return None
+    digest = _hash(raw_key)
+    with _public():
+        candidates = InboxToken.objects.select_related("reseller").filter(
+            key_prefix=raw_key[:KEY_PREFIX_LENGTH], revoked_at__isnull=True
+        )
+        # Compare in constant time, so response times tell nothing about stored hashes.
+        token = next((t for t in candidates if hmac.compare_digest(t.key_hash, digest)), None)
+        if token is None:
+            return None
+        _require_active(token.reseller)
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+            InboxToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.reseller
+
+
+# --------------------------------------------------------------------------------------
+# Escalations
+
+
+def _clean_ref(external_ref: str) -> str:
+    ref = (external_ref or "").strip()
+    if not ref:
+        raise ValidationError({"external_ref": "Give your ticket's reference."})
+    if len(ref) > 100:
+        raise ValidationError({"external_ref": "Keep the reference under 100 characters."})
+    return ref
+
+
+def external_escalation_open(
+    *,
+    reseller: Reseller,
+    external_ref: str,
+    subject: str,
+    body: str,
+    customer_label: str = "",
+) -> ExternalEscalation:
+    """Open a ticket in the operator's “Reseller escalations” department for a ticket of the
+    reseller's own software. A reference already escalated is refused (409)."""
+    ref = _clean_ref(external_ref)
+    customer_label = " ".join((customer_label or "").split())[:200]
+    subject = " ".join((subject or "").split())
+    with _public(), transaction.atomic():
+        reseller = Reseller.objects.get(pk=reseller.pk)
+        _require_active(reseller)
+        duplicate = DuplicateExternalRef(
+            f"Your ticket “{ref}” is already escalated; reply to that escalation instead."
+        )
+        if ExternalEscalation.objects.filter(reseller=reseller, external_ref=ref).exists():
+            raise duplicate
+        header = f"Reseller's reference: {ref}"
+        if customer_label:
+            header += f"\nCustomer: {customer_label}"
+        ticket = helpdesk.ticket_open(
+            subject=f"[{reseller.name}] {subject}" if subject else "",
+            body=f"{header}\n\n{body}" if (body or "").strip() else "",
+            department=helpdesk.department_escalation_inbox(),
+            customer=_operator_customer(reseller),
+            source=Ticket.Source.UPSTREAM,
+        )
+        try:
+            # Savepoint: a concurrent open of the same reference loses here, and the whole
+            # call (operator ticket included) rolls back with a readable error.
+            with transaction.atomic():
+                escalation = ExternalEscalation.objects.create(
+                    reseller=reseller,
+                    external_ref=ref,
+                    operator_ticket_id=ticket.pk,
+                    subject=subject[:200],
+                    customer_label=customer_label,
+                )
+        except IntegrityError as exc:
+            raise duplicate from exc
+    return escalation
+
+
+def external_escalation_reply(
+    *, reseller: Reseller, escalation: ExternalEscalation, body: str
+) -> Message:
+    """The reseller answers the operator: a customer-side reply on the operator's ticket.
+
+    Locks the operator ticket first, then the escalation row (the relay's order), so a reply
+    racing the operator's close sees the close and is refused.
+    """
+    with _public(), transaction.atomic():
+        reseller = Reseller.objects.get(pk=reseller.pk)
+        _require_active(reseller)
+        ticket = Ticket.objects.select_for_update().get(pk=escalation.operator_ticket_id)
+        escalation = ExternalEscalation.objects.select_for_update().get(
+            pk=escalation.pk, reseller=reseller
+        )
+        if escalation.status == ExternalEscalation.Status.CLOSED or ticket.is_closed:
+            raise EscalationClosed(
+                f"{settings.UPLINE_OPERATOR_NAME} closed this escalation; open a new one with "
+                "another reference."
+            )
+        message = helpdesk.ticket_reply(ticket=ticket, author=None, body=body)
+        escalation.last_reseller_reply_at = message.created_at
+        escalation.save(update_fields=["last_reseller_reply_at"])
+    return message
+
+
+# --------------------------------------------------------------------------------------
+# Reads (the API's fetchers: a reseller only ever reaches its own escalations)
+
+
+def external_escalation_list(*, reseller: Reseller) -> QuerySet[ExternalEscalation]:
+    return ExternalEscalation.objects.filter(reseller=reseller).order_by("-created_at", "-id")
+
+
+def get_external_escalation_for(reseller: Reseller, escalation_id) -> ExternalEscalation:
+    """The reseller's own escalation; raises ExternalEscalation.DoesNotExist otherwise."""
+    try:
+        escalation_id = int(escalation_id)
+    except (TypeError, ValueError) as exc:
+        raise ExternalEscalation.DoesNotExist from exc
+    return ExternalEscalation.objects.get(pk=escalation_id, reseller=reseller)
+
+
+@dataclass(frozen=True)
+class OperatorReply:
+    """One answer of the operator's staff on an external escalation."""
+
+    id: int
+    created_at: datetime.datetime
+    author: str
+    body: str  # sanitised HTML
+
+
+def external_escalation_updates(
+    *, reseller: Reseller, escalation: ExternalEscalation, since: datetime.datetime | None = None
+) -> tuple[str, list[OperatorReply]]:
+    """The operator ticket's status and what the operator's staff answered after `since`.
+
+    Staff replies only: internal notes never leave the operator, the reseller's own replies
+    are not news to it, and system lines name the operator's staff by e-mail.
+    """
+    if escalation.reseller_id != reseller.pk:
+        raise ExternalEscalation.DoesNotExist
+    with _public():
+        ticket = Ticket.objects.get(pk=escalation.operator_ticket_id)
+        messages = (
+            Message.objects.filter(
+                ticket=ticket, kind=Message.Kind.REPLY, author__role__in=STAFF_ROLES
+            )
+            .select_related("author")
+            .order_by("created_at", "id")
+        )
+        if since is not None:
+            messages = messages.filter(created_at__gt=since)
+        replies = [
+            OperatorReply(id=m.pk, created_at=m.created_at, author=staff_label(m), body=m.body)
+            for m in messages
+        ]
+    return ticket.status, replies
+
+
+# --------------------------------------------------------------------------------------
+# Callback endpoint
+
+
+def callback_endpoint_set(
+    *, reseller: Reseller, url: str, new_secret: bool = False, actor: str = ""
+) -> CallbackEndpoint:
+    """Create or change where the reseller's callbacks go. The secret is made once and kept
+    across URL changes unless `new_secret` (the reseller's software must then be updated)."""
+    endpoint = CallbackEndpoint(url=(url or "").strip())
+    try:
+        endpoint.clean_fields(exclude=["reseller", "secret"])
+    except ValidationError as exc:
+        raise ValidationError({"url": exc.message_dict.get("url", exc.messages)}) from exc
+    with _public(), transaction.atomic():
+        existing = CallbackEndpoint.objects.select_for_update().filter(reseller=reseller).first()
+        if existing is None:
+            endpoint.reseller, endpoint.secret = reseller, secrets.token_hex(32)
+            endpoint.save()
+        else:
+            existing.url, existing.is_active, existing.updated_at = (
+                endpoint.url,
+                True,
+                timezone.now(),
+            )
+            if new_secret:
+                existing.secret = secrets.token_hex(32)
+            existing.save()
+            endpoint = existing
+        _audit(reseller, "callback_endpoint_set", actor, url=endpoint.url, new_secret=new_secret)
+    return endpoint

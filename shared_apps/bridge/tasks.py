@@ -1,0 +1,17 @@
+"""Bridge background work: POST queued callbacks to resellers on other software.
+
+A plain task over the public schema (callbacks are operator-side rows). Enqueued on commit
+of each queued callback and run by the beat schedule, which catches up after a broker
+outage. Idempotent: the rows decide what is sent, and each is claimed by one worker.
+"""
+
+from __future__ import annotations
+
+from config.celery import app
+
+
+@app.task(name="bridge.callbacks_deliver", ignore_result=True)
+def callbacks_deliver() -> int:
+    from .callbacks import callback_deliveries_send
+
+    return callback_deliveries_send()
