@@ -10,6 +10,7 @@ from django.db import connections
 from django_tenants.utils import schema_context
 
 from shared_apps.bridge.models import EscalationLink
+from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk.models import Outbox, Ticket
 from tests.conftest import PASSWORD
 
@@ -24,6 +25,8 @@ def _cleanup():
             EscalationLink.objects.all().delete()
             Ticket.objects.filter(pk__in=ids).delete()
             Outbox.objects.all().delete()
+            # The bridge made Acme a customer of the operator on its first escalation.
+            Customer.objects.filter(reseller_id__isnull=False, invoices__isnull=True).delete()
         with schema_context("r_acme"):
             Ticket.objects.filter(subject=SUBJECT).delete()
             Outbox.objects.all().delete()
