@@ -326,3 +326,27 @@ def test_paid_upstream_support_is_shown_first_and_billed_on_the_next_invoice(
         charge.refresh_from_db()
         assert charge.invoice == invoice
         assert runs.renewals_run(today=today).invoices_created == 0
+
+
+def test_operator_sets_a_price_per_reseller_that_overrides_the_plan(
+    instance_a, operator, acme_ticket
+):
+    from decimal import Decimal
+
+    from tenant_apps.billing.models import PendingCharge
+    from tests.billing_fixtures import setup_issuer
+    from tests.conftest import client_for
+
+    setup_issuer("FR")
+    console = client_for(operator, operator.owner)
+    bad = console.post(
+        "/console/resellers/acme/escalation_price/", {"escalation_price": "-3"}, follow=True
+    )
+    assert b"cannot be negative" in bad.content
+    console.post("/console/resellers/acme/escalation_price/", {"escalation_price": "9.50"})
+    assert Reseller.objects.get(slug="acme").escalation_price == Decimal("9.50")
+    page = client_for(instance_a, instance_a.support).get(f"/staff/helpdesk/tickets/{acme_ticket}/")
+    assert "9.50" in page.content.decode()
+    with schema_context("public"):
+        _escalate(instance_a, acme_ticket)
+        assert PendingCharge.objects.get().amount == Decimal("9.50")

@@ -68,11 +68,18 @@ def _operator_customer(reseller: Reseller) -> Customer:
 
 
 def escalation_price_for(reseller: Reseller) -> tuple[Decimal, str] | None:
-    """What one escalation costs the reseller (from its reseller plan), or None when free."""
+    """What one escalation costs the reseller — its own price if the operator set one, else
+    its reseller plan's — or None when free."""
     from tenant_apps.orders.models import Service
 
     with schema_context(PUBLIC()):
         customer = Customer.objects.filter(reseller_id=reseller.pk).first()
+        if reseller.escalation_price is not None:
+            if reseller.escalation_price <= 0:
+                return None
+            identity = IssuerIdentity.objects.first()
+            currency = customer.currency if customer else (identity.currency if identity else "EUR")
+            return reseller.escalation_price, currency
         if customer is None:
             return None
         prices = [

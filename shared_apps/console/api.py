@@ -52,6 +52,7 @@ class ResellerSerializer(serializers.ModelSerializer):
             "allocations",
             "provisioned_by",
             "provisioning_ms",
+            "escalation_price",
             "created_at",
         ]
         read_only_fields = fields

@@ -200,6 +200,20 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
                     changed += 1
         messages.success(self.request, f"Allocations saved ({changed} changed).")
 
+    def do_escalation_price(self, reseller, actor):
+        updated = services.reseller_set_escalation_price(
+            reseller=reseller,
+            price=self.request.POST.get("escalation_price", "").strip(),
+            actor=actor,
+        )
+        price = updated.escalation_price
+        messages.success(
+            self.request,
+            f"Each escalation from {reseller.name} now costs {price}."
+            if price is not None
+            else f"Escalations from {reseller.name} are priced by its reseller plan.",
+        )
+
     def do_add_domain(self, reseller, actor):
         form = DomainForm(self.request.POST)
         if not form.is_valid():

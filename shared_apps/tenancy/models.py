@@ -36,6 +36,8 @@ class Reseller(TenantMixin):
     )
     provisioning_ms = models.PositiveIntegerField(null=True, blank=True)
     last_exported_at = models.DateTimeField(null=True, blank=True)
+    # Price of one upstream escalation for this reseller; overrides its plan's price.
+    escalation_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = False

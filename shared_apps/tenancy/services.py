@@ -447,3 +447,24 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -
         locked.delete()
         transaction.on_commit(routing.invalidate)
     connection.set_schema_to_public()
+
+
+def reseller_set_escalation_price(*, reseller: Reseller, price, actor: str = "") -> Reseller:
+    """Price of one upstream escalation for this reseller (empty: its plan's price applies)."""
+    from tenant_apps.billing.money import to_decimal
+
+    value = None if price in (None, "") else to_decimal(price, field="escalation_price")
+    if value is not None and value < 0:
+        raise ValidationError({"escalation_price": ["The price cannot be negative."]})
+    with transaction.atomic():
+        locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
+        locked.escalation_price = value
+        locked.save(update_fields=["escalation_price"])
+        _event(
+            locked,
+            locked.slug,
+            "escalation_price",
+            actor,
+            price=str(value) if value is not None else None,
+        )
+    return locked
