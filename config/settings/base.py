@@ -273,6 +273,24 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One clear name per choice set (several models have a "kind", "status" or "source").
+    "ENUM_NAME_OVERRIDES": {
+        "ResellerStatusEnum": "shared_apps.tenancy.models.Reseller.Status",
+        "CustomerKindEnum": "tenant_apps.clients.models.Customer.Kind",
+        "CustomerStatusEnum": "tenant_apps.clients.models.Customer.Status",
+        "ProductKindEnum": "tenant_apps.catalog.models.Product.Kind",
+        "InvoiceKindEnum": "tenant_apps.billing.models.Invoice.Kind",
+        "InvoiceStatusEnum": "tenant_apps.billing.models.Invoice.Status",
+        "InvoiceLineKindEnum": "tenant_apps.billing.models.InvoiceLine.Kind",
+        "BillingRunKindEnum": "tenant_apps.billing.models.BillingRun.Kind",
+        "BillingRunStatusEnum": "tenant_apps.billing.models.BillingRun.Status",
+        "OrderStatusEnum": "tenant_apps.orders.models.Order.Status",
+        "OrderSourceEnum": "tenant_apps.orders.models.Order.Source",
+        "ServiceStatusEnum": "tenant_apps.orders.models.Service.Status",
+        "TicketStatusEnum": "tenant_apps.helpdesk.models.Ticket.Status",
+        "TicketSourceEnum": "tenant_apps.helpdesk.models.Ticket.Source",
+        "MessageKindEnum": "tenant_apps.helpdesk.models.Message.Kind",
+    },
 }
 
 # ---------------------------------------------------------------------------------------
