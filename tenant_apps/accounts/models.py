@@ -23,6 +23,8 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING, Role.SUPPORT})
 # Roles allowed to manage the instance itself (staff accounts, settings).
 MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+# Roles allowed to take orders and money: issue, void, credit, record payments.
+BILLING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING})
 
 
 class UserManager(BaseUserManager):
@@ -88,6 +90,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def can_manage_instance(self) -> bool:
         return self.is_active and self.role in MANAGER_ROLES
+
+    @property
+    def can_bill(self) -> bool:
+        return self.is_active and self.role in BILLING_ROLES
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email

@@ -57,17 +57,10 @@ def get_invoice_for(user, pk) -> Invoice:
 # --------------------------------------------------------------------------------------
 # Screens and API of billing (read-only helpers)
 
-BILLING_ROLES = frozenset({"owner", "admin", "billing"})
-
 
 def can_bill(user) -> bool:
     """May issue, void, credit and record payments: owner, administrators and billing staff."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and getattr(user, "role", None) in BILLING_ROLES
-    )
+    return bool(user is not None and user.is_authenticated and user.can_bill)
 
 
 OPEN_STATUSES = (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)

@@ -11,24 +11,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from tenant_apps.accounts.models import Role
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import Product
 from tenant_apps.catalog.selectors import orderable_products
 
 from .models import Order, OrderItem, Service
 
+
 # Staff roles that may place, accept and cancel orders and change services; support reads.
-ORDER_WRITER_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING})
-
-
 def user_can_manage_orders(user) -> bool:
-    return bool(
-        user
-        and user.is_authenticated
-        and user.is_instance_staff
-        and user.role in ORDER_WRITER_ROLES
-    )
+    """Orders take money: the same people who may bill (owner, admin, billing)."""
+    return bool(user and user.is_authenticated and user.can_bill)
 
 
 # --------------------------------------------------------------------------------------
