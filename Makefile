@@ -63,7 +63,7 @@ demo: export DJANGO_SETTINGS_MODULE := config.settings.dev
 demo: system-deps venv services
 	@mkdir -p .var/log
 	. $(SERVICES_ENV) \
-	&& $(PY) manage.py upline_setup \
+	&& $(PY) manage.py upline_migrate \
 	&& $(PY) manage.py upline_demo \
 	&& { $(PY) -m celery -A config worker -l info >.var/log/worker.log 2>&1 & worker=$$!; } \
 	&& { $(PY) -m celery -A config beat -l info --schedule .var/celerybeat-schedule \
