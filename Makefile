@@ -64,7 +64,7 @@ demo: system-deps venv services
 	@mkdir -p .var/log
 	. $(SERVICES_ENV) \
 	&& $(PY) manage.py upline_migrate \
-	&& $(PY) manage.py upline_demo \
+	&& $(PY) manage.py upline_demo --port $(PORT) \
 	&& { $(PY) -m celery -A config worker -l info >.var/log/worker.log 2>&1 & worker=$$!; } \
 	&& { $(PY) -m celery -A config beat -l info --schedule .var/celerybeat-schedule \
 		>.var/log/beat.log 2>&1 & beat=$$!; } \
