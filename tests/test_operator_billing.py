@@ -82,3 +82,24 @@ def test_nonpayment_suspends_the_reseller_and_payment_resumes_it(
             customer=customer, invoice=invoice, amount=invoice.total, method="bank_transfer"
         )
     assert Reseller.objects.get(slug="newco").status == "active"
+
+
+@pytest.mark.parametrize("label, message", [("", "slug"), ("www", "reserved"), ("acme", "taken")])
+def test_a_reseller_plan_needs_a_free_valid_instance_name_when_ordered(
+    operator, instance_a, label, message
+):
+    from django.core.exceptions import ValidationError
+
+    from tenant_apps.orders.models import Order
+
+    setup_issuer("FR")
+    plan = make_product(
+        "reseller-pro", amount="200.00", is_reseller_plan=True, resources={"disk_gb": 5}
+    )
+    customer = make_customer("Newco Hosting", kind="company", company_name="Newco SAS")
+    with pytest.raises(ValidationError) as exc:
+        services.order_place(
+            customer=customer, items=[{"product": plan, "cycle": "monthly", "label": label}]
+        )
+    assert message in " ".join(exc.value.message_dict["label"]).lower()
+    assert not Order.objects.exists()

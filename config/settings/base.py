@@ -56,6 +56,8 @@ UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
 # Called as hook(event=…, service=…) when a service changes state; the operator's instance
 # uses it to provision, suspend and resume reseller instances bought as "reseller plans".
 UPLINE_SERVICE_HOOK = "shared_apps.tenancy.billing_hooks.service_changed"
+# Called as check(product=…, label=…, customer=…) for each ordered plan; raises ValidationError.
+UPLINE_ORDER_ITEM_CHECK = "shared_apps.tenancy.billing_hooks.order_item_check"
 # Called as hook(event=…, ticket=…, message=None) inside the helpdesk's transaction on
 # "replied", "status_changed", "closed", "reopened"; the upstream bridge plugs in here.
 UPLINE_TICKET_EVENT_HOOK = env(

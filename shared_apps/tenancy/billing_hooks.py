@@ -71,3 +71,29 @@ def service_changed(*, event: str, service) -> None:
             services.allocation_set(
                 reseller=reseller, resource_code=code, quantity=quantity, actor="billing"
             )
+
+
+def order_item_check(*, product, label: str, customer) -> None:
+    """Refuse at ordering time what activation would refuse later: a reseller plan needs a
+    free, valid slug (the order line's label) for the instance it will create."""
+    if connection.schema_name != get_public_schema_name() or not product.is_reseller_plan:
+        return
+    if customer.reseller_id:
+        return  # an existing reseller buying more capacity
+    from django.core.exceptions import ValidationError
+
+    from .models import Domain
+    from .naming import primary_domain_for_slug, validate_slug
+
+    slug = (label or "").strip().lower()
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"label": [f"Give the reseller's instance a name (slug): {' '.join(exc.messages)}"]}
+        ) from exc
+    if (
+        Reseller.objects.filter(slug=slug).exists()
+        or Domain.objects.filter(domain=primary_domain_for_slug(slug)).exists()
+    ):
+        raise ValidationError({"label": [f"The instance name “{slug}” is taken; choose another."]})

@@ -201,6 +201,9 @@ def order_place(
             raise ValidationError(
                 {"product": [f"{request.product.name} is an add-on: order it with a plan."]}
             )
+        check = getattr(settings, "UPLINE_ORDER_ITEM_CHECK", "")
+        if check:
+            import_string(check)(product=request.product, label=request.label, customer=customer)
         price = _price(request.product, customer.currency, request.cycle)
         parent = OrderItem.objects.create(
             order=order,
