@@ -96,6 +96,8 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     first_response_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Set while the ticket is on hold: SLA clocks stop, and resume with deadlines moved on.
+    on_hold_since = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
@@ -126,16 +128,20 @@ class Ticket(models.Model):
     def is_escalated(self) -> bool:
         return self.escalation == self.Escalation.ESCALATED
 
+    def _clock(self, now: datetime.datetime | None) -> datetime.datetime:
+        """SLA time: it stands still while the ticket is on hold."""
+        return self.on_hold_since or now or timezone.now()
+
     def first_response_breached_at(self, now: datetime.datetime | None = None) -> bool:
         if self.first_response_due_at is None:
             return False
-        answered_or_now = self.first_response_at or now or timezone.now()
+        answered_or_now = self.first_response_at or self._clock(now)
         return answered_or_now > self.first_response_due_at
 
     def resolution_breached_at(self, now: datetime.datetime | None = None) -> bool:
         if self.resolution_due_at is None:
             return False
-        closed_or_now = self.closed_at or now or timezone.now()
+        closed_or_now = self.closed_at or self._clock(now)
         return closed_or_now > self.resolution_due_at
 
     @property

@@ -30,10 +30,14 @@ def _customer_q(user) -> Q:
 
 def breached_q(now=None) -> Q:
     now = now or timezone.now()
+    # On hold, the SLA clock stands at the moment the ticket was put on hold.
+    running = Q(on_hold_since__isnull=True)
     return (
-        Q(first_response_at__isnull=True, first_response_due_at__lt=now)
+        (running & Q(first_response_at__isnull=True, first_response_due_at__lt=now))
+        | Q(first_response_at__isnull=True, on_hold_since__gt=F("first_response_due_at"))
         | Q(first_response_at__gt=F("first_response_due_at"))
-        | Q(closed_at__isnull=True, resolution_due_at__lt=now)
+        | (running & Q(closed_at__isnull=True, resolution_due_at__lt=now))
+        | Q(closed_at__isnull=True, on_hold_since__gt=F("resolution_due_at"))
         | Q(closed_at__gt=F("resolution_due_at"))
     )
 

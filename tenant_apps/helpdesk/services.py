@@ -415,7 +415,26 @@ def _move(ticket: Ticket, to: str, *, actor=None, fire_hook: bool = True, note: 
         ticket.closed_at = now
     elif current == S.CLOSED:
         ticket.closed_at = None
-    ticket.save(update_fields=["status", "closed_at", "last_activity_at"])
+    if to == S.ON_HOLD:
+        ticket.on_hold_since = now
+    elif current == S.ON_HOLD and ticket.on_hold_since is not None:
+        # The SLA clock stood still on hold: open deadlines move on by the time held.
+        held = now - ticket.on_hold_since
+        if ticket.first_response_at is None and ticket.first_response_due_at:
+            ticket.first_response_due_at += held
+        if ticket.resolution_due_at:
+            ticket.resolution_due_at += held
+        ticket.on_hold_since = None
+    ticket.save(
+        update_fields=[
+            "status",
+            "closed_at",
+            "last_activity_at",
+            "on_hold_since",
+            "first_response_due_at",
+            "resolution_due_at",
+        ]
+    )
     event = "closed" if to == S.CLOSED else "reopened" if current == S.CLOSED else ""
     message = None
     if event:
