@@ -401,6 +401,20 @@ class EmailTemplate(models.Model):
         PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
         INVOICE_REMINDER = "invoice_reminder", "Payment reminder"
         SERVICE_SUSPENDED = "service_suspended", "Service suspended"
+        HELPDESK_OPENED = "helpdesk_opened", "Helpdesk: ticket opened (to staff)"
+        HELPDESK_OPENED_FOR_CUSTOMER = (
+            "helpdesk_opened_for_customer",
+            "Helpdesk: ticket opened for you (to the customer)",
+        )
+        HELPDESK_STAFF_REPLIED = (
+            "helpdesk_staff_replied",
+            "Helpdesk: staff replied (to the customer)",
+        )
+        HELPDESK_CUSTOMER_REPLIED = (
+            "helpdesk_customer_replied",
+            "Helpdesk: customer replied (to staff)",
+        )
+        HELPDESK_SLA_BREACHED = "helpdesk_sla_breached", "Helpdesk: SLA target missed (to staff)"
 
     key = models.CharField(max_length=30, choices=Key.choices, unique=True)
     subject = models.CharField(

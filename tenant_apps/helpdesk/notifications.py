@@ -6,7 +6,8 @@ marks it delivered in the same transaction, so two drains running at once never 
 same row and a drain after a crash retries only what was not marked. A failed send counts an
 attempt and keeps the row for the next drain (up to MAX_ATTEMPTS).
 
-Wording is `templates/emails/helpdesk_<key>.txt` (first line `Subject: …`), rendered as plain
+Wording is the instance's EmailTemplate `helpdesk_<key>` if staff wrote one, else
+`templates/emails/helpdesk_<key>.txt` (first line `Subject: …`), rendered as plain
 text from plain values only (never model instances).
 """
 
@@ -19,11 +20,11 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.template import Context, Engine, loader
 from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.accounts.models import Role, User
+from tenant_apps.billing.notifications import email_render
 from tenant_apps.billing.selectors import issuer_identity_get
 
 from .models import Message, Outbox, Ticket
@@ -32,18 +33,12 @@ from .rich_text import html_to_text
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
-PLAIN_TEXT = Engine(autoescape=False, loaders=[])
 
 
 def _render(key: str, context: dict) -> tuple[str, str]:
-    source = loader.get_template(f"emails/helpdesk_{key}.txt").template.source
-    first, _, body = source.partition("\n")
-    if not first.startswith("Subject:"):
-        raise ValueError(f"templates/emails/helpdesk_{key}.txt must start with 'Subject: …'.")
-    ctx = Context(context, autoescape=False)
-    subject = PLAIN_TEXT.from_string(first.removeprefix("Subject:").strip()).render(ctx)
-    text = PLAIN_TEXT.from_string(body.lstrip("\n")).render(ctx)
-    return " ".join(subject.split()), text.strip() + "\n"
+    """The instance's own wording of `helpdesk_<key>` if staff wrote one, else ours."""
+    rendered = email_render(key=f"helpdesk_{key}", context=context)
+    return rendered.subject, rendered.body
 
 
 def _instance_name() -> str:
