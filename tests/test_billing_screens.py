@@ -745,3 +745,25 @@ def test_run_now_runs_dunning_in_the_instance_even_if_renewals_end_in_public(
 def test_admin_lists_billing_data(operator, model):
     response = client_for(operator, operator.owner).get(f"/admin/billing/{model}/")
     assert response.status_code == 200
+
+
+def test_issuing_and_paying_leave_an_audit_trail_with_the_staff_member(instance_a):
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.billing import services as billing_services
+    from tenant_apps.billing.models import BillingEvent
+    from tests.billing_fixtures import make_customer, setup_issuer
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        draft = billing_services.invoice_create_draft(
+            customer=make_customer(), lines=[{"description": "Plan", "unit_price": "10"}]
+        )
+    client = client_for(instance_a, instance_a.owner)
+    client.post(f"/staff/billing/invoices/{draft.pk}/issue/")
+    with schema_context(instance_a.schema_name):
+        event = BillingEvent.objects.get(invoice_id=draft.pk, action="issued")
+        assert event.actor == instance_a.owner
+    page = client.get(f"/staff/billing/invoices/{draft.pk}/").content.decode()
+    assert "History" in page and instance_a.owner in page

@@ -199,7 +199,9 @@ class InvoiceViewSet(
     )
     @action(detail=True, methods=["post"])
     def issue(self, request, pk=None):
-        return self._detail(services.invoice_issue(invoice=self.get_object()))
+        return self._detail(
+            services.invoice_issue(actor=request.user.email, invoice=self.get_object())
+        )
 
     @extend_schema(
         summary="Void an issued invoice nothing was paid or credited on",
@@ -211,7 +213,9 @@ class InvoiceViewSet(
         invoice = self.get_object()
         payload = VoidSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.invoice_void(invoice=invoice, reason=payload.validated_data["reason"])
+        services.invoice_void(
+            actor=request.user.email, invoice=invoice, reason=payload.validated_data["reason"]
+        )
         return self._detail(invoice)
 
     @extend_schema(
@@ -226,6 +230,7 @@ class InvoiceViewSet(
         payload.is_valid(raise_exception=True)
         lines = payload.validated_data.get("lines")
         note = services.credit_note_create(
+            actor=request.user.email,
             invoice=invoice,
             reason=payload.validated_data["reason"],
             lines=[dict(line) for line in lines] if lines else None,
@@ -243,6 +248,7 @@ class InvoiceViewSet(
         payload = PaymentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         payment = services.payment_record(
+            actor=request.user.email,
             customer=invoice.customer,
             invoice=invoice,
             created_by=request.user,
@@ -261,7 +267,7 @@ class InvoiceViewSet(
         payload = ApplyCreditSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         applied = services.invoice_apply_credit(
-            invoice=invoice, amount=payload.validated_data.get("amount")
+            actor=request.user.email, invoice=invoice, amount=payload.validated_data.get("amount")
         )
         fresh = get_invoice_for(request.user, invoice.pk)
         return Response(AppliedCreditSerializer({"applied": applied, "invoice": fresh}).data)
@@ -343,7 +349,9 @@ class PaymentViewSet(
     def create(self, request):
         payload = PaymentCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        payment = services.payment_record(created_by=request.user, **payload.validated_data)
+        payment = services.payment_record(
+            actor=request.user.email, created_by=request.user, **payload.validated_data
+        )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
@@ -404,7 +412,7 @@ class BillingSettingsView(APIView):
             services.billing_settings_get(), data=request.data, partial=partial
         )
         payload.is_valid(raise_exception=True)
-        row = services.billing_settings_update(**payload.validated_data)
+        row = services.billing_settings_update(actor=request.user.email, **payload.validated_data)
         return Response(BillingSettingsSerializer(row).data)
 
     @extend_schema(

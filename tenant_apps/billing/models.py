@@ -458,3 +458,24 @@ class PendingCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description}: {self.amount} {self.currency}"
+
+
+class BillingEvent(models.Model):
+    """Audit trail of money-relevant writes: who issued, voided, credited or was paid what."""
+
+    action = models.CharField(max_length=40)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, related_name="events", on_delete=models.SET_NULL
+    )
+    customer = models.ForeignKey(
+        "clients.Customer", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    actor = models.CharField(max_length=254, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor or 'system'}"

@@ -21,6 +21,7 @@ from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 
 from .models import (
+    BillingEvent,
     BillingRun,
     BillingSettings,
     CreditEntry,
@@ -35,6 +36,16 @@ from .models import (
 from .money import ZERO, round_money, to_decimal, validate_currency
 from .signals import invoice_settled
 from .taxes import line_amounts, tax_context
+
+
+def _audit(action: str, *, actor: str = "", invoice=None, customer=None, **detail) -> None:
+    BillingEvent.objects.create(
+        action=action,
+        actor=actor or "",
+        invoice=invoice,
+        customer=customer or (invoice.customer if invoice is not None else None),
+        detail={k: str(v) for k, v in detail.items()},
+    )
 
 
 class BillingError(DomainError):
@@ -77,7 +88,7 @@ def billing_settings_get() -> BillingSettings:
 
 
 @transaction.atomic
-def billing_settings_update(**fields) -> BillingSettings:
+def billing_settings_update(*, actor: str = "", **fields) -> BillingSettings:
     row = (
         BillingSettings.objects.select_for_update().filter(singleton=True).first()
         or BillingSettings()
@@ -103,6 +114,7 @@ def billing_settings_update(**fields) -> BillingSettings:
         raise ValidationError(errors)
     row.full_clean()
     row.save()
+    _audit("settings_changed", actor=actor, fields=", ".join(sorted(fields)))
     return row
 
 
@@ -393,7 +405,9 @@ def _mark_issued(
 
 
 @transaction.atomic
-def invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None = None) -> Invoice:
+def invoice_issue(
+    *, invoice: Invoice, issue_date: datetime.date | None = None, actor: str = ""
+) -> Invoice:
     """Freeze a draft: tax treatment, identities, amounts, and the next gap-free number."""
     locked = _lock_draft(invoice)
     if not locked.lines.exists():
@@ -413,6 +427,7 @@ def invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None = None) 
         now=timezone.now(),
     )
     locked.save()
+    _audit("issued", actor=actor, invoice=locked, number=number, total=locked.total)
     _after_issue([locked.pk])
     return locked
 
@@ -440,7 +455,7 @@ def _after_issue(invoice_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, reason: str = "") -> Invoice:
+def invoice_void(*, invoice: Invoice, reason: str = "", actor: str = "") -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == Invoice.Status.DRAFT:
         raise InvalidInvoiceState("Drafts are deleted, not voided.")
@@ -454,6 +469,7 @@ def invoice_void(*, invoice: Invoice, reason: str = "") -> Invoice:
     locked.voided_at = timezone.now()
     locked.void_reason = reason.strip()[:300]  # internal: never printed for the customer
     locked.save(update_fields=["status", "voided_at", "void_reason"])
+    _audit("voided", actor=actor, invoice=locked, reason=reason)
     return locked
 
 
@@ -519,6 +535,7 @@ def payment_record(
     reference: str = "",
     notes: str = "",
     created_by=None,
+    actor: str = "",
 ) -> Payment:
     """Record money received; what exceeds the invoice's balance becomes account credit."""
     amount = to_decimal(amount)
@@ -566,11 +583,20 @@ def payment_record(
             payment=payment,
             note=f"Overpayment of {payment.reference or 'payment'}",
         )
+    _audit(
+        "payment_recorded",
+        actor=actor or (created_by.email if created_by else ""),
+        invoice=locked_invoice,
+        customer=locked_customer,
+        amount=amount,
+        method=method,
+        applied=applied,
+    )
     return payment
 
 
 @transaction.atomic
-def invoice_apply_credit(*, invoice: Invoice, amount=None) -> Decimal:
+def invoice_apply_credit(*, invoice: Invoice, amount=None, actor: str = "") -> Decimal:
     """Settle an invoice from the customer's credit balance; returns the amount applied."""
     locked_customer = _lock_customer(invoice.customer_id)
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -591,11 +617,12 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None) -> Decimal:
     locked.amount_paid += applied
     _settle(locked, timezone.now())
     locked.save(update_fields=["amount_paid", "status", "paid_at"])
+    _audit("credit_applied", actor=actor, invoice=locked, amount=applied)
     return applied
 
 
 @transaction.atomic
-def customer_credit_adjust(*, customer: Customer, amount, note: str) -> Customer:
+def customer_credit_adjust(*, customer: Customer, amount, note: str, actor: str = "") -> Customer:
     amount = round_money(to_decimal(amount), customer.currency)
     if amount == 0:
         raise ValidationError({"amount": ["Enter a non-zero amount."]})
@@ -607,6 +634,7 @@ def customer_credit_adjust(*, customer: Customer, amount, note: str) -> Customer
             {"amount": [f"The credit balance is {locked.credit_balance}; it cannot go below 0."]}
         )
     _credit(locked, amount, CreditEntry.Kind.MANUAL, note=note[:300])
+    _audit("credit_adjusted", actor=actor, customer=locked, amount=amount, note=note)
     return locked
 
 
@@ -617,6 +645,7 @@ def credit_note_create(
     reason: str,
     lines: Iterable[Mapping] | None = None,
     issue_date: datetime.date | None = None,
+    actor: str = "",
 ) -> Invoice:
     """Issue a credit note against an issued invoice (all of it, or the given lines).
 
@@ -723,6 +752,14 @@ def credit_note_create(
             invoice=note,
             note=f"Credit note {note.number} on paid invoice {original.number}",
         )
+    _audit(
+        "credit_note_issued",
+        actor=actor,
+        invoice=original,
+        credit_note=note.number,
+        total=note.total,
+        reason=reason,
+    )
     _after_issue([note.pk])
     return note
 

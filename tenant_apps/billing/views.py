@@ -394,6 +394,7 @@ class InvoiceDetailView(BillingStaffMixin, View):
                 {"note": note, "total": format_money(note.total, note.currency)}
                 for note in invoice.credit_notes.all()
             ],
+            "events": list(invoice.events.all()[:20]),
             "can_bill": can_write,
             "can_edit": can_write and invoice.is_editable,
             "can_pay": can_write and is_open,
@@ -464,7 +465,7 @@ class InvoiceActionView(InvoiceDetailView):
         return None
 
     def do_issue(self, invoice):
-        issued = services.invoice_issue(invoice=invoice)
+        issued = services.invoice_issue(actor=self.request.user.email, invoice=invoice)
         messages.success(
             self.request,
             f"{issued.get_kind_display()} {issued.number} issued. Its PDF is prepared and "
@@ -481,7 +482,9 @@ class InvoiceActionView(InvoiceDetailView):
     def do_void(self, invoice):
         form = VoidForm(self.request.POST, prefix="void")
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        voided = services.invoice_void(invoice=invoice, reason=reason)
+        voided = services.invoice_void(
+            actor=self.request.user.email, invoice=invoice, reason=reason
+        )
         messages.success(self.request, f"Invoice {voided.number} is void; nothing is owed on it.")
         return None
 
@@ -491,6 +494,7 @@ class InvoiceActionView(InvoiceDetailView):
             return self.invalid(invoice, payment_form=form, open_form="payment")
         try:
             payment = services.payment_record(
+                actor=self.request.user.email,
                 customer=invoice.customer,
                 invoice=invoice,
                 created_by=self.request.user,
@@ -515,7 +519,7 @@ class InvoiceActionView(InvoiceDetailView):
             return self.invalid(invoice, apply_credit_form=form, open_form="credit")
         try:
             applied = services.invoice_apply_credit(
-                invoice=invoice, amount=form.cleaned_data["amount"]
+                actor=self.request.user.email, invoice=invoice, amount=form.cleaned_data["amount"]
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
@@ -531,6 +535,7 @@ class InvoiceActionView(InvoiceDetailView):
             return self.invalid(invoice, credit_note_form=form, open_form="credit_note")
         try:
             note = services.credit_note_create(
+                actor=self.request.user.email,
                 invoice=invoice,
                 reason=form.cleaned_data["reason"],
                 lines=form.service_lines(),
@@ -586,6 +591,7 @@ class PaymentListView(BillingStaffMixin, View):
             return self.render_page(form)
         try:
             payment = services.payment_record(
+                actor=self.request.user.email,
                 customer=form.cleaned_data["customer"],
                 invoice=form.cleaned_data["invoice"],
                 created_by=request.user,
@@ -651,6 +657,7 @@ class CustomerCreditView(BillingStaffMixin, View):
             return self.render_page(customer, form)
         try:
             updated = services.customer_credit_adjust(
+                actor=self.request.user.email,
                 customer=customer,
                 amount=form.cleaned_data["amount"],
                 note=form.cleaned_data["note"],
@@ -697,7 +704,7 @@ class SettingsView(BillingManagerMixin, View):
         form = BillingSettingsForm(request.POST)
         if form.is_valid():
             try:
-                services.billing_settings_update(**form.cleaned_data)
+                services.billing_settings_update(actor=self.request.user.email, **form.cleaned_data)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
