@@ -32,7 +32,7 @@ class ValidChecker:
 
     calls: list[tuple[str, str]] = []
 
-    def check(self, country_code: str, number: str) -> VatCheckResult:
+    def check(self, country_code: str, number: str, requester=None) -> VatCheckResult:
         ValidChecker.calls.append((country_code, number))
         return VatCheckResult(
             valid=True,
@@ -46,12 +46,12 @@ class ValidChecker:
 
 
 class InvalidChecker:
-    def check(self, country_code: str, number: str) -> VatCheckResult:
+    def check(self, country_code: str, number: str, requester=None) -> VatCheckResult:
         return VatCheckResult(valid=False, country_code=country_code, number=number)
 
 
 class UnreachableChecker:
-    def check(self, country_code: str, number: str) -> VatCheckResult:
+    def check(self, country_code: str, number: str, requester=None) -> VatCheckResult:
         raise VatServiceUnavailable("VIES could not answer (MS_UNAVAILABLE).")
 
 
@@ -210,3 +210,46 @@ def test_get_vat_checker_builds_the_configured_class(settings):
     assert isinstance(get_vat_checker(), InvalidChecker)
     settings.UPLINE_VAT_CHECKER = "tenant_apps.clients.vies.ViesClient"
     assert isinstance(get_vat_checker(), ViesClient)
+
+
+def test_with_the_issuers_vat_id_the_request_is_check_vat_approx():
+    from tenant_apps.clients.vies import ViesClient
+
+    body = ViesClient().build_request("DE", "136695976", ("FR", "40303265045")).data.decode()
+    assert "<urn:checkVatApprox>" in body
+    assert "<urn:requesterCountryCode>FR</urn:requesterCountryCode>" in body
+    assert "<urn:requesterVatNumber>40303265045</urn:requesterVatNumber>" in body
+    plain = ViesClient().build_request("DE", "136695976").data.decode()
+    assert "<urn:checkVat>" in plain and "requester" not in plain
+
+
+class RecordingChecker:
+    seen: list = []
+
+    def check(self, country_code, number, requester=None):
+        RecordingChecker.seen.append(requester)
+        return VatCheckResult(
+            valid=True, name="BETA GMBH", address="Berlin", request_id="WAPIAAAAZ7q1yTXn"
+        )
+
+
+def test_the_consultation_number_is_asked_with_the_instances_own_vat_id(instance_a, settings):
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.billing.services import issuer_identity_set
+    from tenant_apps.clients.services import customer_create
+
+    settings.UPLINE_VAT_CHECKER = "tests.test_clients_vies.RecordingChecker"
+    RecordingChecker.seen = []
+    with schema_context(instance_a.schema_name):
+        issuer_identity_set(legal_name="Acme SARL", country="FR", tax_id="FR40303265045")
+        customer = customer_create(
+            name="Beta",
+            kind="company",
+            company_name="Beta GmbH",
+            email="b@beta.test",
+            country="DE",
+            tax_id="DE136695976",
+        )
+    assert RecordingChecker.seen == [("FR", "40303265045")]
+    assert customer.tax_id_status == "valid" and "WAPIAAAAZ7q1yTXn" in customer.tax_id_check_detail

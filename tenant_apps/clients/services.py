@@ -187,11 +187,22 @@ def _tax_id_state(tax_id: TaxId, country: str) -> dict[str, Any]:
     return _ask_registry(tax_id.value, previous=None)
 
 
+def _requester() -> tuple[str, str] | None:
+    """This instance's own EU VAT id, which makes VIES return a consultation number."""
+    from tenant_apps.billing.selectors import issuer_identity_get
+
+    identity = issuer_identity_get()
+    tax_id = "".join((identity.tax_id if identity else "").split()).upper()
+    if len(tax_id) > 2 and tax_id[:2].isalpha() and is_eu_vat_id(tax_id, tax_id[:2]):
+        return tax_id[:2], tax_id[2:]
+    return None
+
+
 def _ask_registry(tax_id: str, *, previous: Customer | None) -> dict[str, Any]:
     """Ask VIES about an EU VAT id. `previous`: the customer whose earlier answer may stand."""
     now = timezone.now()
     try:
-        result = get_vat_checker().check(tax_id[:2], tax_id[2:])
+        result = get_vat_checker().check(tax_id[:2], tax_id[2:], requester=_requester())
     except VatServiceUnavailable as exc:
         kept = previous is not None and previous.tax_id_status in (
             Customer.TaxIdStatus.VALID,

@@ -49,16 +49,26 @@ class VatServiceUnavailable(Exception):
     """The registry could not answer now; the number's validity is still unknown."""
 
 
-def _envelope(country_code: str, number: str) -> bytes:
+def _envelope(country_code: str, number: str, requester: tuple[str, str] | None = None) -> bytes:
+    """checkVat, or — when the issuer's own VAT id is known — checkVatApprox, whose answer
+    carries a consultation number that proves the check was made (for reverse charge)."""
+    operation = "checkVatApprox" if requester else "checkVat"
+    requester_xml = (
+        f"<urn:requesterCountryCode>{escape(requester[0])}</urn:requesterCountryCode>"
+        f"<urn:requesterVatNumber>{escape(requester[1])}</urn:requesterVatNumber>"
+        if requester
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<soapenv:Envelope xmlns:soapenv="{_SOAP_NS}" xmlns:urn="{_TYPES_NS}">'
         "<soapenv:Header/>"
         "<soapenv:Body>"
-        "<urn:checkVat>"
+        f"<urn:{operation}>"
         f"<urn:countryCode>{escape(country_code)}</urn:countryCode>"
         f"<urn:vatNumber>{escape(number)}</urn:vatNumber>"
-        "</urn:checkVat>"
+        f"{requester_xml}"
+        f"</urn:{operation}>"
         "</soapenv:Body>"
         "</soapenv:Envelope>"
     ).encode()
@@ -118,16 +128,20 @@ class ViesClient:
     url = VIES_URL
     timeout = TIMEOUT_SECONDS
 
-    def build_request(self, country_code: str, number: str) -> urllib.request.Request:
+    def build_request(
+        self, country_code: str, number: str, requester: tuple[str, str] | None = None
+    ) -> urllib.request.Request:
         return urllib.request.Request(
             self.url,
-            data=_envelope(country_code, number),
+            data=_envelope(country_code, number, requester),
             method="POST",
             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
         )
 
-    def check(self, country_code: str, number: str) -> VatCheckResult:
-        request = self.build_request(country_code, number)
+    def check(
+        self, country_code: str, number: str, requester: tuple[str, str] | None = None
+    ) -> VatCheckResult:
+        request = self.build_request(country_code, number, requester)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read()
