@@ -85,7 +85,9 @@ def _hash(raw_key: str) -> str:
 def inbox_token_create(*, reseller: Reseller, actor: str = "") -> tuple[InboxToken, str]:
     """A new key for `reseller`. The key is returned here and never again (only its hash
     is stored)."""
-    raw_key = secrets.token_urlsafe(32)
+    # Hex, not url-safe base64: a key (or its prefix) starting with "-" reads as an option
+    # on the command line (`bridge_token SLUG --revoke PREFIX`).
+    raw_key = secrets.token_hex(32)
     with _public(), transaction.atomic():
         token = InboxToken.objects.create(
             reseller=reseller, key_prefix=raw_key[:KEY_PREFIX_LENGTH], key_hash=_hash(raw_key)
