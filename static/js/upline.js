@@ -84,9 +84,28 @@
     if (close) dismiss(close.closest(".alert"));
   });
 
+  /* <button data-formset-add="PREFIX" data-template="ID" data-rows="SELECTOR">: append a
+     copy of a formset's empty row and count it in PREFIX-TOTAL_FORMS. Hidden without JS. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-formset-add]");
+    if (!button) return;
+    var template = document.getElementById(button.getAttribute("data-template"));
+    var total = document.getElementById("id_" + button.getAttribute("data-formset-add") + "-TOTAL_FORMS");
+    var rows = document.querySelector(button.getAttribute("data-rows"));
+    if (!template || !total || !rows) return;
+    var index = parseInt(total.value, 10);
+    rows.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__prefix__/g, String(index)));
+    total.value = String(index + 1);
+    var first = rows.lastElementChild.querySelector("input");
+    if (first) first.focus();
+  });
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll(".alert-success:not([data-persist])"), function (alert) {
       window.setTimeout(function () { dismiss(alert); }, 6000);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-formset-add]"), function (button) {
+      button.hidden = false;
     });
   }
 
