@@ -330,6 +330,14 @@ def _issuer_country() -> str:
     return identity.country if identity else ""
 
 
+def _set_totals(document: Invoice, lines: Iterable[InvoiceLine]) -> None:
+    """Totals are sums of the already-rounded lines, so a document always reconciles."""
+    lines = list(lines)
+    document.subtotal = sum((line.net_amount for line in lines), ZERO)
+    document.tax_total = sum((line.tax_amount for line in lines), ZERO)
+    document.total = document.subtotal + document.tax_total
+
+
 def invoice_recalculate(*, invoice: Invoice) -> Invoice:
     """Recompute a draft's tax treatment, line amounts and totals."""
     if not invoice.is_editable:
@@ -348,9 +356,7 @@ def invoice_recalculate(*, invoice: Invoice) -> Invoice:
     InvoiceLine.objects.bulk_update(lines, ["tax_rate", "net_amount", "tax_amount", "gross_amount"])
     invoice.tax_treatment = context.treatment
     invoice.legal_notes = context.note
-    invoice.subtotal = sum((line.net_amount for line in lines), ZERO)
-    invoice.tax_total = sum((line.tax_amount for line in lines), ZERO)
-    invoice.total = invoice.subtotal + invoice.tax_total
+    _set_totals(invoice, lines)
     invoice.save(update_fields=["tax_treatment", "legal_notes", "subtotal", "tax_total", "total"])
     return invoice
 
@@ -715,10 +721,7 @@ def credit_note_create(
             period_start=line.period_start,
             period_end=line.period_end,
         )
-    note_lines = list(note.lines.all())
-    note.subtotal = sum((line.net_amount for line in note_lines), ZERO)
-    note.tax_total = sum((line.tax_amount for line in note_lines), ZERO)
-    note.total = note.subtotal + note.tax_total
+    _set_totals(note, note.lines.all())
     if note.total <= 0:
         raise ValidationError({"lines": ["A credit note must credit something."]})
     if already + note.total > original.total:
@@ -837,9 +840,7 @@ def invoices_issue_bulk(
                     period_end=line.period_end,
                 )
             )
-        invoice.subtotal = sum((line.net_amount for line in lines), ZERO)
-        invoice.tax_total = sum((line.tax_amount for line in lines), ZERO)
-        invoice.total = invoice.subtotal + invoice.tax_total
+        _set_totals(invoice, lines)
         _mark_issued(
             invoice,
             number=number,
