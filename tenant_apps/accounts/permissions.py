@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
 class IsInstanceStaff(BasePermission):
@@ -38,3 +38,32 @@ class CustomerRequiredMixin(AccessMixin):
             self.raise_exception = True
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)
+
+
+class StaffReadManagersWrite(IsInstanceStaff):
+    """API: any staff member reads; only the owner and administrators write.
+
+    Subclasses name what is being changed in `write_message`, and may widen who writes.
+    """
+
+    write_message = "Only the owner or an administrator can do this."
+
+    def can_write(self, user) -> bool:
+        return user.can_manage_instance
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method in SAFE_METHODS or self.can_write(request.user):
+            return True
+        self.message = self.write_message
+        return False
+
+
+class StaffReadBillersWrite(StaffReadManagersWrite):
+    """API: any staff member reads; the owner, administrators and billing staff write."""
+
+    write_message = "Only the owner, administrators and billing staff can do this."
+
+    def can_write(self, user) -> bool:
+        return user.can_bill

@@ -22,17 +22,18 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.accounts.permissions import (
+    StaffReadBillersWrite,
+    StaffReadManagersWrite,
+)
 
 from . import services
 from .models import BillingRun, Invoice, Payment
 from .selectors import (
     billing_run_list,
-    can_bill,
     get_billing_run_for,
     get_invoice_for,
     invoice_list,
@@ -61,28 +62,14 @@ NOT_FOUND = OpenApiResponse(description="No such object in this instance")
 REFUSED = OpenApiResponse(description="Refused: bad input (400) or not allowed in this state (409)")
 
 
-class CanBillOrReadOnly(IsInstanceStaff):
+class CanBillOrReadOnly(StaffReadBillersWrite):
     """Any staff member reads; the owner, administrators and billing staff write."""
 
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in SAFE_METHODS or can_bill(request.user):
-            return True
-        self.message = "Only the owner, administrators and billing staff can do this."
-        return False
 
-
-class CanManageOrReadOnly(IsInstanceStaff):
+class CanManageOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; the owner and administrators change billing configuration."""
 
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in SAFE_METHODS or request.user.can_manage_instance:
-            return True
-        self.message = "Only the owner or an administrator can change billing settings."
-        return False
+    write_message = "Only the owner or an administrator can change billing settings."
 
 
 # --------------------------------------------------------------------------------------

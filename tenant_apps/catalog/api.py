@@ -7,26 +7,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.accounts.permissions import StaffReadManagersWrite
 
 from . import services
 from .models import BillingCycle, Product, TaxClass
 from .selectors import product_list, tax_class_list
 
 
-class CanManageCatalogOrReadOnly(IsInstanceStaff):
+class CanManageCatalogOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; only the owner and administrators write."""
 
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in SAFE_METHODS or request.user.can_manage_instance:
-            return True
-        self.message = "Only the owner or an administrator can change the catalog."
-        return False
+    write_message = "Only the owner or an administrator can change the catalog."
 
 
 class PriceSerializer(serializers.Serializer):
