@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tenant_apps.billing.models import TaxRate
-from tenant_apps.billing.services import billing_settings_update, issuer_identity_set
+from tenant_apps.billing.services import billing_settings_update
 from tenant_apps.catalog.models import Price, Product, TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.services import issuer_identity_set
 
 
 def setup_issuer(country: str = "FR") -> None:

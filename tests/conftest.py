@@ -23,7 +23,7 @@ from shared_apps.tenancy import routing
 from shared_apps.tenancy.models import Reseller
 from shared_apps.tenancy.services import reseller_create
 from tenant_apps.accounts.models import Role
-from tenant_apps.billing.services import issuer_identity_set
+from tenant_apps.instance.services import issuer_identity_set
 
 PASSWORD = "correct-horse-battery"
 OPERATOR_HOST = settings.UPLINE_BASE_DOMAIN

@@ -19,7 +19,7 @@ from shared_apps.tenancy.services import (
     reseller_import,
 )
 from tenant_apps.accounts.models import Role
-from tenant_apps.billing.models import IssuerIdentity
+from tenant_apps.instance.models import IssuerIdentity
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from tenant_apps.billing import services
 from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine, Payment, TaxRate
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import services as instance_services
 from tests.conftest import InstanceInfo, client_for
 
 
@@ -58,7 +59,7 @@ class Acme(InstanceInfo):
 def acme(instance_a) -> Acme:
     """Acme invoices from France with 20 % VAT; Alice (portal login) and Bob are customers."""
     with schema_context(instance_a.schema_name):
-        services.issuer_identity_set(legal_name="Acme Hosting SARL", country="FR")
+        instance_services.issuer_identity_set(legal_name="Acme Hosting SARL", country="FR")
         standard, _ = TaxClass.objects.get_or_create(
             code="standard", defaults={"name": "Standard rate"}
         )

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tenant_apps.billing import services
 from tenant_apps.billing.models import CreditEntry, Invoice, InvoiceLine, NumberSequence, Payment
 from tenant_apps.billing.taxes import line_amounts
+from tenant_apps.instance import services as instance_services
 from tests.billing_fixtures import make_customer, setup_issuer
 
 TODAY = datetime.date(2026, 11, 26)
@@ -109,7 +110,7 @@ def test_numbers_are_consecutive_per_series_and_formatted(acme):
 def test_issue_freezes_identities(acme):
     customer = make_customer()
     invoice = _issued(customer)
-    services.issuer_identity_set(legal_name="Renamed SARL", country="FR")
+    instance_services.issuer_identity_set(legal_name="Renamed SARL", country="FR")
     customer.name = "Alice Renamed"
     customer.save()
     invoice.refresh_from_db()
@@ -395,7 +396,8 @@ def test_void_reason_is_kept_internal(acme):
 
 
 def test_a_run_that_stops_half_way_is_marked_failed(instance_b):
-    from tenant_apps.billing.models import BillingRun, IssuerIdentity
+    from tenant_apps.billing.models import BillingRun
+    from tenant_apps.instance.models import IssuerIdentity
     from tenant_apps.orders import runs
     from tenant_apps.orders.models import Service
     from tests.billing_fixtures import make_product

@@ -19,6 +19,7 @@ from tenant_apps.billing import documents, services
 from tenant_apps.billing.models import Invoice, TaxRate
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import services as instance_services
 
 ISSUE_DATE = datetime.date(2026, 3, 2)
 LINES = [
@@ -63,7 +64,7 @@ def pdf_text(content: bytes) -> str:
 
 
 def set_up_billing(**identity) -> None:
-    services.issuer_identity_set(
+    instance_services.issuer_identity_set(
         **{
             "legal_name": "Acme Hosting SARL",
             "address_line1": "12 rue de la Paix",

@@ -14,9 +14,11 @@ from django_tenants.utils import schema_context
 from factory.django import DjangoModelFactory
 
 from tenant_apps.billing import notifications, services
-from tenant_apps.billing.models import EmailTemplate, Invoice, TaxRate
+from tenant_apps.billing.models import Invoice, TaxRate
 from tenant_apps.catalog.models import BillingCycle, Product, TaxClass
 from tenant_apps.clients.models import Contact, Customer
+from tenant_apps.instance import services as instance_services
+from tenant_apps.instance.models import EmailTemplate
 from tenant_apps.orders.models import Service
 
 LINES = [{"description": "Managed VPS L", "unit_price": "50.00"}]
@@ -42,7 +44,7 @@ class ContactFactory(DjangoModelFactory):
 
 
 def set_up_billing(**identity) -> None:
-    services.issuer_identity_set(
+    instance_services.issuer_identity_set(
         **{
             "legal_name": "Acme Hosting SARL",
             "trading_name": "",

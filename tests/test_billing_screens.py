@@ -19,7 +19,6 @@ from tenant_apps.billing.models import (
     BillingRun,
     BillingSettings,
     CreditEntry,
-    EmailTemplate,
     Invoice,
     InvoiceLine,
     Payment,
@@ -27,6 +26,8 @@ from tenant_apps.billing.models import (
 )
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import services as instance_services
+from tenant_apps.instance.models import EmailTemplate
 from tests.conftest import InstanceInfo, client_for
 
 STAFF = "/staff/billing/"
@@ -53,7 +54,7 @@ class Billing:
 
 def _build(info: InstanceInfo) -> Billing:
     with schema_context(info.schema_name):
-        services.issuer_identity_set(
+        instance_services.issuer_identity_set(
             legal_name=f"{info.slug.title()} Hosting SARL",
             country="FR",
             address_line1="1 rue de la Paix",
@@ -686,7 +687,7 @@ def test_support_staff_cannot_start_a_billing_run(acme):
 
 def test_admin_shows_an_issued_invoice_but_refuses_to_change_it(operator):
     with schema_context(operator.schema_name):
-        services.issuer_identity_set(legal_name="Operator SAS", country="FR")
+        instance_services.issuer_identity_set(legal_name="Operator SAS", country="FR")
         customer = Customer.objects.create(
             kind="company", name="Acme Ltd", email="acme@example.com", country="FR"
         )
@@ -729,21 +730,22 @@ def test_run_now_runs_dunning_in_the_instance_even_if_renewals_end_in_public(
 
 
 @pytest.mark.parametrize(
-    "model",
+    "path",
     [
-        "invoice",
-        "payment",
-        "creditentry",
-        "billingrun",
-        "numbersequence",
-        "billingsettings",
-        "issueridentity",
-        "taxrate",
-        "emailtemplate",
+        "billing/invoice",
+        "billing/payment",
+        "billing/creditentry",
+        "billing/billingrun",
+        "billing/numbersequence",
+        "billing/billingsettings",
+        "instance/issueridentity",
+        "billing/taxrate",
+        "instance/emailtemplate",
+        "instance/auditevent",
     ],
 )
-def test_admin_lists_billing_data(operator, model):
-    response = client_for(operator, operator.owner).get(f"/admin/billing/{model}/")
+def test_admin_lists_billing_data(operator, path):
+    response = client_for(operator, operator.owner).get(f"/admin/{path}/")
     assert response.status_code == 200
 
 

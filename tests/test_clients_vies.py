@@ -236,8 +236,8 @@ class RecordingChecker:
 def test_the_consultation_number_is_asked_with_the_instances_own_vat_id(instance_a, settings):
     from django_tenants.utils import schema_context
 
-    from tenant_apps.billing.services import issuer_identity_set
     from tenant_apps.clients.services import customer_create
+    from tenant_apps.instance.services import issuer_identity_set
 
     settings.UPLINE_VAT_CHECKER = "tests.test_clients_vies.RecordingChecker"
     RecordingChecker.seen = []

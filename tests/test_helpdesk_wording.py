@@ -3,8 +3,8 @@
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
-from tenant_apps.billing.models import EmailTemplate
 from tenant_apps.helpdesk import notifications, services
+from tenant_apps.instance.models import EmailTemplate
 from tests.billing_fixtures import make_customer
 from tests.conftest import client_for
 

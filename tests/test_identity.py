@@ -5,7 +5,7 @@ import base64
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
-from tenant_apps.billing.models import IssuerIdentity
+from tenant_apps.instance.models import IssuerIdentity
 from tests.conftest import client_for
 
 # A 1×1 transparent PNG.

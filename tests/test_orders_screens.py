@@ -17,9 +17,9 @@ from django_tenants.utils import schema_context
 
 from shared_apps.tenancy.models import Allocation
 from tenant_apps.billing.models import Invoice, TaxRate
-from tenant_apps.billing.services import issuer_identity_set
 from tenant_apps.catalog.models import Price, Product, TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.services import issuer_identity_set
 from tenant_apps.orders import services
 from tenant_apps.orders.models import Order, Service
 from tenant_apps.referrals.models import Referer

@@ -12,7 +12,7 @@ from provisioning import schemas
 from provisioning.models import PoolSchema
 from shared_apps.tenancy.models import Allocation, Domain, Reseller
 from shared_apps.tenancy.services import reseller_create
-from tenant_apps.billing.models import IssuerIdentity
+from tenant_apps.instance.models import IssuerIdentity
 
 
 def _create(slug, **extra):

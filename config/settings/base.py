@@ -49,7 +49,6 @@ UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 UPLINE_RESOURCE_CHOICES = "shared_apps.tenancy.selectors.resource_choices"
 UPLINE_VAT_CHECKER = env("UPLINE_VAT_CHECKER", "tenant_apps.clients.vies.ViesClient")
 # Base URL (scheme and primary domain) of an instance, for links in e-mails.
-UPLINE_INSTANCE_URL = "shared_apps.tenancy.selectors.instance_base_url"
 # Quota: take/give back capacity of the operator's allocation (schema_name=, demands=).
 UPLINE_QUOTA_RESERVE = "shared_apps.tenancy.services.allocation_reserve"
 UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
@@ -75,6 +74,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "rest_framework",
     "rest_framework.authtoken",
+    "tenant_apps.instance",
     "tenant_apps.accounts",
     "tenant_apps.clients",
     "tenant_apps.catalog",

@@ -75,7 +75,7 @@ def escalation_panel(request, ticket: Ticket) -> dict | None:
     """What the ticket page shows about the upstream side of a ticket."""
     from django.conf import settings
 
-    from tenant_apps.billing.money import format_money
+    from tenant_apps.instance.money import format_money
 
     from .services import escalation_price_for, ticket_attachments
 

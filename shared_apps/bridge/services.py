@@ -20,11 +20,12 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
-from tenant_apps.billing.models import IssuerIdentity, PendingCharge
+from tenant_apps.billing.models import PendingCharge
 from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.rich_text import html_to_text
+from tenant_apps.instance.models import IssuerIdentity
 
 from .callbacks import on_operator_ticket_event
 from .models import EscalationLink

@@ -9,4 +9,8 @@ class TenancyConfig(AppConfig):
     verbose_name = "Resellers"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (routing cache invalidation)
+        from tenant_apps.instance import ports
+
+        from . import selectors, signals  # noqa: F401  (signals: routing cache invalidation)
+
+        ports.public_url.plug(selectors.instance_base_url)

@@ -24,7 +24,7 @@ from provisioning import archive, schemas
 from provisioning.models import ExportRecord
 from tenant_apps.accounts.models import Role
 from tenant_apps.accounts.services import user_send_password_link
-from tenant_apps.billing.services import issuer_identity_set
+from tenant_apps.instance.services import issuer_identity_set
 
 from . import routing
 from .models import Allocation, Domain, Reseller, ResellerEvent, Resource
@@ -451,7 +451,7 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -
 
 def reseller_set_escalation_price(*, reseller: Reseller, price, actor: str = "") -> Reseller:
     """Price of one upstream escalation for this reseller (empty: its plan's price applies)."""
-    from tenant_apps.billing.money import to_decimal
+    from tenant_apps.instance.money import to_decimal
 
     value = None if price in (None, "") else to_decimal(price, field="escalation_price")
     if value is not None and value < 0:

@@ -17,10 +17,8 @@ from .models import (
     BillingRun,
     BillingSettings,
     CreditEntry,
-    EmailTemplate,
     Invoice,
     InvoiceLine,
-    IssuerIdentity,
     NumberSequence,
     Payment,
     TaxRate,
@@ -186,29 +184,8 @@ class BillingSettingsAdmin(ReadOnlyAdmin):
     """Changed on Staff → Billing settings, where `billing_settings_update` validates it."""
 
 
-@admin.register(IssuerIdentity)
-class IssuerIdentityAdmin(admin.ModelAdmin):
-    list_display = ["legal_name", "country", "tax_id", "currency", "updated_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return not IssuerIdentity.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # every issued invoice needs an issuer
-
-    def save_model(self, request, obj, form, change):
-        fields = {name: getattr(obj, name) for name in form.changed_data if name != "legal_name"}
-        saved = services.issuer_identity_set(legal_name=obj.legal_name, **fields)
-        obj.pk = saved.pk
-
-
 @admin.register(TaxRate)
 class TaxRateAdmin(admin.ModelAdmin):
     list_display = ["country", "tax_class", "rate", "name"]
     list_filter = ["tax_class"]
     list_select_related = ["tax_class"]
-
-
-@admin.register(EmailTemplate)
-class EmailTemplateAdmin(admin.ModelAdmin):
-    list_display = ["key", "subject", "updated_at"]

@@ -28,8 +28,10 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from .models import Invoice, InvoiceLine, IssuerIdentity
-from .money import ZERO, format_money
+from tenant_apps.instance.models import IssuerIdentity
+from tenant_apps.instance.money import ZERO, format_money
+
+from .models import Invoice, InvoiceLine
 from .services import InvalidInvoiceState
 from .taxes import EU_COUNTRIES
 

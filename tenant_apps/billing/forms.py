@@ -12,18 +12,19 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.template import Engine, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.emails import PLAIN_TEXT
+from tenant_apps.instance.models import EmailTemplate
+from tenant_apps.instance.money import CURRENCIES, validate_currency
 
-from .models import EmailTemplate, Invoice, Payment, TaxRate
-from .money import CURRENCIES, validate_currency
+from .models import Invoice, Payment, TaxRate
 from .selectors import open_invoice_q
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-PLAIN_TEXT = Engine(autoescape=False, loaders=[])
 POSITIVE_QUANTITY = "The quantity must be more than 0."
 NEGATIVE_PRICE = "Prices cannot be negative; issue a credit note to give money back."
 

@@ -9,57 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_countries.fields import CountryField
 
-from .money import ZERO
-
-
-def _identity_upload_path(instance, filename: str) -> str:
-    """Files live under the instance's own schema folder, never shared between instances."""
-    from django.db import connection
-
-    return f"{connection.schema_name}/identity/{filename}"
-
-
-class IssuerIdentity(models.Model):
-    """Who issues this instance's invoices: every instance is its own issuer of record."""
-
-    legal_name = models.CharField(max_length=200)
-    trading_name = models.CharField(max_length=200, blank=True)
-    address_line1 = models.CharField(max_length=200, blank=True)
-    address_line2 = models.CharField(max_length=200, blank=True)
-    postal_code = models.CharField(max_length=20, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
-    tax_id = models.CharField("tax / VAT id", max_length=40, blank=True)
-    registration_number = models.CharField(max_length=60, blank=True)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
-    currency = models.CharField(max_length=3, default="EUR")
-    bank_details = models.TextField(blank=True)
-    invoice_footer = models.TextField(blank=True)
-    logo = models.FileField(upload_to=_identity_upload_path, blank=True)
-    brand_color = models.CharField(
-        max_length=7,
-        default="#4f46e5",
-        help_text="Accent colour of invoices and e-mails (#rrggbb)",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #4f46e5.")],
-    )
-    # Always true and unique (see Meta): at most one identity row per instance.
-    singleton = models.BooleanField(default=True, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "issuer identity"
-        verbose_name_plural = "issuer identity"
-        constraints = [
-            models.UniqueConstraint(fields=["singleton"], name="one_issuer_identity"),
-        ]
-
-    def __str__(self) -> str:
-        return self.legal_name
+from tenant_apps.instance.money import ZERO
 
 
 class BillingSettings(models.Model):
@@ -390,44 +344,6 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.amount}"
-
-
-class EmailTemplate(models.Model):
-    """This instance's wording of one e-mail; without a row the built-in text is used."""
-
-    class Key(models.TextChoices):
-        INVOICE_ISSUED = "invoice_issued", "Invoice issued"
-        CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
-        PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
-        INVOICE_REMINDER = "invoice_reminder", "Payment reminder"
-        SERVICE_SUSPENDED = "service_suspended", "Service suspended"
-        HELPDESK_OPENED = "helpdesk_opened", "Helpdesk: ticket opened (to staff)"
-        HELPDESK_OPENED_FOR_CUSTOMER = (
-            "helpdesk_opened_for_customer",
-            "Helpdesk: ticket opened for you (to the customer)",
-        )
-        HELPDESK_STAFF_REPLIED = (
-            "helpdesk_staff_replied",
-            "Helpdesk: staff replied (to the customer)",
-        )
-        HELPDESK_CUSTOMER_REPLIED = (
-            "helpdesk_customer_replied",
-            "Helpdesk: customer replied (to staff)",
-        )
-        HELPDESK_SLA_BREACHED = "helpdesk_sla_breached", "Helpdesk: SLA target missed (to staff)"
-
-    key = models.CharField(max_length=30, choices=Key.choices, unique=True)
-    subject = models.CharField(
-        max_length=200, help_text="Django template syntax, e.g. {{ invoice.number }}"
-    )
-    body = models.TextField(help_text="Plain text, Django template syntax")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["key"]
-
-    def __str__(self) -> str:
-        return self.get_key_display()
 
 
 class PendingCharge(models.Model):

@@ -10,69 +10,23 @@ instances, so staff-written text cannot walk relations to data the customer must
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template import Context, Engine, loader
 from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.emails import email_render, link, sender_address
+from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
+from tenant_apps.instance.money import format_money
 from tenant_apps.orders.models import Service
 
 from . import documents
-from .models import EmailTemplate, Invoice, IssuerIdentity, Payment
-from .money import format_money
+from .models import Invoice, Payment
 from .services import InvalidInvoiceState
 
 log = logging.getLogger(__name__)
-
-# No loaders: staff-written text cannot {% include %} or {% extends %} files.
-PLAIN_TEXT = Engine(autoescape=False, loaders=[])
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    body: str
-
-
-# --------------------------------------------------------------------------------------
-# Wording
-
-
-def _split_default(key: str) -> tuple[str, str]:
-    source = loader.get_template(f"emails/{key}.txt").template.source
-    first, _, body = source.partition("\n")
-    if not first.startswith("Subject:"):
-        raise ValueError(f"templates/emails/{key}.txt must start with a 'Subject: …' line.")
-    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
-
-
-def _render(subject: str, body: str, context: dict) -> Rendered:
-    # Context() escapes by default whatever the engine says; these are plain-text e-mails.
-    subject_text = PLAIN_TEXT.from_string(subject).render(Context(context, autoescape=False))
-    body_text = PLAIN_TEXT.from_string(body).render(Context(context, autoescape=False))
-    # One line, whatever the template did: a newline in a subject is a header injection.
-    return Rendered(" ".join(subject_text.split()), body_text.strip() + "\n")
-
-
-def email_render(*, key: str, context: dict) -> Rendered:
-    """Subject and body of e-mail `key`: the instance's wording if it works, else ours."""
-    override = EmailTemplate.objects.filter(key=key).first()
-    if override is not None:
-        try:
-            rendered = _render(override.subject, override.body, context)
-            if rendered.subject:
-                return rendered
-            log.warning("E-mail template %s renders an empty subject; sent the default.", key)
-        except Exception as exc:  # staff-written text: any failure falls back, never blocks mail
-            log.warning("E-mail template %s is broken (%s); sent the default.", key, exc)
-    return _render(*_split_default(key), context)
-
 
 # --------------------------------------------------------------------------------------
 # Context: plain values only
@@ -103,10 +57,6 @@ def _customer_context(customer: Customer) -> dict:
     }
 
 
-def _link(base_url: str, path: str) -> str:
-    return f"{base_url.rstrip('/')}{path}" if base_url else path
-
-
 def _invoice_context(invoice: Invoice, base_url: str) -> dict:
     currency = invoice.currency
     return {
@@ -127,7 +77,7 @@ def _invoice_context(invoice: Invoice, base_url: str) -> dict:
         "credited_invoice_number": (
             invoice.credited_invoice.number if invoice.credited_invoice_id else ""
         ),
-        "url": _link(base_url, reverse("portal_billing:invoice_detail", args=[invoice.pk])),
+        "url": link(base_url, reverse("portal_billing:invoice_detail", args=[invoice.pk])),
     }
 
 
@@ -137,21 +87,13 @@ def _base_context(identity: IssuerIdentity | None, customer: Customer, base_url:
         "issuer": issuer,
         "issuer_name": issuer["name"],
         "customer": _customer_context(customer),
-        "portal_url": _link(base_url, reverse("portal:home")),
-        "invoices_url": _link(base_url, reverse("portal_billing:invoice_list")),
+        "portal_url": link(base_url, reverse("portal:home")),
+        "invoices_url": link(base_url, reverse("portal_billing:invoice_list")),
     }
 
 
 # --------------------------------------------------------------------------------------
 # Sending
-
-
-def _from_address(identity: IssuerIdentity | None) -> str:
-    name = (identity.trading_name or identity.legal_name) if identity else ""
-    if identity and identity.email:
-        return formataddr((name, identity.email))
-    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((name, address)) if name else settings.DEFAULT_FROM_EMAIL
 
 
 def _invoice_recipients(customer: Customer) -> list[str]:
@@ -181,7 +123,7 @@ def _send(
     message = EmailMessage(
         subject=rendered.subject,
         body=rendered.body,
-        from_email=_from_address(identity),
+        from_email=sender_address(identity),
         to=recipients[:1],
         cc=recipients[1:],
         reply_to=[identity.email] if identity and identity.email else None,
@@ -317,7 +259,7 @@ def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
         "reason": service.status_reason,
         "for_nonpayment": service.suspended_for_nonpayment,
         "suspended_at": service.suspended_at,
-        "url": _link(base_url, reverse("portal_orders:service_detail", args=[service.pk])),
+        "url": link(base_url, reverse("portal_orders:service_detail", args=[service.pk])),
     }
     _send(
         key=EmailTemplate.Key.SERVICE_SUSPENDED,

@@ -17,9 +17,9 @@ from django_tables2 import RequestConfig
 
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.clients.selectors import customer_for_user
+from tenant_apps.instance.money import ZERO, format_money
 
 from .models import Invoice
-from .money import ZERO, format_money
 from .selectors import get_invoice_for, portal_invoice_list
 from .tables import PortalInvoiceTable
 from .views import document_context, pdf_response

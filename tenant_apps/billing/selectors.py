@@ -19,16 +19,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Greatest
-from django.template import TemplateDoesNotExist, loader
 from django.utils import timezone
 
-from .models import BillingRun, CreditEntry, Invoice, IssuerIdentity, Payment, TaxRate
-from .money import ZERO
+from tenant_apps.instance.money import ZERO
 
-
-def issuer_identity_get() -> IssuerIdentity | None:
-    """The current instance's issuer identity (None before set-up)."""
-    return IssuerIdentity.objects.first()
+from .models import BillingRun, CreditEntry, Invoice, Payment, TaxRate
 
 
 def invoice_list(
@@ -173,15 +168,4 @@ def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[Credit
     )
 
 
-def email_template_default(key: str) -> tuple[str, str] | None:
-    """The built-in (subject, body) of an e-mail: templates/emails/<key>.txt, whose first
-    line is "Subject: …" (the format `notifications` sends). None when there is no file.
-    """
-    try:
-        source = loader.get_template(f"emails/{key}.txt").template.source
-    except TemplateDoesNotExist:
-        return None
-    first, _, body = source.partition("\n")
-    if not first.startswith("Subject:"):
-        return "", source
-    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+

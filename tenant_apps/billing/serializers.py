@@ -14,9 +14,9 @@ from rest_framework import serializers
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.money import validate_currency
 
 from .models import BillingRun, BillingSettings, Invoice, InvoiceLine, Payment, TaxRate
-from .money import validate_currency
 
 
 def money(**kwargs) -> serializers.DecimalField:

@@ -19,21 +19,20 @@ from django.utils import timezone
 from config.errors import DomainError
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.models import IssuerIdentity
+from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_currency
 
 from .models import (
     BillingEvent,
     BillingRun,
     BillingSettings,
     CreditEntry,
-    EmailTemplate,
     Invoice,
     InvoiceLine,
-    IssuerIdentity,
     NumberSequence,
     Payment,
     TaxRate,
 )
-from .money import ZERO, round_money, to_decimal, validate_currency
 from .signals import invoice_settled
 from .taxes import line_amounts, tax_context
 
@@ -64,20 +63,6 @@ class InvalidInvoiceState(BillingError):
 
 # --------------------------------------------------------------------------------------
 # Identity and settings
-
-
-@transaction.atomic
-def issuer_identity_set(*, legal_name: str, **fields) -> IssuerIdentity:
-    """Create or update the current instance's issuer identity."""
-    identity = IssuerIdentity.objects.select_for_update().first()
-    if identity is None:
-        identity = IssuerIdentity(legal_name=legal_name)
-    identity.legal_name = legal_name
-    for name, value in fields.items():
-        setattr(identity, name, value)
-    identity.full_clean()
-    identity.save()
-    return identity
 
 
 def billing_settings_get() -> BillingSettings:
@@ -140,23 +125,6 @@ def tax_rate_set(
 def tax_rate_delete(*, tax_rate: TaxRate) -> None:
     """Issued invoices keep the rate they were issued with; only new drafts change."""
     tax_rate.delete()
-
-
-@transaction.atomic
-def email_template_set(*, key: str, subject: str, body: str) -> EmailTemplate:
-    if key not in EmailTemplate.Key.values:
-        raise ValidationError({"key": [f"There is no e-mail called “{key}”."]})
-    row, _ = EmailTemplate.objects.update_or_create(
-        key=key, defaults={"subject": subject, "body": body}
-    )
-    row.full_clean()
-    return row
-
-
-@transaction.atomic
-def email_template_reset(*, key: str) -> None:
-    """Back to the built-in wording."""
-    EmailTemplate.objects.filter(key=key).delete()
 
 
 # --------------------------------------------------------------------------------------

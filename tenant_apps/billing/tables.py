@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from tenant_apps.instance.money import format_money
+
 from .models import BillingRun, Invoice, Payment, TaxRate
-from .money import format_money
 from .selectors import open_invoice_q, overdue_invoice_q
 
 # Status → badge class of the design system.

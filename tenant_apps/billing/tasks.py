@@ -5,21 +5,14 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from config.celery import app
 from config.tenant_tasks import fan_out, instance_task
+from tenant_apps.instance.addresses import instance_url
 
 log = logging.getLogger(__name__)
-
-
-def instance_url() -> str:
-    """Scheme and primary domain of the current instance (through the platform hook)."""
-    return import_string(settings.UPLINE_INSTANCE_URL)(connection.schema_name)
 
 
 def _finalise(invoice_ids: list[int]) -> int:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tenant_apps.instance.money import ZERO, round_money
+
 from .models import Invoice, TaxRate
-from .money import ZERO, round_money
 
 EU_COUNTRIES = frozenset(
     {

@@ -29,6 +29,11 @@ from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import get_customer_for
+from tenant_apps.instance import services as instance_services
+from tenant_apps.instance.emails import email_template_default
+from tenant_apps.instance.models import EmailTemplate
+from tenant_apps.instance.money import ZERO, format_money
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import services
 from .forms import (
@@ -46,21 +51,18 @@ from .forms import (
     VoidForm,
     currency_codes,
 )
-from .models import BillingRun, EmailTemplate, Invoice, TaxRate
-from .money import ZERO, format_money
+from .models import BillingRun, Invoice, TaxRate
 from .selectors import (
     billing_run_companions,
     billing_run_list,
     can_bill,
     customer_credit_entries,
-    email_template_default,
     get_billing_run_for,
     get_invoice_for,
     get_tax_rate_for,
     invoice_credit_remaining,
     invoice_list,
     invoice_summary,
-    issuer_identity_get,
     open_invoice_q,
     payment_list,
     tax_rate_list,
@@ -893,7 +895,7 @@ class EmailTemplateEditView(EmailTemplateMixin, View):
         form = EmailTemplateForm(request.POST, instance=override or EmailTemplate(key=key))
         if not form.is_valid():
             return self.render_page(key, form, override)
-        services.email_template_set(
+        instance_services.email_template_set(
             key=key, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"]
         )
         messages.success(request, f"“{EmailTemplate.Key(key).label}” now uses your wording.")
@@ -906,7 +908,7 @@ class EmailTemplateResetView(EmailTemplateMixin, View):
     def post(self, request, key: str):
         self.require_manager()
         key = self.get_key()
-        services.email_template_reset(key=key)
+        instance_services.email_template_reset(key=key)
         messages.success(
             request, f"“{EmailTemplate.Key(key).label}” is back to the built-in wording."
         )

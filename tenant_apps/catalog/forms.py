@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenant_apps.billing.money import CURRENCIES
+from tenant_apps.instance.money import CURRENCIES
 
 from .models import BillingCycle, Product, TaxClass
 from .selectors import resource_choices, sorted_prices

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from tenant_apps.billing.money import ZERO, validate_currency
+from tenant_apps.instance.money import ZERO, validate_currency
 
 
 class BillingCycle(models.TextChoices):

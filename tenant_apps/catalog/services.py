@@ -12,7 +12,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import get_public_schema_name
 
-from tenant_apps.billing.money import ZERO, round_money, to_decimal, validate_currency
+from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_currency
 
 from .models import BillingCycle, Price, Product, TaxClass
 from .selectors import resource_choices

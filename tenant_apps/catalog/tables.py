@@ -11,7 +11,7 @@ from babel.numbers import format_currency
 from django.urls import reverse
 from django.utils.html import format_html
 
-from tenant_apps.billing.money import format_money
+from tenant_apps.instance.money import format_money
 
 from .models import BillingCycle, Price, Product, TaxClass
 from .selectors import product_list, resource_choices, sorted_prices

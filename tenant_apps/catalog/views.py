@@ -11,8 +11,8 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from tenant_apps.accounts.permissions import StaffRequiredMixin
-from tenant_apps.billing.money import format_money
-from tenant_apps.billing.selectors import issuer_identity_get
+from tenant_apps.instance.money import format_money
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import services
 from .forms import (

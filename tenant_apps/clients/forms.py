@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tenant_apps.billing.money import CURRENCIES
+from tenant_apps.instance.money import CURRENCIES
 
 from .models import Contact, Customer
 

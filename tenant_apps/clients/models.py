@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django_countries.fields import CountryField
 
-from tenant_apps.billing.money import validate_currency
+from tenant_apps.instance.money import validate_currency
 
 
 def _currency_validator(value: str) -> None:

@@ -26,8 +26,8 @@ from django_countries import countries
 
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.services import user_send_password_link
-from tenant_apps.billing.money import validate_currency
-from tenant_apps.billing.selectors import issuer_identity_get
+from tenant_apps.instance.money import validate_currency
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from .models import Contact, Customer, CustomerEvent
 from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
@@ -189,7 +189,7 @@ def _tax_id_state(tax_id: TaxId, country: str) -> dict[str, Any]:
 
 def _requester() -> tuple[str, str] | None:
     """This instance's own EU VAT id, which makes VIES return a consultation number."""
-    from tenant_apps.billing.selectors import issuer_identity_get
+    from tenant_apps.instance.selectors import issuer_identity_get
 
     identity = issuer_identity_get()
     tax_id = "".join((identity.tax_id if identity else "").split()).upper()

@@ -7,7 +7,7 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django_countries import countries
 
-from tenant_apps.billing.money import format_money
+from tenant_apps.instance.money import format_money
 
 from .models import Customer
 from .selectors import customer_countries, customer_list

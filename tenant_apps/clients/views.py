@@ -18,8 +18,8 @@ from django_tables2 import RequestConfig
 from config.errors import DomainError
 from config.forms import form_add_service_errors as apply_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin, StaffRequiredMixin
-from tenant_apps.billing.money import format_money
-from tenant_apps.billing.selectors import issuer_identity_get
+from tenant_apps.instance.money import format_money
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import services
 from .forms import (

@@ -18,9 +18,9 @@ from tenant_apps.accounts.forms import StaffInviteForm
 from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
-from tenant_apps.billing.models import IssuerIdentity
-from tenant_apps.billing.selectors import issuer_identity_get
-from tenant_apps.billing.services import issuer_identity_set
+from tenant_apps.instance.models import IssuerIdentity
+from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.instance.services import issuer_identity_set
 
 
 @login_required

@@ -14,7 +14,6 @@ text from plain values only (never model instances).
 from __future__ import annotations
 
 import logging
-from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -24,8 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.accounts.models import Role, User
-from tenant_apps.billing.notifications import email_render
-from tenant_apps.billing.selectors import issuer_identity_get
+from tenant_apps.instance.emails import email_render, link, sender_address, sender_name
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from .models import Message, Outbox, Ticket
 from .rich_text import html_to_text
@@ -42,23 +41,11 @@ def _render(key: str, context: dict) -> tuple[str, str]:
 
 
 def _instance_name() -> str:
-    identity = issuer_identity_get()
-    if identity is not None:
-        return identity.trading_name or identity.legal_name
-    return getattr(settings, "UPLINE_OPERATOR_NAME", "Support")
+    return sender_name(issuer_identity_get()) or settings.UPLINE_OPERATOR_NAME
 
 
 def _from_address() -> str:
-    identity = issuer_identity_get()
-    name = _instance_name()
-    address = identity.email if identity and identity.email else ""
-    if not address:
-        _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((name, address))
-
-
-def _link(base_url: str, path: str) -> str:
-    return f"{base_url.rstrip('/')}{path}" if base_url else path
+    return sender_address(issuer_identity_get(), fallback_name=_instance_name())
 
 
 def _customer_address(ticket: Ticket) -> list[str]:
@@ -98,7 +85,7 @@ def _context(ticket: Ticket, message: Message | None, base_url: str, *, staff: b
             "status": ticket.get_status_display(),
             "priority": ticket.get_priority_display(),
             "department": ticket.department.name,
-            "url": _link(base_url, path),
+            "url": link(base_url, path),
             "first_response_due_at": ticket.first_response_due_at,
             "resolution_due_at": ticket.resolution_due_at,
         },

@@ -11,7 +11,7 @@ from config.tenant_tasks import fan_out, instance_task
 
 @instance_task(name="helpdesk.outbox_drain", ignore_result=True)
 def outbox_drain() -> int:
-    from tenant_apps.billing.tasks import instance_url
+    from tenant_apps.instance.addresses import instance_url
 
     from .notifications import outbox_deliver
 

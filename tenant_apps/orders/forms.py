@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenant_apps.billing.money import format_money, round_money
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.catalog.selectors import resource_choices
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.money import format_money, round_money
 from tenant_apps.referrals.models import Referer
 from tenant_apps.referrals.selectors import referer_by_code
 

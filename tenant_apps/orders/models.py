@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from tenant_apps.billing.money import ZERO
 from tenant_apps.catalog.models import BillingCycle
+from tenant_apps.instance.money import ZERO
 
 
 class Order(models.Model):

@@ -17,10 +17,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tenant_apps.billing import services as billing
-from tenant_apps.billing import tasks as billing_tasks
 from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine, PendingCharge
-from tenant_apps.billing.money import round_money
 from tenant_apps.catalog.models import BillingCycle
+from tenant_apps.instance.addresses import instance_url
+from tenant_apps.instance.money import round_money
 
 from . import services
 from .models import Service
@@ -167,7 +167,7 @@ def dunning_run(
     today = today or timezone.localdate()
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))
-    base_url = billing_tasks.instance_url()
+    base_url = instance_url()
     run = BillingRun.objects.create(
         kind=BillingRun.Kind.DUNNING, run_date=today, triggered_by=triggered_by
     )

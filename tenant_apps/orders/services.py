@@ -24,9 +24,9 @@ from django.utils.module_loading import import_string
 from config.errors import DomainError
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
-from tenant_apps.billing.money import round_money
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.money import round_money
 from tenant_apps.referrals.models import Referer
 
 from .models import Order, OrderItem, Service

@@ -8,9 +8,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from tenant_apps.billing.money import format_money
 from tenant_apps.catalog.models import Product
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.money import format_money
 from tenant_apps.referrals.models import Referer
 
 from .models import Order, Service

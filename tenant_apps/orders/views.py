@@ -20,8 +20,8 @@ from config.errors import DomainError
 from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.billing.models import Invoice
-from tenant_apps.billing.money import ZERO, format_money
 from tenant_apps.catalog.selectors import resource_choices
+from tenant_apps.instance.money import ZERO, format_money
 
 from . import services
 from .forms import (

@@ -30,9 +30,9 @@ def _populate(schema_name: str, services_count: int) -> None:
     from django_tenants.utils import schema_context
 
     from tenant_apps.billing.models import TaxRate
-    from tenant_apps.billing.services import issuer_identity_set
     from tenant_apps.catalog.models import Price, Product, TaxClass
     from tenant_apps.clients.models import Customer
+    from tenant_apps.instance.services import issuer_identity_set
     from tenant_apps.orders.models import Service
 
     with schema_context(schema_name):

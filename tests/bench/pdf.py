@@ -54,6 +54,7 @@ def build_invoices(count: int) -> tuple[str, list[int]]:
     from tenant_apps.billing.models import TaxRate
     from tenant_apps.catalog.models import TaxClass
     from tenant_apps.clients.models import Customer
+    from tenant_apps.instance import services as instance_services
 
     # Issuing enqueues PDF + mail work (eager here); the set-up must not render anything
     # itself, or it would do the measured work twice.
@@ -68,7 +69,7 @@ def build_invoices(count: int) -> tuple[str, list[int]]:
         method="template",
     )
     with schema_context(reseller.schema_name):
-        services.issuer_identity_set(
+        instance_services.issuer_identity_set(
             legal_name="PDF Bench Hosting SAS",
             trading_name="PDF Bench",
             address_line1="12 rue de la Paix",

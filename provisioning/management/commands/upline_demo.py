@@ -23,6 +23,7 @@ from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import TaxRate
 from tenant_apps.catalog.models import Price, Product, TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import services as instance_services
 from tenant_apps.orders import services as orders
 from tenant_apps.referrals.models import Referer
 
@@ -248,7 +249,7 @@ class Command(BaseCommand):
                 email=f"owner@{base}", password=PASSWORD, full_name="Olivia Operator"
             )
         _user(f"support@{base}", "Sid Support", Role.SUPPORT)
-        billing.issuer_identity_set(
+        instance_services.issuer_identity_set(
             legal_name=f"{settings.UPLINE_OPERATOR_NAME} SAS",
             trading_name=settings.UPLINE_OPERATOR_NAME,
             address_line1="12 quai Perrache",
@@ -310,7 +311,7 @@ class Command(BaseCommand):
     def _reseller_instance(self, spec: dict, start: datetime.date) -> None:
         for email, name, role in spec["staff"]:
             _user(email, name, role)
-        billing.issuer_identity_set(
+        instance_services.issuer_identity_set(
             legal_name=spec["legal_name"],
             trading_name=spec["name"],
             country=spec["country"],

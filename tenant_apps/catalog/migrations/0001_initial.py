@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import tenant_apps.billing.money
+import tenant_apps.instance.money
 from decimal import Decimal
 from django.db import migrations, models
 
@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
             name='Price',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(max_length=3, validators=[tenant_apps.billing.money.validate_currency])),
+                ('currency', models.CharField(max_length=3, validators=[tenant_apps.instance.money.validate_currency])),
                 ('cycle', models.CharField(choices=[('monthly', 'Monthly'), ('quarterly', 'Quarterly'), ('semiannual', 'Semi-annually'), ('annual', 'Annually'), ('one_time', 'One time')], max_length=12)),
                 ('amount', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
                 ('setup_fee', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
