@@ -166,6 +166,3 @@ def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[Credit
             :limit
         ]
     )
-
-
-

@@ -117,9 +117,7 @@ class AuditEvent(models.Model):
     customer_id = models.BigIntegerField(
         null=True, blank=True, db_index=True, help_text="The customer the event concerns"
     )
-    changes = models.JSONField(
-        default=dict, blank=True, help_text='{"field": [old, new]}'
-    )
+    changes = models.JSONField(default=dict, blank=True, help_text='{"field": [old, new]}')
     detail = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -44,9 +44,7 @@ class Pipeline:
         error: type[InvalidTransition] = InvalidTransition,
         message: Callable[[str, str, str], str] = _default_message,
     ) -> None:
-        unknown = {*moves, *(t for targets in moves.values() for t in targets)} - set(
-            states.values
-        )
+        unknown = {*moves, *(t for targets in moves.values() for t in targets)} - set(states.values)
         if unknown:
             raise ValueError(f"Pipeline names states {sorted(unknown)} not in {states.__name__}")
         self.states = states
@@ -80,8 +78,6 @@ def transition(obj: models.Model, target: str, *, noun: str | None = None) -> st
     """
     pipeline: Pipeline = type(obj).pipeline
     current = getattr(obj, pipeline.field)
-    pipeline.check(
-        current, target, noun=noun or f"The {obj._meta.verbose_name}"
-    )
+    pipeline.check(current, target, noun=noun or f"The {obj._meta.verbose_name}")
     setattr(obj, pipeline.field, target)
     return current

@@ -29,8 +29,10 @@ def audit_event_list(
     if actor:
         events = events.filter(actor_label__icontains=actor)
     if action:
-        events = events.filter(action=action) if "." in action else events.filter(
-            action__startswith=f"{action}."
+        events = (
+            events.filter(action=action)
+            if "." in action
+            else events.filter(action__startswith=f"{action}.")
         )
     if object_type:
         events = events.filter(object_type=object_type)
@@ -49,6 +51,4 @@ def audit_events_for(obj, *, limit: int = 50) -> list[AuditEvent]:
     """The history of one object (an invoice's, a customer's …), newest first."""
     from .audit import object_type_of
 
-    return list(
-        audit_event_list(object_type=object_type_of(obj), object_id=str(obj.pk))[:limit]
-    )
+    return list(audit_event_list(object_type=object_type_of(obj), object_id=str(obj.pk))[:limit])
