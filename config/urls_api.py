@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("tenant_apps.catalog.api_urls")),
     path("", include("tenant_apps.orders.api_urls")),
     path("", include("tenant_apps.billing.api_urls")),
+    path("", include("tenant_apps.recurring.api_urls")),
     path("", include("tenant_apps.referrals.api_urls")),
     path("", include("tenant_apps.helpdesk.api_urls")),
 ]

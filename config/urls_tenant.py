@@ -14,6 +14,7 @@ urlpatterns = [
     path("staff/customers/", include("tenant_apps.clients.urls")),
     path("staff/catalog/", include("tenant_apps.catalog.urls")),
     path("staff/orders/", include("tenant_apps.orders.urls")),
+    path("staff/billing/runs/", include("tenant_apps.recurring.urls")),
     path("staff/billing/", include("tenant_apps.billing.urls")),
     path("staff/referrals/", include("tenant_apps.referrals.urls")),
     path("staff/escalations/", include("shared_apps.bridge.urls")),

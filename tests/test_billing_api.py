@@ -15,10 +15,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenant_apps.billing import services
-from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine, Payment, TaxRate
+from tenant_apps.billing.models import Invoice, InvoiceLine, Payment, TaxRate
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import services as instance_services
+from tenant_apps.recurring.models import BillingRun
 from tests.conftest import InstanceInfo, client_for
 
 

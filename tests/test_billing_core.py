@@ -396,10 +396,10 @@ def test_void_reason_is_kept_internal(acme):
 
 
 def test_a_run_that_stops_half_way_is_marked_failed(instance_b):
-    from tenant_apps.billing.models import BillingRun
     from tenant_apps.instance.models import IssuerIdentity
-    from tenant_apps.orders import runs
     from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+    from tenant_apps.recurring.models import BillingRun
     from tests.billing_fixtures import make_product
 
     with schema_context(instance_b.schema_name):

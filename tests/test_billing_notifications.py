@@ -19,6 +19,7 @@ from tenant_apps.catalog.models import BillingCycle, Product, TaxClass
 from tenant_apps.clients.models import Contact, Customer
 from tenant_apps.instance import services as instance_services
 from tenant_apps.instance.models import EmailTemplate
+from tenant_apps.orders import notifications as service_notifications
 from tenant_apps.orders.models import Service
 
 LINES = [{"description": "Managed VPS L", "unit_price": "50.00"}]
@@ -378,7 +379,7 @@ def test_suspension_mail_names_the_service_and_the_reason(instance_a, mailoutbox
             status_reason="Invoice 2026-000001 is 21 days overdue",
         )
 
-        notifications.service_suspended_notify(service=service)
+        service_notifications.service_suspended_notify(service=service)
 
     [message] = mailoutbox
     assert message.subject == "Your service VPS L web01 is suspended"

@@ -16,7 +16,6 @@ from django_tenants.utils import schema_context
 
 from tenant_apps.billing import services
 from tenant_apps.billing.models import (
-    BillingRun,
     BillingSettings,
     CreditEntry,
     Invoice,
@@ -28,6 +27,7 @@ from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import services as instance_services
 from tenant_apps.instance.models import EmailTemplate
+from tenant_apps.recurring.models import BillingRun
 from tests.conftest import InstanceInfo, client_for
 
 STAFF = "/staff/billing/"
@@ -712,7 +712,7 @@ def test_run_now_runs_dunning_in_the_instance_even_if_renewals_end_in_public(
     """An eagerly run Celery task leaves the connection on the public schema when it ends."""
     from django.db import connection
 
-    from tenant_apps.orders import runs
+    from tenant_apps.recurring import services as runs
 
     real_renewals = runs.renewals_run
 
@@ -735,7 +735,7 @@ def test_run_now_runs_dunning_in_the_instance_even_if_renewals_end_in_public(
         "billing/invoice",
         "billing/payment",
         "billing/creditentry",
-        "billing/billingrun",
+        "recurring/billingrun",
         "billing/numbersequence",
         "billing/billingsettings",
         "instance/issueridentity",

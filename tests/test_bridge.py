@@ -286,8 +286,8 @@ def test_paid_upstream_support_is_shown_first_and_billed_on_the_next_invoice(
     from decimal import Decimal
 
     from tenant_apps.billing.models import Invoice, PendingCharge
-    from tenant_apps.orders import runs
     from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
     from tests.billing_fixtures import make_product, setup_issuer
     from tests.conftest import client_for
 

@@ -8,8 +8,9 @@ from django_tenants.utils import schema_exists
 
 from shared_apps.tenancy.models import Allocation, Reseller
 from tenant_apps.billing import services as billing
-from tenant_apps.orders import runs, services
+from tenant_apps.orders import services
 from tenant_apps.orders.models import Service
+from tenant_apps.recurring import services as runs
 from tests.billing_fixtures import dunning_settings, make_customer, make_product, setup_issuer
 from tests.conftest import client_for
 

@@ -10,9 +10,11 @@ from django_tenants.utils import schema_context
 from shared_apps.tenancy.models import Allocation
 from shared_apps.tenancy.services import QuotaExceeded
 from tenant_apps.billing import services as billing
-from tenant_apps.billing.models import BillingRun, Invoice
-from tenant_apps.orders import runs, services
+from tenant_apps.billing.models import Invoice
+from tenant_apps.orders import services
 from tenant_apps.orders.models import Order, Service
+from tenant_apps.recurring import services as runs
+from tenant_apps.recurring.models import BillingRun
 from tenant_apps.referrals.models import Referer
 from tests.billing_fixtures import dunning_settings, make_customer, make_product, setup_issuer
 
@@ -272,7 +274,7 @@ def test_downgrade_gives_the_unused_difference_back_as_a_credit_note(
 
 
 def test_renewal_run_task_fans_out_and_runs_in_each_instance(acme):
-    from tenant_apps.orders.tasks import billing_run_instance
+    from tenant_apps.recurring.tasks import billing_run_instance
 
     with schema_context(acme.schema_name):
         _order(make_customer(), make_product())

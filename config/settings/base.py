@@ -81,6 +81,7 @@ TENANT_APPS = [
     "tenant_apps.referrals",
     "tenant_apps.orders",
     "tenant_apps.billing",
+    "tenant_apps.recurring",
     "tenant_apps.helpdesk",
     "tenant_apps.dashboard",
     "tenant_apps.portal",
@@ -202,7 +203,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "billing-run-everywhere": {
-        "task": "orders.billing_run_all_instances",
+        "task": "recurring.billing_run_all_instances",
         "schedule": crontab(hour=3, minute=0),
     },
     "finalise-stray-documents-everywhere": {
@@ -284,8 +285,8 @@ SPECTACULAR_SETTINGS = {
         "InvoiceKindEnum": "tenant_apps.billing.models.Invoice.Kind",
         "InvoiceStatusEnum": "tenant_apps.billing.models.Invoice.Status",
         "InvoiceLineKindEnum": "tenant_apps.billing.models.InvoiceLine.Kind",
-        "BillingRunKindEnum": "tenant_apps.billing.models.BillingRun.Kind",
-        "BillingRunStatusEnum": "tenant_apps.billing.models.BillingRun.Status",
+        "BillingRunKindEnum": "tenant_apps.recurring.models.BillingRun.Kind",
+        "BillingRunStatusEnum": "tenant_apps.recurring.models.BillingRun.Status",
         "OrderStatusEnum": "tenant_apps.orders.models.Order.Status",
         "OrderSourceEnum": "tenant_apps.orders.models.Order.Source",
         "ServiceStatusEnum": "tenant_apps.orders.models.Service.Status",

@@ -1,8 +1,10 @@
-"""Access rules shared by views and the API: who is staff of this instance."""
+"""Access rules shared by views and the API: who is staff of this instance, who may bill,
+who may change the instance's configuration."""
 
 from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
@@ -67,3 +69,54 @@ class StaffReadBillersWrite(StaffReadManagersWrite):
 
     def can_write(self, user) -> bool:
         return user.can_bill
+
+
+def _can_bill(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.can_bill)
+
+
+NOT_BILLING = "Only the owner, administrators and billing staff can do this."
+NOT_MANAGER = "Only the owner or an administrator can change billing settings."
+
+
+# --------------------------------------------------------------------------------------
+# Access
+
+
+class BillingStaffMixin(StaffRequiredMixin):
+    """Every staff role reads; `require_billing` guards the writes."""
+
+    def user_can_bill(self) -> bool:
+        return _can_bill(self.request.user)
+
+    def require_billing(self) -> None:
+        if not self.user_can_bill():
+            raise PermissionDenied(NOT_BILLING)
+
+
+class BillingWriteMixin(BillingStaffMixin):
+    """Pages that exist only to write (new invoice, run now): billing roles only."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not _can_bill(user):
+            raise PermissionDenied(NOT_BILLING)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class BillingManagerMixin(StaffRequiredMixin):
+    """Instance-wide billing configuration: the owner and administrators change it."""
+
+    def require_manager(self) -> None:
+        if not self.request.user.can_manage_instance:
+            raise PermissionDenied(NOT_MANAGER)
+
+
+class BillingManagerWriteMixin(BillingManagerMixin):
+    """Pages that exist only to change configuration: the owner and administrators."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
+            raise PermissionDenied(NOT_MANAGER)
+        return super().dispatch(request, *args, **kwargs)

@@ -14,7 +14,6 @@ from config.errors import DomainError
 
 from . import services
 from .models import (
-    BillingRun,
     BillingSettings,
     CreditEntry,
     Invoice,
@@ -164,12 +163,6 @@ class CreditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["customer__name", "note"]
     list_select_related = ["customer"]
-
-
-@admin.register(BillingRun)
-class BillingRunAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "kind", "run_date", "status", "triggered_by", "invoices_created"]
-    list_filter = ["kind", "status"]
 
 
 @admin.register(NumberSequence)

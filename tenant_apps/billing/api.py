@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
-from django.utils import timezone
-from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -31,10 +28,8 @@ from tenant_apps.accounts.permissions import (
 )
 
 from . import services
-from .models import BillingRun, Invoice, Payment
+from .models import Invoice, Payment
 from .selectors import (
-    billing_run_list,
-    get_billing_run_for,
     get_invoice_for,
     invoice_list,
     overdue_invoice_q,
@@ -44,7 +39,6 @@ from .selectors import (
 from .serializers import (
     AppliedCreditSerializer,
     ApplyCreditSerializer,
-    BillingRunSerializer,
     BillingSettingsSerializer,
     CreditNoteInputSerializer,
     InvoiceCreateSerializer,
@@ -417,54 +411,3 @@ class BillingSettingsView(APIView):
     )
     def patch(self, request):
         return self._update(request, partial=True)
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Renewal and dunning runs"),
-    retrieve=extend_schema(summary="One run with its log"),
-)
-class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    permission_classes = [CanBillOrReadOnly]
-    serializer_class = BillingRunSerializer
-    lookup_value_regex = r"[0-9]+"
-
-    def get_queryset(self):
-        return billing_run_list()
-
-    def get_object(self) -> BillingRun:
-        try:
-            return get_billing_run_for(self.request.user, self.kwargs["pk"])
-        except BillingRun.DoesNotExist as exc:
-            raise NotFound("No such billing run.") from exc
-
-    @extend_schema(
-        summary="Run renewals then dunning for today, now",
-        request=None,
-        responses={
-            201: inline_serializer(
-                "BillingRunNow",
-                {"renewals": BillingRunSerializer(), "dunning": BillingRunSerializer()},
-            ),
-            400: REFUSED,
-        },
-    )
-    @action(detail=False, methods=["post"])
-    def run(self, request):
-        # Imported here: orders depends on billing, never the other way round at import time.
-        from tenant_apps.orders import runs
-
-        today = timezone.localdate()
-        # Enter the instance for each run: an eagerly run Celery task (no broker) leaves the
-        # connection on the public schema when it ends (see views.RunNowView).
-        schema = request.tenant.schema_name
-        with schema_context(schema):
-            renewals = runs.renewals_run(today=today, triggered_by=request.user.email)
-        with schema_context(schema):
-            dunning = runs.dunning_run(today=today, triggered_by=request.user.email)
-        return Response(
-            {
-                "renewals": BillingRunSerializer(renewals).data,
-                "dunning": BillingRunSerializer(dunning).data,
-            },
-            status=status.HTTP_201_CREATED,
-        )

@@ -4,7 +4,6 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .api import (
-    BillingRunViewSet,
     BillingSettingsView,
     InvoiceViewSet,
     PaymentViewSet,
@@ -15,7 +14,6 @@ router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="billing-api-invoice")
 router.register("payments", PaymentViewSet, basename="billing-api-payment")
 router.register("tax-rates", TaxRateViewSet, basename="billing-api-tax-rate")
-router.register("billing-runs", BillingRunViewSet, basename="billing-api-run")
 
 urlpatterns = [
     path("billing-settings/", BillingSettingsView.as_view(), name="billing-api-settings"),

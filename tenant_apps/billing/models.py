@@ -104,40 +104,6 @@ class NumberSequence(models.Model):
         return f"{self.series} {self.period}: next {self.next_number}"
 
 
-class BillingRun(models.Model):
-    """What one renewal or dunning run did, for staff to read."""
-
-    class Kind(models.TextChoices):
-        RENEWALS = "renewals", "Renewal invoices"
-        DUNNING = "dunning", "Dunning"
-
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    run_date = models.DateField()
-    triggered_by = models.CharField(
-        max_length=254, blank=True, help_text="user e-mail or “schedule”"
-    )
-    invoices_created = models.PositiveIntegerField(default=0)
-    reminders_sent = models.PositiveIntegerField(default=0)
-    late_fees = models.PositiveIntegerField(default=0)
-    services_suspended = models.PositiveIntegerField(default=0)
-    services_terminated = models.PositiveIntegerField(default=0)
-    log = models.JSONField(default=list, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.run_date}"
-
-
 class Invoice(models.Model):
     """An invoice or a credit note. Issued documents never change; corrections are credit notes."""
 
@@ -187,7 +153,12 @@ class Invoice(models.Model):
         "self", null=True, blank=True, related_name="credit_notes", on_delete=models.PROTECT
     )
     billing_run = models.ForeignKey(
-        BillingRun, null=True, blank=True, related_name="invoices", on_delete=models.SET_NULL
+        "recurring.BillingRun",
+        null=True,
+        blank=True,
+        related_name="invoices",
+        on_delete=models.SET_NULL,
+        help_text="The renewal run that issued it",
     )
     pdf = models.FileField(upload_to="invoices/", blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)

@@ -1,4 +1,4 @@
-"""Billing e-mails to customers: new invoices and credit notes, receipts, reminders, suspensions.
+"""Billing e-mails to customers: new invoices and credit notes, receipts, reminders.
 
 Each e-mail's wording is the instance's `EmailTemplate` row for its key when staff wrote
 one, else the default in `templates/emails/<key>.txt` (first line `Subject: …`, then the
@@ -20,7 +20,6 @@ from tenant_apps.clients.models import Customer
 from tenant_apps.instance.emails import email_render, link, sender_address
 from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
 from tenant_apps.instance.money import format_money
-from tenant_apps.orders.models import Service
 
 from . import documents
 from .models import Invoice, Payment
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 # Context: plain values only
 
 
-def _issuer() -> IssuerIdentity | None:
+def issuer() -> IssuerIdentity | None:
     return IssuerIdentity.objects.first()
 
 
@@ -81,7 +80,7 @@ def _invoice_context(invoice: Invoice, base_url: str) -> dict:
     }
 
 
-def _base_context(identity: IssuerIdentity | None, customer: Customer, base_url: str) -> dict:
+def mail_context(identity: IssuerIdentity | None, customer: Customer, base_url: str) -> dict:
     issuer = _issuer_context(identity)
     return {
         "issuer": issuer,
@@ -96,7 +95,7 @@ def _base_context(identity: IssuerIdentity | None, customer: Customer, base_url:
 # Sending
 
 
-def _invoice_recipients(customer: Customer) -> list[str]:
+def billing_recipients(customer: Customer) -> list[str]:
     """The customer's address, then its contacts who receive invoices (no duplicates)."""
     addresses = [
         customer.email,
@@ -111,7 +110,7 @@ def _invoice_recipients(customer: Customer) -> list[str]:
     return unique
 
 
-def _send(
+def mail_send(
     *,
     key: str,
     context: dict,
@@ -174,15 +173,15 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
         )
         if not claimed:
             return False
-        identity = _issuer()
+        identity = issuer()
         customer = invoice.customer
-        context = _base_context(identity, customer, base_url)
+        context = mail_context(identity, customer, base_url)
         context["invoice"] = _invoice_context(invoice, base_url)
-        _send(
+        mail_send(
             key=key,
             context=context,
             identity=identity,
-            recipients=_invoice_recipients(customer),
+            recipients=billing_recipients(customer),
             attachment=attachment,
         )
     caller_copy.emailed_at = invoice.emailed_at = now
@@ -191,9 +190,9 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
 
 def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     """Confirm a payment to the customer (and the contacts who receive invoices)."""
-    identity = _issuer()
+    identity = issuer()
     customer = Customer.objects.get(pk=payment.customer_id)  # the credit balance after it
-    context = _base_context(identity, customer, base_url)
+    context = mail_context(identity, customer, base_url)
     context["payment"] = {
         "amount": format_money(payment.amount, payment.currency),
         "applied_amount": format_money(payment.applied_amount, payment.currency),
@@ -206,11 +205,11 @@ def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     }
     invoice = _fresh(payment.invoice_id) if payment.invoice_id else None
     context["invoice"] = _invoice_context(invoice, base_url) if invoice else None
-    _send(
+    mail_send(
         key=EmailTemplate.Key.PAYMENT_RECEIPT,
         context=context,
         identity=identity,
-        recipients=_invoice_recipients(customer),
+        recipients=billing_recipients(customer),
     )
 
 
@@ -229,41 +228,18 @@ def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "")
         raise InvalidInvoiceState(f"{invoice} is not an issued invoice: nothing to remind of.")
     if invoice.amount_due == 0:
         return False
-    identity = _issuer()
+    identity = issuer()
     customer = invoice.customer
-    context = _base_context(identity, customer, base_url)
+    context = mail_context(identity, customer, base_url)
     context["invoice"] = _invoice_context(invoice, base_url)
     context["level"] = level
     overdue = (timezone.localdate() - invoice.due_date).days if invoice.due_date else 0
     context["days_overdue"] = max(overdue, 0)
-    _send(
+    mail_send(
         key=EmailTemplate.Key.INVOICE_REMINDER,
         context=context,
         identity=identity,
-        recipients=_invoice_recipients(customer),
+        recipients=billing_recipients(customer),
         attachment=_pdf_attachment(invoice),
     )
     return True
-
-
-def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
-    """Tell the customer a service was suspended, and why."""
-    identity = _issuer()
-    customer = service.customer
-    context = _base_context(identity, customer, base_url)
-    context["service"] = {
-        "id": service.pk,
-        "name": str(service),
-        "product": service.product.name,
-        "label": service.label,
-        "reason": service.status_reason,
-        "for_nonpayment": service.suspended_for_nonpayment,
-        "suspended_at": service.suspended_at,
-        "url": link(base_url, reverse("portal_orders:service_detail", args=[service.pk])),
-    }
-    _send(
-        key=EmailTemplate.Key.SERVICE_SUSPENDED,
-        context=context,
-        identity=identity,
-        recipients=_invoice_recipients(customer),
-    )

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tenant_apps.instance.money import ZERO
 
-from .models import BillingRun, CreditEntry, Invoice, Payment, TaxRate
+from .models import CreditEntry, Invoice, Payment, TaxRate
 
 
 def invoice_list(
@@ -126,28 +126,6 @@ def invoice_credit_remaining(invoice: Invoice) -> Decimal:
 
 def payment_list() -> QuerySet[Payment]:
     return Payment.objects.select_related("customer", "invoice", "created_by")
-
-
-def billing_run_list() -> QuerySet[BillingRun]:
-    return BillingRun.objects.all()
-
-
-def get_billing_run_for(user, pk) -> BillingRun:
-    """Staff of this instance only; raises BillingRun.DoesNotExist or PermissionDenied."""
-    if not (user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Billing runs are for staff.")
-    return BillingRun.objects.get(pk=pk)
-
-
-def billing_run_companions(run: BillingRun) -> QuerySet[BillingRun]:
-    """Runs started together with `run` (“Run now” starts renewals then dunning)."""
-    window = datetime.timedelta(minutes=5)
-    return BillingRun.objects.filter(
-        run_date=run.run_date,
-        triggered_by=run.triggered_by,
-        started_at__gte=run.started_at - window,
-        started_at__lte=run.started_at + window,
-    ).exclude(pk=run.pk)
 
 
 def tax_rate_list() -> QuerySet[TaxRate]:

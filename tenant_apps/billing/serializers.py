@@ -16,7 +16,7 @@ from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance.money import validate_currency
 
-from .models import BillingRun, BillingSettings, Invoice, InvoiceLine, Payment, TaxRate
+from .models import BillingSettings, Invoice, InvoiceLine, Payment, TaxRate
 
 
 def money(**kwargs) -> serializers.DecimalField:
@@ -322,24 +322,3 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
             "suspend_after_days",
             "terminate_after_days",
         ]
-
-
-class BillingRunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = BillingRun
-        fields = [
-            "id",
-            "kind",
-            "status",
-            "run_date",
-            "triggered_by",
-            "invoices_created",
-            "reminders_sent",
-            "late_fees",
-            "services_suspended",
-            "services_terminated",
-            "log",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields

@@ -24,7 +24,6 @@ from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_c
 
 from .models import (
     BillingEvent,
-    BillingRun,
     BillingSettings,
     CreditEntry,
     Invoice,
@@ -747,7 +746,7 @@ class InvoiceSpec:
 
 
 def invoices_issue_bulk(
-    *, specs: list[InvoiceSpec], run: BillingRun | None, on_date: datetime.date
+    *, specs: list[InvoiceSpec], run_id: int | None, on_date: datetime.date
 ) -> list[Invoice]:
     """Create and issue many invoices at once (renewals): one sequence lock, bulk inserts.
 
@@ -779,7 +778,7 @@ def invoices_issue_bulk(
             prices_include_tax=settings_row.prices_include_tax,
             tax_treatment=context.treatment,
             legal_notes=context.note,
-            billing_run=run,
+            billing_run_id=run_id,
         )
         lines = []
         for position, line in enumerate(spec.lines):

@@ -50,7 +50,4 @@ urlpatterns = [
         views.EmailTemplateResetView.as_view(),
         name="emailtemplate_reset",
     ),
-    path("runs/", views.RunListView.as_view(), name="run_list"),
-    path("runs/now/", views.RunNowView.as_view(), name="run_now"),
-    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run_detail"),
 ]

@@ -13,20 +13,23 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 from django_countries import countries
 from django_tables2 import RequestConfig
-from django_tenants.utils import schema_context
 
 from config.errors import DomainError
 from config.forms import form_add_service_errors as apply_service_errors
-from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.accounts.permissions import (
+    BillingManagerMixin,
+    BillingManagerWriteMixin,
+    BillingStaffMixin,
+    BillingWriteMixin,
+)
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import get_customer_for
 from tenant_apps.instance import services as instance_services
@@ -51,13 +54,9 @@ from .forms import (
     VoidForm,
     currency_codes,
 )
-from .models import BillingRun, Invoice, TaxRate
+from .models import Invoice, TaxRate
 from .selectors import (
-    billing_run_companions,
-    billing_run_list,
-    can_bill,
     customer_credit_entries,
-    get_billing_run_for,
     get_invoice_for,
     get_tax_rate_for,
     invoice_credit_remaining,
@@ -69,7 +68,6 @@ from .selectors import (
     with_balance,
 )
 from .tables import (
-    BillingRunTable,
     InvoiceFilter,
     InvoiceTable,
     PaymentFilter,
@@ -77,55 +75,8 @@ from .tables import (
     TaxRateTable,
     customer_url,
     is_overdue,
-    run_summary,
     status_badge,
 )
-
-NOT_BILLING = "Only the owner, administrators and billing staff can do this."
-NOT_MANAGER = "Only the owner or an administrator can change billing settings."
-
-
-# --------------------------------------------------------------------------------------
-# Access
-
-
-class BillingStaffMixin(StaffRequiredMixin):
-    """Every staff role reads; `require_billing` guards the writes."""
-
-    def user_can_bill(self) -> bool:
-        return can_bill(self.request.user)
-
-    def require_billing(self) -> None:
-        if not self.user_can_bill():
-            raise PermissionDenied(NOT_BILLING)
-
-
-class BillingWriteMixin(BillingStaffMixin):
-    """Pages that exist only to write (new invoice, run now): billing roles only."""
-
-    def dispatch(self, request, *args, **kwargs):
-        user = request.user
-        if user.is_authenticated and user.is_instance_staff and not can_bill(user):
-            raise PermissionDenied(NOT_BILLING)
-        return super().dispatch(request, *args, **kwargs)
-
-
-class BillingManagerMixin(StaffRequiredMixin):
-    """Instance-wide billing configuration: the owner and administrators change it."""
-
-    def require_manager(self) -> None:
-        if not self.request.user.can_manage_instance:
-            raise PermissionDenied(NOT_MANAGER)
-
-
-class BillingManagerWriteMixin(BillingManagerMixin):
-    """Pages that exist only to change configuration: the owner and administrators."""
-
-    def dispatch(self, request, *args, **kwargs):
-        user = request.user
-        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
-            raise PermissionDenied(NOT_MANAGER)
-        return super().dispatch(request, *args, **kwargs)
 
 
 def invoice_or_404(request, pk) -> Invoice:
@@ -917,83 +868,3 @@ class EmailTemplateResetView(EmailTemplateMixin, View):
 
 # --------------------------------------------------------------------------------------
 # Billing runs
-
-
-class RunListView(BillingStaffMixin, TemplateView):
-    template_name = "billing/run_list.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        table = BillingRunTable(billing_run_list())
-        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
-        context.update(
-            table=table,
-            any_runs=BillingRun.objects.exists(),
-            can_bill=self.user_can_bill(),
-            settings_row=services.billing_settings_get(),
-            today=timezone.localdate(),
-        )
-        return context
-
-
-class RunNowView(BillingWriteMixin, View):
-    """Renewals, then dunning, for today: what the nightly schedule does, on demand."""
-
-    http_method_names = ["post"]
-
-    def post(self, request):
-        # Imported here: orders depends on billing, never the other way round at import time.
-        from tenant_apps.orders import runs
-
-        today = timezone.localdate()
-        actor = request.user.email
-        # Each run enters this instance explicitly: a Celery task run eagerly (no broker, as
-        # in dev) resets the connection to the public schema when it ends, and renewals
-        # enqueue PDF tasks; dunning must not run in the operator's schema after that.
-        schema = request.tenant.schema_name
-        try:
-            with schema_context(schema):
-                renewals = runs.renewals_run(today=today, triggered_by=actor)
-        except (DomainError, ValidationError) as exc:
-            messages.error(request, f"The renewal run stopped: {_sentence(exc)}")
-            return redirect("billing:run_list")
-        try:
-            with schema_context(schema):
-                dunning = runs.dunning_run(today=today, triggered_by=actor)
-        except (DomainError, ValidationError) as exc:
-            messages.error(request, f"The dunning run stopped: {_sentence(exc)}")
-            return redirect("billing:run_detail", pk=renewals.pk)
-        messages.success(
-            request,
-            f"Billing run done: {run_summary(renewals)}; {run_summary(dunning)}.",
-        )
-        return redirect("billing:run_detail", pk=renewals.pk)
-
-
-def _sentence(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
-
-
-class RunDetailView(BillingStaffMixin, TemplateView):
-    template_name = "billing/run_detail.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        try:
-            run = get_billing_run_for(self.request.user, self.kwargs["pk"])
-        except BillingRun.DoesNotExist as exc:
-            raise Http404("No such billing run.") from exc
-        invoices = with_balance(run.invoices.select_related("customer"))
-        table = InvoiceTable(invoices, prefix="inv-")
-        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
-        context.update(
-            run=run,
-            summary=run_summary(run),
-            companions=billing_run_companions(run),
-            invoice_table=table,
-            has_invoices=run.invoices_created > 0 or invoices.exists(),
-            duration=(run.finished_at - run.started_at) if run.finished_at else None,
-        )
-        return context

@@ -74,7 +74,7 @@ def _run_instances(schema_names: list[str]) -> tuple[int, int]:
     from django.db import connection
     from django_tenants.utils import schema_context
 
-    from tenant_apps.orders.runs import renewals_run
+    from tenant_apps.recurring.services import renewals_run
 
     invoices = 0
     for schema_name in schema_names:

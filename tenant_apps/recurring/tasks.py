@@ -7,18 +7,18 @@ import datetime
 from config.celery import app
 from config.tenant_tasks import fan_out, instance_task
 
-from . import runs
+from . import services
 
 
-@instance_task(name="orders.billing_run_instance", ignore_result=True, acks_late=True)
+@instance_task(name="recurring.billing_run_instance", ignore_result=True, acks_late=True)
 def billing_run_instance(run_date: str | None = None) -> dict:
     """Renewals then dunning for the instance in `schema_name`; safe to run twice."""
     today = datetime.date.fromisoformat(run_date) if run_date else None
-    renewals = runs.renewals_run(today=today)
-    dunning = runs.dunning_run(today=today)
+    renewals = services.renewals_run(today=today)
+    dunning = services.dunning_run(today=today)
     return {"invoices": renewals.invoices_created, "reminders": dunning.reminders_sent}
 
 
-@app.task(name="orders.billing_run_all_instances", ignore_result=True)
+@app.task(name="recurring.billing_run_all_instances", ignore_result=True)
 def billing_run_all_instances() -> int:
     return fan_out(billing_run_instance)

@@ -1,8 +1,14 @@
-"""The recurring billing run and the dunning run of one instance.
+"""The renewal run and the dunning run of one instance.
 
 Both are idempotent: running them twice on the same day changes nothing the second time.
 Renewals remember the period they invoiced on each service (`invoiced_period_start`);
 dunning remembers reminders sent, late fees charged and services already suspended.
+
+Both follow the instance's one lock order (`tenant_apps.instance.locking`): services, then
+the invoice, then the number sequence. Renewals lock a batch of services, then take
+numbers; dunning locks the services an overdue invoice bills *before* the invoice and
+before a late fee takes a number, so the two runs overlapping in one instance wait for
+each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -16,14 +22,17 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tenant_apps.billing import notifications
 from tenant_apps.billing import services as billing
-from tenant_apps.billing.models import BillingRun, Invoice, InvoiceLine, PendingCharge
+from tenant_apps.billing.models import Invoice, InvoiceLine, PendingCharge
 from tenant_apps.catalog.models import BillingCycle
 from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.money import round_money
+from tenant_apps.orders import notifications as service_notifications
+from tenant_apps.orders import services
+from tenant_apps.orders.models import Service
 
-from . import services
-from .models import Service
+from .models import BillingRun
 
 BATCH = 2000
 
@@ -128,7 +137,7 @@ def renewals_run(
                     )
                     for key in keys
                 ]
-                invoices = billing.invoices_issue_bulk(specs=specs, run=run, on_date=today)
+                invoices = billing.invoices_issue_bulk(specs=specs, run_id=run.pk, on_date=today)
                 for key, invoice in zip(keys, invoices, strict=True):
                     for charge in charges.get(key, []):
                         charge.invoice = invoice
@@ -162,8 +171,6 @@ def dunning_run(
     *, today: datetime.date | None = None, triggered_by: str = "schedule"
 ) -> BillingRun:
     """Remind, charge late fees, suspend and terminate, following the instance's settings."""
-    from tenant_apps.billing import notifications
-
     today = today or timezone.localdate()
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))
@@ -176,6 +183,14 @@ def dunning_run(
         for invoice in _overdue_invoices(today):
             overdue = (today - invoice.due_date).days
             with transaction.atomic():
+                # Lock order: the invoice's services first, then the invoice, then (late
+                # fee) the number sequence — as renewals do (services, then numbers).
+                linked = Service.objects.filter(invoice_lines__invoice_id=invoice.pk).distinct()
+                list(
+                    Service.objects.filter(pk__in=linked.values("pk"))
+                    .order_by("pk")
+                    .select_for_update()
+                )
                 locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
                 if locked.status not in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID):
                     continue
@@ -225,7 +240,6 @@ def dunning_run(
                         f"Late fee {fee} {locked.currency} for invoice {locked.number}: "
                         f"{late.number}."
                     )
-                linked = Service.objects.filter(invoice_lines__invoice=locked).distinct()
                 if (
                     settings_row.terminate_after_days is not None
                     and overdue >= settings_row.terminate_after_days
@@ -251,7 +265,7 @@ def dunning_run(
                             nonpayment=True,
                         )
                         transaction.on_commit(
-                            lambda s=suspended: notifications.service_suspended_notify(
+                            lambda s=suspended: service_notifications.service_suspended_notify(
                                 service=s, base_url=base_url
                             )
                         )

@@ -1,0 +1,34 @@
+"""Service e-mails to customers (a suspension, and why), in the instance's own wording."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from tenant_apps.billing.notifications import billing_recipients, issuer, mail_context, mail_send
+from tenant_apps.instance.emails import link
+from tenant_apps.instance.models import EmailTemplate
+
+from .models import Service
+
+
+def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
+    """Tell the customer a service was suspended, and why."""
+    identity = issuer()
+    customer = service.customer
+    context = mail_context(identity, customer, base_url)
+    context["service"] = {
+        "id": service.pk,
+        "name": str(service),
+        "product": service.product.name,
+        "label": service.label,
+        "reason": service.status_reason,
+        "for_nonpayment": service.suspended_for_nonpayment,
+        "suspended_at": service.suspended_at,
+        "url": link(base_url, reverse("portal_orders:service_detail", args=[service.pk])),
+    }
+    mail_send(
+        key=EmailTemplate.Key.SERVICE_SUSPENDED,
+        context=context,
+        identity=identity,
+        recipients=billing_recipients(customer),
+    )
