@@ -119,12 +119,15 @@ def _media_in_a_temporary_folder(tmp_path_factory):
     django_settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _media_in_a_temporary_folder(tmp_path_factory):
-    """Stored PDFs and uploads of the test run never land in the project's .var/media."""
-    from django.conf import settings as django_settings
+@pytest.fixture(autouse=True)
+def _no_network_vat_registry():
+    """No network in tests: the VAT registry is "down" unless a test plugs another checker."""
+    from tenant_apps.clients.ports import vat_checker
+    from tests.test_clients_vies import UnreachableChecker
 
-    django_settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    vat_checker.plug(UnreachableChecker)
+    yield
+    vat_checker.plug(UnreachableChecker)
 
 
 @pytest.fixture(autouse=True)

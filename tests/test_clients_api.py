@@ -11,14 +11,14 @@ from django_tenants.utils import schema_context
 from tenant_apps.clients.models import Customer
 from tests.conftest import client_for
 from tests.test_clients_services import CustomerFactory
-from tests.test_clients_vies import UNREACHABLE, VALID, ValidChecker
+from tests.test_clients_vies import UNREACHABLE, VALID, ValidChecker, use_vat_checker
 
 API = "/api/customers/"
 
 
 @pytest.fixture(autouse=True)
 def vies_confirms(settings):
-    settings.UPLINE_VAT_CHECKER = VALID
+    use_vat_checker(VALID)
     ValidChecker.calls = []
 
 
@@ -76,7 +76,7 @@ def test_bad_input_is_a_400_keyed_by_field_and_writes_nothing(api, instance_a, c
 
 
 def test_create_with_unreachable_vies_is_201_and_unverified(api, settings):
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
     body = api.post(API, COMPANY, content_type="application/json").json()
 
     assert body["tax_id_status"] == "unverified"

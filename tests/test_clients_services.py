@@ -24,7 +24,14 @@ from tenant_apps.clients.selectors import customer_for_user, customer_list, get_
 from tenant_apps.clients.tasks import tax_ids_recheck
 from tenant_apps.clients.tax_ids import normalise_tax_id
 from tenant_apps.orders.models import Service
-from tests.test_clients_vies import INVALID, UNREACHABLE, VALID, ValidChecker, fault
+from tests.test_clients_vies import (
+    INVALID,
+    UNREACHABLE,
+    VALID,
+    ValidChecker,
+    fault,
+    use_vat_checker,
+)
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -42,7 +49,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 @pytest.fixture(autouse=True)
 def vies_confirms(settings):
     """Every test talks to a fake registry unless it picks another one."""
-    settings.UPLINE_VAT_CHECKER = VALID
+    use_vat_checker(VALID)
     ValidChecker.calls = []
 
 
@@ -132,7 +139,7 @@ def test_eu_vat_id_is_stored_compact_and_confirmed_by_vies(in_a):
 
 
 def test_vat_id_vies_rejects_is_stored_invalid(in_a, settings):
-    settings.UPLINE_VAT_CHECKER = INVALID
+    use_vat_checker(INVALID)
     customer = company()
 
     assert customer.tax_id_status == Customer.TaxIdStatus.INVALID
@@ -142,7 +149,7 @@ def test_vat_id_vies_rejects_is_stored_invalid(in_a, settings):
 
 
 def test_vat_id_stays_unverified_with_a_retry_note_when_vies_is_unreachable(in_a, settings):
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
     customer = company()
 
     assert Customer.objects.filter(pk=customer.pk).exists()
@@ -153,7 +160,7 @@ def test_vat_id_stays_unverified_with_a_retry_note_when_vies_is_unreachable(in_a
 
 
 def test_real_client_fault_from_vies_leaves_the_vat_id_unverified(in_a, settings, monkeypatch):
-    settings.UPLINE_VAT_CHECKER = "tenant_apps.clients.vies.ViesClient"
+    use_vat_checker("tenant_apps.clients.vies.ViesClient")
 
     def registry_down(request, timeout=None):
         raise urllib.error.HTTPError(request.full_url, 500, "", {}, io.BytesIO(fault("TIMEOUT")))
@@ -227,7 +234,7 @@ def test_a_bad_contact_refuses_the_whole_customer(in_a):
 
 def test_changing_the_vat_id_asks_vies_again(in_a, settings):
     customer = company()
-    settings.UPLINE_VAT_CHECKER = INVALID
+    use_vat_checker(INVALID)
 
     updated = services.customer_update(customer=customer, tax_id="FR 61 954 506 077")
 
@@ -294,9 +301,9 @@ def test_update_records_which_fields_changed(in_a):
 
 
 def test_verify_confirms_an_unverified_id_once_vies_answers(in_a, settings):
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
     customer = company()
-    settings.UPLINE_VAT_CHECKER = VALID
+    use_vat_checker(VALID)
 
     checked = services.customer_tax_id_verify(customer=customer)
 
@@ -306,7 +313,7 @@ def test_verify_confirms_an_unverified_id_once_vies_answers(in_a, settings):
 
 def test_verify_keeps_the_last_answer_when_vies_is_down(in_a, settings):
     customer = company()
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
 
     checked = services.customer_tax_id_verify(customer=customer)
 
@@ -323,10 +330,10 @@ def test_verify_refuses_ids_vies_does_not_know(in_a):
 
 
 def test_periodic_recheck_settles_unverified_vat_ids(instance_a, settings):
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
     with schema_context(instance_a.schema_name):
         pk = company().pk
-    settings.UPLINE_VAT_CHECKER = VALID
+    use_vat_checker(VALID)
 
     assert tax_ids_recheck(schema_name=instance_a.schema_name) == 1
     with schema_context(instance_a.schema_name):

@@ -2,7 +2,7 @@
 
 The real registry is never contacted: `urllib.request.urlopen` is replaced by canned SOAP
 responses. The fake checkers at the top are what other client tests plug in through
-`settings.UPLINE_VAT_CHECKER`.
+the `clients.ports.vat_checker` port.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import urllib.request
 from xml.etree import ElementTree
 
 import pytest
+from django.utils.module_loading import import_string
 
+from tenant_apps.clients.ports import vat_checker
 from tenant_apps.clients.vies import (
     VIES_URL,
     VatCheckResult,
@@ -24,7 +26,7 @@ from tenant_apps.clients.vies import (
 )
 
 # --------------------------------------------------------------------------------------
-# Fake checkers for the service, screen and API tests (settings.UPLINE_VAT_CHECKER).
+# Fake checkers for the service, screen and API tests (plugged with `use_vat_checker`).
 
 
 class ValidChecker:
@@ -58,6 +60,11 @@ class UnreachableChecker:
 VALID = "tests.test_clients_vies.ValidChecker"
 INVALID = "tests.test_clients_vies.InvalidChecker"
 UNREACHABLE = "tests.test_clients_vies.UnreachableChecker"
+
+
+def use_vat_checker(dotted_path: str) -> None:
+    """Plug the checker class at `dotted_path` for the rest of this test (conftest resets it)."""
+    vat_checker.plug(import_string(dotted_path))
 
 
 # --------------------------------------------------------------------------------------
@@ -205,11 +212,15 @@ def test_a_response_that_is_not_soap_means_unavailable(vies):
         ViesClient().check("FR", "40303265045")
 
 
-def test_get_vat_checker_builds_the_configured_class(settings):
-    settings.UPLINE_VAT_CHECKER = INVALID
+def test_get_vat_checker_builds_the_plugged_class():
+    use_vat_checker(INVALID)
     assert isinstance(get_vat_checker(), InvalidChecker)
-    settings.UPLINE_VAT_CHECKER = "tenant_apps.clients.vies.ViesClient"
+    use_vat_checker("tenant_apps.clients.vies.ViesClient")
     assert isinstance(get_vat_checker(), ViesClient)
+
+
+def test_vat_checker_is_the_real_registry_unless_something_else_is_plugged():
+    assert vat_checker._default is ViesClient
 
 
 def test_with_the_issuers_vat_id_the_request_is_check_vat_approx():
@@ -239,7 +250,7 @@ def test_the_consultation_number_is_asked_with_the_instances_own_vat_id(instance
     from tenant_apps.clients.services import customer_create
     from tenant_apps.instance.services import issuer_identity_set
 
-    settings.UPLINE_VAT_CHECKER = "tests.test_clients_vies.RecordingChecker"
+    use_vat_checker("tests.test_clients_vies.RecordingChecker")
     RecordingChecker.seen = []
     with schema_context(instance_a.schema_name):
         issuer_identity_set(legal_name="Acme SARL", country="FR", tax_id="FR40303265045")

@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 from tenant_apps.clients.models import Contact, Customer
 from tests.conftest import client_for
 from tests.test_clients_services import CustomerFactory
-from tests.test_clients_vies import INVALID, UNREACHABLE, VALID, ValidChecker
+from tests.test_clients_vies import INVALID, UNREACHABLE, VALID, ValidChecker, use_vat_checker
 
 LIST = "/staff/customers/"
 NEW = "/staff/customers/new/"
@@ -24,7 +24,7 @@ BILLING_DETAILS = "/portal/account/billing-details/"
 
 @pytest.fixture(autouse=True)
 def vies_confirms(settings):
-    settings.UPLINE_VAT_CHECKER = VALID
+    use_vat_checker(VALID)
     ValidChecker.calls = []
 
 
@@ -212,7 +212,7 @@ def test_create_form_shows_field_errors_and_writes_nothing(staff, instance_a, ch
 
 
 def test_create_form_with_unreachable_vies_saves_and_warns(staff, instance_a, settings):
-    settings.UPLINE_VAT_CHECKER = UNREACHABLE
+    use_vat_checker(UNREACHABLE)
     response = staff.post(NEW, create_form(), follow=True)
 
     assert "VIES unreachable at" in response.content.decode()
@@ -230,7 +230,7 @@ def test_edit_form_changes_details_and_contacts_in_one_save(staff, instance_a, s
         return customer, [drop, keep]  # the formset lists contacts by name
 
     customer, contacts = in_schema(instance_a, arrange)
-    settings.UPLINE_VAT_CHECKER = INVALID
+    use_vat_checker(INVALID)
     data = edit_form(
         customer,
         contacts,

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from tenant_apps.helpdesk import selectors, services, tasks
+from tenant_apps.helpdesk import ports, selectors, services, tasks
 from tenant_apps.helpdesk.models import Attachment, Department, Message, Outbox, Ticket
 from tests.test_helpdesk_fixtures import PNG_BYTES, open_ticket, portal_customer, upload, user
 
@@ -21,8 +21,22 @@ pytestmark = pytest.mark.django_db
 HOOK_CALLS: list[tuple[str, int, str | None]] = []
 
 
-def record_hook(*, event, ticket, message=None):
+def record_hook(sender, *, event, ticket, message=None, **kwargs):
     HOOK_CALLS.append((event, ticket.pk, message.kind if message else None))
+
+
+@pytest.fixture
+def subscribed():
+    """Connect a receiver to the helpdesk's ticket_changed signal for one test."""
+    connected = []
+
+    def connect(receiver):
+        ports.ticket_changed.connect(receiver, weak=False)
+        connected.append(receiver)
+
+    yield connect
+    for receiver in connected:
+        ports.ticket_changed.disconnect(receiver)
 
 
 @pytest.fixture
@@ -418,8 +432,8 @@ def test_failed_send_is_kept_for_the_next_drain(acme, mailoutbox, monkeypatch):
 # Event hook
 
 
-def test_event_hook_is_called_for_replies_and_status_changes(acme, settings):
-    settings.UPLINE_TICKET_EVENT_HOOK = "tests.test_helpdesk_core.record_hook"
+def test_event_hook_is_called_for_replies_and_status_changes(acme, subscribed):
+    subscribed(record_hook)
     HOOK_CALLS.clear()
     customer = portal_customer(acme.customer)
     staff = user(acme.support)
@@ -439,13 +453,13 @@ def test_event_hook_is_called_for_replies_and_status_changes(acme, settings):
     assert {pk for _e, pk, _k in HOOK_CALLS} == {ticket.pk}
 
 
-def test_a_failing_hook_rolls_the_reply_back(acme, settings):
-    settings.UPLINE_TICKET_EVENT_HOOK = "tests.test_helpdesk_core.failing_hook"
+def test_a_failing_hook_rolls_the_reply_back(acme, subscribed):
+    subscribed(failing_hook)
     ticket = open_ticket(portal_customer(acme.customer))
     with pytest.raises(RuntimeError):
         services.ticket_reply(ticket=ticket, author=user(acme.support), body="x")
     assert ticket.messages.count() == 1
 
 
-def failing_hook(**kwargs):
+def failing_hook(sender, **kwargs):
     raise RuntimeError("bridge refused")

@@ -44,25 +44,6 @@ UPLINE_EXPORT_DIR = Path(env("UPLINE_EXPORT_DIR", str(BASE_DIR / ".var" / "expor
 # How long a process trusts its cached host -> instance map before checking for changes.
 UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 
-# Hooks through which tenant apps reach platform services without importing shared apps
-# (dependencies point one way: shared_apps → tenant_apps).
-UPLINE_RESOURCE_CHOICES = "shared_apps.tenancy.selectors.resource_choices"
-UPLINE_VAT_CHECKER = env("UPLINE_VAT_CHECKER", "tenant_apps.clients.vies.ViesClient")
-# Base URL (scheme and primary domain) of an instance, for links in e-mails.
-# Quota: take/give back capacity of the operator's allocation (schema_name=, demands=).
-UPLINE_QUOTA_RESERVE = "shared_apps.tenancy.services.allocation_reserve"
-UPLINE_QUOTA_RELEASE = "shared_apps.tenancy.services.allocation_release"
-# Called as hook(event=…, service=…) when a service changes state; the operator's instance
-# uses it to provision, suspend and resume reseller instances bought as "reseller plans".
-UPLINE_SERVICE_HOOK = "shared_apps.tenancy.billing_hooks.service_changed"
-# Called as check(product=…, label=…, customer=…) for each ordered plan; raises ValidationError.
-UPLINE_ORDER_ITEM_CHECK = "shared_apps.tenancy.billing_hooks.order_item_check"
-# Called as hook(event=…, ticket=…, message=None) inside the helpdesk's transaction on
-# "replied", "status_changed", "closed", "reopened"; the upstream bridge plugs in here.
-UPLINE_TICKET_EVENT_HOOK = env(
-    "UPLINE_TICKET_EVENT_HOOK", "shared_apps.bridge.services.on_ticket_event"
-)
-
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where
 # the operator's own instance lives; shared apps live only in the public schema.

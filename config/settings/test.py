@@ -17,8 +17,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 UPLINE_POOL_SIZE = 0
 UPLINE_ROUTING_CACHE_SECONDS = 0.0
-# No network in tests: the registry is "down" unless a test installs another checker.
-UPLINE_VAT_CHECKER = "tests.test_clients_vies.UnreachableChecker"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -257,7 +257,11 @@ def escalation_reply_upstream(
 
 
 # --------------------------------------------------------------------------------------
-# Relay: helpdesk calls this (UPLINE_TICKET_EVENT_HOOK) inside the transaction of each change.
+# Relay: the helpdesk's `ticket_changed` signal, inside the transaction of each change.
+
+
+def on_ticket_changed(sender, *, event: str, ticket: Ticket, message=None, **kwargs) -> None:
+    on_ticket_event(event=event, ticket=ticket, message=message)
 
 
 def on_ticket_event(*, event: str, ticket: Ticket, message: Message | None = None) -> None:

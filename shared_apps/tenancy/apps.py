@@ -1,4 +1,4 @@
-"""App config for tenancy."""
+"""App config for tenancy: plugs the platform's answers into the instance apps' ports."""
 
 from django.apps import AppConfig
 
@@ -9,8 +9,21 @@ class TenancyConfig(AppConfig):
     verbose_name = "Resellers"
 
     def ready(self) -> None:
-        from tenant_apps.instance import ports
+        from tenant_apps.catalog import ports as catalog_ports
+        from tenant_apps.instance import ports as instance_ports
+        from tenant_apps.orders import ports as order_ports
 
-        from . import selectors, signals  # noqa: F401  (signals: routing cache invalidation)
+        from . import billing_hooks, selectors, services, signals  # noqa: F401 (signals)
 
-        ports.public_url.plug(selectors.instance_base_url)
+        instance_ports.public_url.plug(selectors.instance_base_url)
+        instance_ports.allocations.plug(selectors.allocations_for_schema)
+        instance_ports.supplier_bills.plug(selectors.supplier_invoices_for)
+        catalog_ports.resource_choices.plug(selectors.resource_choices)
+        order_ports.capacity_reserve.plug(services.allocation_reserve)
+        order_ports.capacity_release.plug(services.allocation_release)
+        order_ports.service_changed.connect(
+            billing_hooks.on_service_changed, dispatch_uid="tenancy-reseller-plans"
+        )
+        order_ports.order_item_checked.connect(
+            billing_hooks.on_order_item_checked, dispatch_uid="tenancy-reseller-plan-names"
+        )

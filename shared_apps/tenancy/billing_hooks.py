@@ -97,3 +97,14 @@ def order_item_check(*, product, label: str, customer) -> None:
         or Domain.objects.filter(domain=primary_domain_for_slug(slug)).exists()
     ):
         raise ValidationError({"label": [f"The instance name “{slug}” is taken; choose another."]})
+
+
+# Receivers of `tenant_apps.orders.ports` (connected in TenancyConfig.ready).
+
+
+def on_service_changed(sender, *, event: str, service, **kwargs) -> None:
+    service_changed(event=event, service=service)
+
+
+def on_order_item_checked(sender, *, product, label: str, customer, **kwargs) -> None:
+    order_item_check(product=product, label=label, customer=customer)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.utils.module_loading import import_string
 
+from . import ports
 from .models import BillingCycle, Price, Product, TaxClass
 
 # Cycles from shortest to one-time: the order people read a price list in.
@@ -17,7 +16,7 @@ CYCLE_ORDER = {cycle: position for position, cycle in enumerate(BillingCycle.val
 
 def resource_choices() -> list[tuple[str, str, str]]:
     """(code, name, unit) of every resource a product can need, as the platform defines them."""
-    return list(import_string(settings.UPLINE_RESOURCE_CHOICES)())
+    return list(ports.resource_choices())
 
 
 def product_list(

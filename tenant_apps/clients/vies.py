@@ -1,9 +1,9 @@
 """VIES, the EU's VAT number registry: ask it whether a VAT id is valid (SOAP over HTTPS).
 
-The checker used by the services is `settings.UPLINE_VAT_CHECKER` (a dotted path to a class
-with `check(country_code, number) -> VatCheckResult`), so tests and other deployments can
-swap in their own. A registry that cannot answer (member state down, rate limits, network)
-raises `VatServiceUnavailable`: that is "unknown", never "invalid".
+The checker used by the services is the `clients.ports.vat_checker` port (a class with
+`check(country_code, number) -> VatCheckResult`), so tests can plug in their own. A
+registry that cannot answer (member state down, rate limits, network) raises
+`VatServiceUnavailable`: that is "unknown", never "invalid".
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import urllib.request
 from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
-
-from django.conf import settings
-from django.utils.module_loading import import_string
 
 VIES_URL = "https://ec.europa.eu/taxation_customs/vies/services/checkVatService"
 TIMEOUT_SECONDS = 10
@@ -159,5 +156,7 @@ class ViesClient:
 
 
 def get_vat_checker():
-    """An instance of the configured checker class (settings.UPLINE_VAT_CHECKER)."""
-    return import_string(settings.UPLINE_VAT_CHECKER)()
+    """An instance of the checker class plugged into `clients.ports.vat_checker`."""
+    from .ports import vat_checker
+
+    return vat_checker.implementation()

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
 from rest_framework.authtoken.models import Token
 
-from shared_apps.tenancy.selectors import allocations_for_schema, supplier_invoices_for
 from tenant_apps.accounts.forms import StaffInviteForm
 from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
+from tenant_apps.instance import ports
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.instance.services import issuer_identity_set
@@ -46,7 +46,7 @@ class DashboardView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["allocations"] = allocations_for_schema(self.request.tenant.schema_name)
+        context["allocations"] = ports.allocations(self.request.tenant.schema_name)
         context["identity"] = issuer_identity_get()
         context["team_size"] = User.objects.filter(role__in=STAFF_ROLES, is_active=True).count()
         context["customer_count"] = User.objects.filter(role="customer", is_active=True).count()
@@ -183,7 +183,7 @@ class SupplierBillsView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["bills"] = supplier_invoices_for(self.request.tenant.schema_name)
+        context["bills"] = ports.supplier_bills(self.request.tenant.schema_name)
         return context
 
 
@@ -192,7 +192,7 @@ class SupplierBillView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = supplier_invoices_for(self.request.tenant.schema_name, invoice_id=self.kwargs["pk"])
+        rows = ports.supplier_bills(self.request.tenant.schema_name, invoice_id=self.kwargs["pk"])
         if not rows:
             raise Http404("No such bill.")
         context["bill"] = rows[0]
@@ -203,7 +203,7 @@ def supplier_bill_pdf(request, pk: int):
     """Serve the operator's stored PDF of one of this reseller's bills, and nothing else."""
     if not request.user.is_authenticated or not request.user.is_instance_staff:
         raise Http404("No such bill.")
-    rows = supplier_invoices_for(request.tenant.schema_name, invoice_id=pk)
+    rows = ports.supplier_bills(request.tenant.schema_name, invoice_id=pk)
     if not rows or not rows[0]["pdf"]:
         raise Http404("This bill's PDF is not available yet.")
     handle = default_storage.open(rows[0]["pdf"], "rb")

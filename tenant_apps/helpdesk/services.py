@@ -3,8 +3,9 @@ canned replies — plus the calls the upstream bridge makes (escalation marks, u
 
 Every function is keyword-only and atomic. Notifications are Outbox rows written in the same
 transaction as the change; a drain is enqueued on commit, and a broker outage only delays
-delivery (the beat fan-out drains again). The `UPLINE_TICKET_EVENT_HOOK` setting is called
-inside the transaction so the bridge's own writes commit or roll back with ours.
+delivery (the beat fan-out drains again). Every change is announced on
+`ports.ticket_changed` inside the transaction, so the bridge's own writes commit or roll back
+with ours.
 
 Ticket rows are locked (`select_for_update`) before they change; nothing else is locked.
 """
@@ -15,16 +16,15 @@ import datetime
 import logging
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.text import slugify
 from rest_framework import status
 
 from config.errors import DomainError
 
+from . import ports
 from .attachments import CheckedUpload, attachments_check
 from .models import Attachment, CannedReply, Department, Message, Outbox, Ticket
 from .rich_text import body_to_html, is_blank
@@ -79,9 +79,7 @@ def _sync(target: Ticket, source: Ticket) -> Ticket:
 
 
 def _fire_hook(event: str, ticket: Ticket, message: Message | None = None) -> None:
-    path = getattr(settings, "UPLINE_TICKET_EVENT_HOOK", "")
-    if path:
-        import_string(path)(event=event, ticket=ticket, message=message)
+    ports.ticket_changed.send(sender=Ticket, event=event, ticket=ticket, message=message)
 
 
 def _drain_later(schema_name: str) -> None:

@@ -17,10 +17,9 @@ from django_tables2 import RequestConfig
 
 from config.errors import DomainError
 from config.forms import form_add_service_errors as apply_service_errors
-from shared_apps.bridge.selectors import escalation_panel
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 
-from . import services
+from . import ports, services
 from .forms import (
     AssignForm,
     CannedReplyForm,
@@ -183,7 +182,7 @@ class TicketDetailView(StaffRequiredMixin, View):
             "department_form": DepartmentMoveForm(initial={"department": ticket.department_id}),
             "sla_rows": _sla_rows(ticket),
             # The upstream bridge's side of this ticket (escalate, reply upstream, origin).
-            "escalation": escalation_panel(self.request, ticket),
+            "escalation": ports.escalation_panel(self.request, ticket),
             "department_targets": {
                 "first": minutes_label(ticket.department.first_response_minutes),
                 "resolution": minutes_label(ticket.department.resolution_minutes),

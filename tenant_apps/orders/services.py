@@ -1,8 +1,9 @@
 """Every write to orders and services: ordering, activation, lifecycle, changes, renewals.
 
 Capacity is taken from the operator's allocation when a service becomes active and given
-back when it ends (through the UPLINE_QUOTA_* hooks, under the allocation row lock), so a
-reseller instance can never hold more than it was allocated.
+back when it ends (through the `ports.capacity_*` ports, under the allocation row lock), so
+a reseller instance can never hold more than it was allocated. Every status change is
+announced on `ports.service_changed` inside its transaction.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from config.errors import DomainError
 from tenant_apps.billing import services as billing
@@ -29,6 +28,7 @@ from tenant_apps.clients.models import Customer
 from tenant_apps.instance.money import round_money
 from tenant_apps.referrals.models import Referer
 
+from . import ports
 from .models import Order, OrderItem, Service
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class InvalidServiceTransition(DomainError):
 
 
 # --------------------------------------------------------------------------------------
-# Hooks (quota and platform reactions) — tenant apps never import shared apps directly.
+# Capacity and announcements — tenant apps never import shared apps (see ports.py).
 
 
 def _demands(service: Service, factor: int = 1) -> dict[str, int]:
@@ -57,22 +57,16 @@ def _demands(service: Service, factor: int = 1) -> dict[str, int]:
 
 def _quota_reserve(demands: Mapping[str, int]) -> None:
     if demands:
-        import_string(settings.UPLINE_QUOTA_RESERVE)(
-            schema_name=connection.schema_name, demands=demands
-        )
+        ports.capacity_reserve(schema_name=connection.schema_name, demands=demands)
 
 
 def _quota_release(demands: Mapping[str, int]) -> None:
     if demands:
-        import_string(settings.UPLINE_QUOTA_RELEASE)(
-            schema_name=connection.schema_name, demands=demands
-        )
+        ports.capacity_release(schema_name=connection.schema_name, demands=demands)
 
 
 def _hook(event: str, service: Service) -> None:
-    path = getattr(settings, "UPLINE_SERVICE_HOOK", "")
-    if path:
-        import_string(path)(event=event, service=service)
+    ports.service_changed.send(sender=Service, event=event, service=service)
 
 
 # --------------------------------------------------------------------------------------
@@ -201,9 +195,9 @@ def order_place(
             raise ValidationError(
                 {"product": [f"{request.product.name} is an add-on: order it with a plan."]}
             )
-        check = getattr(settings, "UPLINE_ORDER_ITEM_CHECK", "")
-        if check:
-            import_string(check)(product=request.product, label=request.label, customer=customer)
+        ports.order_item_checked.send(
+            sender=Product, product=request.product, label=request.label, customer=customer
+        )
         price = _price(request.product, customer.currency, request.cycle)
         parent = OrderItem.objects.create(
             order=order,
