@@ -23,7 +23,7 @@ help:
 	@echo "make services     resolve PostgreSQL/Redis into $(SERVICES_ENV)"
 	@echo "make demo         set up demo data, run worker + beat + runserver on PORT=$(PORT)"
 	@echo "make test         run pytest (PYTEST_ARGS='...' to pass options)"
-	@echo "make lint         ruff check"
+	@echo "make lint         ruff check and the architecture contracts (lint-imports)"
 	@echo "make bench        provisioning and routing benchmarks with 200 tenants"
 	@echo "make clean        stop embedded services and remove .var/"
 
@@ -74,6 +74,7 @@ demo: system-deps venv services
 	&& $(PY) manage.py runserver 0.0.0.0:$(PORT)
 
 test: system-deps venv services
+	@echo "test: architecture contracts (lint-imports)"; .venv/bin/lint-imports --no-cache | tail -n 1; test $${PIPESTATUS[0]} -eq 0 || { .venv/bin/lint-imports --no-cache; exit 1; }
 	@. $(SERVICES_ENV) || exit 1; \
 	rc=0; DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; \
@@ -81,6 +82,7 @@ test: system-deps venv services
 
 lint: venv
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports --no-cache
 
 bench: export DJANGO_SETTINGS_MODULE := config.settings.bench
 bench: system-deps venv services

@@ -15,6 +15,7 @@ from celery import Task
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.celery import app
+from tenant_apps.instance import ports
 
 
 class InstanceTask(Task):
@@ -37,10 +38,9 @@ def instance_task(*args, **options):
 
 
 def active_schema_names() -> list[str]:
-    """The public (operator) schema plus every active reseller's schema."""
-    from shared_apps.tenancy.selectors import reseller_schema_names
-
-    return [get_public_schema_name(), *reseller_schema_names(active_only=True)]
+    """The public (operator) schema plus every active reseller's schema (the reseller
+    schemas come from the `instance_schemas` port, which tenancy plugs in)."""
+    return [get_public_schema_name(), *ports.reseller_schemas()]
 
 
 def fan_out(task: Task, **kwargs) -> int:

@@ -30,13 +30,12 @@ from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
-from shared_apps.tenancy.naming import (
+from .models import PoolSchema, TemplateSnapshot
+from .schema_names import (
     POOL_SCHEMA_PREFIX,
     TEMPLATE_SCHEMA,
     validate_schema_name,
 )
-
-from .models import PoolSchema, TemplateSnapshot
 
 log = logging.getLogger(__name__)
 

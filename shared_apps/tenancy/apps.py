@@ -16,6 +16,7 @@ class TenancyConfig(AppConfig):
         from . import billing_hooks, selectors, services, signals  # noqa: F401 (signals)
 
         instance_ports.public_url.plug(selectors.instance_base_url)
+        instance_ports.reseller_schemas.plug(selectors.active_reseller_schema_names)
         instance_ports.allocations.plug(selectors.allocations_for_schema)
         instance_ports.supplier_bills.plug(selectors.supplier_invoices_for)
         catalog_ports.resource_choices.plug(selectors.resource_choices)

@@ -1,9 +1,4 @@
-"""Validation of reseller slugs, schema names and host names.
-
-Schema names reach SQL (CREATE/ALTER SCHEMA, SET search_path), so they are validated by a
-strict allow-list, not by escaping: lowercase ASCII letters, digits and underscores, 63
-bytes at most, never a name PostgreSQL or Upline reserves for itself.
-"""
+"""Validation of reseller slugs and host names (schema names: `provisioning.schema_names`)."""
 
 from __future__ import annotations
 
@@ -12,17 +7,20 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-SCHEMA_PREFIX = "r_"
-TEMPLATE_SCHEMA = "_template"
-POOL_SCHEMA_PREFIX = "_pool_"
-MAX_SCHEMA_LENGTH = 63
+from provisioning.schema_names import (  # noqa: F401  (re-exported for tenancy's callers)
+    MAX_SCHEMA_LENGTH,
+    POOL_SCHEMA_PREFIX,
+    RESERVED_SCHEMAS,
+    SCHEMA_PREFIX,
+    TEMPLATE_SCHEMA,
+    validate_schema_name,
+)
+
 MAX_SLUG_LENGTH = 40
 
-_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]*\Z")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 _HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
-RESERVED_SCHEMAS = {"public", "information_schema", TEMPLATE_SCHEMA}
 # Sub-domains of the base domain that must never be handed to a reseller.
 RESERVED_SLUGS = {
     "www",
@@ -46,26 +44,6 @@ RESERVED_SLUGS = {
     "billing",
     "app",
 }
-
-
-def validate_schema_name(name: str, *, allow_internal: bool = False) -> str:
-    """Return `name` if it is a schema an instance may live in, else raise ValidationError."""
-    if not isinstance(name, str) or not name:
-        raise ValidationError("A schema name is required.", code="schema_required")
-    if len(name.encode()) > MAX_SCHEMA_LENGTH:
-        raise ValidationError(
-            f"Schema names are at most {MAX_SCHEMA_LENGTH} characters.", code="schema_too_long"
-        )
-    if not _SCHEMA_RE.match(name):
-        raise ValidationError(
-            "Schema names use lowercase letters, digits and underscores only.",
-            code="schema_invalid",
-        )
-    if name.startswith("pg_"):
-        raise ValidationError("Names starting with pg_ belong to PostgreSQL.", code="schema_pg")
-    if not allow_internal and (name in RESERVED_SCHEMAS or name.startswith(POOL_SCHEMA_PREFIX)):
-        raise ValidationError(f"“{name}” is reserved by Upline.", code="schema_reserved")
-    return name
 
 
 def validate_slug(slug: str) -> str:

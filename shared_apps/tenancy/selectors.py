@@ -14,6 +14,10 @@ def reseller_schema_names(*, active_only: bool = False) -> list[str]:
     return list(qs.order_by("schema_name").values_list("schema_name", flat=True))
 
 
+def active_reseller_schema_names() -> list[str]:
+    return reseller_schema_names(active_only=True)
+
+
 def reseller_list() -> QuerySet[Reseller]:
     """Resellers with their primary domain and allocations, ready for a table."""
     return Reseller.objects.prefetch_related(

@@ -58,6 +58,10 @@ def _nothing(schema_name: str, **kwargs: Any) -> Sequence:
     return []
 
 
+def _no_resellers() -> Sequence[str]:
+    return []
+
+
 #: `https://<primary domain>` of the instance in `schema_name` ("" when unknown).
 public_url: Port[Callable[[str], str]] = Port("public_url", _no_address)
 
@@ -68,3 +72,6 @@ allocations: Port[Callable[..., Sequence]] = Port("allocations", _nothing)
 #: The invoices the operator issued to the reseller running `schema_name` ("supplier
 #: bills"), as plain dicts; `invoice_id=` narrows to one.
 supplier_bills: Port[Callable[..., Sequence]] = Port("supplier_bills", _nothing)
+
+#: The schemas of every active reseller instance (the fan-out of per-instance tasks).
+reseller_schemas: Port[Callable[[], Sequence[str]]] = Port("reseller_schemas", _no_resellers)
