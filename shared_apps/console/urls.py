@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import activity, views
 
 app_name = "console"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.ConsoleDashboardView.as_view(), name="dashboard"),
     path("resellers/", views.ResellerListView.as_view(), name="reseller_list"),
     path("escalations/", views.EscalationListView.as_view(), name="escalation_list"),
+    path("activity/", activity.ConsoleActivityView.as_view(), name="activity"),
     path("resellers/new/", views.ResellerCreateView.as_view(), name="reseller_create"),
     path("resellers/<slug:slug>/", views.ResellerDetailView.as_view(), name="reseller_detail"),
     path(
