@@ -22,7 +22,7 @@ HOOK_CALLS: list[tuple[str, int, str | None]] = []
 
 
 def record_hook(sender, *, event, ticket, message=None, **kwargs):
-    HOOK_CALLS.append((event, ticket.pk, message.kind if message else None))
+    HOOK_CALLS.append((event.kind, ticket.pk, message.kind if message else None))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ class InboxTokenAdmin(ReadOnlyAdmin):
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True).select_related("reseller"):
             inbox.inbox_token_revoke(
-                reseller=token.reseller, key_prefix=token.key_prefix, actor=request.user.email
+                reseller=token.reseller, key_prefix=token.key_prefix, actor=request.user
             )
 
     def get_actions(self, request):

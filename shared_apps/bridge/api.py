@@ -29,6 +29,7 @@ from shared_apps.tenancy.models import Reseller
 
 from . import inbox
 from .models import ExternalEscalation
+from .services import ResellerInactive
 
 KEYWORD = b"bearer"
 
@@ -38,11 +39,17 @@ class InboxClient:
     """`request.user` on the inbox API: a reseller's software, not a person."""
 
     reseller: Reseller
+    key_prefix: str = ""
     is_authenticated = True
     is_anonymous = False
 
     def __str__(self) -> str:
         return f"inbox:{self.reseller.slug}"
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail says acted: this key of this reseller."""
+        return inbox.inbox_actor(self.reseller, self.key_prefix)
 
 
 class InboxKeyAuthentication(BaseAuthentication):
@@ -60,11 +67,11 @@ class InboxKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("This inbox key is not valid.") from exc
         try:
             reseller = inbox.inbox_authenticate(raw_key)
-        except inbox.InboxRefused as exc:
+        except ResellerInactive as exc:
             raise PermissionDenied(str(exc)) from exc
         if reseller is None:
             raise AuthenticationFailed("This inbox key is unknown or was revoked.")
-        return InboxClient(reseller), raw_key
+        return InboxClient(reseller, key_prefix=raw_key[: inbox.KEY_PREFIX_LENGTH]), raw_key
 
     def authenticate_header(self, request) -> str:
         # Makes unauthenticated calls 401 (with this challenge) rather than 403.
@@ -245,7 +252,7 @@ class EscalationViewSet(viewsets.GenericViewSet):
         payload = InboxEscalationOpenSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         escalation = inbox.external_escalation_open(
-            reseller=self.reseller, **payload.validated_data
+            reseller=self.reseller, actor=request.user.actor, **payload.validated_data
         )
         return self._detail(escalation, code=status.HTTP_201_CREATED)
 
@@ -274,7 +281,10 @@ class EscalationViewSet(viewsets.GenericViewSet):
         payload = InboxReplyInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = inbox.external_escalation_reply(
-            reseller=self.reseller, escalation=escalation, body=payload.validated_data["body"]
+            reseller=self.reseller,
+            escalation=escalation,
+            body=payload.validated_data["body"],
+            actor=request.user.actor,
         )
         return Response(
             InboxReplySerializer({"id": message.pk, "created_at": message.created_at}).data,

@@ -1,17 +1,18 @@
 """Signed callbacks to resellers on other software: what the operator did on their external
 escalations, queued in the same transaction as the change and POSTed by a Celery task.
 
-Queueing: `on_operator_ticket_event` is called by the bridge's helpdesk hook inside the
-transaction of each change of an operator ticket; it writes a CallbackDelivery row, so a
-reply that rolls back leaves no callback and a committed one always has its row.
+Queueing: the bridge's relay (`services.relay_to_reseller`) decides what is news to the
+reseller and calls `callback_queue` inside the transaction of the change; it writes a
+CallbackDelivery row, so a reply that rolls back leaves no callback and a committed one
+always has its row. This module only shapes, signs and sends.
 
 Sending: `callback_deliveries_send` claims one due row at a time with
 `SELECT … FOR UPDATE SKIP LOCKED` and keeps the lock while it POSTs, so two workers never
 send the same row. A worker that dies after the POST but before its commit makes the row
 due again: receivers drop repeats by the `X-Upline-Delivery` id.
 
-Lock order (shared with `inbox.external_escalation_reply`): the operator ticket, then the
-ExternalEscalation row.
+Lock order (the relay and `inbox.external_escalation_reply`): the operator ticket, then
+the ExternalEscalation row.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import urllib.request
 from http.client import HTTPException
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -41,8 +42,6 @@ MAX_ATTEMPTS = 10
 TIMEOUT_SECONDS = 10
 FIRST_RETRY = datetime.timedelta(seconds=30)
 LONGEST_WAIT = datetime.timedelta(hours=6)
-# Every reply flips the ticket between these two: the reply callback already says so.
-REPLY_DRIVEN_STATUSES = frozenset({Ticket.Status.AWAITING_STAFF, Ticket.Status.AWAITING_CUSTOMER})
 
 
 def staff_label(message: Message) -> str:
@@ -61,57 +60,24 @@ def sign(secret: str, body: bytes) -> str:
 # Queueing (inside the helpdesk's transaction)
 
 
-def on_operator_ticket_event(event: str, ticket: Ticket, message: Message | None = None) -> None:
-    """Queue a callback when the operator answers, changes the status of, closes or reopens
-    the ticket of an external escalation. Anything else (internal notes, the reseller's own
-    replies, reply-driven status flips) is not news to the reseller."""
-    if connection.schema_name != get_public_schema_name():
-        return
-    if ticket.source != Ticket.Source.UPSTREAM:
-        return
-    escalation = ExternalEscalation.objects.filter(operator_ticket_id=ticket.pk).first()
-    if escalation is None:
-        return
-    now = timezone.now()
-    extra: dict = {}
-    if event == "replied":
-        if message is None or message.kind != Message.Kind.REPLY:
-            return
-        if not (message.author is not None and message.author.is_instance_staff):
-            return
-        escalation.last_operator_reply_at = message.created_at
-        extra["reply"] = {
-            "id": message.pk,
-            "created_at": message.created_at.isoformat(),
-            "author": staff_label(message),
-            "body_html": message.body,
-            "body_text": html_to_text(message.body),
-        }
-    elif event == "closed":
-        escalation.status, escalation.closed_at = ExternalEscalation.Status.CLOSED, now
-    elif event == "reopened":
-        escalation.status, escalation.closed_at = ExternalEscalation.Status.OPEN, None
-    elif event != "status_changed" or ticket.status in REPLY_DRIVEN_STATUSES:
-        return
-    escalation.save(update_fields=["last_operator_reply_at", "status", "closed_at"])
-    _enqueue(escalation, ticket, f"escalation.{event}", now, extra)
-
-
-def _enqueue(
+def callback_queue(
+    *,
     escalation: ExternalEscalation,
     ticket: Ticket,
-    event: str,
-    now: datetime.datetime,
-    extra: dict,
+    news: str,
+    message: Message | None = None,
 ) -> CallbackDelivery | None:
+    """Queue the callback `escalation.<news>` ("replied", "status_changed", "closed",
+    "reopened") to the reseller's endpoint; None when it has none (it polls the API)."""
     endpoint = CallbackEndpoint.objects.filter(
         reseller_id=escalation.reseller_id, is_active=True
     ).first()
     if endpoint is None:
-        return None  # no callback wanted: the reseller polls the API
-    payload = {
+        return None
+    event = f"escalation.{news}"
+    payload: dict = {
         "event": event,
-        "occurred_at": now.isoformat(),
+        "occurred_at": timezone.now().isoformat(),
         "escalation": {
             "id": escalation.pk,
             "external_ref": escalation.external_ref,
@@ -119,8 +85,15 @@ def _enqueue(
             "status": escalation.status,
             "ticket_status": ticket.status,
         },
-        **extra,
     }
+    if message is not None and news == "replied":
+        payload["reply"] = {
+            "id": message.pk,
+            "created_at": message.created_at.isoformat(),
+            "author": staff_label(message),
+            "body_html": message.body,
+            "body_text": html_to_text(message.body),
+        }
     delivery = CallbackDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
     transaction.on_commit(_deliver_later)
     return delivery

@@ -3,8 +3,13 @@ reseller's own helpdesk, replies, updates, and the callback endpoint the answers
 
 These resellers have no Upline instance to escalate from; they are still `Reseller` rows and
 are the operator's customers. Everything here runs in the public schema (the operator's
-instance): the operator's ticket, the ExternalEscalation row and any audit row commit
-together or not at all.
+instance): the operator's ticket, the ExternalEscalation row and the audit events (in the
+operator's trail, about the Reseller) commit together or not at all. Escalations open
+through `services.escalation_open`, like those from an Upline instance: the same
+active-reseller check and the same escalation price.
+
+`actor` is a label or a user of the operator's instance: the inbox API passes its key's
+label ("inbox key 1a2b3c4d… (Acme)"), the commands "manage.py", the admin its user.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
 from config.errors import DomainError
-from shared_apps.tenancy.models import Reseller, ResellerEvent
+from shared_apps.tenancy.models import Reseller
 from tenant_apps.accounts.models import STAFF_ROLES
+from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
+from tenant_apps.helpdesk.ports import Origin
+from tenant_apps.instance.audit import audit_record, event_type
 
 from .callbacks import staff_label
 from .models import CallbackEndpoint, ExternalEscalation, InboxToken
-from .services import _operator_customer
+from .services import Price, escalation_open, reseller_require_active
 
 KEY_PREFIX_LENGTH = 8
 # Writing last_used_at on every request would turn each read into a write; a minute's
@@ -39,11 +47,9 @@ KEY_PREFIX_LENGTH = 8
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 
-class InboxRefused(DomainError):
-    """The reseller may not use the inbox now (suspended, terminated)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "inbox_refused"
+INBOX_KEY_CREATED = event_type("reseller.inbox_key_created", "Inbox API key created")
+INBOX_KEY_REVOKED = event_type("reseller.inbox_key_revoked", "Inbox API key revoked")
+CALLBACK_ENDPOINT_SET = event_type("reseller.callback_endpoint_set", "Callback address set")
 
 
 class DuplicateExternalRef(DomainError):
@@ -60,18 +66,19 @@ def _public():
     return schema_context(get_public_schema_name())
 
 
-def _audit(reseller: Reseller, action: str, actor: str, **detail) -> None:
-    ResellerEvent.objects.create(
-        reseller=reseller, reseller_slug=reseller.slug, action=action, actor=actor, detail=detail
+def _audit(reseller: Reseller, event, actor, **detail) -> None:
+    """Record an inbox event in the operator's audit trail (public schema), about the
+    reseller — and in its history as the operator's customer, once it is one."""
+    customer_id = (
+        Customer.objects.filter(reseller_id=reseller.pk).values_list("pk", flat=True).first()
     )
+    audit_record(event, actor=actor or None, obj=reseller, customer_id=customer_id, detail=detail)
 
 
-def _require_active(reseller: Reseller) -> None:
-    if reseller.status != Reseller.Status.ACTIVE:
-        raise InboxRefused(
-            f"{reseller.name} is {reseller.get_status_display().lower()}: escalations to "
-            f"{settings.UPLINE_OPERATOR_NAME} are not possible until the account is active."
-        )
+def inbox_actor(reseller: Reseller, key_prefix: str = "") -> str:
+    """The audit label of a call made with one of the reseller's inbox keys."""
+    key = f"inbox key {key_prefix}…" if key_prefix else "inbox API"
+    return f"{key} ({reseller.name})"
 
 
 def _hash(raw_key: str) -> str:
@@ -82,7 +89,7 @@ def _hash(raw_key: str) -> str:
 # Keys
 
 
-def inbox_token_create(*, reseller: Reseller, actor: str = "") -> tuple[InboxToken, str]:
+def inbox_token_create(*, reseller: Reseller, actor=None) -> tuple[InboxToken, str]:
     """A new key for `reseller`. The key is returned here and never again (only its hash
     is stored)."""
     # Hex, not url-safe base64: a key (or its prefix) starting with "-" reads as an option
@@ -92,11 +99,11 @@ def inbox_token_create(*, reseller: Reseller, actor: str = "") -> tuple[InboxTok
         token = InboxToken.objects.create(
             reseller=reseller, key_prefix=raw_key[:KEY_PREFIX_LENGTH], key_hash=_hash(raw_key)
         )
-        _audit(reseller, "inbox_key_created", actor, key_prefix=token.key_prefix)
+        _audit(reseller, INBOX_KEY_CREATED, actor, key_prefix=token.key_prefix)
     return token, raw_key
 
 
-def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor: str = "") -> int:
+def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor=None) -> int:
     """Revoke the reseller's live keys starting with `key_prefix`; returns how many."""
     key_prefix = key_prefix.strip()
     if len(key_prefix) < 4:
@@ -111,15 +118,16 @@ def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor: str = "") 
             raise ValidationError(
                 {"key_prefix": f"{reseller.name} has no live key starting with “{key_prefix}”."}
             )
-        _audit(reseller, "inbox_key_revoked", actor, key_prefix=key_prefix, count=revoked)
+        _audit(reseller, INBOX_KEY_REVOKED, actor, key_prefix=key_prefix, count=revoked)
     return revoked
 
 
 def inbox_authenticate(raw_key: str) -> Reseller | None:
     """The reseller owning this live key, or None for an unknown or revoked key.
 
-    A key of a suspended or terminated reseller raises InboxRefused: the caller should learn
-    why, rather than be told the key is wrong.
+    A key of a suspended or terminated reseller raises services.ResellerInactive (the same
+    refusal, in the same words, as an escalation from an Upline instance): the caller should
+    learn why, rather than be told the key is wrong.
     """
     if not raw_key or len(raw_key) < KEY_PREFIX_LENGTH:
         return None
@@ -132,7 +140,7 @@ def inbox_authenticate(raw_key: str) -> Reseller | None:
         token = next((t for t in candidates if hmac.compare_digest(t.key_hash, digest)), None)
         if token is None:
             return None
-        _require_active(token.reseller)
+        reseller_require_active(token.reseller)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             InboxToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -159,35 +167,24 @@ def external_escalation_open(
     subject: str,
     body: str,
     customer_label: str = "",
+    actor=None,
 ) -> ExternalEscalation:
     """Open a ticket in the operator's “Reseller escalations” department for a ticket of the
-    reseller's own software. A reference already escalated is refused (409)."""
+    reseller's own software (see `services.escalation_open`: refused unless the reseller is
+    active; charged the escalation price). A reference already escalated is refused (409)."""
     ref = _clean_ref(external_ref)
     customer_label = " ".join((customer_label or "").split())[:200]
     subject = " ".join((subject or "").split())
-    with _public(), transaction.atomic():
-        reseller = Reseller.objects.get(pk=reseller.pk)
-        _require_active(reseller)
-        duplicate = DuplicateExternalRef(
-            f"Your ticket “{ref}” is already escalated; reply to that escalation instead."
-        )
-        if ExternalEscalation.objects.filter(reseller=reseller, external_ref=ref).exists():
-            raise duplicate
-        header = f"Reseller's reference: {ref}"
-        if customer_label:
-            header += f"\nCustomer: {customer_label}"
-        ticket = helpdesk.ticket_open(
-            subject=f"[{reseller.name}] {subject}" if subject else "",
-            body=f"{header}\n\n{body}" if (body or "").strip() else "",
-            department=helpdesk.department_escalation_inbox(),
-            customer=_operator_customer(reseller),
-            source=Ticket.Source.UPSTREAM,
-        )
+    duplicate = DuplicateExternalRef(
+        f"Your ticket “{ref}” is already escalated; reply to that escalation instead."
+    )
+
+    def link(ticket: Ticket, price: Price | None) -> ExternalEscalation:
         try:
             # Savepoint: a concurrent open of the same reference loses here, and the whole
             # call (operator ticket included) rolls back with a readable error.
             with transaction.atomic():
-                escalation = ExternalEscalation.objects.create(
+                return ExternalEscalation.objects.create(
                     reseller=reseller,
                     external_ref=ref,
                     operator_ticket_id=ticket.pk,
@@ -196,11 +193,25 @@ def external_escalation_open(
                 )
         except IntegrityError as exc:
             raise duplicate from exc
-    return escalation
+
+    with _public(), transaction.atomic():
+        if ExternalEscalation.objects.filter(reseller=reseller, external_ref=ref).exists():
+            raise duplicate
+        header = f"Reseller's reference: {ref}"
+        if customer_label:
+            header += f"\nCustomer: {customer_label}"
+        return escalation_open(
+            reseller=reseller,
+            subject=subject,
+            body=f"{header}\n\n{body}" if (body or "").strip() else "",
+            reference=ref,
+            actor=actor or inbox_actor(reseller),
+            link=link,
+        )
 
 
 def external_escalation_reply(
-    *, reseller: Reseller, escalation: ExternalEscalation, body: str
+    *, reseller: Reseller, escalation: ExternalEscalation, body: str, actor=None
 ) -> Message:
     """The reseller answers the operator: a customer-side reply on the operator's ticket.
 
@@ -209,7 +220,7 @@ def external_escalation_reply(
     """
     with _public(), transaction.atomic():
         reseller = Reseller.objects.get(pk=reseller.pk)
-        _require_active(reseller)
+        reseller_require_active(reseller)
         ticket = Ticket.objects.select_for_update().get(pk=escalation.operator_ticket_id)
         escalation = ExternalEscalation.objects.select_for_update().get(
             pk=escalation.pk, reseller=reseller
@@ -219,7 +230,14 @@ def external_escalation_reply(
                 f"{settings.UPLINE_OPERATOR_NAME} closed this escalation; open a new one with "
                 "another reference."
             )
-        message = helpdesk.ticket_reply(ticket=ticket, author=None, body=body)
+        # The reseller's side of the operator's ticket: origin downstream, never relayed back.
+        message = helpdesk.ticket_reply(
+            ticket=ticket,
+            author=None,
+            body=body,
+            actor=actor or inbox_actor(reseller),
+            origin=Origin.DOWNSTREAM,
+        )
         escalation.last_reseller_reply_at = message.created_at
         escalation.save(update_fields=["last_reseller_reply_at"])
     return message
@@ -285,7 +303,7 @@ def external_escalation_updates(
 
 
 def callback_endpoint_set(
-    *, reseller: Reseller, url: str, new_secret: bool = False, actor: str = ""
+    *, reseller: Reseller, url: str, new_secret: bool = False, actor=None
 ) -> CallbackEndpoint:
     """Create or change where the reseller's callbacks go. The secret is made once and kept
     across URL changes unless `new_secret` (the reseller's software must then be updated)."""
@@ -309,5 +327,5 @@ def callback_endpoint_set(
                 existing.secret = secrets.token_hex(32)
             existing.save()
             endpoint = existing
-        _audit(reseller, "callback_endpoint_set", actor, url=endpoint.url, new_secret=new_secret)
+        _audit(reseller, CALLBACK_ENDPOINT_SET, actor, url=endpoint.url, new_secret=new_secret)
     return endpoint

@@ -4,19 +4,28 @@ Every crossing happens in ONE database transaction: the reseller's ticket (its s
 the operator's ticket (public schema) and the link row move together or not at all.
 The operator sees only what the reseller chose to share; the reseller's customer never
 sees upstream traffic (it is stored as staff-only messages in the reseller's ticket).
+
+Two kinds of reseller escalate: those running an Upline instance (`ticket_escalate`, an
+EscalationLink) and those on other software (the inbox API, an ExternalEscalation). Both
+open the operator's side through `escalation_open` — one active-reseller check, one
+escalation price — and both hear back through `relay_to_reseller`, which decides once what
+is news to a reseller and then writes an upstream note into the instance or queues a signed
+callback.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
+from rest_framework import status
 
 from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
@@ -24,30 +33,55 @@ from tenant_apps.billing.models import PendingCharge
 from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
+from tenant_apps.helpdesk.ports import Kind, Origin, TicketEvent
 from tenant_apps.helpdesk.rich_text import html_to_text
+from tenant_apps.instance.audit import audit_record, event_type
 from tenant_apps.instance.models import IssuerIdentity
 
-from .callbacks import on_operator_ticket_event
-from .models import EscalationLink
+from . import callbacks
+from .models import EscalationLink, ExternalEscalation
 
 log = logging.getLogger(__name__)
 PUBLIC = get_public_schema_name
 
+ESCALATION_LINK_OPENED = event_type("escalationlink.opened", "Escalation opened upstream")
+EXTERNAL_ESCALATION_OPENED = event_type(
+    "externalescalation.opened", "Escalation opened through the inbox API"
+)
+
+#: What one escalation costs a reseller: (amount, currency).
+Price = tuple[Decimal, str]
+Row = TypeVar("Row", EscalationLink, ExternalEscalation)
+
+# Every reply flips the ticket between these two: the reply itself already says so.
+REPLY_DRIVEN_STATUSES = frozenset({Ticket.Status.AWAITING_STAFF, Ticket.Status.AWAITING_CUSTOMER})
+
 
 class EscalationRefused(DomainError):
     code = "escalation_refused"
-    status_code = 409
+    status_code = status.HTTP_409_CONFLICT
+
+
+class ResellerInactive(EscalationRefused):
+    """The reseller is suspended or terminated: nothing goes upstream until it is active."""
+
+    code = "reseller_inactive"
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+def reseller_require_active(reseller: Reseller) -> None:
+    """Refuse, with the same sentence on every route, a reseller that is not active."""
+    if reseller.status != Reseller.Status.ACTIVE:
+        raise ResellerInactive(
+            f"{reseller.name} is {reseller.get_status_display().lower()}: escalations to "
+            f"{settings.UPLINE_OPERATOR_NAME} are not possible until the account is active."
+        )
 
 
 def _reseller_for_schema(schema_name: str) -> Reseller:
     reseller = Reseller.objects.filter(schema_name=schema_name).first()
     if reseller is None:
         raise EscalationRefused("Only a reseller's instance can escalate to its provider.")
-    if reseller.status != Reseller.Status.ACTIVE:
-        raise EscalationRefused(
-            f"{reseller.name} is {reseller.get_status_display().lower()}: escalations to "
-            f"{settings.UPLINE_OPERATOR_NAME} are not possible until the account is active."
-        )
     return reseller
 
 
@@ -68,7 +102,7 @@ def _operator_customer(reseller: Reseller) -> Customer:
     return customer
 
 
-def escalation_price_for(reseller: Reseller) -> tuple[Decimal, str] | None:
+def escalation_price_for(reseller: Reseller) -> Price | None:
     """What one escalation costs the reseller — its own price if the operator set one, else
     its reseller plan's — or None when free."""
     from tenant_apps.orders.models import Service
@@ -124,6 +158,70 @@ def _shared_text(
     return "\n".join(lines).strip()
 
 
+# --------------------------------------------------------------------------------------
+# Opening: one way into the operator's helpdesk for both kinds of reseller
+
+
+def escalation_open(
+    *,
+    reseller: Reseller,
+    subject: str,
+    body: str,
+    reference: str,
+    actor: str,
+    link: Callable[[Ticket, Price | None], Row],
+    attachments: Iterable = (),
+) -> Row:
+    """Open the operator's side of an escalation, in the caller's transaction.
+
+    Refuses a reseller that is not active; files a ticket in the operator's “Reseller
+    escalations” department from the reseller as the operator's customer; charges the
+    escalation price, if any, on the reseller's next invoice from the operator; writes the
+    route's own row through `link(operator_ticket, price)` and records the opening in the
+    operator's audit trail. `reference` names the reseller's ticket (“#12”, “WHMCS-1042”);
+    `actor` is a label (the reseller's people are not users of the operator's instance).
+    """
+    with schema_context(PUBLIC()):
+        reseller = Reseller.objects.get(pk=reseller.pk)  # its status now, not when loaded
+        reseller_require_active(reseller)
+        customer = _operator_customer(reseller)
+        operator_ticket = helpdesk.ticket_open(
+            subject=f"[{reseller.name}] {subject}" if subject else "",
+            body=body,
+            department=helpdesk.department_escalation_inbox(),
+            customer=customer,
+            source=Ticket.Source.UPSTREAM,
+            attachments=attachments,
+            actor=actor,
+        )
+        price = escalation_price_for(reseller)
+        if price is not None:
+            # Billed on the reseller's next invoice from the operator (renewal run).
+            PendingCharge.objects.create(
+                customer=customer,
+                amount=price[0],
+                currency=price[1],
+                description=f"Upstream support: {reseller.name} ticket {reference} "
+                f"(escalation #{operator_ticket.pk})",
+            )
+        row = link(operator_ticket, price)
+        audit_record(
+            ESCALATION_LINK_OPENED
+            if isinstance(row, EscalationLink)
+            else EXTERNAL_ESCALATION_OPENED,
+            actor=actor,
+            obj=row,
+            customer_id=customer.pk,
+            detail={
+                "reseller": reseller.slug,
+                "reference": reference,
+                "operator_ticket": operator_ticket.pk,
+                "price": f"{price[0]} {price[1]}" if price else None,
+            },
+        )
+    return row
+
+
 def ticket_escalate(
     *,
     reseller_schema: str,
@@ -134,9 +232,13 @@ def ticket_escalate(
     share_customer_email: bool = False,
     share_service: bool = False,
     attachment_ids: Iterable[int] = (),
+    actor=None,
 ) -> EscalationLink:
-    """Open a linked ticket in the operator's helpdesk, in one transaction."""
-    public = PUBLIC()
+    """Open a linked ticket in the operator's helpdesk, in one transaction.
+
+    `escalated_by` names who escalated (kept on the link); `actor`, a user of the reseller's
+    instance, is recorded in that instance's audit trail (defaults to `escalated_by`).
+    """
     attachment_ids = [int(a) for a in attachment_ids]
     with transaction.atomic():
         reseller = _reseller_for_schema(reseller_schema)
@@ -173,26 +275,9 @@ def ticket_escalate(
                     )
             if len(files) != len(set(attachment_ids)):
                 raise EscalationRefused("Share only attachments of this ticket's conversation.")
-        with schema_context(public):
-            operator_ticket = helpdesk.ticket_open(
-                subject=f"[{reseller.name}] {subject}",
-                body=body or subject,
-                department=helpdesk.department_escalation_inbox(),
-                customer=_operator_customer(reseller),
-                source=Ticket.Source.UPSTREAM,
-                attachments=files,
-            )
-            price = escalation_price_for(reseller)
-            if price is not None:
-                # Billed on the reseller's next invoice from the operator (renewal run).
-                PendingCharge.objects.create(
-                    customer=_operator_customer(reseller),
-                    amount=price[0],
-                    currency=price[1],
-                    description=f"Upstream support: {reseller.name} ticket #{ticket_id} "
-                    f"(escalation #{operator_ticket.pk})",
-                )
-            link = EscalationLink.objects.create(
+
+        def link(operator_ticket: Ticket, price: Price | None) -> EscalationLink:
+            return EscalationLink.objects.create(
                 reseller=reseller,
                 reseller_ticket_id=ticket_id,
                 operator_ticket_id=operator_ticket.pk,
@@ -207,17 +292,35 @@ def ticket_escalate(
                 escalated_by=escalated_by,
                 reseller_ticket_opened_at=opened_at,
             )
+
+        created = escalation_open(
+            reseller=reseller,
+            subject=subject,
+            body=body or subject,
+            reference=f"#{ticket_id}",
+            actor=f"{escalated_by} ({reseller.name})",
+            link=link,
+            attachments=files,
+        )
         with schema_context(reseller_schema):
             ticket = Ticket.objects.get(pk=ticket_id)
-            helpdesk.ticket_mark_escalated(ticket=ticket, link_id=link.pk)
+            helpdesk.ticket_mark_escalated(
+                ticket=ticket,
+                link_id=created.pk,
+                actor=actor if actor is not None else escalated_by,
+                detail={
+                    "operator_ticket": created.operator_ticket_id,
+                    "price": created.shared.get("price"),
+                },
+            )
             helpdesk.ticket_add_upstream_message(
                 ticket=ticket,
                 author_label=escalated_by,
                 body=f"Escalated to {settings.UPLINE_OPERATOR_NAME} "
-                f"as ticket #{operator_ticket.pk}."
+                f"as ticket #{created.operator_ticket_id}."
                 + (f"\n\nNote: {note.strip()}" if note.strip() else ""),
             )
-    return link
+    return created
 
 
 def ticket_attachments(ticket: Ticket):
@@ -233,6 +336,7 @@ def escalation_reply_upstream(
     """Reseller staff write to the operator from their own ticket."""
     with transaction.atomic():
         reseller = _reseller_for_schema(reseller_schema)
+        reseller_require_active(reseller)
         link = (
             EscalationLink.objects.select_for_update()
             .filter(reseller=reseller, reseller_ticket_id=ticket_id)
@@ -248,9 +352,17 @@ def escalation_reply_upstream(
             helpdesk.ticket_record_upstream_reply(
                 ticket=Ticket.objects.get(pk=ticket_id), author=author, body=body
             )
+            who = getattr(author, "email", "") or reseller.name
         with schema_context(PUBLIC()):
             operator_ticket = Ticket.objects.get(pk=link.operator_ticket_id)
-            helpdesk.ticket_reply(ticket=operator_ticket, author=None, body=body)
+            # The reseller's side of the operator's ticket, written by us: origin downstream.
+            helpdesk.ticket_reply(
+                ticket=operator_ticket,
+                author=None,
+                body=body,
+                actor=f"{who} ({reseller.name})",
+                origin=Origin.DOWNSTREAM,
+            )
         link.last_reseller_reply_at = timezone.now()
         link.save(update_fields=["last_reseller_reply_at"])
     return link
@@ -260,73 +372,114 @@ def escalation_reply_upstream(
 # Relay: the helpdesk's `ticket_changed` signal, inside the transaction of each change.
 
 
-def on_ticket_changed(sender, *, event: str, ticket: Ticket, message=None, **kwargs) -> None:
-    on_ticket_event(event=event, ticket=ticket, message=message)
+def on_ticket_changed(
+    sender, *, event: TicketEvent, ticket: Ticket, message: Message | None = None, **kwargs
+) -> None:
+    """The bridge's one subscriber: operator-side changes go down to the reseller,
+    reseller-side closes go up to the operator. What the bridge wrote itself (origin
+    upstream/downstream) is never relayed back."""
+    if event.by_bridge:
+        return
+    if event.schema_name == PUBLIC():
+        if ticket.source == Ticket.Source.UPSTREAM:
+            relay_to_reseller(event, ticket, message)
+    elif ticket.escalation == Ticket.Escalation.ESCALATED:
+        relay_to_operator(event, ticket)
 
 
-def on_ticket_event(*, event: str, ticket: Ticket, message: Message | None = None) -> None:
-    if ticket.source == Ticket.Source.UPSTREAM and connection.schema_name == PUBLIC():
-        _relay_down(event, ticket, message)
-        on_operator_ticket_event(event, ticket, message)  # resellers on other software
-    elif ticket.escalation == Ticket.Escalation.ESCALATED and connection.schema_name != PUBLIC():
-        _relay_up(event, ticket)
+def news_for_reseller(event: TicketEvent) -> Kind | None:
+    """The one rule for what a reseller hears about the operator's ticket (None: nothing).
+
+    A staff reply is news; internal notes, the reseller's own replies and the awaiting-staff/
+    customer flips that follow every reply are not; putting on hold, closing and reopening
+    are.
+    """
+    if event.by_bridge:
+        return None
+    if event.kind == Kind.REPLIED:
+        return Kind.REPLIED if event.origin == Origin.STAFF else None
+    if event.kind in (Kind.CLOSED, Kind.REOPENED):
+        return event.kind
+    if event.kind == Kind.STATUS_CHANGED and event.status not in REPLY_DRIVEN_STATUSES:
+        return Kind.STATUS_CHANGED
+    return None
 
 
-def _relay_down(event: str, operator_ticket: Ticket, message: Message | None) -> None:
-    """Operator → reseller: answers and status changes become staff-only upstream notes."""
-    if event == "status_changed" and operator_ticket.status != Ticket.Status.ON_HOLD:
-        return  # awaiting-customer/staff flips follow every reply: nothing to tell
+def relay_to_reseller(event: TicketEvent, ticket: Ticket, message: Message | None) -> None:
+    """Operator → reseller: tell the reseller what is news, on the route it escalated by —
+    an upstream note in its Upline instance, or a signed callback to its own software."""
+    news = news_for_reseller(event)
+    if news is None:
+        return
     link = (
         EscalationLink.objects.select_related("reseller")
-        .filter(operator_ticket_id=operator_ticket.pk)
+        .filter(operator_ticket_id=ticket.pk)
         .first()
     )
-    if link is None:
+    if link is not None:
+        _deliver_to_instance(link, news, ticket, message)
         return
-    operator = settings.UPLINE_OPERATOR_NAME
+    escalation = ExternalEscalation.objects.filter(operator_ticket_id=ticket.pk).first()
+    if escalation is not None:
+        _track(escalation, news, message)
+        escalation.save(update_fields=["last_operator_reply_at", "status", "closed_at"])
+        callbacks.callback_queue(escalation=escalation, ticket=ticket, news=news, message=message)
+
+
+def _track(row: EscalationLink | ExternalEscalation, news: Kind, message: Message | None):
+    """Keep the escalation row's state and timings in step with the operator's ticket."""
     now = timezone.now()
+    if news == Kind.REPLIED and message is not None:
+        if isinstance(row, EscalationLink) and row.first_operator_reply_at is None:
+            row.first_operator_reply_at = message.created_at
+        row.last_operator_reply_at = message.created_at
+    elif news == Kind.CLOSED:
+        row.status, row.closed_at = row.Status.CLOSED, now
+    elif news == Kind.REOPENED:
+        row.status, row.closed_at = row.Status.OPEN, None
+
+
+def _deliver_to_instance(
+    link: EscalationLink, news: Kind, operator_ticket: Ticket, message: Message | None
+) -> None:
+    """Answers and status changes become staff-only upstream notes in the reseller's ticket."""
+    operator = settings.UPLINE_OPERATOR_NAME
+    _track(link, news, message)
+    link.save()
     with schema_context(link.reseller.schema_name):
         reseller_ticket = Ticket.objects.filter(pk=link.reseller_ticket_id).first()
         if reseller_ticket is None:
             return
-        if event == "replied" and message is not None and message.kind == Message.Kind.REPLY:
-            if not (message.author and message.author.is_instance_staff):
-                return  # the reseller's own words coming back: nothing to relay
+        if news == Kind.REPLIED and message is not None:
             helpdesk.ticket_add_upstream_message(
                 ticket=reseller_ticket,
                 body=message.body,
-                author_label=f"{operator} — {message.author.get_short_name()}",
+                author_label=callbacks.staff_label(message),
             )
-            link.first_operator_reply_at = link.first_operator_reply_at or now
-            link.last_operator_reply_at = now
-        elif event == "closed":
+        elif news == Kind.CLOSED:
             helpdesk.ticket_mark_upstream_closed(ticket=reseller_ticket, author_label=operator)
-            link.status, link.closed_at = EscalationLink.Status.CLOSED, now
-        elif event == "reopened" or (
-            # Awaiting-customer/staff flips follow every reply: only "on hold" is news.
-            event == "status_changed" and operator_ticket.status == Ticket.Status.ON_HOLD
-        ):
-            if event == "reopened":
-                link.status, link.closed_at = EscalationLink.Status.OPEN, None
+        else:
             helpdesk.ticket_add_upstream_message(
                 ticket=reseller_ticket,
                 author_label=operator,
                 body=f"{operator} set the upstream ticket to "
                 f"“{operator_ticket.get_status_display()}”.",
             )
-    link.save()
 
 
-def _relay_up(event: str, reseller_ticket: Ticket) -> None:
+def relay_to_operator(event: TicketEvent, reseller_ticket: Ticket) -> None:
     """Reseller → operator: closing the customer's ticket closes the upstream one too."""
-    if event != "closed":
+    if event.kind != Kind.CLOSED:
         return
-    schema = connection.schema_name
-    link = EscalationLink.objects.filter(
-        reseller__schema_name=schema,
-        reseller_ticket_id=reseller_ticket.pk,
-        status=EscalationLink.Status.OPEN,
-    ).first()
+    link = (
+        EscalationLink.objects.select_related("reseller")
+        .filter(
+            reseller__schema_name=event.schema_name,
+            reseller_ticket_id=reseller_ticket.pk,
+            status=EscalationLink.Status.OPEN,
+        )
+        .first()
+    )
     if link is None:
         return
     link.status, link.closed_at = EscalationLink.Status.CLOSED, timezone.now()
@@ -334,4 +487,11 @@ def _relay_up(event: str, reseller_ticket: Ticket) -> None:
     with schema_context(PUBLIC()):
         operator_ticket = Ticket.objects.get(pk=link.operator_ticket_id)
         if not operator_ticket.is_closed:
-            helpdesk.ticket_close(ticket=operator_ticket, actor=None)
+            helpdesk.ticket_close(
+                ticket=operator_ticket, actor=link.reseller.name, origin=Origin.DOWNSTREAM
+            )
+    # The escalation is over on both sides: the reseller's staff see it as they would had
+    # the operator closed it (our close upstream is not relayed back, by its origin).
+    helpdesk.ticket_mark_upstream_closed(
+        ticket=reseller_ticket, author_label=settings.UPLINE_OPERATOR_NAME
+    )

@@ -70,6 +70,7 @@ class EscalateView(ResellerTicketMixin, View):
                 share_customer_email=data["share_customer_email"],
                 share_service=data["share_service"],
                 attachment_ids=data["attachments"],
+                actor=request.user,
             )
         except (DomainError, ValidationError) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))

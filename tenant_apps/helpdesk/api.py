@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from tenant_apps.accounts.models import User
 from tenant_apps.accounts.permissions import IsInstanceStaff
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .models import Department, Ticket
@@ -103,6 +104,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             opened_by=request.user,
             priority=values["priority"],
             source=Ticket.Source.API,
+            actor=request_actor(request),
         )
         return self._detail(ticket, status.HTTP_201_CREATED)
 
@@ -126,6 +128,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             body=data.validated_data["body"],
             internal=data.validated_data["internal"],
             attachments=files,
+            actor=request_actor(request),
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
@@ -139,7 +142,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_object()
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.ticket_transition(ticket=ticket, to=data.validated_data["to"], actor=request.user)
+        services.ticket_transition(
+            ticket=ticket, to=data.validated_data["to"], actor=request_actor(request)
+        )
         return self._detail(ticket)
 
     @extend_schema(
@@ -157,7 +162,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             assignee = User.objects.filter(pk=data.validated_data["assignee"]).first()
             if assignee is None:
                 raise ValidationError({"assignee": "No such user."})
-        services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+        services.ticket_assign(ticket=ticket, assignee=assignee, actor=request_actor(request))
         return self._detail(ticket)
 
 
@@ -190,6 +195,7 @@ class DepartmentViewSet(
             first_response_minutes=data.get("first_response_minutes", 240),
             resolution_minutes=data.get("resolution_minutes", 4320),
             is_active=data.get("is_active", True),
+            actor=request_actor(self.request),
         )
 
 
@@ -214,7 +220,10 @@ class CannedReplyViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.canned_reply_create(
-            title=data["title"], body=data["body"], department=data.get("department")
+            title=data["title"],
+            body=data["body"],
+            department=data.get("department"),
+            actor=request_actor(self.request),
         )
 
 

@@ -10,10 +10,20 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
+
 from .attachments import attachment_upload_to
 
 # A ticket whose next SLA deadline is this close shows “due soon”.
 DUE_SOON = datetime.timedelta(hours=1)
+
+
+class InvalidTicketTransition(InvalidTransition):
+    """A status move the ticket pipeline does not allow (409 in the API)."""
+
+
+def _transition_message(noun: str, current: str, target: str) -> str:
+    return f"{noun} is {current}: it cannot move to “{target}”."
 
 
 class Department(models.Model):
@@ -49,6 +59,25 @@ class Ticket(models.Model):
         AWAITING_CUSTOMER = "awaiting_customer", "Awaiting customer"
         ON_HOLD = "on_hold", "On hold"
         CLOSED = "closed", "Closed"
+
+    # The status pipeline: which statuses each status may move to (a closed ticket reopens).
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.OPEN: {
+                Status.AWAITING_STAFF,
+                Status.AWAITING_CUSTOMER,
+                Status.ON_HOLD,
+                Status.CLOSED,
+            },
+            Status.AWAITING_STAFF: {Status.AWAITING_CUSTOMER, Status.ON_HOLD, Status.CLOSED},
+            Status.AWAITING_CUSTOMER: {Status.AWAITING_STAFF, Status.ON_HOLD, Status.CLOSED},
+            Status.ON_HOLD: {Status.AWAITING_STAFF, Status.AWAITING_CUSTOMER, Status.CLOSED},
+            Status.CLOSED: {Status.OPEN, Status.AWAITING_STAFF},
+        },
+        error=InvalidTicketTransition,
+        message=_transition_message,
+    )
 
     class Escalation(models.TextChoices):
         NONE = "", "Not escalated"

@@ -1,13 +1,17 @@
 """Helpdesk writes: opening, replying, the status pipeline, assignment, SLA, departments and
 canned replies — plus the calls the upstream bridge makes (escalation marks, upstream notes).
 
-Every function is keyword-only and atomic. Notifications are Outbox rows written in the same
-transaction as the change; a drain is enqueued on commit, and a broker outage only delays
-delivery (the beat fan-out drains again). Every change is announced on
-`ports.ticket_changed` inside the transaction, so the bridge's own writes commit or roll back
-with ours.
+Every function is keyword-only and atomic, and records what it did in the instance's audit
+trail (replies by message id: the text stays in the ticket). Notifications are Outbox rows
+written in the same transaction as the change; a drain is enqueued on commit, and a broker
+outage only delays delivery (the beat fan-out drains again). Every change of a ticket is
+announced on `ports.ticket_changed` as a `TicketEvent` carrying its origin, inside the
+transaction, so the bridge's own writes commit or roll back with ours — and the bridge knows
+its own writes by their origin.
 
-Ticket rows are locked (`select_for_update`) before they change; nothing else is locked.
+`actor` is who acts, for the audit trail: a user of this instance, an `audit.ApiActor`, a
+label, or None for the system. Ticket rows are locked (`select_for_update`) before they
+change; nothing else is locked.
 """
 
 from __future__ import annotations
@@ -23,10 +27,22 @@ from django.utils.text import slugify
 from rest_framework import status
 
 from config.errors import DomainError
+from tenant_apps.instance import audit
+from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.pipelines import transition
 
 from . import ports
 from .attachments import CheckedUpload, attachments_check
-from .models import Attachment, CannedReply, Department, Message, Outbox, Ticket
+from .models import (
+    Attachment,
+    CannedReply,
+    Department,
+    InvalidTicketTransition,
+    Message,
+    Outbox,
+    Ticket,
+)
+from .ports import Kind, Origin, TicketEvent
 from .rich_text import body_to_html, is_blank
 
 log = logging.getLogger(__name__)
@@ -36,21 +52,29 @@ ESCALATION_INBOX_NAME = "Reseller escalations"
 ESCALATION_INBOX_SLUG = "reseller-escalations"
 
 S = Ticket.Status
-# The pipeline: which statuses each status may move to.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.OPEN: frozenset({S.AWAITING_STAFF, S.AWAITING_CUSTOMER, S.ON_HOLD, S.CLOSED}),
-    S.AWAITING_STAFF: frozenset({S.AWAITING_CUSTOMER, S.ON_HOLD, S.CLOSED}),
-    S.AWAITING_CUSTOMER: frozenset({S.AWAITING_STAFF, S.ON_HOLD, S.CLOSED}),
-    S.ON_HOLD: frozenset({S.AWAITING_STAFF, S.AWAITING_CUSTOMER, S.CLOSED}),
-    S.CLOSED: frozenset({S.OPEN, S.AWAITING_STAFF}),  # reopen
-}
-# What a customer may do to their own ticket.
+# What a customer may do to their own ticket (the pipeline itself is Ticket.pipeline).
 CUSTOMER_TARGETS = frozenset({S.CLOSED, S.OPEN, S.AWAITING_STAFF})
 
+TICKET_OPENED = event_type("ticket.opened", "Ticket opened")
+TICKET_REPLIED = event_type("ticket.replied", "Ticket answered")
+TICKET_NOTE_ADDED = event_type("ticket.note_added", "Internal note added")
+TICKET_STATUS_CHANGED = event_type("ticket.status_changed", "Ticket status changed")
+TICKET_ASSIGNED = event_type("ticket.assigned", "Ticket assigned")
+TICKET_PRIORITY_CHANGED = event_type("ticket.priority_changed", "Ticket priority changed")
+TICKET_DEPARTMENT_CHANGED = event_type("ticket.department_changed", "Ticket department changed")
+TICKET_ESCALATED = event_type("ticket.escalated", "Ticket escalated upstream")
+TICKET_UPSTREAM_NOTE_ADDED = event_type("ticket.upstream_note_added", "Upstream note received")
+TICKET_UPSTREAM_REPLIED = event_type("ticket.upstream_replied", "Reply sent upstream")
+TICKET_UPSTREAM_CLOSED = event_type("ticket.upstream_closed", "Upstream ticket closed")
+TICKET_SLA_BREACHED = event_type("ticket.sla_breached", "Ticket SLA target missed")
+DEPARTMENT_CREATED = event_type("department.created", "Department added")
+DEPARTMENT_UPDATED = event_type("department.updated", "Department changed")
+CANNED_REPLY_CREATED = event_type("cannedreply.created", "Canned reply added")
+CANNED_REPLY_UPDATED = event_type("cannedreply.updated", "Canned reply changed")
+CANNED_REPLY_DELETED = event_type("cannedreply.deleted", "Canned reply deleted")
 
-class InvalidTicketTransition(DomainError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "invalid_transition"
+DEPARTMENT_FIELDS = ["name", "slug", "first_response_minutes", "resolution_minutes", "is_active"]
+CANNED_REPLY_FIELDS = ["title", "body", "department"]
 
 
 class AlreadyEscalated(DomainError):
@@ -64,7 +88,7 @@ class TicketNotAllowed(DomainError):
 
 
 # --------------------------------------------------------------------------------------
-# Plumbing: locking, hook, outbox
+# Plumbing: locking, actors, announcing, outbox
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -78,7 +102,38 @@ def _sync(target: Ticket, source: Ticket) -> Ticket:
     return target
 
 
-def _fire_hook(event: str, ticket: Ticket, message: Message | None = None) -> None:
+def _user_of(actor):
+    """The user behind an actor (an API key acts as its user), or the actor itself."""
+    return actor.user if isinstance(actor, audit.ApiActor) else actor
+
+
+def _origin_of(actor) -> Origin:
+    user = _user_of(actor)
+    if _is_staff(user):
+        return Origin.STAFF
+    if getattr(user, "is_authenticated", False) and getattr(user, "pk", None):
+        return Origin.CUSTOMER
+    return Origin.SYSTEM
+
+
+def _actor_name(actor) -> str:
+    """How the actor is named in a ticket's system lines (“Ticket closed by …”)."""
+    if actor is None or actor == "":
+        return "the system"
+    return str(_user_of(actor))
+
+
+def _announce(
+    kind: Kind, ticket: Ticket, *, origin: Origin, message: Message | None = None
+) -> None:
+    event = TicketEvent(
+        kind=kind,
+        ticket_id=ticket.pk,
+        schema_name=connection.schema_name,
+        status=ticket.status,
+        message_id=message.pk if message is not None else None,
+        origin=origin,
+    )
     ports.ticket_changed.send(sender=Ticket, event=event, ticket=ticket, message=message)
 
 
@@ -190,10 +245,19 @@ def department_default() -> Department:
         Department.objects.filter(is_active=True, is_escalation_inbox=False).order_by("id").first()
     )
     if department is None:
-        department, _ = Department.objects.get_or_create(
+        department, created = Department.objects.get_or_create(
             slug=GENERAL_SLUG, defaults={"name": "General support"}
         )
+        if created:
+            _department_recorded(DEPARTMENT_CREATED, department, {}, actor=None, created=True)
     return department
+
+
+def _department_recorded(event, department: Department, before: dict, *, actor, created=False):
+    after = audit.snapshot(department, DEPARTMENT_FIELDS)
+    audit_record(
+        event, actor=actor, obj=department, changes=audit.diff(before, after, created=created)
+    )
 
 
 def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
@@ -221,6 +285,7 @@ def department_create(
     first_response_minutes: int = 240,
     resolution_minutes: int = 4320,
     is_active: bool = True,
+    actor=None,
 ) -> Department:
     name = name.strip()
     if not name:
@@ -228,13 +293,15 @@ def department_create(
     _validate_minutes(first_response_minutes, resolution_minutes)
     if slug and Department.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": "Another department already uses this short name."})
-    return Department.objects.create(
+    department = Department.objects.create(
         name=name,
         slug=slug or _unique_slug(name),
         first_response_minutes=first_response_minutes,
         resolution_minutes=resolution_minutes,
         is_active=is_active,
     )
+    _department_recorded(DEPARTMENT_CREATED, department, {}, actor=actor, created=True)
+    return department
 
 
 @transaction.atomic
@@ -245,6 +312,7 @@ def department_update(
     first_response_minutes: int,
     resolution_minutes: int,
     is_active: bool,
+    actor=None,
 ) -> Department:
     """New targets apply to tickets opened from now on; open tickets keep their deadlines."""
     name = name.strip()
@@ -253,11 +321,13 @@ def department_update(
     _validate_minutes(first_response_minutes, resolution_minutes)
     if not is_active and department.is_escalation_inbox:
         raise ValidationError("The reseller escalations inbox cannot be switched off.")
+    before = audit.snapshot(department, DEPARTMENT_FIELDS)
     department.name = name
     department.first_response_minutes = first_response_minutes
     department.resolution_minutes = resolution_minutes
     department.is_active = is_active
     department.save()
+    _department_recorded(DEPARTMENT_UPDATED, department, before, actor=actor)
     return department
 
 
@@ -276,10 +346,14 @@ def department_escalation_inbox() -> Department:
             "resolution_minutes": 2 * 24 * 60,
         },
     )
-    if not created and not department.is_escalation_inbox:
+    if created:
+        _department_recorded(DEPARTMENT_CREATED, department, {}, actor=None, created=True)
+    elif not department.is_escalation_inbox:
+        before = audit.snapshot(department, DEPARTMENT_FIELDS)
         department.is_escalation_inbox = True
         department.is_active = True
         department.save(update_fields=["is_escalation_inbox", "is_active"])
+        _department_recorded(DEPARTMENT_UPDATED, department, before, actor=None)
     return department
 
 
@@ -299,25 +373,42 @@ def _canned_validate(title: str, body: str) -> None:
 
 @transaction.atomic
 def canned_reply_create(
-    *, title: str, body: str, department: Department | None = None
+    *, title: str, body: str, department: Department | None = None, actor=None
 ) -> CannedReply:
     _canned_validate(title, body)
-    return CannedReply.objects.create(title=title.strip(), body=body, department=department)
+    reply = CannedReply.objects.create(title=title.strip(), body=body, department=department)
+    after = audit.snapshot(reply, CANNED_REPLY_FIELDS)
+    audit_record(
+        CANNED_REPLY_CREATED, actor=actor, obj=reply, changes=audit.diff({}, after, created=True)
+    )
+    return reply
 
 
 @transaction.atomic
 def canned_reply_update(
-    *, canned_reply: CannedReply, title: str, body: str, department: Department | None
+    *,
+    canned_reply: CannedReply,
+    title: str,
+    body: str,
+    department: Department | None,
+    actor=None,
 ) -> CannedReply:
     _canned_validate(title, body)
+    before = audit.snapshot(canned_reply, CANNED_REPLY_FIELDS)
     canned_reply.title, canned_reply.body = title.strip(), body
     canned_reply.department = department
     canned_reply.save()
+    after = audit.snapshot(canned_reply, CANNED_REPLY_FIELDS)
+    audit_record(
+        CANNED_REPLY_UPDATED, actor=actor, obj=canned_reply, changes=audit.diff(before, after)
+    )
     return canned_reply
 
 
 @transaction.atomic
-def canned_reply_delete(*, canned_reply: CannedReply) -> None:
+def canned_reply_delete(*, canned_reply: CannedReply, actor=None) -> None:
+    # Recorded before the row goes, so the event still names it (id and title).
+    audit_record(CANNED_REPLY_DELETED, actor=actor, obj=canned_reply)
     canned_reply.delete()
 
 
@@ -337,12 +428,14 @@ def ticket_open(
     source: str = Ticket.Source.PORTAL,
     attachments: Iterable = (),
     now: datetime.datetime | None = None,
+    actor=None,
 ) -> Ticket:
     """Open a ticket with its first message.
 
     `requester` is who asks (a customer's login, or None); `opened_by` who typed it (staff
-    opening on a customer's behalf), defaulting to the requester. Attachments are checked
-    before anything is written.
+    opening on a customer's behalf), defaulting to the requester; `actor` who is recorded
+    in the audit trail, defaulting to who typed it. Attachments are checked before anything
+    is written.
     """
     subject = " ".join((subject or "").split())
     errors = {}
@@ -385,6 +478,17 @@ def ticket_open(
             checked=checked,
             now=now,
         )
+        audit_record(
+            TICKET_OPENED,
+            actor=actor if actor is not None else author,
+            obj=ticket,
+            detail={
+                "message_id": message.pk,
+                "source": source,
+                "department": department.name,
+                "priority": priority,
+            },
+        )
         _outbox(
             Outbox.Event.TICKET_OPENED,
             ticket_id=ticket.pk,
@@ -394,20 +498,16 @@ def ticket_open(
     return ticket
 
 
-def _move(ticket: Ticket, to: str, *, actor=None, fire_hook: bool = True, note: str = "") -> bool:
-    """The one place a status changes (ticket already locked). False when already there."""
+def _move(ticket: Ticket, to: str, *, actor, origin: Origin, note: str = "") -> bool:
+    """The one place a status changes (ticket already locked): along `Ticket.pipeline`,
+    recorded and announced. False when the ticket is already there."""
     current = ticket.status
     if to == current:
         return False
     if to not in Ticket.Status.values:
         raise InvalidTicketTransition(f"“{to}” is not a ticket status.")
-    if to not in TRANSITIONS[current]:
-        raise InvalidTicketTransition(
-            f"Ticket {ticket.number} is {ticket.get_status_display().lower()}: it cannot move "
-            f"to “{Ticket.Status(to).label.lower()}”."
-        )
+    transition(ticket, to, noun=f"Ticket {ticket.number}")
     now = timezone.now()
-    ticket.status = to
     ticket.last_activity_at = now
     if to == S.CLOSED:
         ticket.closed_at = now
@@ -433,41 +533,49 @@ def _move(ticket: Ticket, to: str, *, actor=None, fire_hook: bool = True, note: 
             "resolution_due_at",
         ]
     )
-    event = "closed" if to == S.CLOSED else "reopened" if current == S.CLOSED else ""
+    audit_record(
+        TICKET_STATUS_CHANGED,
+        actor=actor,
+        obj=ticket,
+        changes={"status": [current, to]},
+        detail={"origin": origin},
+    )
+    kind = Kind.CLOSED if to == S.CLOSED else Kind.REOPENED if current == S.CLOSED else None
     message = None
-    if event:
-        who = str(actor) if actor is not None else "the system"
-        text = note or f"Ticket {event} by {who}."
+    if kind is not None:
+        text = note or f"Ticket {kind} by {_actor_name(actor)}."
         message = _add_message(
             ticket=ticket, kind=Message.Kind.SYSTEM, body_html=body_to_html(text), now=now
         )
-    if fire_hook:
-        _fire_hook(event or "status_changed", ticket, message)
+    _announce(kind or Kind.STATUS_CHANGED, ticket, origin=origin, message=message)
     return True
 
 
 @transaction.atomic
-def ticket_transition(*, ticket: Ticket, to: str, actor) -> Ticket:
-    """Move a ticket along the pipeline; illegal moves raise InvalidTicketTransition (409)."""
+def ticket_transition(*, ticket: Ticket, to: str, actor, origin: Origin | None = None) -> Ticket:
+    """Move a ticket along the pipeline; illegal moves raise InvalidTicketTransition (409).
+
+    `origin` is for the bridge, which marks the changes it relays (see `ports.Origin`).
+    """
     locked = _locked(ticket)
-    if not _is_staff(actor) and to not in CUSTOMER_TARGETS:
+    if not _is_staff(_user_of(actor)) and to not in CUSTOMER_TARGETS:
         raise InvalidTicketTransition("Customers can only close or reopen their tickets.")
     if to == locked.status:
         raise InvalidTicketTransition(
             f"Ticket {locked.number} is already {locked.get_status_display().lower()}."
         )
-    _move(locked, to, actor=actor)
+    _move(locked, to, actor=actor, origin=origin or _origin_of(actor))
     return _sync(ticket, locked)
 
 
-def ticket_close(*, ticket: Ticket, actor) -> Ticket:
-    return ticket_transition(ticket=ticket, to=S.CLOSED, actor=actor)
+def ticket_close(*, ticket: Ticket, actor, origin: Origin | None = None) -> Ticket:
+    return ticket_transition(ticket=ticket, to=S.CLOSED, actor=actor, origin=origin)
 
 
 def ticket_reopen(*, ticket: Ticket, actor) -> Ticket:
     if ticket.status != S.CLOSED:
         raise InvalidTicketTransition(f"Ticket {ticket.number} is not closed.")
-    to = S.OPEN if _is_staff(actor) else S.AWAITING_STAFF
+    to = S.OPEN if _is_staff(_user_of(actor)) else S.AWAITING_STAFF
     return ticket_transition(ticket=ticket, to=to, actor=actor)
 
 
@@ -478,17 +586,23 @@ def ticket_reply(
     body: str,
     attachments: Iterable = (),
     internal: bool = False,
+    actor=None,
+    origin: Origin | None = None,
 ) -> Message:
     """A staff or customer reply, or (staff only) an internal note.
 
     Staff replies set the first response and wait for the customer; customer replies wait
-    for staff and reopen a closed ticket. Internal notes change no status.
+    for staff and reopen a closed ticket. Internal notes change no status. `author` is the
+    message's author (a user of this instance, or None for a reply relayed by the bridge);
+    `actor` who is recorded, defaulting to the author; `origin` is for the bridge.
     """
     staff = _is_staff(author)
     if internal and not staff:
         raise TicketNotAllowed("Only staff can write internal notes.")
     body_html = _clean_body(body)
     checked = attachments_check(attachments)
+    actor = actor if actor is not None else author
+    origin = origin or _origin_of(author)
     with _FilesRolledBack(), transaction.atomic():
         locked = _locked(ticket)
         now = timezone.now()
@@ -496,19 +610,26 @@ def ticket_reply(
         message = _add_message(
             ticket=locked, kind=kind, body_html=body_html, author=author, checked=checked, now=now
         )
+        # The message id, never its text: the trail says what happened, the ticket what was said.
+        audit_record(
+            TICKET_NOTE_ADDED if internal else TICKET_REPLIED,
+            actor=actor,
+            obj=locked,
+            detail={"message_id": message.pk, "origin": origin},
+        )
         if not internal:
             if staff:
                 if locked.first_response_at is None:
                     locked.first_response_at = now
                 if locked.status != S.CLOSED:
-                    _move(locked, S.AWAITING_CUSTOMER, actor=author)
+                    _move(locked, S.AWAITING_CUSTOMER, actor=actor, origin=origin)
                 _outbox(Outbox.Event.STAFF_REPLIED, ticket_id=locked.pk, message_id=message.pk)
             else:
-                _move(locked, S.AWAITING_STAFF, actor=author)
+                _move(locked, S.AWAITING_STAFF, actor=actor, origin=origin)
                 _outbox(Outbox.Event.CUSTOMER_REPLIED, ticket_id=locked.pk, message_id=message.pk)
         locked.last_activity_at = now
         locked.save(update_fields=["first_response_at", "last_activity_at"])
-        _fire_hook("replied", locked, message)
+        _announce(Kind.NOTED if internal else Kind.REPLIED, locked, origin=origin, message=message)
         _sync(ticket, locked)
     return message
 
@@ -530,6 +651,12 @@ def ticket_add_upstream_message(
     )
     locked.last_activity_at = message.created_at
     locked.save(update_fields=["last_activity_at"])
+    audit_record(
+        TICKET_UPSTREAM_NOTE_ADDED,
+        actor=author_label,
+        obj=locked,
+        detail={"message_id": message.pk, "kind": kind},
+    )
     _sync(ticket, locked)
     return message
 
@@ -554,6 +681,9 @@ def ticket_record_upstream_reply(
         )
         locked.last_activity_at = message.created_at
         locked.save(update_fields=["last_activity_at"])
+        audit_record(
+            TICKET_UPSTREAM_REPLIED, actor=author, obj=locked, detail={"message_id": message.pk}
+        )
     _sync(ticket, locked)
     return message
 
@@ -564,27 +694,40 @@ def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
     if assignee is not None and not _is_staff(assignee):
         raise ValidationError({"assignee": "Tickets can only be assigned to active staff."})
     locked = _locked(ticket)
+    before = locked.assignee_id
     locked.assignee = assignee
     locked.save(update_fields=["assignee"])
+    audit_record(
+        TICKET_ASSIGNED,
+        actor=actor,
+        obj=locked,
+        changes={"assignee": [before, locked.assignee_id]},
+        detail={"assignee": str(assignee) if assignee is not None else ""},
+    )
     return _sync(ticket, locked)
 
 
 @transaction.atomic
-def ticket_set_priority(*, ticket: Ticket, priority: str) -> Ticket:
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
     if priority not in Ticket.Priority.values:
         raise ValidationError({"priority": "Choose a priority."})
     locked = _locked(ticket)
+    before = locked.priority
     locked.priority = priority
     locked.save(update_fields=["priority"])
+    audit_record(
+        TICKET_PRIORITY_CHANGED, actor=actor, obj=locked, changes={"priority": [before, priority]}
+    )
     return _sync(ticket, locked)
 
 
 @transaction.atomic
-def ticket_set_department(*, ticket: Ticket, department: Department) -> Ticket:
+def ticket_set_department(*, ticket: Ticket, department: Department, actor=None) -> Ticket:
     """Move to another department; its SLA targets apply from the ticket's opening."""
     if not department.is_active:
         raise ValidationError({"department": "This department no longer takes tickets."})
     locked = _locked(ticket)
+    before = locked.department_id
     locked.department = department
     locked.first_response_due_at = locked.created_at + datetime.timedelta(
         minutes=department.first_response_minutes
@@ -593,21 +736,41 @@ def ticket_set_department(*, ticket: Ticket, department: Department) -> Ticket:
         minutes=department.resolution_minutes
     )
     locked.save(update_fields=["department", "first_response_due_at", "resolution_due_at"])
+    audit_record(
+        TICKET_DEPARTMENT_CHANGED,
+        actor=actor,
+        obj=locked,
+        changes={"department": [before, department.pk]},
+        detail={"department": department.name},
+    )
     return _sync(ticket, locked)
 
 
 @transaction.atomic
-def ticket_mark_escalated(*, ticket: Ticket, link_id: int) -> Ticket:
-    """For the bridge: the ticket now has a linked ticket upstream (refused if it already has)."""
+def ticket_mark_escalated(
+    *, ticket: Ticket, link_id: int, actor=None, detail: dict | None = None
+) -> Ticket:
+    """For the bridge: the ticket now has a linked ticket upstream (refused if it already has).
+
+    `detail` adds what the bridge knows about the crossing (upstream ticket, price) to the
+    recorded event."""
     locked = _locked(ticket)
     if locked.escalation == Ticket.Escalation.ESCALATED:
         raise AlreadyEscalated(f"Ticket {locked.number} is already escalated upstream.")
     if locked.is_closed:
         raise InvalidTicketTransition(f"Ticket {locked.number} is closed: reopen it first.")
+    before = locked.escalation
     locked.escalation = Ticket.Escalation.ESCALATED
     locked.upstream_link_id = link_id
     locked.last_activity_at = timezone.now()
     locked.save(update_fields=["escalation", "upstream_link_id", "last_activity_at"])
+    audit_record(
+        TICKET_ESCALATED,
+        actor=actor,
+        obj=locked,
+        changes={"escalation": [before, locked.escalation]},
+        detail={"link_id": link_id, **(detail or {})},
+    )
     return _sync(ticket, locked)
 
 
@@ -620,17 +783,30 @@ def ticket_mark_upstream_closed(
     locked = _locked(ticket)
     if locked.escalation != Ticket.Escalation.ESCALATED:
         return _sync(ticket, locked)  # idempotent: a repeated relay changes nothing
+    author_label = author_label or "Upstream"
     locked.escalation = Ticket.Escalation.RESOLVED_UPSTREAM
     locked.save(update_fields=["escalation"])
     _add_message(
         ticket=locked,
         kind=Message.Kind.UPSTREAM_NOTE,
         body_html=body_to_html("The upstream ticket was closed."),
-        author_label=author_label or "Upstream",
+        author_label=author_label,
+    )
+    audit_record(
+        TICKET_UPSTREAM_CLOSED,
+        actor=author_label,
+        obj=locked,
+        changes={"escalation": [Ticket.Escalation.ESCALATED, locked.escalation]},
     )
     if close_ticket and not locked.is_closed:
-        # The bridge made this change: calling its hook back would echo it upstream.
-        _move(locked, S.CLOSED, fire_hook=False, note="Ticket closed upstream.")
+        # Origin "upstream": the bridge knows this close as its own and relays nothing back.
+        _move(
+            locked,
+            S.CLOSED,
+            actor=author_label,
+            origin=Origin.UPSTREAM,
+            note="Ticket closed upstream.",
+        )
     return _sync(ticket, locked)
 
 
@@ -639,7 +815,7 @@ def ticket_mark_upstream_closed(
 
 
 @transaction.atomic
-def ticket_sla_sweep(*, now: datetime.datetime | None = None) -> int:
+def ticket_sla_sweep(*, now: datetime.datetime | None = None, actor=None) -> int:
     """Queue one breach e-mail per target missed (first response, resolution); idempotent."""
     now = now or timezone.now()
     queued = 0
@@ -655,7 +831,7 @@ def ticket_sla_sweep(*, now: datetime.datetime | None = None) -> int:
     for ticket in first:
         ticket.first_response_breach_notified_at = now
         ticket.save(update_fields=["first_response_breach_notified_at"])
-        _outbox(Outbox.Event.SLA_BREACHED, ticket_id=ticket.pk, target="first_response")
+        _breach_recorded(ticket, "first_response", actor=actor)
         queued += 1
     resolution = Ticket.objects.select_for_update(skip_locked=True).filter(
         closed_at__isnull=True,
@@ -665,6 +841,11 @@ def ticket_sla_sweep(*, now: datetime.datetime | None = None) -> int:
     for ticket in resolution:
         ticket.resolution_breach_notified_at = now
         ticket.save(update_fields=["resolution_breach_notified_at"])
-        _outbox(Outbox.Event.SLA_BREACHED, ticket_id=ticket.pk, target="resolution")
+        _breach_recorded(ticket, "resolution", actor=actor)
         queued += 1
     return queued
+
+
+def _breach_recorded(ticket: Ticket, target: str, *, actor) -> None:
+    audit_record(TICKET_SLA_BREACHED, actor=actor, obj=ticket, detail={"target": target})
+    _outbox(Outbox.Event.SLA_BREACHED, ticket_id=ticket.pk, target=target)

@@ -29,9 +29,11 @@ def outbox_drain_all_instances() -> int:
 
 @instance_task(name="helpdesk.sla_sweep", ignore_result=True)
 def sla_sweep() -> int:
+    from tenant_apps.instance.audit import SCHEDULE
+
     from .services import ticket_sla_sweep
 
-    return ticket_sla_sweep()
+    return ticket_sla_sweep(actor=SCHEDULE)
 
 
 @app.task(name="helpdesk.sla_sweep_all_instances", ignore_result=True)

@@ -126,7 +126,9 @@ class TicketCreateView(StaffRequiredMixin, View):
                     attachments=data["attachments"],
                 )
                 if data["assignee"]:
-                    services.ticket_assign(ticket=ticket, assignee=data["assignee"])
+                    services.ticket_assign(
+                        ticket=ticket, assignee=data["assignee"], actor=request.user
+                    )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -166,7 +168,7 @@ class TicketDetailView(StaffRequiredMixin, View):
 
     def render_page(self, ticket: Ticket, *, reply_form=None, status: int = 200):
         canned = list(canned_reply_list(department=ticket.department))
-        allowed = services.TRANSITIONS[ticket.status]
+        allowed = Ticket.pipeline.targets(ticket.status)
         context = {
             "ticket": ticket,
             "conversation": ticket_messages_for(self.request.user, ticket),
@@ -255,14 +257,18 @@ class TicketActionView(StaffRequiredMixin, View):
         form = PriorityForm(self.request.POST)
         if not form.is_valid():
             raise ValidationError("Choose a priority.")
-        services.ticket_set_priority(ticket=ticket, priority=form.cleaned_data["priority"])
+        services.ticket_set_priority(
+            ticket=ticket, priority=form.cleaned_data["priority"], actor=self.request.user
+        )
         return f"Priority set to {ticket.get_priority_display().lower()}."
 
     def do_department(self, ticket: Ticket) -> str:
         form = DepartmentMoveForm(self.request.POST)
         if not form.is_valid():
             raise ValidationError("Choose a department.")
-        services.ticket_set_department(ticket=ticket, department=form.cleaned_data["department"])
+        services.ticket_set_department(
+            ticket=ticket, department=form.cleaned_data["department"], actor=self.request.user
+        )
         return f"Moved to {ticket.department}; its SLA targets now apply."
 
 
@@ -330,9 +336,11 @@ class DepartmentFormView(ManagerMixin, View):
         if form.is_valid():
             try:
                 if department is None:
-                    department = services.department_create(**form.cleaned_data)
+                    department = services.department_create(**form.cleaned_data, actor=request.user)
                 else:
-                    services.department_update(department=department, **form.cleaned_data)
+                    services.department_update(
+                        department=department, **form.cleaned_data, actor=request.user
+                    )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -376,9 +384,11 @@ class CannedFormView(StaffRequiredMixin, View):
         if form.is_valid():
             try:
                 if reply is None:
-                    reply = services.canned_reply_create(**form.cleaned_data)
+                    reply = services.canned_reply_create(**form.cleaned_data, actor=request.user)
                 else:
-                    services.canned_reply_update(canned_reply=reply, **form.cleaned_data)
+                    services.canned_reply_update(
+                        canned_reply=reply, **form.cleaned_data, actor=request.user
+                    )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -396,6 +406,6 @@ class CannedDeleteView(StaffRequiredMixin, View):
         except CannedReply.DoesNotExist as exc:
             raise Http404("No such canned reply.") from exc
         title = reply.title
-        services.canned_reply_delete(canned_reply=reply)
+        services.canned_reply_delete(canned_reply=reply, actor=request.user)
         messages.success(request, f"Canned reply “{title}” deleted.")
         return redirect("helpdesk:canned_list")
