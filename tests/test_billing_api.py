@@ -442,3 +442,59 @@ def test_schema_documents_the_billing_routes(owner):
         "/api/billing-runs/run/",
     ):
         assert path in schema["paths"], path
+
+
+# --------------------------------------------------------------------------------------
+# Who acted
+
+
+def test_issuing_with_an_api_token_records_the_token_holder_as_the_actor(acme):
+    from rest_framework.authtoken.models import Token
+
+    from tenant_apps.instance.models import AuditEvent
+
+    pk = in_acme(
+        acme,
+        lambda: (
+            services.invoice_create_draft(
+                customer=Customer.objects.get(pk=acme.alice),
+                lines=[{"description": "Web hosting", "quantity": "1", "unit_price": "10.00"}],
+            ).pk
+        ),
+    )
+    token = in_acme(
+        acme, lambda: Token.objects.create(user=get_user_model().objects.get(email=acme.owner))
+    )
+    response = client_for(acme).post(
+        f"/api/invoices/{pk}/issue/", HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+    assert response.status_code == 200, response.content
+
+    event = in_acme(
+        acme,
+        lambda: AuditEvent.objects.select_related("actor").get(
+            object_type="invoice", object_id=str(pk), action="invoice.issued"
+        ),
+    )
+    assert event.actor_label == f"{acme.owner} (API)"
+    assert event.actor.email == acme.owner
+
+
+def test_recording_a_payment_in_a_session_records_the_signed_in_user(acme, owner):
+    from tenant_apps.instance.models import AuditEvent
+
+    pk = issued(acme, acme.alice)
+    response = owner.post(
+        f"invoices/{pk}/payments/", {"amount": "20.00", "method": "bank_transfer"}
+    )
+    assert response.status_code == 201, response.content
+
+    labels = in_acme(
+        acme,
+        lambda: list(
+            AuditEvent.objects.filter(action="invoice.payment_recorded").values_list(
+                "actor_label", flat=True
+            )
+        ),
+    )
+    assert labels == [acme.owner]

@@ -753,7 +753,7 @@ def test_issuing_and_paying_leave_an_audit_trail_with_the_staff_member(instance_
     from django_tenants.utils import schema_context
 
     from tenant_apps.billing import services as billing_services
-    from tenant_apps.billing.models import BillingEvent
+    from tenant_apps.instance.models import AuditEvent
     from tests.billing_fixtures import make_customer, setup_issuer
     from tests.conftest import client_for
 
@@ -765,7 +765,9 @@ def test_issuing_and_paying_leave_an_audit_trail_with_the_staff_member(instance_
     client = client_for(instance_a, instance_a.owner)
     client.post(f"/staff/billing/invoices/{draft.pk}/issue/")
     with schema_context(instance_a.schema_name):
-        event = BillingEvent.objects.get(invoice_id=draft.pk, action="issued")
-        assert event.actor == instance_a.owner
+        event = AuditEvent.objects.get(
+            object_type="invoice", object_id=str(draft.pk), action="invoice.issued"
+        )
+        assert event.actor_label == instance_a.owner
     page = client.get(f"/staff/billing/invoices/{draft.pk}/").content.decode()
     assert "History" in page and instance_a.owner in page

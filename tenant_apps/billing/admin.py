@@ -143,7 +143,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         try:
-            services.invoice_draft_delete(invoice=obj)
+            services.invoice_draft_delete(invoice=obj, actor=request.user)
         except DomainError as exc:
             messages.error(request, str(exc))
 
@@ -179,6 +179,28 @@ class BillingSettingsAdmin(ReadOnlyAdmin):
 
 @admin.register(TaxRate)
 class TaxRateAdmin(admin.ModelAdmin):
+    """Editable, through the same services as the staff screen (so each change is audited)."""
+
     list_display = ["country", "tax_class", "rate", "name"]
     list_filter = ["tax_class"]
     list_select_related = ["tax_class"]
+
+    def save_model(self, request, obj, form, change):
+        # The service snapshots the stored row before applying the form's values.
+        stored = TaxRate.objects.filter(pk=obj.pk).first() if obj.pk else None
+        saved = services.tax_rate_set(
+            country=obj.country,
+            tax_class=obj.tax_class,
+            rate=obj.rate,
+            name=obj.name,
+            tax_rate=stored,
+            actor=request.user,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.tax_rate_delete(tax_rate=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for tax_rate in queryset:
+            services.tax_rate_delete(tax_rate=tax_rate, actor=request.user)

@@ -2,19 +2,17 @@
 
 An issued document never changes, so its PDF is built only from what was frozen at issue
 (`issuer_snapshot`, `customer_snapshot`, the lines and the amounts) and never from the live
-identity or customer rows. It is stored once, under the instance's own schema prefix, and
-never rendered again for storage.
+identity or customer rows. What it prints comes from `presenters.document_presentation`,
+the same presentation the staff and portal pages show. It is stored once, under the
+instance's own schema prefix, and never rendered again for storage.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 import mimetypes
 import re
-from collections import defaultdict
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from urllib.request import url2pathname
@@ -23,17 +21,15 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.template import loader
-from django_countries import countries
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from tenant_apps.instance.models import IssuerIdentity
-from tenant_apps.instance.money import ZERO, format_money
 
-from .models import Invoice, InvoiceLine
+from .models import Invoice
+from .presenters import document_presentation
 from .services import InvalidInvoiceState
-from .taxes import EU_COUNTRIES
 
 log = logging.getLogger(__name__)
 
@@ -103,52 +99,8 @@ def _require_issued(invoice: Invoice) -> None:
         )
 
 
-def _date(value: datetime.date | None) -> str:
-    return f"{value.day} {value:%b %Y}" if value else ""
-
-
-def _period(start: datetime.date | None, end: datetime.date | None) -> str:
-    if not start and not end:
-        return ""
-    if start and end and start.year == end.year:
-        return f"{start.day} {start:%b} – {_date(end)}"
-    return f"{_date(start)} – {_date(end)}".strip(" –")
-
-
-def _number(value: Decimal) -> str:
-    """2.50 → "2.5", 1.00 → "1", 20.000 → "20" (never exponent notation)."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _country(code: str) -> str:
-    return str(countries.name(code) or code) if code else ""
-
-
-def _address(snapshot: dict) -> list[str]:
-    town = " ".join(p for p in (snapshot.get("postal_code", ""), snapshot.get("city", "")) if p)
-    parts = [
-        snapshot.get("address_line1", ""),
-        snapshot.get("address_line2", ""),
-        town,
-        snapshot.get("region", ""),
-        _country(snapshot.get("country", "")),
-    ]
-    return [p for p in parts if p]
-
-
-def _labelled(label: str, value: str | None) -> str:
-    return f"{label} {value}" if value else ""
-
-
-def _lines(*parts: str | None) -> str:
-    # One text block printed with white-space: pre-line: a tenth faster than <br> per line.
-    return "\n".join(part for part in parts if part)
-
-
-def _accent(issuer: dict) -> str:
+def _accent(colour: str) -> str:
     # The snapshot is data, not CSS: only a plain #rrggbb colour reaches the stylesheet.
-    colour = str(issuer.get("brand_color") or "")
     return colour if _COLOUR.match(colour) else DEFAULT_ACCENT
 
 
@@ -173,91 +125,17 @@ def _logo_data_uri(name: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
 
 
-def _tax_rows(lines: list[InvoiceLine], currency: str, label: str) -> list[dict]:
-    by_rate: dict[Decimal, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for line in lines:
-        by_rate[line.tax_rate][0] += line.net_amount
-        by_rate[line.tax_rate][1] += line.tax_amount
-    return [
-        {
-            "label": f"{label} {_number(rate)} %",
-            "base": format_money(net, currency),
-            "amount": format_money(tax, currency),
-        }
-        for rate, (net, tax) in sorted(by_rate.items())
-    ]
-
-
-def _document_context(invoice: Invoice) -> dict:
-    issuer = invoice.issuer_snapshot or {}
-    customer = invoice.customer_snapshot or {}
-    currency = invoice.currency
-    lines = list(invoice.lines.all())
-    is_invoice = invoice.kind == Invoice.Kind.INVOICE
-    tax_label = "VAT" if str(issuer.get("country", "")).upper() in EU_COUNTRIES else "Tax"
-    credited = invoice.credited_invoice if invoice.credited_invoice_id else None
-    amount_settled = invoice.amount_paid + invoice.amount_credited
-    return {
-        "title": invoice.get_kind_display(),
-        "is_invoice": is_invoice,
-        "number": invoice.number,
-        "credited_number": credited.number if credited else "",
-        "credited_date": _date(credited.issue_date) if credited else "",
-        "issue_date": _date(invoice.issue_date),
-        "due_date": _date(invoice.due_date) if is_invoice else "",
-        "currency": currency,
-        "accent": _accent(issuer),
-        "logo": _logo_data_uri(issuer.get("logo", "")),
-        "issuer": {
-            "brand": issuer.get("trading_name") or issuer.get("legal_name", ""),
-            "legal_name": issuer.get("legal_name", ""),
-            "details": _lines(
-                *_address(issuer),
-                _labelled("VAT id:", issuer.get("tax_id")),
-                _labelled("Reg. no.:", issuer.get("registration_number")),
-                issuer.get("email"),
-                issuer.get("phone"),
-            ),
-            "tax_id": issuer.get("tax_id", ""),
-            "registration_number": issuer.get("registration_number", ""),
-            "bank_details": issuer.get("bank_details", "").strip(),
-            "footer": issuer.get("invoice_footer", "").strip(),
-        },
-        "customer": {
-            "name": customer.get("company_name") or customer.get("name", ""),
-            "details": _lines(
-                _labelled("Attn.", customer.get("name")) if customer.get("company_name") else "",
-                *_address(customer),
-                _labelled("VAT id:", customer.get("tax_id")),
-            ),
-        },
-        "lines": [
-            {
-                "description": line.description,
-                "period": _period(line.period_start, line.period_end),
-                "quantity": _number(line.quantity),
-                "unit_price": format_money(line.unit_price, currency),
-                "tax_rate": f"{_number(line.tax_rate)} %",
-                "net": format_money(line.net_amount, currency),
-            }
-            for line in lines
-        ],
-        "prices_include_tax": invoice.prices_include_tax,
-        "subtotal": format_money(invoice.subtotal, currency),
-        "tax_rows": _tax_rows(lines, currency, tax_label),
-        "total": format_money(invoice.total, currency),
-        "amount_settled": format_money(amount_settled, currency) if amount_settled else "",
-        "amount_due": format_money(invoice.amount_due, currency),
-        "payable": invoice.amount_due > 0,
-        "legal_notes": invoice.legal_notes.strip(),
-        "notes": invoice.notes.strip(),
-    }
+def invoice_html_context(invoice: Invoice) -> dict:
+    """What the PDF template prints: the shared presentation plus the letterhead's colour
+    and logo (both read from the frozen snapshot and checked before they reach the PDF)."""
+    doc = document_presentation(invoice)
+    return {"doc": doc, "accent": _accent(doc.brand_color), "logo": _logo_data_uri(doc.logo)}
 
 
 def invoice_html_render(*, invoice: Invoice) -> str:
     """The document as HTML (what the PDF is printed from); user text is escaped."""
     _require_issued(invoice)
-    return loader.render_to_string(TEMPLATE, _document_context(invoice))
+    return loader.render_to_string(TEMPLATE, invoice_html_context(invoice))
 
 
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:

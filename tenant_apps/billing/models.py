@@ -1,7 +1,7 @@
 """Invoicing data of one instance: identity, settings, taxes, numbering, invoices, payments.
 
-Lock order for concurrent writes (always in this order, never the reverse):
-    Customer → Invoice → NumberSequence
+Lock order for concurrent writes: see `tenant_apps.instance.locking` (billing takes
+Customer → Invoice → PendingCharge → NumberSequence, never the reverse).
 """
 
 from __future__ import annotations
@@ -13,7 +13,22 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_countries.fields import CountryField
 
+from config.errors import DomainError
 from tenant_apps.instance.money import ZERO
+from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
+
+
+class BillingError(DomainError):
+    """A billing write refused with a sentence the user can act on (400 unless narrower)."""
+
+    code = "billing_error"
+
+
+class InvalidInvoiceState(BillingError, InvalidTransition):
+    """An invoice cannot make that move (pay a draft, void a paid invoice …): 409."""
+
+    code = "invalid_invoice_state"
+    status_code = 409
 
 
 class BillingSettings(models.Model):
@@ -123,6 +138,21 @@ class Invoice(models.Model):
         REVERSE_CHARGE = "reverse_charge", "Reverse charge"
         EXEMPT = "exempt", "Exempt"
         OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT"
+
+    # The legal status moves. Payments and credit notes settle an issued invoice part- or
+    # all-way (a credit note on a paid invoice leaves it paid: the excess becomes account
+    # credit); only an invoice with nothing paid or credited is voided; a zero invoice is
+    # issued and settled at once (draft → issued → paid in one write). Credit notes are
+    # issued and stay issued. Paid and void are final.
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.DRAFT: {Status.ISSUED},
+            Status.ISSUED: {Status.PARTIALLY_PAID, Status.PAID, Status.VOID},
+            Status.PARTIALLY_PAID: {Status.PAID},
+        },
+        error=InvalidInvoiceState,
+    )
 
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -345,24 +375,3 @@ class PendingCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description}: {self.amount} {self.currency}"
-
-
-class BillingEvent(models.Model):
-    """Audit trail of money-relevant writes: who issued, voided, credited or was paid what."""
-
-    action = models.CharField(max_length=40)
-    invoice = models.ForeignKey(
-        Invoice, null=True, blank=True, related_name="events", on_delete=models.SET_NULL
-    )
-    customer = models.ForeignKey(
-        "clients.Customer", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
-    )
-    actor = models.CharField(max_length=254, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} by {self.actor or 'system'}"

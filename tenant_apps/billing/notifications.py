@@ -22,8 +22,7 @@ from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
 from tenant_apps.instance.money import format_money
 
 from . import documents
-from .models import Invoice, Payment
-from .services import InvalidInvoiceState
+from .models import InvalidInvoiceState, Invoice, Payment
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.http import Http404
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
@@ -19,17 +18,9 @@ from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.clients.selectors import customer_for_user
 from tenant_apps.instance.money import ZERO, format_money
 
-from .models import Invoice
-from .selectors import get_invoice_for, portal_invoice_list
+from .selectors import portal_invoice_list
 from .tables import PortalInvoiceTable
-from .views import document_context, pdf_response
-
-
-def own_invoice_or_404(request, pk) -> Invoice:
-    try:
-        return get_invoice_for(request.user, pk)
-    except Invoice.DoesNotExist as exc:
-        raise Http404("No such invoice.") from exc
+from .views.common import document_page_context, invoice_or_404, pdf_response
 
 
 class PortalInvoiceListView(CustomerRequiredMixin, TemplateView):
@@ -60,14 +51,15 @@ class PortalInvoiceDetailView(CustomerRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        invoice = own_invoice_or_404(self.request, self.kwargs["pk"])
-        context.update(invoice=invoice, doc=document_context(invoice))
+        invoice = invoice_or_404(self.request, self.kwargs["pk"])
+        # The same presentation as the staff page and the PDF.
+        context.update(document_page_context(invoice))
         return context
 
 
 class PortalInvoicePdfView(CustomerRequiredMixin, View):
     def get(self, request, pk: int):
-        invoice = own_invoice_or_404(request, pk)
+        invoice = invoice_or_404(request, pk)
         return pdf_response(
             request,
             invoice,

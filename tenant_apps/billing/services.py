@@ -1,7 +1,11 @@
-"""Every write to billing data: identity, settings, drafts, issue, void, credit notes, payments.
+"""Every write to billing data: settings, tax rates, drafts, issue, void, credit notes, payments.
 
-Lock order (see models): Customer → Invoice → NumberSequence. Issued documents are never
-edited; every amount is Decimal and rounded once per line by `money.round_money`.
+Lock order: `tenant_apps.instance.locking` — billing takes Customer → Invoice →
+PendingCharge → NumberSequence (the number last, held until commit), never the reverse.
+Issued documents are never edited; lines are priced by `pricing` (each amount rounded once);
+every status move goes through `Invoice.pipeline`; every write records one audit event
+(`tenant_apps.instance.audit`) naming its actor: a user, an `audit.ApiActor`, a label such as
+"billing" or "schedule", or None for the system.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import DomainError
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import audit
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_currency
+from tenant_apps.instance.pipelines import transition
 
+from . import pricing
 from .models import (
-    BillingEvent,
+    BillingError,
     BillingSettings,
     CreditEntry,
+    InvalidInvoiceState,
     Invoice,
     InvoiceLine,
     NumberSequence,
@@ -33,21 +40,29 @@ from .models import (
     TaxRate,
 )
 from .signals import invoice_settled
-from .taxes import line_amounts, tax_context
+from .taxes import TaxContext, tax_context
 
+SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
+TAX_RATE_SET = audit.event_type("taxrate.set", "Tax rate set")
+TAX_RATE_DELETED = audit.event_type("taxrate.deleted", "Tax rate deleted")
+DRAFT_CREATED = audit.event_type("invoice.draft_created", "Draft created")
+LINE_ADDED = audit.event_type("invoice.line_added", "Line added")
+LINE_REMOVED = audit.event_type("invoice.line_removed", "Line removed")
+DRAFT_DELETED = audit.event_type("invoice.draft_deleted", "Draft deleted")
+INVOICE_ISSUED = audit.event_type("invoice.issued", "Issued")
+INVOICE_VOIDED = audit.event_type("invoice.voided", "Voided")
+INVOICE_PAYMENT_RECORDED = audit.event_type("invoice.payment_recorded", "Payment recorded")
+CUSTOMER_PAYMENT_RECORDED = audit.event_type(
+    "customer.payment_recorded", "Payment recorded as account credit"
+)
+INVOICE_CREDIT_APPLIED = audit.event_type("invoice.credit_applied", "Account credit applied")
+CUSTOMER_CREDIT_ADJUSTED = audit.event_type("customer.credit_adjusted", "Account credit adjusted")
+INVOICE_CREDITED = audit.event_type("invoice.credited", "Credit note issued against it")
 
-def _audit(action: str, *, actor: str = "", invoice=None, customer=None, **detail) -> None:
-    BillingEvent.objects.create(
-        action=action,
-        actor=actor or "",
-        invoice=invoice,
-        customer=customer or (invoice.customer if invoice is not None else None),
-        detail={k: str(v) for k, v in detail.items()},
-    )
-
-
-class BillingError(DomainError):
-    code = "billing_error"
+SETTINGS_FIELDS = [
+    f.name for f in BillingSettings._meta.concrete_fields if f.name not in ("id", "singleton")
+]
+TAX_RATE_FIELDS = ["country", "tax_class", "rate", "name"]
 
 
 class InvoiceNotEditable(BillingError):
@@ -55,9 +70,16 @@ class InvoiceNotEditable(BillingError):
     status_code = 409
 
 
-class InvalidInvoiceState(BillingError):
-    code = "invalid_invoice_state"
-    status_code = 409
+_KIND_LABELS = dict(Invoice.Kind.choices)
+
+
+def _noun(invoice: Invoice) -> str:
+    """How a refused move names the document ("Invoice 2026-000042", "Credit note CN…")."""
+    return f"{_KIND_LABELS[invoice.kind]} {invoice}"
+
+
+def _status_change(before: str, invoice: Invoice) -> dict[str, list]:
+    return {"status": [before, invoice.status]} if before != invoice.status else {}
 
 
 # --------------------------------------------------------------------------------------
@@ -72,11 +94,12 @@ def billing_settings_get() -> BillingSettings:
 
 
 @transaction.atomic
-def billing_settings_update(*, actor: str = "", **fields) -> BillingSettings:
+def billing_settings_update(*, actor=None, **fields) -> BillingSettings:
     row = (
         BillingSettings.objects.select_for_update().filter(singleton=True).first()
         or BillingSettings()
     )
+    before = audit.snapshot(row, SETTINGS_FIELDS)
     for name, value in fields.items():
         setattr(row, name, value)
     errors = {}
@@ -97,17 +120,33 @@ def billing_settings_update(*, actor: str = "", **fields) -> BillingSettings:
     if errors:
         raise ValidationError(errors)
     row.full_clean()
+    created = row.pk is None
     row.save()
-    _audit("settings_changed", actor=actor, fields=", ".join(sorted(fields)))
+    # Compare stored values (a form's Decimal("5") is stored as 5.00: no change to record).
+    row.refresh_from_db(fields=SETTINGS_FIELDS)
+    audit.audit_record(
+        SETTINGS_CHANGED,
+        actor=actor,
+        obj=row,
+        changes=audit.diff(before, audit.snapshot(row, SETTINGS_FIELDS), created=created),
+    )
     return row
 
 
 @transaction.atomic
 def tax_rate_set(
-    *, country: str, tax_class, rate, name: str = "VAT", tax_rate: TaxRate | None = None
+    *,
+    country: str,
+    tax_class,
+    rate,
+    name: str = "VAT",
+    tax_rate: TaxRate | None = None,
+    actor=None,
 ) -> TaxRate:
     """Create or change the rate of one tax class in one country (new drafts use it)."""
     row = tax_rate or TaxRate()
+    created = row.pk is None
+    before = audit.snapshot(row, TAX_RATE_FIELDS)
     row.country, row.tax_class, row.name = country, tax_class, name or "VAT"
     row.rate = to_decimal(rate, field="rate")
     clash = TaxRate.objects.filter(country=country, tax_class=tax_class).exclude(pk=row.pk)
@@ -117,12 +156,26 @@ def tax_rate_set(
         )
     row.full_clean()
     row.save()
+    row.refresh_from_db(fields=["rate"])  # compare the stored rate (20 is stored as 20.000)
+    audit.audit_record(
+        TAX_RATE_SET,
+        actor=actor,
+        obj=row,
+        changes=audit.diff(before, audit.snapshot(row, TAX_RATE_FIELDS), created=created),
+    )
     return row
 
 
 @transaction.atomic
-def tax_rate_delete(*, tax_rate: TaxRate) -> None:
+def tax_rate_delete(*, tax_rate: TaxRate, actor=None) -> None:
     """Issued invoices keep the rate they were issued with; only new drafts change."""
+    # Recorded before the delete, while the row still has its id and label.
+    audit.audit_record(
+        TAX_RATE_DELETED,
+        actor=actor,
+        obj=tax_rate,
+        detail=audit.snapshot(tax_rate, TAX_RATE_FIELDS),
+    )
     tax_rate.delete()
 
 
@@ -234,6 +287,7 @@ def invoice_create_draft(
     currency: str | None = None,
     notes: str = "",
     created_by=None,
+    actor=None,
 ) -> Invoice:
     if customer.status != Customer.Status.ACTIVE:
         raise BillingError(f"{customer} is closed: reopen the customer before invoicing.")
@@ -247,48 +301,79 @@ def invoice_create_draft(
         created_by=created_by,
     )
     _add_lines(invoice, specs)
-    invoice_recalculate(invoice=invoice)
+    _reprice(invoice)
+    audit.audit_record(
+        DRAFT_CREATED,
+        actor=actor or created_by,
+        obj=invoice,
+        detail={"lines": len(specs), "total": invoice.total, "currency": currency},
+    )
     return invoice
 
 
 def _add_lines(invoice: Invoice, specs: list[LineSpec]) -> None:
+    """Store lines unpriced; the caller reprices the whole draft (`_reprice`)."""
     start = invoice.lines.count()
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            position=start + i,
-            kind=s.kind,
-            description=s.description,
-            quantity=s.quantity,
-            unit_price=s.unit_price,
-            tax_class_code=s.tax_class_code,
-            service_id=s.service_id,
-            period_start=s.period_start,
-            period_end=s.period_end,
-        )
-        for i, s in enumerate(specs)
+        pricing.line_from(spec, position=start + offset, invoice=invoice)
+        for offset, spec in enumerate(specs)
     )
 
 
 @transaction.atomic
-def invoice_line_add(*, invoice: Invoice, line: Mapping | LineSpec) -> Invoice:
+def invoice_line_add(*, invoice: Invoice, line: Mapping | LineSpec, actor=None) -> Invoice:
     locked = _lock_draft(invoice)
-    _add_lines(locked, [LineSpec.parse(line)])
-    return invoice_recalculate(invoice=locked)
+    spec = LineSpec.parse(line)
+    total_before = locked.total
+    _add_lines(locked, [spec])
+    _reprice(locked)
+    audit.audit_record(
+        LINE_ADDED,
+        actor=actor,
+        obj=locked,
+        changes={"total": [total_before, locked.total]},
+        detail={
+            "description": spec.description,
+            "quantity": spec.quantity,
+            "unit_price": spec.unit_price,
+        },
+    )
+    return locked
 
 
 @transaction.atomic
-def invoice_line_remove(*, invoice: Invoice, line_id: int) -> Invoice:
+def invoice_line_remove(*, invoice: Invoice, line_id: int, actor=None) -> Invoice:
     locked = _lock_draft(invoice)
-    deleted, _ = locked.lines.filter(pk=line_id).delete()
-    if not deleted:
+    line = locked.lines.filter(pk=line_id).first()
+    if line is None:
         raise ValidationError({"line": ["That line is not on this invoice."]})
-    return invoice_recalculate(invoice=locked)
+    total_before = locked.total
+    line.delete()
+    _reprice(locked)
+    audit.audit_record(
+        LINE_REMOVED,
+        actor=actor,
+        obj=locked,
+        changes={"total": [total_before, locked.total]},
+        detail={
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+        },
+    )
+    return locked
 
 
 @transaction.atomic
-def invoice_draft_delete(*, invoice: Invoice) -> None:
+def invoice_draft_delete(*, invoice: Invoice, actor=None) -> None:
     locked = _lock_draft(invoice)
+    # Recorded before the delete, while the draft still has its id.
+    audit.audit_record(
+        DRAFT_DELETED,
+        actor=actor,
+        obj=locked,
+        detail={"total": locked.total, "currency": locked.currency},
+    )
     locked.delete()
 
 
@@ -297,35 +382,35 @@ def _issuer_country() -> str:
     return identity.country if identity else ""
 
 
-def _set_totals(document: Invoice, lines: Iterable[InvoiceLine]) -> None:
-    """Totals are sums of the already-rounded lines, so a document always reconciles."""
-    lines = list(lines)
-    document.subtotal = sum((line.net_amount for line in lines), ZERO)
-    document.tax_total = sum((line.tax_amount for line in lines), ZERO)
-    document.total = document.subtotal + document.tax_total
-
-
-def invoice_recalculate(*, invoice: Invoice) -> Invoice:
-    """Recompute a draft's tax treatment, line amounts and totals."""
-    if not invoice.is_editable:
-        raise InvoiceNotEditable(f"Invoice {invoice} is issued; its amounts are final.")
+def _reprice(invoice: Invoice) -> Invoice:
+    """Reprice a draft with today's tax treatment and rates (its amounts follow its lines)."""
     context = tax_context(customer=invoice.customer, issuer_country=_issuer_country())
-    lines = list(invoice.lines.all())
-    for line in lines:
-        line.tax_rate = context.rate_for(line.tax_class_code)
-        line.net_amount, line.tax_amount, line.gross_amount = line_amounts(
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            rate=line.tax_rate,
-            prices_include_tax=invoice.prices_include_tax,
+    lines = [
+        pricing.price_line(
+            line,
             currency=invoice.currency,
+            prices_include_tax=invoice.prices_include_tax,
+            tax_context=context,
         )
+        for line in invoice.lines.all()
+    ]
     InvoiceLine.objects.bulk_update(lines, ["tax_rate", "net_amount", "tax_amount", "gross_amount"])
     invoice.tax_treatment = context.treatment
     invoice.legal_notes = context.note
-    _set_totals(invoice, lines)
+    pricing.set_totals(invoice, lines)
     invoice.save(update_fields=["tax_treatment", "legal_notes", "subtotal", "tax_total", "total"])
     return invoice
+
+
+def invoice_recalculate(*, invoice: Invoice, actor=None) -> Invoice:
+    """Recompute a draft's tax treatment, line amounts and totals.
+
+    A derived refresh, not a change anyone decides (every service that changes a draft calls
+    it), so it records no event of its own; `actor` is accepted for symmetry with the writes.
+    """
+    if not invoice.is_editable:
+        raise InvoiceNotEditable(f"Invoice {invoice} is issued; its amounts are final.")
+    return _reprice(invoice)
 
 
 # --------------------------------------------------------------------------------------
@@ -364,34 +449,39 @@ def _mark_issued(
     terms_days: int,
     issuer: dict,
     now: datetime.datetime,
-) -> None:
+) -> str:
+    """Freeze a draft in memory (no save); returns the status it left.
+
+    An invoice of zero is settled as it is issued (issued → paid along the pipeline).
+    """
+    before = transition(invoice, Invoice.Status.ISSUED, noun=_noun(invoice))
     invoice.number = number
     invoice.issue_date = on_date
     invoice.due_date = on_date + datetime.timedelta(days=terms_days)
     invoice.issuer_snapshot = issuer
     invoice.customer_snapshot = invoice.customer.billing_snapshot()
     invoice.issued_at = now
-    invoice.status = Invoice.Status.ISSUED
     if invoice.kind == Invoice.Kind.INVOICE and invoice.total == ZERO:
-        invoice.status = Invoice.Status.PAID
+        transition(invoice, Invoice.Status.PAID, noun=_noun(invoice))
         invoice.paid_at = now
+    return before
 
 
 @transaction.atomic
 def invoice_issue(
-    *, invoice: Invoice, issue_date: datetime.date | None = None, actor: str = ""
+    *, invoice: Invoice, issue_date: datetime.date | None = None, actor=None
 ) -> Invoice:
     """Freeze a draft: tax treatment, identities, amounts, and the next gap-free number."""
     locked = _lock_draft(invoice)
     if not locked.lines.exists():
         raise BillingError("Add at least one line before issuing the invoice.")
-    invoice_recalculate(invoice=locked)
+    _reprice(locked)
     settings_row = billing_settings_get()
     on_date = issue_date or timezone.localdate()
     [number] = numbers_take(
         series=locked.kind, number_format=settings_row.invoice_number_format, on_date=on_date
     )
-    _mark_issued(
+    before = _mark_issued(
         locked,
         number=number,
         on_date=on_date,
@@ -400,7 +490,13 @@ def invoice_issue(
         now=timezone.now(),
     )
     locked.save()
-    _audit("issued", actor=actor, invoice=locked, number=number, total=locked.total)
+    audit.audit_record(
+        INVOICE_ISSUED,
+        actor=actor,
+        obj=locked,
+        changes={**_status_change(before, locked), "number": [None, number]},
+        detail={"total": locked.total, "currency": locked.currency},
+    )
     _after_issue([locked.pk])
     return locked
 
@@ -428,7 +524,7 @@ def _after_issue(invoice_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, reason: str = "", actor: str = "") -> Invoice:
+def invoice_void(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == Invoice.Status.DRAFT:
         raise InvalidInvoiceState("Drafts are deleted, not voided.")
@@ -438,11 +534,17 @@ def invoice_void(*, invoice: Invoice, reason: str = "", actor: str = "") -> Invo
         raise InvalidInvoiceState(
             f"Invoice {locked} has payments or credits: issue a credit note instead of voiding it."
         )
-    locked.status = Invoice.Status.VOID
+    before = transition(locked, Invoice.Status.VOID, noun=_noun(locked))
     locked.voided_at = timezone.now()
     locked.void_reason = reason.strip()[:300]  # internal: never printed for the customer
     locked.save(update_fields=["status", "voided_at", "void_reason"])
-    _audit("voided", actor=actor, invoice=locked, reason=reason)
+    audit.audit_record(
+        INVOICE_VOIDED,
+        actor=actor,
+        obj=locked,
+        changes=_status_change(before, locked),
+        detail={"reason": locked.void_reason, "total": locked.total},
+    )
     return locked
 
 
@@ -450,14 +552,23 @@ def invoice_void(*, invoice: Invoice, reason: str = "", actor: str = "") -> Invo
 # Settlement: payments, credit, credit notes
 
 
-def _settle(invoice: Invoice, now: datetime.datetime) -> None:
-    """Derive the status of an issued invoice from what was paid and credited."""
+def _settle(invoice: Invoice, now: datetime.datetime) -> str:
+    """Derive the status of an issued invoice from what was paid and credited; returns the
+    status it left. A status that stays as it was is no move (a credit note on a paid
+    invoice leaves it paid)."""
+    before = invoice.status
     settled = invoice.amount_paid + invoice.amount_credited
     if settled >= invoice.total:
-        was_settled = invoice.status == Invoice.Status.PAID
-        invoice.status = Invoice.Status.PAID
+        target = Invoice.Status.PAID
+    elif settled > 0:
+        target = Invoice.Status.PARTIALLY_PAID
+    else:
+        target = Invoice.Status.ISSUED
+    if target != before:
+        transition(invoice, target, noun=_noun(invoice))
+    if target == Invoice.Status.PAID:
         invoice.paid_at = invoice.paid_at or now
-        if not was_settled:
+        if before != Invoice.Status.PAID:
             schema = connection.schema_name
             invoice_id = invoice.pk
             transaction.on_commit(
@@ -465,10 +576,7 @@ def _settle(invoice: Invoice, now: datetime.datetime) -> None:
                     sender=Invoice, invoice_id=invoice_id, schema_name=schema
                 )
             )
-    elif settled > 0:
-        invoice.status = Invoice.Status.PARTIALLY_PAID
-    else:
-        invoice.status = Invoice.Status.ISSUED
+    return before
 
 
 def _lock_customer(customer_id: int) -> Customer:
@@ -508,7 +616,7 @@ def payment_record(
     reference: str = "",
     notes: str = "",
     created_by=None,
-    actor: str = "",
+    actor=None,
 ) -> Payment:
     """Record money received; what exceeds the invoice's balance becomes account credit."""
     amount = to_decimal(amount)
@@ -540,9 +648,11 @@ def payment_record(
         received_on=received_on or timezone.localdate(),
         created_by=created_by,
     )
+    credit_before = locked_customer.credit_balance
     if locked_invoice is not None:
+        paid_before = locked_invoice.amount_paid
         locked_invoice.amount_paid += applied
-        _settle(locked_invoice, timezone.now())
+        status_before = _settle(locked_invoice, timezone.now())
         locked_invoice.save(update_fields=["amount_paid", "status", "paid_at"])
     from . import tasks
 
@@ -556,20 +666,43 @@ def payment_record(
             payment=payment,
             note=f"Overpayment of {payment.reference or 'payment'}",
         )
-    _audit(
-        "payment_recorded",
-        actor=actor or (created_by.email if created_by else ""),
-        invoice=locked_invoice,
-        customer=locked_customer,
-        amount=amount,
-        method=method,
-        applied=applied,
-    )
+    detail = {
+        "payment": payment.pk,
+        "amount": amount,
+        "currency": currency,
+        "method": method,
+        "reference": payment.reference,
+        "applied": applied,
+    }
+    changes = {}
+    if amount > applied:
+        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
+    if locked_invoice is not None:
+        changes = {
+            **_status_change(status_before, locked_invoice),
+            "amount_paid": [paid_before, locked_invoice.amount_paid],
+            **changes,
+        }
+        audit.audit_record(
+            INVOICE_PAYMENT_RECORDED,
+            actor=actor or created_by,
+            obj=locked_invoice,
+            changes=changes,
+            detail=detail,
+        )
+    else:
+        audit.audit_record(
+            CUSTOMER_PAYMENT_RECORDED,
+            actor=actor or created_by,
+            obj=locked_customer,
+            changes=changes,
+            detail=detail,
+        )
     return payment
 
 
 @transaction.atomic
-def invoice_apply_credit(*, invoice: Invoice, amount=None, actor: str = "") -> Decimal:
+def invoice_apply_credit(*, invoice: Invoice, amount=None, actor=None) -> Decimal:
     """Settle an invoice from the customer's credit balance; returns the amount applied."""
     locked_customer = _lock_customer(invoice.customer_id)
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -580,6 +713,7 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None, actor: str = "") -> D
     applied = min(wanted, locked.amount_due, locked_customer.credit_balance)
     if applied <= 0:
         raise BillingError(f"{locked_customer} has no credit to apply.")
+    credit_before, paid_before = locked_customer.credit_balance, locked.amount_paid
     _credit(
         locked_customer,
         -applied,
@@ -588,14 +722,24 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None, actor: str = "") -> D
         note=f"Applied to {locked}",
     )
     locked.amount_paid += applied
-    _settle(locked, timezone.now())
+    status_before = _settle(locked, timezone.now())
     locked.save(update_fields=["amount_paid", "status", "paid_at"])
-    _audit("credit_applied", actor=actor, invoice=locked, amount=applied)
+    audit.audit_record(
+        INVOICE_CREDIT_APPLIED,
+        actor=actor,
+        obj=locked,
+        changes={
+            **_status_change(status_before, locked),
+            "amount_paid": [paid_before, locked.amount_paid],
+            "credit_balance": [credit_before, locked_customer.credit_balance],
+        },
+        detail={"amount": applied, "currency": locked.currency},
+    )
     return applied
 
 
 @transaction.atomic
-def customer_credit_adjust(*, customer: Customer, amount, note: str, actor: str = "") -> Customer:
+def customer_credit_adjust(*, customer: Customer, amount, note: str, actor=None) -> Customer:
     amount = round_money(to_decimal(amount), customer.currency)
     if amount == 0:
         raise ValidationError({"amount": ["Enter a non-zero amount."]})
@@ -606,8 +750,15 @@ def customer_credit_adjust(*, customer: Customer, amount, note: str, actor: str 
         raise ValidationError(
             {"amount": [f"The credit balance is {locked.credit_balance}; it cannot go below 0."]}
         )
+    credit_before = locked.credit_balance
     _credit(locked, amount, CreditEntry.Kind.MANUAL, note=note[:300])
-    _audit("credit_adjusted", actor=actor, customer=locked, amount=amount, note=note)
+    audit.audit_record(
+        CUSTOMER_CREDIT_ADJUSTED,
+        actor=actor,
+        obj=locked,
+        changes={"credit_balance": [credit_before, locked.credit_balance]},
+        detail={"amount": amount, "note": note.strip()[:300]},
+    )
     return locked
 
 
@@ -618,7 +769,7 @@ def credit_note_create(
     reason: str,
     lines: Iterable[Mapping] | None = None,
     issue_date: datetime.date | None = None,
-    actor: str = "",
+    actor=None,
 ) -> Invoice:
     """Issue a credit note against an issued invoice (all of it, or the given lines).
 
@@ -664,31 +815,16 @@ def credit_note_create(
                 )
             line.quantity = quantity
             copies.append(line)
-    for position, line in enumerate(copies):
-        net, tax, gross = line_amounts(
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            rate=line.tax_rate,
-            prices_include_tax=original.prices_include_tax,
-            currency=original.currency,
-        )
-        InvoiceLine.objects.create(
-            invoice=note,
-            position=position,
-            kind=line.kind,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            tax_class_code=line.tax_class_code,
-            tax_rate=line.tax_rate,
-            net_amount=net,
-            tax_amount=tax,
-            gross_amount=gross,
-            service_id=line.service_id,
-            period_start=line.period_start,
-            period_end=line.period_end,
-        )
-    _set_totals(note, note.lines.all())
+    # The credited lines' own rates, not today's: a credit note mirrors what was charged.
+    note_lines = pricing.priced_lines(
+        copies,
+        currency=original.currency,
+        prices_include_tax=original.prices_include_tax,
+        tax_context=None,
+        invoice=note,
+    )
+    InvoiceLine.objects.bulk_create(note_lines)
+    pricing.set_totals(note, note_lines)
     if note.total <= 0:
         raise ValidationError({"lines": ["A credit note must credit something."]})
     if already + note.total > original.total:
@@ -703,7 +839,7 @@ def credit_note_create(
         on_date=on_date,
     )
     now = timezone.now()
-    _mark_issued(
+    note_before = _mark_issued(
         note, number=number, on_date=on_date, terms_days=0, issuer=_issuer_snapshot(), now=now
     )
     note.customer_snapshot = original.customer_snapshot or note.customer_snapshot
@@ -711,8 +847,9 @@ def credit_note_create(
     # Settle: reduce what is still owed, the rest becomes credit.
     owed = original.amount_due
     reduce_by = min(note.total, owed)
+    credited_before, credit_before = original.amount_credited, locked_customer.credit_balance
     original.amount_credited += reduce_by
-    _settle(original, now)
+    status_before = _settle(original, now)
     original.save(update_fields=["amount_credited", "status", "paid_at"])
     if note.total > reduce_by:
         _credit(
@@ -722,13 +859,31 @@ def credit_note_create(
             invoice=note,
             note=f"Credit note {note.number} on paid invoice {original.number}",
         )
-    _audit(
-        "credit_note_issued",
+    changes = {
+        **_status_change(status_before, original),
+        "amount_credited": [credited_before, original.amount_credited],
+    }
+    if locked_customer.credit_balance != credit_before:
+        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
+    audit.audit_record(
+        INVOICE_CREDITED,
         actor=actor,
-        invoice=original,
-        credit_note=note.number,
-        total=note.total,
-        reason=reason,
+        obj=original,
+        changes=changes,
+        detail={
+            "credit_note": note.number,
+            "credit_note_id": note.pk,
+            "total": note.total,
+            "reason": reason.strip(),
+        },
+    )
+    # The credit note is a document with its own history: it was issued, crediting this one.
+    audit.audit_record(
+        INVOICE_ISSUED,
+        actor=actor,
+        obj=note,
+        changes={**_status_change(note_before, note), "number": [None, number]},
+        detail={"total": note.total, "currency": note.currency, "credits": original.number},
     )
     _after_issue([note.pk])
     return note
@@ -746,11 +901,12 @@ class InvoiceSpec:
 
 
 def invoices_issue_bulk(
-    *, specs: list[InvoiceSpec], run_id: int | None, on_date: datetime.date
+    *, specs: list[InvoiceSpec], run_id: int | None, on_date: datetime.date, actor=None
 ) -> list[Invoice]:
     """Create and issue many invoices at once (renewals): one sequence lock, bulk inserts.
 
     Must run inside the caller's transaction (the numbering lock is held until commit).
+    Its audit events are written in one insert (renewal runs issue thousands at once).
     """
     if not specs:
         return []
@@ -764,7 +920,7 @@ def invoices_issue_bulk(
         count=len(specs),
     )
     now = timezone.now()
-    contexts: dict[tuple, object] = {}
+    contexts: dict[tuple, TaxContext] = {}
     invoices, pending_lines = [], []
     for spec, number in zip(specs, numbers, strict=True):
         customer = spec.customer
@@ -780,34 +936,14 @@ def invoices_issue_bulk(
             legal_notes=context.note,
             billing_run_id=run_id,
         )
-        lines = []
-        for position, line in enumerate(spec.lines):
-            rate = context.rate_for(line.tax_class_code)
-            net, tax, gross = line_amounts(
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                rate=rate,
-                prices_include_tax=invoice.prices_include_tax,
-                currency=spec.currency,
-            )
-            lines.append(
-                InvoiceLine(
-                    position=position,
-                    kind=line.kind,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    tax_class_code=line.tax_class_code,
-                    tax_rate=rate,
-                    net_amount=net,
-                    tax_amount=tax,
-                    gross_amount=gross,
-                    service_id=line.service_id,
-                    period_start=line.period_start,
-                    period_end=line.period_end,
-                )
-            )
-        _set_totals(invoice, lines)
+        lines = pricing.priced_lines(
+            spec.lines,
+            currency=spec.currency,
+            prices_include_tax=invoice.prices_include_tax,
+            tax_context=context,
+        )
+        pricing.set_totals(invoice, lines)
+        # Checked along the pipeline in memory, before the one bulk insert.
         _mark_issued(
             invoice,
             number=number,
@@ -825,5 +961,7 @@ def invoices_issue_bulk(
             line.invoice = invoice
             all_lines.append(line)
     InvoiceLine.objects.bulk_create(all_lines, batch_size=1000)
+    # One INSERT per batch of events, not one per invoice (runs issue thousands at once).
+    audit.audit_record_many(INVOICE_ISSUED, invoices, actor=actor, detail={"billing_run": run_id})
     _after_issue([invoice.pk for invoice in invoices])
     return invoices
