@@ -133,10 +133,11 @@ def test_accept_and_cancel_pending_orders_and_refuse_twice(owner, instance_a, sh
 
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert again.status_code == 400
+    # An illegal move of the order pipeline: 409, like every other refused transition.
+    assert again.status_code == 409
     assert again.json() == {
         "detail": f"Order #{second} is cancelled already.",
-        "code": "order_error",
+        "code": "invalid_transition",
     }
     assert service_of(instance_a, first).status == "pending"
 

@@ -1,9 +1,9 @@
-"""Sign-in, sign-out and password reset, served by every instance on its own domain."""
+"""Sign-in, sign-out, password change and reset, served by every instance on its own domain."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from .forms import EmailAuthenticationForm
+from .forms import ChangePasswordForm, EmailAuthenticationForm, ResetPasswordForm
 
 app_name = "accounts"
 
@@ -16,6 +16,19 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(
+            form_class=ChangePasswordForm,
+            success_url=reverse_lazy("accounts:password_change_done"),
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
@@ -33,7 +46,8 @@ urlpatterns = [
     path(
         "reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
-            success_url=reverse_lazy("accounts:password_reset_complete")
+            form_class=ResetPasswordForm,
+            success_url=reverse_lazy("accounts:password_reset_complete"),
         ),
         name="password_reset_confirm",
     ),

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from tenant_apps.accounts.permissions import StaffReadManagersWrite
+from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .models import BillingCycle, Product, TaxClass
@@ -134,7 +135,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         payload = ProductWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = {"kind": Product.Kind.PLAN, **payload.validated_data}
-        product = services.product_create(**data, actor=request.user.email)
+        product = services.product_create(**data, actor=request_actor(request))
         return self._respond(product, status.HTTP_201_CREATED)
 
     def _update(self, request, partial: bool) -> Response:
@@ -142,7 +143,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         payload = ProductWriteSerializer(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         product = services.product_update(
-            product=product, **payload.validated_data, actor=request.user.email
+            product=product, **payload.validated_data, actor=request_actor(request)
         )
         return self._respond(product)
 
@@ -157,13 +158,13 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=None, responses=ProductSerializer, summary="Stop selling a product")
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        product = services.product_archive(product=self.get_object(), actor=request.user.email)
+        product = services.product_archive(product=self.get_object(), actor=request_actor(request))
         return self._respond(product)
 
     @extend_schema(request=None, responses=ProductSerializer, summary="Sell a product again")
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
-        product = services.product_restore(product=self.get_object(), actor=request.user.email)
+        product = services.product_restore(product=self.get_object(), actor=request_actor(request))
         return self._respond(product)
 
 
@@ -193,7 +194,7 @@ class TaxClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         tax_class = services.tax_class_create(
             code=payload.validated_data["code"],
             name=payload.validated_data["name"],
-            actor=request.user.email,
+            actor=request_actor(request),
         )
         return self._respond(tax_class, status.HTTP_201_CREATED)
 
@@ -203,7 +204,7 @@ class TaxClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         payload = TaxClassSerializer(tax_class, data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         tax_class = services.tax_class_update(
-            tax_class=tax_class, **payload.validated_data, actor=request.user.email
+            tax_class=tax_class, **payload.validated_data, actor=request_actor(request)
         )
         return self._respond(tax_class)
 

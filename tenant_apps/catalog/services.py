@@ -1,8 +1,11 @@
-"""Writes of the catalog: tax classes, products, their prices, add-ons and resources."""
+"""Writes of the catalog: tax classes, products, their prices, add-ons and resources.
+
+Every write records one event in the instance's audit trail with the old and new values of
+what it changed (prices and add-ons included).
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -12,12 +15,31 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import get_public_schema_name
 
+from tenant_apps.instance import audit
 from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_currency
 
 from .models import BillingCycle, Price, Product, TaxClass
 from .selectors import resource_choices
 
-audit = logging.getLogger("upline.audit.catalog")
+TAX_CLASS_CREATED = audit.event_type("taxclass.created", "Tax class added")
+TAX_CLASS_UPDATED = audit.event_type("taxclass.updated", "Tax class changed")
+PRODUCT_CREATED = audit.event_type("product.created", "Product added")
+PRODUCT_UPDATED = audit.event_type("product.updated", "Product changed")
+PRODUCT_PRICES_CHANGED = audit.event_type("product.prices_changed", "Prices changed")
+PRODUCT_ARCHIVED = audit.event_type("product.archived", "Product archived")
+PRODUCT_RESTORED = audit.event_type("product.restored", "Product restored")
+
+_TAX_CLASS_FIELDS = ("code", "name")
+_PRODUCT_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "tax_class",
+    "description",
+    "resources",
+    "is_reseller_plan",
+    "position",
+)
 
 # Keyword default meaning "leave this as it is" in the update services (None is a value).
 UNSET: Any = object()
@@ -80,16 +102,21 @@ def _check_tax_class(*, code: str, name: str, instance: TaxClass | None) -> tupl
 
 
 @transaction.atomic
-def tax_class_create(*, code: str, name: str, actor: str = "") -> TaxClass:
+def tax_class_create(*, code: str, name: str, actor=None) -> TaxClass:
     code, name = _check_tax_class(code=code, name=name, instance=None)
     tax_class = TaxClass.objects.create(code=code, name=name)
-    audit.info("tax_class_create code=%s actor=%s", code, actor)
+    audit.audit_record(
+        TAX_CLASS_CREATED,
+        actor=actor,
+        obj=tax_class,
+        changes=audit.diff({}, audit.snapshot(tax_class, _TAX_CLASS_FIELDS), created=True),
+    )
     return tax_class
 
 
 @transaction.atomic
 def tax_class_update(
-    *, tax_class: TaxClass, code: str = UNSET, name: str = UNSET, actor: str = ""
+    *, tax_class: TaxClass, code: str = UNSET, name: str = UNSET, actor=None
 ) -> TaxClass:
     tax_class = TaxClass.objects.select_for_update().get(pk=tax_class.pk)
     code, name = _check_tax_class(
@@ -97,9 +124,15 @@ def tax_class_update(
         name=tax_class.name if name is UNSET else name,
         instance=tax_class,
     )
+    before = audit.snapshot(tax_class, _TAX_CLASS_FIELDS)
     tax_class.code, tax_class.name = code, name
     tax_class.save(update_fields=["code", "name"])
-    audit.info("tax_class_update code=%s actor=%s", code, actor)
+    audit.audit_record(
+        TAX_CLASS_UPDATED,
+        actor=actor,
+        obj=tax_class,
+        changes=audit.diff(before, audit.snapshot(tax_class, _TAX_CLASS_FIELDS)),
+    )
     return tax_class
 
 
@@ -287,6 +320,20 @@ def _save_product(product: Product, errors: _Errors) -> None:
         raise ValidationError(errors.by_field) from exc
 
 
+def _price_rows(product: Product) -> list[str]:
+    """The product's prices as sortable one-liners, for the old/new values of an event."""
+    return sorted(
+        f"{p.currency} {p.cycle} {p.amount} (setup {p.setup_fee})" for p in product.prices.all()
+    )
+
+
+def _product_state(product: Product) -> dict[str, Any]:
+    state = audit.snapshot(product, _PRODUCT_FIELDS)
+    state["prices"] = _price_rows(product) if product.pk else []
+    state["addons"] = sorted(product.addons.values_list("code", flat=True)) if product.pk else []
+    return state
+
+
 def _replace_prices(product: Product, prices: list[Price]) -> None:
     product.prices.all().delete()
     for price in prices:
@@ -307,7 +354,7 @@ def product_create(
     prices: Iterable[Mapping[str, Any]] = (),
     addons: Iterable[Product | int] = (),
     position: int = 0,
-    actor: str = "",
+    actor=None,
 ) -> Product:
     """Create a product with its prices and add-ons; nothing is written if any input is bad."""
     errors = _Errors()
@@ -339,7 +386,12 @@ def product_create(
     _save_product(product, errors)
     _replace_prices(product, cleaned_prices)
     product.addons.set(cleaned_addons)
-    audit.info("product_create code=%s actor=%s", code, actor)
+    audit.audit_record(
+        PRODUCT_CREATED,
+        actor=actor,
+        obj=product,
+        changes=audit.diff({}, _product_state(product), created=True),
+    )
     return product
 
 
@@ -357,11 +409,12 @@ def product_update(
     prices: Iterable[Mapping[str, Any]] = UNSET,
     addons: Iterable[Product | int] = UNSET,
     position: int = UNSET,
-    actor: str = "",
+    actor=None,
 ) -> Product:
     """Change what is given (leave the rest); `prices` and `addons` replace the whole set."""
     # Lock the row: two staff saving the same product at once apply one after the other.
     product = Product.objects.select_for_update().get(pk=product.pk)
+    before = _product_state(product)
 
     def given(value, current):
         return current if value is UNSET else value
@@ -401,40 +454,53 @@ def product_update(
         _replace_prices(product, cleaned_prices)
     if cleaned_addons is not None:
         product.addons.set(cleaned_addons)
-    audit.info("product_update code=%s actor=%s", code, actor)
+    audit.audit_record(
+        PRODUCT_UPDATED,
+        actor=actor,
+        obj=product,
+        changes=audit.diff(before, _product_state(product)),
+    )
     return product
 
 
 @transaction.atomic
 def product_set_prices(
-    *, product: Product, prices: Iterable[Mapping[str, Any]], actor: str = ""
+    *, product: Product, prices: Iterable[Mapping[str, Any]], actor=None
 ) -> list[Price]:
     """Replace every price of `product` with `prices` (currency, cycle, amount, setup_fee)."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     errors = _Errors()
     cleaned = _clean_prices(errors, prices)
     errors.raise_if_any()
+    before = _price_rows(product)
     _replace_prices(product, cleaned)
-    audit.info("product_set_prices code=%s count=%d actor=%s", product.code, len(cleaned), actor)
+    audit.audit_record(
+        PRODUCT_PRICES_CHANGED,
+        actor=actor,
+        obj=product,
+        changes=audit.diff({"prices": before}, {"prices": _price_rows(product)}),
+    )
     return list(product.prices.all())
 
 
-def _set_active(product: Product, active: bool, action: str, actor: str) -> Product:
+def _set_active(product: Product, active: bool, event: audit.EventType, actor) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
     if product.is_active != active:  # idempotent: archiving twice is not an error
         product.is_active = active
         product.save(update_fields=["is_active"])
-        audit.info("%s code=%s actor=%s", action, product.code, actor)
+        audit.audit_record(
+            event, actor=actor, obj=product, changes={"is_active": [not active, active]}
+        )
     return product
 
 
 @transaction.atomic
-def product_archive(*, product: Product, actor: str = "") -> Product:
+def product_archive(*, product: Product, actor=None) -> Product:
     """Stop selling a product; existing services and invoices keep referring to it."""
-    return _set_active(product, False, "product_archive", actor)
+    return _set_active(product, False, PRODUCT_ARCHIVED, actor)
 
 
 @transaction.atomic
-def product_restore(*, product: Product, actor: str = "") -> Product:
+def product_restore(*, product: Product, actor=None) -> Product:
     """Sell an archived product again."""
-    return _set_active(product, True, "product_restore", actor)
+    return _set_active(product, True, PRODUCT_RESTORED, actor)

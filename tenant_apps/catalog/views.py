@@ -149,7 +149,7 @@ class ProductFormView(CatalogManagerMixin, View):
         arguments = {
             **form.service_arguments(),
             "prices": formset.price_rows(),
-            "actor": request.user.email,
+            "actor": request.user,
         }
         try:
             if product is None:
@@ -177,10 +177,10 @@ class ProductStatusView(CatalogManagerMixin, View):
     def post(self, request, pk: int):
         product = _product_or_404(request, pk)
         if self.archive:
-            services.product_archive(product=product, actor=request.user.email)
+            services.product_archive(product=product, actor=request.user)
             messages.success(request, f"{product.name} is archived; it can no longer be ordered.")
         else:
-            services.product_restore(product=product, actor=request.user.email)
+            services.product_restore(product=product, actor=request.user)
             messages.success(request, f"{product.name} can be ordered again.")
         return redirect("catalog:product_detail", pk=product.pk)
 
@@ -216,12 +216,10 @@ class TaxClassFormView(CatalogManagerMixin, View):
         if form.is_valid():
             try:
                 if tax_class is None:
-                    tax_class = services.tax_class_create(
-                        **form.cleaned_data, actor=request.user.email
-                    )
+                    tax_class = services.tax_class_create(**form.cleaned_data, actor=request.user)
                 else:
                     tax_class = services.tax_class_update(
-                        tax_class=tax_class, **form.cleaned_data, actor=request.user.email
+                        tax_class=tax_class, **form.cleaned_data, actor=request.user
                     )
             except ValidationError as exc:
                 add_service_errors(form, exc)

@@ -1,11 +1,12 @@
 """Django admin for customers and their contacts (superusers of the instance only).
 
-Read-mostly: tax id status and credit balance are shown but changed only by the services.
+Read-mostly: status, tax id status and credit balance are shown but changed only by the
+services (status along its pipeline, with an audit event).
 """
 
 from django.contrib import admin
 
-from .models import Contact, Customer, CustomerEvent
+from .models import Contact, Customer
 
 
 class ContactInline(admin.TabularInline):
@@ -19,6 +20,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "tax_id_status"]
     search_fields = ["name", "company_name", "email", "tax_id"]
     readonly_fields = [
+        "status",
         "tax_id_status",
         "tax_id_checked_at",
         "tax_id_check_detail",
@@ -44,13 +46,3 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "customer__name", "customer__company_name"]
     list_select_related = ["customer"]
     raw_id_fields = ["customer"]
-
-
-@admin.register(CustomerEvent)
-class CustomerEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "customer", "action", "actor"]
-    list_filter = ["action"]
-    readonly_fields = ["customer", "action", "actor", "detail", "created_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False

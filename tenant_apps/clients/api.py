@@ -13,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from tenant_apps.instance.audit import request_actor
+
 from . import services
 from .models import Customer
 from .selectors import customer_list, get_customer_for
@@ -51,8 +53,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         except Customer.DoesNotExist as exc:
             raise NotFound("No such customer.") from exc
 
-    def _actor(self) -> str:
-        return self.request.user.email
+    def _actor(self):
+        return request_actor(self.request)
 
     def _detail(self, customer: Customer, code: int = status.HTTP_200_OK) -> Response:
         fresh = get_customer_for(self.request.user, customer.pk)

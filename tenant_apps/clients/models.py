@@ -1,4 +1,8 @@
-"""Customers of one instance (people or companies), their contacts, tax ids and credit."""
+"""Customers of one instance (people or companies), their contacts, tax ids and credit.
+
+What was done to a customer, and by whom, is in the instance's audit trail
+(`tenant_apps.instance`), written by `services`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,17 @@ from django.db import models
 from django_countries.fields import CountryField
 
 from tenant_apps.instance.money import validate_currency
+from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
+
+
+class InvalidCustomerTransition(InvalidTransition):
+    """Closing a closed customer or reopening an open one (services show it on the form)."""
+
+
+def _customer_refusal(noun: str, current: str, target: str) -> str:
+    if target == "closed":
+        return "This customer is already closed."
+    return "This customer is not closed."
 
 
 def _currency_validator(value: str) -> None:
@@ -29,6 +44,13 @@ class Customer(models.Model):
         UNVERIFIED = "unverified", "Not verified"  # format valid; registry not reachable yet
         VALID = "valid", "Valid"
         INVALID = "invalid", "Invalid"
+
+    pipeline = Pipeline(
+        Status,
+        {Status.ACTIVE: {Status.CLOSED}, Status.CLOSED: {Status.ACTIVE}},
+        error=InvalidCustomerTransition,
+        message=_customer_refusal,
+    )
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(max_length=200, help_text="Person's full name, or the company's name")
@@ -113,51 +135,3 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
-
-
-class CustomerEvent(models.Model):
-    """Audit trail of what was done to a customer, by whom (written by the services)."""
-
-    LABELS = {
-        "created": "Customer added",
-        "updated": "Details changed",
-        "tax_id_checked": "Tax id checked",
-        "closed": "Closed",
-        "reopened": "Reopened",
-        "portal_invited": "Invited to the portal",
-        "contact_added": "Contact added",
-        "contact_updated": "Contact changed",
-        "contact_removed": "Contact removed",
-    }
-
-    customer = models.ForeignKey(Customer, related_name="events", on_delete=models.CASCADE)
-    action = models.CharField(max_length=40)
-    actor = models.CharField(max_length=254, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.customer_id} {self.action}"
-
-    @property
-    def label(self) -> str:
-        return self.LABELS.get(self.action, self.action.replace("_", " ").capitalize())
-
-    @property
-    def summary(self) -> str:
-        """One readable line of the event's detail (changed fields, contact, outcome)."""
-        detail = self.detail or {}
-        parts = []
-        if detail.get("fields"):
-            parts.append(", ".join(f.replace("_", " ") for f in detail["fields"]))
-        if detail.get("contact"):
-            parts.append(detail["contact"])
-        if detail.get("email"):
-            parts.append(detail["email"])
-        status = detail.get("status") or detail.get("tax_id_status")
-        if status:
-            parts.append(f"tax id {status}")
-        return " · ".join(parts)

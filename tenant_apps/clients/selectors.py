@@ -6,7 +6,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
-from .models import Contact, Customer, CustomerEvent
+from tenant_apps.instance.audit import event_label
+from tenant_apps.instance.models import AuditEvent
+from tenant_apps.instance.selectors import audit_event_list
+
+from .models import Contact, Customer
 
 
 def customer_list(
@@ -72,5 +76,35 @@ def customer_for_user(user) -> Customer | None:
     return Customer.objects.filter(user=user).first()
 
 
-def customer_events(customer: Customer, *, limit: int = 20) -> list[CustomerEvent]:
-    return list(customer.events.all()[:limit])
+def _event_summary(event: AuditEvent) -> str:
+    """One readable line of what an event changed (fields, contact, status, document)."""
+    detail, changes = event.detail or {}, event.changes or {}
+    parts = []
+    if detail.get("fields"):
+        parts.append(", ".join(str(f).replace("_", " ") for f in detail["fields"]))
+    for key in ("contact", "email", "number", "invoice", "document"):
+        if detail.get(key):
+            parts.append(str(detail[key]))
+    status = detail.get("status") or detail.get("tax_id_status")
+    if status and event.action.startswith(("customer.", "contact.")):
+        parts.append(f"tax id {status}")
+    if isinstance(changes.get("status"), list) and event.object_type != "customer":
+        old, new = changes["status"]
+        parts.append(f"{old} → {new}" if old else str(new))
+    if detail.get("reason"):
+        parts.append(str(detail["reason"]))
+    return " · ".join(parts)
+
+
+def customer_activity(customer: Customer, *, limit: int = 20) -> list[dict]:
+    """The customer's history from the instance's audit trail (their record, contacts,
+    orders, services, invoices …), newest first, ready for the customer page."""
+    return [
+        {
+            "created_at": event.created_at,
+            "label": event_label(event.action),
+            "summary": _event_summary(event),
+            "actor": event.actor_label or "system",
+        }
+        for event in audit_event_list(customer_id=customer.pk)[:limit]
+    ]

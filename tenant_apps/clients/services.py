@@ -8,7 +8,10 @@ Rules kept here and nowhere else:
   so a slow registry never blocks billing; an unreachable registry leaves it `unverified`
   (the `tax_ids_recheck` task asks again later);
 - `credit_balance` belongs to billing: these services never write it (updates save only the
-  fields they change, under the customer's row lock).
+  fields they change, under the customer's row lock);
+- every write records one event in the instance's audit trail (`instance.audit`), on the
+  customer (or the contact) with the customer's id, so the customer page lists them all;
+- the customer's status moves only along `Customer.pipeline` (active ⇄ closed).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from django_countries import countries
 
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.services import user_send_password_link
+from tenant_apps.instance import audit
 from tenant_apps.instance.money import validate_currency
+from tenant_apps.instance.pipelines import InvalidTransition, transition
 from tenant_apps.instance.selectors import issuer_identity_get
 
-from .models import Contact, Customer, CustomerEvent
+from .models import Contact, Customer
 from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
 from .vies import VatServiceUnavailable, get_vat_checker
 
@@ -62,8 +67,23 @@ _UNPAID_INVOICE_STATUSES = ("issued", "partially_paid")
 UNREACHABLE_PREFIX = "VIES unreachable at"
 
 
-def _event(customer: Customer, action: str, actor: str, **detail: Any) -> None:
-    CustomerEvent.objects.create(customer=customer, action=action, actor=actor or "", detail=detail)
+CUSTOMER_CREATED = audit.event_type("customer.created", "Customer added")
+CUSTOMER_UPDATED = audit.event_type("customer.updated", "Details changed")
+CUSTOMER_TAX_ID_CHECKED = audit.event_type("customer.tax_id_checked", "Tax id checked")
+CUSTOMER_CLOSED = audit.event_type("customer.closed", "Closed")
+CUSTOMER_REOPENED = audit.event_type("customer.reopened", "Reopened")
+CUSTOMER_PORTAL_INVITED = audit.event_type("customer.portal_invited", "Invited to the portal")
+CONTACT_ADDED = audit.event_type("contact.added", "Contact added")
+CONTACT_UPDATED = audit.event_type("contact.updated", "Contact changed")
+CONTACT_REMOVED = audit.event_type("contact.removed", "Contact removed")
+
+
+def _move(customer: Customer, to: str) -> str:
+    """Move the customer's status along its pipeline; a refusal is a form error on `status`."""
+    try:
+        return transition(customer, to)
+    except InvalidTransition as exc:
+        raise ValidationError({"status": [str(exc)]}) from exc
 
 
 def _max_length(model, field: str) -> int | None:
@@ -272,7 +292,7 @@ def customer_create(
     tax_exempt_reason: str = "",
     notes: str = "",
     contacts: Iterable[Mapping[str, Any]] = (),
-    actor: str = "",
+    actor=None,
 ) -> Customer:
     """Add a customer (and its contacts). Without a currency, the instance's own is used."""
     if not currency:
@@ -320,11 +340,22 @@ def customer_create(
         customer = Customer.objects.create(**data, **tax_state)
         for contact in clean_contacts:
             Contact.objects.create(customer=customer, **contact)
-        _event(customer, "created", actor, tax_id_status=customer.tax_id_status)
+        audit.audit_record(
+            CUSTOMER_CREATED,
+            actor=actor,
+            obj=customer,
+            changes=audit.diff(
+                {}, audit.snapshot(customer, [*EDITABLE_FIELDS, "tax_id_status"]), created=True
+            ),
+            detail={
+                "tax_id_status": customer.tax_id_status,
+                "contacts": [contact["email"] for contact in clean_contacts],
+            },
+        )
     return customer
 
 
-def customer_update(*, customer: Customer, actor: str = "", **changes: Any) -> Customer:
+def customer_update(*, customer: Customer, actor=None, **changes: Any) -> Customer:
     """Change a customer's details; a changed tax id (or country) is checked again."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -340,6 +371,8 @@ def customer_update(*, customer: Customer, actor: str = "", **changes: Any) -> C
 
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        watched = [*changed, *(["tax_id_status"] if tax_state else [])]
+        before = audit.snapshot(locked, watched)
         for field in changed:
             setattr(locked, field, data[field])
         for field, value in tax_state.items():
@@ -348,11 +381,17 @@ def customer_update(*, customer: Customer, actor: str = "", **changes: Any) -> C
         detail: dict[str, Any] = {"fields": changed}
         if tax_state:
             detail["tax_id_status"] = locked.tax_id_status
-        _event(locked, "updated", actor, **detail)
+        audit.audit_record(
+            CUSTOMER_UPDATED,
+            actor=actor,
+            obj=locked,
+            changes=audit.diff(before, audit.snapshot(locked, watched)),
+            detail=detail,
+        )
     return locked
 
 
-def customer_tax_id_verify(*, customer: Customer, actor: str = "") -> Customer:
+def customer_tax_id_verify(*, customer: Customer, actor=None) -> Customer:
     """Ask VIES again about the customer's EU VAT id and store its answer."""
     tax_id = customer.tax_id
     if not tax_id:
@@ -366,19 +405,29 @@ def customer_tax_id_verify(*, customer: Customer, actor: str = "") -> Customer:
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.tax_id != tax_id:
             return locked  # changed meanwhile; that change ran its own check
+        before = audit.snapshot(locked, ["tax_id_status"])
         for field, value in state.items():
             setattr(locked, field, value)
         locked.save(update_fields=list(_TAX_STATE_FIELDS))
-        _event(locked, "tax_id_checked", actor, tax_id=tax_id, status=locked.tax_id_status)
+        audit.audit_record(
+            CUSTOMER_TAX_ID_CHECKED,
+            actor=actor,
+            obj=locked,
+            changes=audit.diff(before, audit.snapshot(locked, ["tax_id_status"])),
+            detail={
+                "tax_id": tax_id,
+                "status": locked.tax_id_status,
+                "registry": locked.tax_id_check_detail.splitlines()[:1],
+            },
+        )
     return locked
 
 
-def customer_close(*, customer: Customer, actor: str = "") -> Customer:
+def customer_close(*, customer: Customer, actor=None) -> Customer:
     """Close a customer who has nothing running and nothing left to pay (data is kept)."""
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        if locked.status == Customer.Status.CLOSED:
-            raise ValidationError({"status": ["This customer is already closed."]})
+        before = _move(locked, Customer.Status.CLOSED)
         services = locked.services.filter(status__in=_LIVE_SERVICE_STATUSES).count()
         if services:
             raise ValidationError(
@@ -401,26 +450,25 @@ def customer_close(*, customer: Customer, actor: str = "") -> Customer:
                     ]
                 }
             )
-        locked.status = Customer.Status.CLOSED
         locked.save(update_fields=["status"])
-        _event(locked, "closed", actor)
+        audit.audit_record(
+            CUSTOMER_CLOSED, actor=actor, obj=locked, changes={"status": [before, locked.status]}
+        )
     return locked
 
 
-def customer_reopen(*, customer: Customer, actor: str = "") -> Customer:
+def customer_reopen(*, customer: Customer, actor=None) -> Customer:
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        if locked.status != Customer.Status.CLOSED:
-            raise ValidationError({"status": ["This customer is not closed."]})
-        locked.status = Customer.Status.ACTIVE
+        before = _move(locked, Customer.Status.ACTIVE)
         locked.save(update_fields=["status"])
-        _event(locked, "reopened", actor)
+        audit.audit_record(
+            CUSTOMER_REOPENED, actor=actor, obj=locked, changes={"status": [before, locked.status]}
+        )
     return locked
 
 
-def customer_portal_invite(
-    *, customer: Customer, domain: str, use_https: bool, actor: str = ""
-) -> User:
+def customer_portal_invite(*, customer: Customer, domain: str, use_https: bool, actor=None) -> User:
     """Give the customer a portal login (their e-mail) and mail them a set-password link.
 
     The link is built for `domain`, the instance's own host, so it works only there.
@@ -449,7 +497,9 @@ def customer_portal_invite(
             user = User.objects.create_user(email=email, full_name=locked.name, role=Role.CUSTOMER)
             locked.user = user
             locked.save(update_fields=["user"])
-            _event(locked, "portal_invited", actor, email=email)
+            audit.audit_record(
+                CUSTOMER_PORTAL_INVITED, actor=actor, obj=locked, detail={"email": email}
+            )
     except IntegrityError as exc:  # the same e-mail registered concurrently
         raise ValidationError(
             {"email": [f"{email} already has a login on this instance."]}
@@ -473,7 +523,7 @@ def contact_add(
     phone: str = "",
     role: str = "",
     receives_invoices: bool = False,
-    actor: str = "",
+    actor=None,
 ) -> Contact:
     data = _validated_contact(
         {
@@ -486,25 +536,40 @@ def contact_add(
     )
     with transaction.atomic():
         contact = Contact.objects.create(customer=customer, **data)
-        _event(customer, "contact_added", actor, contact=contact.email)
+        audit.audit_record(
+            CONTACT_ADDED,
+            actor=actor,
+            obj=contact,
+            changes=audit.diff({}, audit.snapshot(contact, CONTACT_FIELDS), created=True),
+            detail={"contact": contact.email},
+        )
     return contact
 
 
-def contact_update(*, contact: Contact, actor: str = "", **changes: Any) -> Contact:
+def contact_update(*, contact: Contact, actor=None, **changes: Any) -> Contact:
     current = {field: getattr(contact, field) for field in CONTACT_FIELDS}
     data = _validated_contact({**current, **changes})
     changed = [field for field in CONTACT_FIELDS if data[field] != current[field]]
     if not changed:
         return contact
     with transaction.atomic():
+        before = audit.snapshot(contact, changed)
         for field in changed:
             setattr(contact, field, data[field])
         contact.save(update_fields=changed)
-        _event(contact.customer, "contact_updated", actor, contact=contact.email, fields=changed)
+        audit.audit_record(
+            CONTACT_UPDATED,
+            actor=actor,
+            obj=contact,
+            changes=audit.diff(before, audit.snapshot(contact, changed)),
+            detail={"contact": contact.email, "fields": changed},
+        )
     return contact
 
 
-def contact_remove(*, contact: Contact, actor: str = "") -> None:
+def contact_remove(*, contact: Contact, actor=None) -> None:
     with transaction.atomic():
-        _event(contact.customer, "contact_removed", actor, contact=contact.email)
+        audit.audit_record(
+            CONTACT_REMOVED, actor=actor, obj=contact, detail={"contact": contact.email}
+        )
         contact.delete()

@@ -30,7 +30,7 @@ from .forms import (
     CustomerForm,
 )
 from .models import Contact, Customer
-from .selectors import customer_events, customer_for_user, customer_list, get_customer_for
+from .selectors import customer_activity, customer_for_user, customer_list, get_customer_for
 from .tables import CustomerFilter, CustomerTable, tax_status_badge
 from .tax_ids import is_eu_vat_id
 
@@ -108,7 +108,7 @@ class CustomerCreateView(StaffRequiredMixin, TemplateView):
             ]
             try:
                 customer = services.customer_create(
-                    **form.cleaned_data, contacts=new_contacts, actor=request.user.email
+                    **form.cleaned_data, contacts=new_contacts, actor=request.user
                 )
             except ValidationError as exc:
                 apply_errors(form, exc)
@@ -128,7 +128,7 @@ class CustomerDetailView(CustomerMixin, TemplateView):
         context.update(
             customer=customer,
             contacts=list(customer.contacts.all()),
-            events=customer_events(customer),
+            events=customer_activity(customer),
             credit=format_money(customer.credit_balance, customer.currency),
             tax_badge=tax_status_badge(customer),
             can_verify=is_eu_vat_id(customer.tax_id, str(customer.country)),
@@ -162,7 +162,7 @@ class CustomerEditView(CustomerMixin, TemplateView):
                 # One save: the customer's details and every contact change, or nothing.
                 with transaction.atomic():
                     updated = services.customer_update(
-                        customer=customer, actor=request.user.email, **form.cleaned_data
+                        customer=customer, actor=request.user, **form.cleaned_data
                     )
                     self._save_contacts(contacts, updated)
             except ValidationError as exc:
@@ -179,7 +179,7 @@ class CustomerEditView(CustomerMixin, TemplateView):
         )
 
     def _save_contacts(self, formset, customer: Customer) -> None:
-        actor = self.request.user.email
+        actor = self.request.user
         failed = False
         for form in formset.forms:
             existing = form.instance.pk
@@ -231,7 +231,7 @@ class CustomerActionView(CustomerMixin, View):
 
 class CustomerVerifyTaxIdView(CustomerActionView):
     def act(self, customer):
-        checked = services.customer_tax_id_verify(customer=customer, actor=self.request.user.email)
+        checked = services.customer_tax_id_verify(customer=customer, actor=self.request.user)
         _tax_id_message(self.request, checked)
 
 
@@ -241,7 +241,7 @@ class CustomerInviteView(CustomerActionView):
             customer=customer,
             domain=self.request.get_host(),
             use_https=self.request.is_secure(),
-            actor=self.request.user.email,
+            actor=self.request.user,
         )
         messages.success(
             self.request,
@@ -251,13 +251,13 @@ class CustomerInviteView(CustomerActionView):
 
 class CustomerCloseView(CustomerActionView):
     def act(self, customer):
-        services.customer_close(customer=customer, actor=self.request.user.email)
+        services.customer_close(customer=customer, actor=self.request.user)
         messages.success(self.request, f"{customer.display_name} is closed; the data is kept.")
 
 
 class CustomerReopenView(CustomerActionView):
     def act(self, customer):
-        services.customer_reopen(customer=customer, actor=self.request.user.email)
+        services.customer_reopen(customer=customer, actor=self.request.user)
         messages.success(self.request, f"{customer.display_name} is active again.")
 
 
@@ -289,7 +289,7 @@ class BillingDetailsView(CustomerRequiredMixin, TemplateView):
         if form.is_valid():
             try:
                 updated = services.customer_update(
-                    customer=customer, actor=request.user.email, **form.cleaned_data
+                    customer=customer, actor=request.user, **form.cleaned_data
                 )
             except ValidationError as exc:
                 apply_errors(form, exc)

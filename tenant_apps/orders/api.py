@@ -22,6 +22,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .models import Order, Service
@@ -136,8 +137,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 referer_source=data["referer_source"] if referer else "",
                 created_by=request.user,
                 notes=data["notes"],
+                actor=request_actor(request),
             )
-            services.order_accept(order=order, activate=data["activate"])
+            services.order_accept(
+                order=order, activate=data["activate"], actor=request_actor(request)
+            )
             return self._detail(order, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -149,7 +153,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload.is_valid(raise_exception=True)
         with transaction.atomic():
             order = self.get_object()
-            services.order_accept(order=order, activate=payload.validated_data["activate"])
+            services.order_accept(
+                order=order,
+                activate=payload.validated_data["activate"],
+                actor=request_actor(request),
+            )
             return self._detail(order)
 
     @extend_schema(summary="Cancel a pending order", request=None, responses=OrderSerializer)
@@ -157,7 +165,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request, pk=None):
         with transaction.atomic():
             order = self.get_object()
-            services.order_cancel(order=order)
+            services.order_cancel(order=order, actor=request_actor(request))
             return self._detail(order)
 
 
@@ -199,13 +207,19 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reason = self._reason(request)
         with transaction.atomic():
             service = self.get_object()
-            return self._detail(services.service_suspend(service=service, reason=reason))
+            return self._detail(
+                services.service_suspend(
+                    service=service, reason=reason, actor=request_actor(request)
+                )
+            )
 
     @extend_schema(summary="Lift a suspension", request=None)
     @action(detail=True, methods=["post"])
     def unsuspend(self, request, pk=None):
         with transaction.atomic():
-            return self._detail(services.service_unsuspend(service=self.get_object()))
+            return self._detail(
+                services.service_unsuspend(service=self.get_object(), actor=request_actor(request))
+            )
 
     @extend_schema(summary="Terminate a service (capacity released)", request=ReasonSerializer)
     @action(detail=True, methods=["post"])
@@ -213,7 +227,11 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reason = self._reason(request)
         with transaction.atomic():
             service = self.get_object()
-            return self._detail(services.service_terminate(service=service, reason=reason))
+            return self._detail(
+                services.service_terminate(
+                    service=service, reason=reason, actor=request_actor(request)
+                )
+            )
 
     @extend_schema(
         summary="Cancel now, or at the end of the paid term", request=ServiceCancelSerializer
@@ -227,6 +245,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 service=self.get_object(),
                 immediately=payload.validated_data["immediately"],
                 reason=payload.validated_data["reason"],
+                actor=request_actor(request),
             )
             return self._detail(updated)
 
@@ -242,7 +261,9 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         with transaction.atomic():
             service = self.get_object()
             document = services.service_change_plan(
-                service=service, product=payload.validated_data["product"]
+                service=service,
+                product=payload.validated_data["product"],
+                actor=request_actor(request),
             )
             result = ChangePlanResultSerializer(
                 {"service": get_service_for(request.user, service.pk), "document": document}

@@ -1,8 +1,9 @@
 """Orders (each with its referer) and the services they create.
 
-Status pipelines (one function each in `services` moves them):
+Status pipelines, declared on each model as `pipeline` and followed by every status write
+(`tenant_apps.instance.pipelines.transition`, called from `services`):
     Order:   pending → accepted | cancelled
-    Service: pending → active ⇄ suspended → terminated;  active/suspended → cancelled
+    Service: pending → active ⇄ suspended → terminated;  pending/active/suspended → cancelled
 """
 
 from __future__ import annotations
@@ -12,6 +13,22 @@ from django.db import models
 
 from tenant_apps.catalog.models import BillingCycle
 from tenant_apps.instance.money import ZERO
+from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
+
+
+class InvalidOrderTransition(InvalidTransition):
+    """An order asked to move where its pipeline does not go (accepting a cancelled one…)."""
+
+
+class InvalidServiceTransition(InvalidTransition):
+    """A service asked to move where its pipeline does not go (409 in the API)."""
+
+
+def _order_refusal(noun: str, current: str, target: str) -> str:
+    # The wording staff already know from the order screens and the API.
+    if target == "cancelled":
+        return f"{noun} is {current}; only pending orders can be cancelled."
+    return f"{noun} is {current} already."
 
 
 class Order(models.Model):
@@ -19,6 +36,17 @@ class Order(models.Model):
         PENDING = "pending", "Pending"
         ACCEPTED = "accepted", "Accepted"
         CANCELLED = "cancelled", "Cancelled"
+
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.PENDING: {Status.ACCEPTED, Status.CANCELLED},
+            Status.ACCEPTED: set(),
+            Status.CANCELLED: set(),
+        },
+        error=InvalidOrderTransition,
+        message=_order_refusal,
+    )
 
     class Source(models.TextChoices):
         PORTAL = "portal", "Customer portal"
@@ -82,6 +110,20 @@ class Service(models.Model):
         SUSPENDED = "suspended", "Suspended"
         TERMINATED = "terminated", "Terminated"
         CANCELLED = "cancelled", "Cancelled"
+
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
+            Status.ACTIVE: {Status.SUSPENDED, Status.TERMINATED, Status.CANCELLED},
+            Status.SUSPENDED: {Status.ACTIVE, Status.TERMINATED, Status.CANCELLED},
+            Status.TERMINATED: set(),
+            Status.CANCELLED: set(),
+        },
+        error=InvalidServiceTransition,
+    )
+    # Statuses in which the service holds capacity of the instance's allocation.
+    HOLDS_CAPACITY = frozenset({Status.ACTIVE, Status.SUSPENDED})
 
     customer = models.ForeignKey(
         "clients.Customer", related_name="services", on_delete=models.PROTECT

@@ -129,7 +129,10 @@ class PortalServiceCancelView(PortalCustomerMixin, View):
         service = _service_or_404(request, pk)
         try:
             updated = services.service_cancel(
-                service=service, immediately=False, reason="Cancelled by the customer"
+                service=service,
+                immediately=False,
+                reason="Cancelled by the customer",
+                actor=request.user,
             )
         except DomainError as exc:
             messages.error(request, str(exc))
@@ -181,9 +184,10 @@ class PortalOrderCreateView(PortalCustomerMixin, View):
                     referer=form.referer,
                     referer_source=form.referer_source,
                     created_by=request.user,
+                    actor=request.user,
                 )
                 # Portal orders are invoiced now and start when the first invoice is paid.
-                services.order_accept(order=order, activate=False)
+                services.order_accept(order=order, activate=False, actor=request.user)
         except ValidationError as exc:
             apply_service_errors(form, exc, aliases={"cycle": "price", "product": "price"})
             return self.render_form(form)

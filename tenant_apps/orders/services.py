@@ -2,8 +2,17 @@
 
 Capacity is taken from the operator's allocation when a service becomes active and given
 back when it ends (through the `ports.capacity_*` ports, under the allocation row lock), so
-a reseller instance can never hold more than it was allocated. Every status change is
-announced on `ports.service_changed` inside its transaction.
+a reseller instance can never hold more than it was allocated. Every status change goes
+through the model's declared `pipeline` (`instance.pipelines.transition`), is recorded in the
+instance's audit trail and announced on `ports.service_changed` inside its transaction.
+
+Lock order (the instance's one order for money writes, `tenant_apps.instance.locking`):
+    Order → Service → platform Allocation (the capacity ports) → Customer → Invoice →
+    PendingCharge → NumberSequence.
+So accepting an order locks the order, starts its services (taking capacity) and only then
+issues the invoice, whose number is taken last; a plan change locks the service, moves its
+capacity, then issues the prorated invoice or credit note; a settled invoice locks the
+services it paid for (in id order) and starts them, taking capacity, with no invoice lock.
 """
 
 from __future__ import annotations
@@ -25,22 +34,30 @@ from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import audit
 from tenant_apps.instance.money import round_money
+from tenant_apps.instance.pipelines import transition
 from tenant_apps.referrals.models import Referer
 
 from . import ports
-from .models import Order, OrderItem, Service
+from .models import InvalidOrderTransition, InvalidServiceTransition, Order, OrderItem, Service
 
 log = logging.getLogger(__name__)
+
+__all__ = ["InvalidOrderTransition", "InvalidServiceTransition", "OrderError"]
+
+ORDER_PLACED = audit.event_type("order.placed", "Order placed")
+ORDER_ACCEPTED = audit.event_type("order.accepted", "Order accepted")
+ORDER_CANCELLED = audit.event_type("order.cancelled", "Order cancelled")
+SERVICE_STATUS_CHANGED = audit.event_type("service.status_changed", "Service status changed")
+SERVICE_PLAN_CHANGED = audit.event_type("service.plan_changed", "Service plan changed")
+SERVICE_CANCEL_SCHEDULED = audit.event_type(
+    "service.cancel_scheduled", "Service set to cancel at the end of its term"
+)
 
 
 class OrderError(DomainError):
     code = "order_error"
-
-
-class InvalidServiceTransition(DomainError):
-    code = "invalid_transition"
-    status_code = 409
 
 
 # --------------------------------------------------------------------------------------
@@ -166,8 +183,12 @@ def order_place(
     referer_source: str = "",
     created_by=None,
     notes: str = "",
+    actor=None,
 ) -> Order:
-    """Record an order at today's catalog prices; nothing is provisioned until it is accepted."""
+    """Record an order at today's catalog prices; nothing is provisioned until it is accepted.
+
+    `actor` defaults to `created_by` (the user placing the order on a screen).
+    """
     if customer.status != Customer.Status.ACTIVE:
         raise OrderError(f"{customer} is closed and cannot order.")
     requests = [_parse_item(item) for item in items]
@@ -186,6 +207,7 @@ def order_place(
         created_by=created_by,
         notes=notes,
     )
+    lines = []
     for request in requests:
         if request.quantity < 1:
             raise ValidationError({"quantity": ["The quantity must be at least 1."]})
@@ -208,6 +230,7 @@ def order_place(
             setup_fee=price.setup_fee,
             label=request.label,
         )
+        lines.append(f"{request.quantity} × {request.product.code} ({request.cycle})")
         allowed = set(request.product.addons.values_list("pk", flat=True))
         for raw_addon in request.addons:
             addon = (
@@ -229,22 +252,35 @@ def order_place(
                 setup_fee=addon_price.setup_fee,
                 parent=parent,
             )
+            lines.append(f"{request.quantity} × {addon.code} ({request.cycle}, add-on)")
+    audit.audit_record(
+        ORDER_PLACED,
+        actor=actor if actor is not None else created_by,
+        obj=order,
+        detail={
+            "source": source,
+            "items": lines,
+            "referer": referer.code if referer else "",
+            "currency": order.currency,
+        },
+    )
     return order
 
 
 @transaction.atomic
 def order_accept(
-    *, order: Order, activate: bool = True, today: datetime.date | None = None
+    *, order: Order, activate: bool = True, today: datetime.date | None = None, actor=None
 ) -> Invoice:
     """Accept an order: create its services and issue the first invoice.
 
     With `activate` (staff orders) the services start at once, within quota; otherwise
-    (portal orders) they start when the first invoice is paid.
+    (portal orders) they start when the first invoice is paid. Capacity is taken before the
+    invoice takes its number (the lock order in the module docstring), so a refusal for
+    quota never waits on, nor holds, the numbering counter.
     """
     today = today or timezone.localdate()
     locked = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
-    if locked.status != Order.Status.PENDING:
-        raise OrderError(f"Order #{locked.pk} is {locked.get_status_display().lower()} already.")
+    before = transition(locked, Order.Status.ACCEPTED, noun=f"Order #{locked.pk}")
     services, lines = [], []
     by_item: dict[int, Service] = {}
     # Plans before their add-ons, so each add-on's service can point at its plan's.
@@ -264,6 +300,7 @@ def order_accept(
             recurring_amount=item.unit_price,
             resources=item.product.resources or {},
             next_due_date=today,
+            invoiced_period_start=today,
         )
         by_item[item.pk] = service
         services.append(service)
@@ -279,72 +316,65 @@ def order_accept(
                 )
             )
         lines.append(_service_line(service, today))
-    for service in services:
-        service.invoiced_period_start = today
-        service.save(update_fields=["invoiced_period_start"])
-    invoice = billing.invoice_create_draft(
-        customer=locked.customer, lines=lines, currency=locked.currency
-    )
-    invoice = billing.invoice_issue(invoice=invoice, issue_date=today)
-    locked.status = Order.Status.ACCEPTED
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["status", "accepted_at"])
     if activate:
+        # Service → Allocation before Invoice → NumberSequence.
         for service in services:
-            service_activate(service=service, today=today)
+            service_activate(service=service, today=today, actor=actor)
+    invoice = billing.invoice_create_draft(
+        customer=locked.customer, lines=lines, currency=locked.currency, actor=actor
+    )
+    invoice = billing.invoice_issue(invoice=invoice, issue_date=today, actor=actor)
+    audit.audit_record(
+        ORDER_ACCEPTED,
+        actor=actor,
+        obj=locked,
+        changes={"status": [before, locked.status]},
+        detail={
+            "invoice": invoice.number,
+            "services": [service.pk for service in services],
+            "activated": activate,
+        },
+    )
     return invoice
 
 
 @transaction.atomic
-def order_cancel(*, order: Order) -> Order:
+def order_cancel(*, order: Order, actor=None) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    if locked.status != Order.Status.PENDING:
-        raise OrderError(
-            f"Order #{locked.pk} is {locked.get_status_display().lower()}; "
-            "only pending orders can be cancelled."
-        )
-    locked.status = Order.Status.CANCELLED
+    before = transition(locked, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
     locked.save(update_fields=["status"])
+    audit.audit_record(
+        ORDER_CANCELLED, actor=actor, obj=locked, changes={"status": [before, locked.status]}
+    )
     return locked
 
 
 # --------------------------------------------------------------------------------------
-# Service lifecycle — one function moves the status, and refuses illegal moves.
+# Service lifecycle — `Service.pipeline` says which moves are legal; one function moves them.
 
-_TRANSITIONS = {
-    Service.Status.PENDING: {Service.Status.ACTIVE, Service.Status.CANCELLED},
-    Service.Status.ACTIVE: {
-        Service.Status.SUSPENDED,
-        Service.Status.TERMINATED,
-        Service.Status.CANCELLED,
-    },
-    Service.Status.SUSPENDED: {
-        Service.Status.ACTIVE,
-        Service.Status.TERMINATED,
-        Service.Status.CANCELLED,
-    },
-    Service.Status.TERMINATED: set(),
-    Service.Status.CANCELLED: set(),
+_ANNOUNCED_AS = {
+    (Service.Status.PENDING, Service.Status.ACTIVE): "activated",
+    (Service.Status.SUSPENDED, Service.Status.ACTIVE): "resumed",
 }
-_HOLDS_CAPACITY = {Service.Status.ACTIVE, Service.Status.SUSPENDED}
 
 
 def service_transition(
-    *, service: Service, to: str, reason: str = "", nonpayment: bool = False
+    *, service: Service, to: str, reason: str = "", nonpayment: bool = False, actor=None
 ) -> Service:
+    """Move a service along its pipeline, taking or giving back capacity as it starts or ends.
+
+    An illegal move raises `InvalidServiceTransition` (409 in the API) and changes nothing.
+    """
     with transaction.atomic():
         locked = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
-        if to not in _TRANSITIONS[locked.status]:
-            raise InvalidServiceTransition(
-                f"The service is {locked.get_status_display().lower()}; it cannot become "
-                f"{Service.Status(to).label.lower()}."
-            )
-        before = locked.status
+        before = transition(locked, to)
         now = timezone.now()
         if to == Service.Status.ACTIVE and before == Service.Status.PENDING:
             _quota_reserve(_demands(locked))
             locked.activated_at = now
-        if before in _HOLDS_CAPACITY and to not in _HOLDS_CAPACITY:
+        if before in Service.HOLDS_CAPACITY and to not in Service.HOLDS_CAPACITY:
             _quota_release(_demands(locked))
             locked.ended_at = now
         if to == Service.Status.SUSPENDED:
@@ -353,24 +383,29 @@ def service_transition(
         if to == Service.Status.ACTIVE:
             locked.suspended_at = None
             locked.suspended_for_nonpayment = False
-        locked.status = to
         locked.status_reason = reason[:300]
         locked.save()
-        _hook(
-            {
-                (Service.Status.PENDING, Service.Status.ACTIVE): "activated",
-                (Service.Status.SUSPENDED, Service.Status.ACTIVE): "resumed",
-            }.get((before, to), to),
-            locked,
+        detail: dict = {"reason": locked.status_reason} if locked.status_reason else {}
+        if to == Service.Status.SUSPENDED and nonpayment:
+            detail["nonpayment"] = True
+        audit.audit_record(
+            SERVICE_STATUS_CHANGED,
+            actor=actor,
+            obj=locked,
+            changes={"status": [before, to]},
+            detail=detail,
         )
+        _hook(_ANNOUNCED_AS.get((before, to), to), locked)
     return locked
 
 
-def service_activate(*, service: Service, today: datetime.date | None = None) -> Service:
+def service_activate(
+    *, service: Service, today: datetime.date | None = None, actor=None
+) -> Service:
     """Start a pending service within quota; its next renewal is due one period later."""
     today = today or timezone.localdate()
     with transaction.atomic():
-        activated = service_transition(service=service, to=Service.Status.ACTIVE)
+        activated = service_transition(service=service, to=Service.Status.ACTIVE, actor=actor)
         start = activated.invoiced_period_start or today
         if activated.cycle == BillingCycle.ONE_TIME:
             activated.next_due_date = None
@@ -380,48 +415,72 @@ def service_activate(*, service: Service, today: datetime.date | None = None) ->
     return activated
 
 
-def service_suspend(*, service: Service, reason: str = "", nonpayment: bool = False) -> Service:
+def service_suspend(
+    *, service: Service, reason: str = "", nonpayment: bool = False, actor=None
+) -> Service:
     return service_transition(
-        service=service, to=Service.Status.SUSPENDED, reason=reason, nonpayment=nonpayment
+        service=service,
+        to=Service.Status.SUSPENDED,
+        reason=reason,
+        nonpayment=nonpayment,
+        actor=actor,
     )
 
 
-def service_unsuspend(*, service: Service) -> Service:
-    return service_transition(service=service, to=Service.Status.ACTIVE)
+def service_unsuspend(*, service: Service, actor=None) -> Service:
+    return service_transition(service=service, to=Service.Status.ACTIVE, actor=actor)
 
 
-def service_terminate(*, service: Service, reason: str = "") -> Service:
-    return service_transition(service=service, to=Service.Status.TERMINATED, reason=reason)
+def service_terminate(*, service: Service, reason: str = "", actor=None) -> Service:
+    return service_transition(
+        service=service, to=Service.Status.TERMINATED, reason=reason, actor=actor
+    )
 
 
 @transaction.atomic
-def service_cancel(*, service: Service, immediately: bool = False, reason: str = "") -> Service:
+def service_cancel(
+    *, service: Service, immediately: bool = False, reason: str = "", actor=None
+) -> Service:
     """Cancel now, or at the end of the paid period (the renewal run then ends it)."""
     if immediately:
-        return service_transition(service=service, to=Service.Status.CANCELLED, reason=reason)
+        return service_transition(
+            service=service, to=Service.Status.CANCELLED, reason=reason, actor=actor
+        )
     locked = Service.objects.select_for_update().get(pk=service.pk)
     if locked.status == Service.Status.PENDING:
         raise InvalidServiceTransition(
             "The service has not started yet: cancel it now instead of at the end of its term."
         )
-    if locked.status not in _HOLDS_CAPACITY:
+    if locked.status not in Service.HOLDS_CAPACITY:
         raise InvalidServiceTransition(
             f"The service is {locked.get_status_display().lower()} already; nothing to cancel."
         )
+    before = locked.cancel_at_period_end
     locked.cancel_at_period_end = True
     locked.status_reason = reason[:300]
     locked.save(update_fields=["cancel_at_period_end", "status_reason"])
+    audit.audit_record(
+        SERVICE_CANCEL_SCHEDULED,
+        actor=actor,
+        obj=locked,
+        changes={"cancel_at_period_end": [before, True]},
+        detail={
+            "ends_on": locked.next_due_date,
+            **({"reason": locked.status_reason} if locked.status_reason else {}),
+        },
+    )
     return locked
 
 
 @transaction.atomic
 def service_change_plan(
-    *, service: Service, product: Product, today: datetime.date | None = None
+    *, service: Service, product: Product, today: datetime.date | None = None, actor=None
 ) -> Invoice | None:
     """Upgrade or downgrade to another plan for the rest of the current period, prorated by day.
 
     An upgrade is invoiced now (the difference for the days left); a downgrade is given back
-    as a credit note on the invoice of the current period. Capacity follows the new plan.
+    as a credit note on the invoice of the current period. Capacity follows the new plan and
+    moves first: Service → Allocation, then the invoice or credit note and its number.
     """
     today = today or timezone.localdate()
     locked = (
@@ -446,7 +505,6 @@ def service_change_plan(
     }
     _quota_reserve({c: v for c, v in more.items() if v > 0})
     _quota_release({c: -v for c, v in more.items() if v < 0})
-
     document = None
     if (
         locked.next_due_date
@@ -474,9 +532,9 @@ def service_change_plan(
                 service_id=locked.pk,
             )
             document = billing.invoice_create_draft(
-                customer=locked.customer, lines=[spec], currency=locked.currency
+                customer=locked.customer, lines=[spec], currency=locked.currency, actor=actor
             )
-            document = billing.invoice_issue(invoice=document, issue_date=today)
+            document = billing.invoice_issue(invoice=document, issue_date=today, actor=actor)
         elif difference < 0:
             paid_line = (
                 InvoiceLine.objects.filter(
@@ -503,11 +561,26 @@ def service_change_plan(
                             {"line_id": paid_line.pk, "quantity": min(share, paid_line.quantity)}
                         ],
                         issue_date=today,
+                        actor=actor,
                     )
+    fields = ["product", "recurring_amount", "resources"]
+    before = audit.snapshot(locked, fields)
+    old_name = locked.product.name
     locked.product = product
     locked.recurring_amount = new_price.amount
     locked.resources = product.resources or {}
-    locked.save(update_fields=["product", "recurring_amount", "resources"])
+    locked.save(update_fields=fields)
+    audit.audit_record(
+        SERVICE_PLAN_CHANGED,
+        actor=actor,
+        obj=locked,
+        changes=audit.diff(before, audit.snapshot(locked, fields)),
+        detail={
+            "from": old_name,
+            "to": product.name,
+            "document": document.number if document is not None else "",
+        },
+    )
     _hook("changed", locked)
     return document
 
@@ -516,16 +589,30 @@ def service_change_plan(
 # Reacting to payments
 
 
-def services_on_invoice_settled(*, invoice_id: int) -> None:
-    """A settled invoice starts pending services, extends paid periods and lifts suspensions."""
+def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
+    """A settled invoice starts pending services, extends paid periods and lifts suspensions.
+
+    The services are locked in id order before any of them moves (two settlements touching
+    the same services wait for each other instead of deadlocking); no invoice is locked.
+    """
     with transaction.atomic():
-        lines = InvoiceLine.objects.filter(
-            invoice_id=invoice_id, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
-        ).select_related("service")
+        lines = list(
+            InvoiceLine.objects.filter(
+                invoice_id=invoice_id, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
+            ).order_by("id")
+        )
+        locked = {
+            service.pk: service
+            for service in Service.objects.select_for_update()
+            .filter(pk__in={line.service_id for line in lines})
+            .order_by("pk")
+        }
         for line in lines:
-            service = Service.objects.select_for_update().get(pk=line.service_id)
+            service = locked[line.service_id]
             if service.status == Service.Status.PENDING:
-                service_activate(service=service, today=line.period_start)
+                locked[service.pk] = service_activate(
+                    service=service, today=line.period_start, actor=actor
+                )
                 continue
             if line.period_end and service.cycle != BillingCycle.ONE_TIME:
                 paid_until = line.period_end + datetime.timedelta(days=1)
@@ -533,4 +620,4 @@ def services_on_invoice_settled(*, invoice_id: int) -> None:
                     service.next_due_date = paid_until
                     service.save(update_fields=["next_due_date"])
             if service.status == Service.Status.SUSPENDED and service.suspended_for_nonpayment:
-                service_unsuspend(service=service)
+                locked[service.pk] = service_unsuspend(service=service, actor=actor)

@@ -150,8 +150,11 @@ class OrderCreateView(OrderManagerMixin, FormView):
                     referer_source=Order.RefererSource.STAFF if referer else "",
                     created_by=self.request.user,
                     notes=data["notes"],
+                    actor=self.request.user,
                 )
-                invoice = services.order_accept(order=order, activate=data["activate"])
+                invoice = services.order_accept(
+                    order=order, activate=data["activate"], actor=self.request.user
+                )
         except ValidationError as exc:
             apply_service_errors(form, exc)
             return self.form_invalid(form)
@@ -221,14 +224,14 @@ class OrderActionView(OrderManagerMixin, View):
             if self.action == "accept":
                 form = OrderAcceptForm(request.POST)
                 activate = form.cleaned_data["activate"] if form.is_valid() else False
-                invoice = services.order_accept(order=order, activate=activate)
+                invoice = services.order_accept(order=order, activate=activate, actor=request.user)
                 messages.success(
                     request,
                     f"Order #{order.pk} accepted; invoice {invoice} issued"
                     + (" and its services are active." if activate else "."),
                 )
             else:
-                services.order_cancel(order=order)
+                services.order_cancel(order=order, actor=request.user)
                 messages.success(request, f"Order #{order.pk} cancelled.")
         except DomainError as exc:
             messages.error(request, str(exc))
@@ -335,22 +338,24 @@ class ServiceActionView(OrderManagerMixin, View):
         return form.cleaned_data["reason"] if form.is_valid() else ""
 
     def do_suspend(self, service):
-        services.service_suspend(service=service, reason=self._reason())
+        services.service_suspend(service=service, reason=self._reason(), actor=self.request.user)
         messages.success(self.request, f"{service} is suspended.")
 
     def do_unsuspend(self, service):
-        services.service_unsuspend(service=service)
+        services.service_unsuspend(service=service, actor=self.request.user)
         messages.success(self.request, f"{service} is active again.")
 
     def do_terminate(self, service):
-        services.service_terminate(service=service, reason=self._reason())
+        services.service_terminate(service=service, reason=self._reason(), actor=self.request.user)
         messages.success(self.request, f"{service} is terminated; its capacity is released.")
 
     def do_cancel(self, service):
         form = CancelForm(self.request.POST)
         immediately = form.is_valid() and form.cleaned_data["immediately"]
         reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
-        updated = services.service_cancel(service=service, immediately=immediately, reason=reason)
+        updated = services.service_cancel(
+            service=service, immediately=immediately, reason=reason, actor=self.request.user
+        )
         if immediately:
             messages.success(self.request, f"{service} is cancelled.")
         else:
@@ -367,7 +372,9 @@ class ServiceActionView(OrderManagerMixin, View):
             messages.error(self.request, "Choose one of the plans offered for this service.")
             return
         product = form.cleaned_data["product"]
-        document = services.service_change_plan(service=service, product=product)
+        document = services.service_change_plan(
+            service=service, product=product, actor=self.request.user
+        )
         messages.success(self.request, plan_change_message(product.name, document))
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from tenant_apps.accounts.permissions import StaffReadManagersWrite
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .links import base_url, share_link
@@ -94,7 +95,7 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def create(self, request):
         payload = self.get_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        referer = services.referer_create(**payload.validated_data, actor=request.user.email)
+        referer = services.referer_create(**payload.validated_data, actor=request_actor(request))
         return self._respond(referer, status.HTTP_201_CREATED)
 
     def _update(self, request, partial: bool) -> Response:
@@ -102,7 +103,7 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         payload = self.get_serializer(referer, data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         referer = services.referer_update(
-            referer=referer, **payload.validated_data, actor=request.user.email
+            referer=referer, **payload.validated_data, actor=request_actor(request)
         )
         return self._respond(referer)
 
@@ -117,11 +118,15 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=None, responses=RefererSerializer, summary="Stop crediting a referer")
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
-        referer = services.referer_deactivate(referer=self.get_object(), actor=request.user.email)
+        referer = services.referer_deactivate(
+            referer=self.get_object(), actor=request_actor(request)
+        )
         return self._respond(referer)
 
     @extend_schema(request=None, responses=RefererSerializer, summary="Credit a referer again")
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        referer = services.referer_reactivate(referer=self.get_object(), actor=request.user.email)
+        referer = services.referer_reactivate(
+            referer=self.get_object(), actor=request_actor(request)
+        )
         return self._respond(referer)

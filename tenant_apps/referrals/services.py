@@ -1,8 +1,7 @@
-"""Writes of referers: create, update, deactivate and reactivate."""
+"""Writes of referers: create, update, deactivate and reactivate (each one audit event)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,10 +9,16 @@ from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
 
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import audit
 
 from .models import Referer
 
-audit = logging.getLogger("upline.audit.referrals")
+REFERER_CREATED = audit.event_type("referer.created", "Referer added")
+REFERER_UPDATED = audit.event_type("referer.updated", "Referer changed")
+REFERER_DEACTIVATED = audit.event_type("referer.deactivated", "Referer deactivated")
+REFERER_REACTIVATED = audit.event_type("referer.reactivated", "Referer reactivated")
+
+_FIELDS = ("code", "name", "email", "customer")
 
 # Keyword default meaning "leave this as it is" (None is a value: "no customer").
 UNSET: Any = object()
@@ -76,12 +81,17 @@ def referer_create(
     name: str,
     email: str = "",
     customer: Customer | None = None,
-    actor: str = "",
+    actor=None,
 ) -> Referer:
     code, name, email = _check(referer=None, code=code, name=name, email=email, customer=customer)
     referer = Referer(code=code, name=name, email=email, customer=customer)
     _save(referer)
-    audit.info("referer_create code=%s actor=%s", code, actor)
+    audit.audit_record(
+        REFERER_CREATED,
+        actor=actor,
+        obj=referer,
+        changes=audit.diff({}, audit.snapshot(referer, _FIELDS), created=True),
+    )
     return referer
 
 
@@ -93,10 +103,11 @@ def referer_update(
     name: str = UNSET,
     email: str = UNSET,
     customer: Customer | None = UNSET,
-    actor: str = "",
+    actor=None,
 ) -> Referer:
     """Change what is given. A new code breaks links already shared with the old one."""
     referer = Referer.objects.select_for_update().get(pk=referer.pk)
+    before = audit.snapshot(referer, _FIELDS)
     customer = referer.customer if customer is UNSET else customer
     code, name, email = _check(
         referer=referer,
@@ -107,25 +118,32 @@ def referer_update(
     )
     referer.code, referer.name, referer.email, referer.customer = code, name, email, customer
     _save(referer)
-    audit.info("referer_update code=%s actor=%s", code, actor)
+    audit.audit_record(
+        REFERER_UPDATED,
+        actor=actor,
+        obj=referer,
+        changes=audit.diff(before, audit.snapshot(referer, _FIELDS)),
+    )
     return referer
 
 
-def _set_active(referer: Referer, active: bool, action: str, actor: str) -> Referer:
+def _set_active(referer: Referer, active: bool, event: audit.EventType, actor) -> Referer:
     referer = Referer.objects.select_for_update().get(pk=referer.pk)
     if referer.is_active != active:  # idempotent
         referer.is_active = active
         referer.save(update_fields=["is_active"])
-        audit.info("%s code=%s actor=%s", action, referer.code, actor)
+        audit.audit_record(
+            event, actor=actor, obj=referer, changes={"is_active": [not active, active]}
+        )
     return referer
 
 
 @transaction.atomic
-def referer_deactivate(*, referer: Referer, actor: str = "") -> Referer:
+def referer_deactivate(*, referer: Referer, actor=None) -> Referer:
     """Its links and code stop working; orders it already brought keep pointing at it."""
-    return _set_active(referer, False, "referer_deactivate", actor)
+    return _set_active(referer, False, REFERER_DEACTIVATED, actor)
 
 
 @transaction.atomic
-def referer_reactivate(*, referer: Referer, actor: str = "") -> Referer:
-    return _set_active(referer, True, "referer_reactivate", actor)
+def referer_reactivate(*, referer: Referer, actor=None) -> Referer:
+    return _set_active(referer, True, REFERER_REACTIVATED, actor)

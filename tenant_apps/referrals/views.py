@@ -82,10 +82,10 @@ class RefererFormView(RefererManagerMixin, View):
         if form.is_valid():
             try:
                 if referer is None:
-                    referer = services.referer_create(**form.cleaned_data, actor=request.user.email)
+                    referer = services.referer_create(**form.cleaned_data, actor=request.user)
                 else:
                     referer = services.referer_update(
-                        referer=referer, **form.cleaned_data, actor=request.user.email
+                        referer=referer, **form.cleaned_data, actor=request.user
                     )
             except ValidationError as exc:
                 _apply_errors(form, exc)
@@ -108,10 +108,10 @@ class RefererStatusView(RefererManagerMixin, View):
     def post(self, request, pk: int):
         referer = _referer_or_404(request, pk)
         if self.activate:
-            services.referer_reactivate(referer=referer, actor=request.user.email)
+            services.referer_reactivate(referer=referer, actor=request.user)
             messages.success(request, f"{referer.name}'s links and code work again.")
         else:
-            services.referer_deactivate(referer=referer, actor=request.user.email)
+            services.referer_deactivate(referer=referer, actor=request.user)
             messages.success(
                 request, f"{referer.name} is deactivated; their links and code no longer count."
             )
