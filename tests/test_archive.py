@@ -19,7 +19,8 @@ from shared_apps.tenancy.services import (
     reseller_import,
 )
 from tenant_apps.accounts.models import Role
-from tenant_apps.instance.models import IssuerIdentity
+from tenant_apps.instance.models import AuditEvent, IssuerIdentity
+from tenant_apps.instance.selectors import audit_event_list
 
 
 @pytest.fixture
@@ -36,6 +37,8 @@ def committed(django_db_blocker):
                 reseller.delete()
         ExportRecord.objects.filter(reseller_slug__in=created).delete()
         connection.set_schema_to_public()
+        # The operator's trail rows about these resellers were committed too.
+        AuditEvent.objects.filter(object_type="reseller", object_label__in=created).delete()
 
 
 def test_export_delete_import_round_trip(committed, tmp_path):
@@ -126,3 +129,27 @@ def test_delete_command_requires_confirmation(committed, tmp_path):
         call_command("reseller_delete", "delcmd", interactive=False)
     call_command("reseller_delete", "delcmd", "--confirm", "delcmd")
     assert not schema_exists("r_delcmd")
+
+
+def test_the_trail_keeps_a_deleted_resellers_history_when_exported_and_deleted_by_command(
+    committed, tmp_path
+):
+    committed += ["gone"]
+    reseller = reseller_create(
+        slug="gone",
+        name="Gone",
+        legal_name="Gone Ltd",
+        owner_email="o@gone.test",
+        owner_password="pw-gone-12345",
+        method="template",
+        actor="command",
+    )
+    call_command("reseller_export", "gone", "--dir", str(tmp_path))
+    call_command("reseller_delete", "gone", "--confirm", "gone")
+    connection.set_schema_to_public()
+    history = audit_event_list(object_type="reseller", object_id=str(reseller.pk))
+    assert list(history.values_list("action", "actor_label", "object_label")) == [
+        ("reseller.deleted", "command", "gone"),
+        ("reseller.exported", "command", "gone"),
+        ("reseller.created", "command", "gone"),
+    ]

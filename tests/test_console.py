@@ -201,9 +201,9 @@ def test_api_bad_input_is_a_400_with_the_field(console, payload, field):
     assert field in response.json()
 
 
-def test_api_illegal_transition_is_a_400(console, instance_a):
+def test_api_illegal_transition_is_a_409(console, instance_a):
     response = console.post("/api/console/resellers/acme/resume/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
 
 

@@ -85,6 +85,26 @@ def test_nonpayment_suspends_the_reseller_and_payment_resumes_it(
     assert Reseller.objects.get(slug="newco").status == "active"
 
 
+def test_billing_is_the_actor_in_the_operators_trail_when_nonpayment_suspends_a_reseller(
+    plan_sold, django_capture_on_commit_callbacks
+):
+    from tenant_apps.instance.selectors import audit_event_list
+
+    _, invoice = plan_sold
+    reseller = Reseller.objects.get(slug="newco")
+    created = audit_event_list(
+        object_type="reseller", object_id=str(reseller.pk), action="reseller.created"
+    ).get()
+    assert created.actor_label == "billing" and created.actor is None
+    with django_capture_on_commit_callbacks(execute=True):
+        runs.dunning_run(today=invoice.due_date + datetime.timedelta(days=21))
+    suspended = audit_event_list(
+        object_type="reseller", object_id=str(reseller.pk), action="reseller.suspended"
+    ).get()
+    assert suspended.actor_label == "billing"
+    assert suspended.changes == {"status": ["active", "suspended"]}
+
+
 @pytest.mark.parametrize("label, message", [("", "slug"), ("www", "reserved"), ("acme", "taken")])
 def test_a_reseller_plan_needs_a_free_valid_instance_name_when_ordered(
     operator, instance_a, label, message

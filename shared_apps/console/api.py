@@ -15,6 +15,7 @@ from shared_apps.tenancy.models import Allocation, Reseller
 from shared_apps.tenancy.naming import MAX_SLUG_LENGTH
 from shared_apps.tenancy.selectors import reseller_list
 from tenant_apps.accounts.permissions import IsInstanceStaff
+from tenant_apps.instance import audit
 
 
 class IsOperatorStaff(IsInstanceStaff):
@@ -126,7 +127,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 owner_password=data.get("owner_password") or None,
                 custom_domains=data["custom_domains"],
                 allocations=data["allocations"],
-                actor=request.user.email,
+                actor=audit.request_actor(request),
             )
         except ValidationError as exc:
             raise _validation(exc) from exc
@@ -136,7 +137,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _transition(self, request, service, **extra):
         self._require_manager()
         reseller = self.get_object()
-        service(reseller=reseller, actor=request.user.email, **extra)
+        service(reseller=reseller, actor=audit.request_actor(request), **extra)
         return Response(ResellerSerializer(self.get_object()).data)
 
     @extend_schema(request=StatusSerializer, responses=ResellerSerializer)
@@ -176,7 +177,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                         reseller=reseller,
                         resource_code=code,
                         quantity=quantity,
-                        actor=request.user.email,
+                        actor=audit.request_actor(request),
                     )
         except ValidationError as exc:
             raise _validation(exc) from exc

@@ -17,12 +17,46 @@ from config.errors import DomainError
 from config.forms import form_add_service_errors as apply_errors
 from provisioning.models import PoolSchema, TemplateSnapshot
 from shared_apps.tenancy import services
-from shared_apps.tenancy.models import Allocation, Reseller, ResellerEvent
-from shared_apps.tenancy.selectors import reseller_get, reseller_list
+from shared_apps.tenancy.models import Allocation, Reseller, Resource
+from shared_apps.tenancy.selectors import reseller_activity, reseller_get, reseller_list
 from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.instance import audit
 
 from .forms import AllocationForm, DeleteForm, DomainForm, ResellerCreateForm, StatusForm
 from .tables import ResellerFilter, ResellerTable
+
+
+def _value(value) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
+def activity_rows(events) -> list[dict]:
+    """The operator's trail about resellers, as the console shows it: the event's label
+    (never its code), who did it, when, and one line of what changed."""
+    resources = dict(Resource.objects.values_list("code", "name"))
+    rows = []
+    for event in events:
+        detail = event.detail or {}
+        parts = []
+        for field, change in (event.changes or {}).items():
+            old, new = (list(change) + [None, None])[:2]
+            name = field.replace("_", " ")
+            if field == "quantity" and detail.get("resource"):
+                name = resources.get(detail["resource"], detail["resource"])
+            parts.append(f"{name}: {_value(old)} → {_value(new)}")
+        for key in ("domain", "reason"):
+            if detail.get(key):
+                parts.append(str(detail[key]))
+        rows.append(
+            {
+                "created_at": event.created_at,
+                "label": audit.event_label(event.action),
+                "actor": event.actor_label or audit.SYSTEM,
+                "reseller": event.object_label,
+                "summary": " · ".join(parts),
+            }
+        )
+    return rows
 
 
 class OperatorStaffMixin(StaffRequiredMixin):
@@ -68,7 +102,7 @@ class ConsoleDashboardView(OperatorStaffMixin, TemplateView):
         context["pool_ready"] = PoolSchema.objects.count()
         context["pool_target"] = settings.UPLINE_POOL_SIZE
         context["template"] = TemplateSnapshot.objects.first()
-        context["events"] = ResellerEvent.objects.all()[:10]
+        context["events"] = activity_rows(reseller_activity(limit=10))
         return context
 
 
@@ -101,7 +135,7 @@ class ResellerCreateView(OperatorManagerMixin, FormView):
                 owner_password=data["owner_password"] or None,
                 custom_domains=data["custom_domains"],
                 allocations=form.allocations(),
-                actor=self.request.user.email,
+                actor=self.request.user,
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -137,7 +171,12 @@ class ResellerDetailView(ResellerMixin, TemplateView):
             domain_form=kwargs.get("domain_form") or DomainForm(),
             status_form=StatusForm(),
             delete_form=kwargs.get("delete_form") or DeleteForm(),
-            events=reseller.events.all()[:15],
+            events=activity_rows(reseller_activity(reseller=reseller, limit=15)),
+            # Which lifecycle buttons to offer: the moves the pipeline allows from here.
+            moves={
+                target: Reseller.pipeline.allows(reseller.status, target)
+                for target in Reseller.Status.values
+            },
             can_manage=self.request.user.can_manage_instance,
         )
         return context
@@ -149,7 +188,7 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
     def post(self, request, slug: str, action: str):
         self.check_manager()
         reseller = self.get_reseller()
-        actor = request.user.email
+        actor = request.user
         handler = getattr(self, f"do_{action}", None)
         if handler is None:
             raise Http404("Unknown action.")

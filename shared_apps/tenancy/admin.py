@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Allocation, Domain, Reseller, ResellerEvent, Resource
+from .models import Allocation, Domain, Reseller, Resource
 
 
 class OperatorOnlyAdmin(admin.ModelAdmin):
@@ -54,12 +54,3 @@ class ResourceAdmin(OperatorOnlyAdmin):
 
     def has_add_permission(self, request):
         return self._operator(request) and request.user.is_superuser
-
-
-@admin.register(ResellerEvent)
-class ResellerEventAdmin(OperatorOnlyAdmin):
-    list_display = ["created_at", "reseller_slug", "action", "actor"]
-    list_filter = ["action"]
-
-    def has_change_permission(self, request, obj=None):
-        return False

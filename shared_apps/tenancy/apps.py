@@ -13,7 +13,7 @@ class TenancyConfig(AppConfig):
         from tenant_apps.instance import ports as instance_ports
         from tenant_apps.orders import ports as order_ports
 
-        from . import billing_hooks, selectors, services, signals  # noqa: F401 (signals)
+        from . import reseller_plans, selectors, services, signals  # noqa: F401 (signals)
 
         instance_ports.public_url.plug(selectors.instance_base_url)
         instance_ports.reseller_schemas.plug(selectors.active_reseller_schema_names)
@@ -23,8 +23,8 @@ class TenancyConfig(AppConfig):
         order_ports.capacity_reserve.plug(services.allocation_reserve)
         order_ports.capacity_release.plug(services.allocation_release)
         order_ports.service_changed.connect(
-            billing_hooks.on_service_changed, dispatch_uid="tenancy-reseller-plans"
+            reseller_plans.on_service_changed, dispatch_uid="tenancy-reseller-plans"
         )
         order_ports.order_item_checked.connect(
-            billing_hooks.on_order_item_checked, dispatch_uid="tenancy-reseller-plan-names"
+            reseller_plans.on_order_item_checked, dispatch_uid="tenancy-reseller-plan-names"
         )

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django_tenants.models import DomainMixin, TenantMixin
 
+from tenant_apps.instance.pipelines import Pipeline
+
 from .naming import validate_slug
 
 
@@ -18,11 +20,15 @@ class Reseller(TenantMixin):
         TERMINATED = "terminated", "Terminated"
 
     # Legal lifecycle: terminated is final; only delete (after an export) goes further.
-    TRANSITIONS: dict[str, set[str]] = {
-        Status.ACTIVE: {Status.SUSPENDED, Status.TERMINATED},
-        Status.SUSPENDED: {Status.ACTIVE, Status.TERMINATED},
-        Status.TERMINATED: set(),
-    }
+    # Moves go through `tenant_apps.instance.pipelines.transition` in tenancy's services.
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.ACTIVE: {Status.SUSPENDED, Status.TERMINATED},
+            Status.SUSPENDED: {Status.ACTIVE, Status.TERMINATED},
+            Status.TERMINATED: set(),
+        },
+    )
 
     slug = models.CharField(max_length=40, unique=True, validators=[validate_slug])
     name = models.CharField("trading name", max_length=200)
@@ -127,22 +133,3 @@ class Allocation(models.Model):
     @property
     def percent_used(self) -> int:
         return round(100 * self.used / self.quantity) if self.quantity else 0
-
-
-class ResellerEvent(models.Model):
-    """Audit trail of what was done to a reseller, by whom."""
-
-    reseller = models.ForeignKey(
-        Reseller, related_name="events", null=True, on_delete=models.SET_NULL
-    )
-    reseller_slug = models.CharField(max_length=40)
-    action = models.CharField(max_length=40)
-    actor = models.CharField(max_length=254, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.reseller_slug} {self.action}"

@@ -31,6 +31,24 @@ def reseller_get(*, slug: str) -> Reseller:
     return reseller_list().get(slug=slug)
 
 
+def reseller_activity(*, reseller: Reseller | None = None, limit: int = 15) -> list:
+    """What was done to one reseller (or to any, without `reseller`), newest first.
+
+    Read from the operator's own instance trail (the public schema's AuditEvent rows with
+    object type "reseller"), whatever schema the caller is in; a deleted reseller's rows
+    stay, found by its former id.
+    """
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tenant_apps.instance.selectors import audit_event_list
+
+    with schema_context(get_public_schema_name()):
+        events = audit_event_list(
+            object_type="reseller", object_id=str(reseller.pk) if reseller is not None else ""
+        )
+        return list(events[:limit])
+
+
 def allocations_for_schema(schema_name: str) -> list[Allocation]:
     """What the operator allocated to the instance in `schema_name` (empty for the operator)."""
     return list(

@@ -3,6 +3,11 @@
 Creating a reseller is one transaction: the schema (from the warm pool or the template),
 the reseller row, its domains and allocations, and — inside the new schema — the first
 owner account and the issuer identity. Any failure rolls all of it back, schema included.
+
+Every write records one event in the operator's instance trail (the public schema's
+`instance.AuditEvent`, object = the reseller), with the actor the caller passes: a console
+user, an API actor, or a label ("billing", "command"). A reseller's own instance never
+sees these rows: its trail lives in its own schema.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,17 +23,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.errors import DomainError
 from provisioning import archive, schemas
 from provisioning.models import ExportRecord
 from tenant_apps.accounts.models import Role
 from tenant_apps.accounts.services import user_send_password_link
+from tenant_apps.instance import audit
+from tenant_apps.instance.pipelines import transition
 from tenant_apps.instance.services import issuer_identity_set
 
 from . import routing
-from .models import Allocation, Domain, Reseller, ResellerEvent, Resource
+from .models import Allocation, Domain, Reseller, Resource
 from .naming import (
     normalize_host,
     primary_domain_for_slug,
@@ -39,8 +47,26 @@ from .naming import (
 log = logging.getLogger(__name__)
 
 
-class InvalidTransition(DomainError):
-    code = "invalid_transition"
+RESELLER_CREATED = audit.event_type("reseller.created", "Reseller created")
+RESELLER_SUSPENDED = audit.event_type("reseller.suspended", "Reseller suspended")
+RESELLER_RESUMED = audit.event_type("reseller.resumed", "Reseller resumed")
+RESELLER_TERMINATED = audit.event_type("reseller.terminated", "Reseller terminated")
+RESELLER_EXPORTED = audit.event_type("reseller.exported", "Instance exported")
+RESELLER_IMPORTED = audit.event_type("reseller.imported", "Instance imported")
+RESELLER_DELETED = audit.event_type("reseller.deleted", "Reseller deleted")
+RESELLER_DOMAIN_ADDED = audit.event_type("reseller.domain_added", "Domain added")
+RESELLER_DOMAIN_REMOVED = audit.event_type("reseller.domain_removed", "Domain removed")
+RESELLER_ALLOCATION_SET = audit.event_type("reseller.allocation_set", "Allocation changed")
+RESELLER_ESCALATION_PRICE_SET = audit.event_type(
+    "reseller.escalation_price_set", "Escalation price set"
+)
+
+# The event each lifecycle move records.
+_STATUS_EVENTS = {
+    Reseller.Status.SUSPENDED: RESELLER_SUSPENDED,
+    Reseller.Status.ACTIVE: RESELLER_RESUMED,
+    Reseller.Status.TERMINATED: RESELLER_TERMINATED,
+}
 
 
 class QuotaExceeded(DomainError):
@@ -52,10 +78,25 @@ class DeletionRefused(DomainError):
     code = "deletion_refused"
 
 
-def _event(reseller: Reseller | None, slug: str, action: str, actor: str, **detail) -> None:
-    ResellerEvent.objects.create(
-        reseller=reseller, reseller_slug=slug, action=action, actor=actor or "", detail=detail
-    )
+def _record(
+    event: audit.EventType,
+    reseller: Reseller,
+    actor: Any,
+    *,
+    changes: Mapping[str, list] | None = None,
+    **detail: Any,
+) -> None:
+    """One row in the operator's trail about `reseller`, whatever schema the caller is in
+    (a reseller's schema has its own trail, which must not receive the operator's rows)."""
+    with schema_context(get_public_schema_name()):
+        audit.audit_record(
+            event,
+            actor=actor,
+            obj=reseller,
+            object_label=reseller.slug,
+            changes=changes,
+            detail=detail,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -83,7 +124,7 @@ def reseller_create(
     owner_name: str = "",
     custom_domains: Iterable[str] = (),
     allocations: Mapping[str, int] | None = None,
-    actor: str = "",
+    actor: Any = None,
     method: str = "auto",
 ) -> Reseller:
     """Create a reseller and its complete, working instance in one step.
@@ -162,7 +203,15 @@ def reseller_create(
                     trading_name=name.strip(),
                     email=owner_email.lower(),
                 )
-            _event(reseller, slug, "created", actor, method=build.method, ms=build.milliseconds)
+            _record(
+                RESELLER_CREATED,
+                reseller,
+                actor,
+                method=build.method,
+                ms=build.milliseconds,
+                domains=[primary, *clean_domains],
+                allocations=dict(allocations or {}),
+            )
             transaction.on_commit(_after_create)
             if not owner_password:
                 transaction.on_commit(
@@ -199,37 +248,39 @@ def _after_create() -> None:
 
 
 def reseller_transition(
-    *, reseller: Reseller, to: str, reason: str = "", actor: str = ""
+    *, reseller: Reseller, to: str, reason: str = "", actor: Any = None
 ) -> Reseller:
-    """The single function that moves a reseller between lifecycle states."""
+    """The single function that moves a reseller between lifecycle states (along
+    `Reseller.pipeline`; an illegal move raises the pipeline's InvalidTransition, a 409
+    with a sentence)."""
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
-        if to not in Reseller.TRANSITIONS.get(locked.status, set()):
-            raise InvalidTransition(
-                f"{locked.name} is {locked.get_status_display().lower()}; it cannot become "
-                f"{Reseller.Status(to).label.lower() if to in Reseller.Status.values else to}."
-            )
-        previous = locked.status
-        locked.status = to
+        previous = transition(locked, to, noun=locked.name)
         locked.status_reason = reason[:300]
         locked.status_changed_at = timezone.now()
         locked.save(update_fields=["status", "status_reason", "status_changed_at"])
-        _event(locked, locked.slug, f"status:{to}", actor, previous=previous, reason=reason)
+        _record(
+            _STATUS_EVENTS[Reseller.Status(to)],
+            locked,
+            actor,
+            changes={"status": [previous, locked.status]},
+            reason=reason,
+        )
         transaction.on_commit(routing.invalidate)
     return locked
 
 
-def reseller_suspend(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
+def reseller_suspend(*, reseller: Reseller, reason: str = "", actor: Any = None) -> Reseller:
     return reseller_transition(
         reseller=reseller, to=Reseller.Status.SUSPENDED, reason=reason, actor=actor
     )
 
 
-def reseller_resume(*, reseller: Reseller, actor: str = "") -> Reseller:
+def reseller_resume(*, reseller: Reseller, actor: Any = None) -> Reseller:
     return reseller_transition(reseller=reseller, to=Reseller.Status.ACTIVE, actor=actor)
 
 
-def reseller_terminate(*, reseller: Reseller, reason: str = "", actor: str = "") -> Reseller:
+def reseller_terminate(*, reseller: Reseller, reason: str = "", actor: Any = None) -> Reseller:
     return reseller_transition(
         reseller=reseller, to=Reseller.Status.TERMINATED, reason=reason, actor=actor
     )
@@ -239,19 +290,19 @@ def reseller_terminate(*, reseller: Reseller, reason: str = "", actor: str = "")
 # Domains
 
 
-def domain_add(*, reseller: Reseller, domain: str, actor: str = "") -> Domain:
+def domain_add(*, reseller: Reseller, domain: str, actor: Any = None) -> Domain:
     domain = validate_custom_domain(domain)
     try:
         with transaction.atomic():
             created = Domain.objects.create(tenant=reseller, domain=domain, is_primary=False)
-            _event(reseller, reseller.slug, "domain_added", actor, domain=domain)
+            _record(RESELLER_DOMAIN_ADDED, reseller, actor, domain=domain)
     except IntegrityError as exc:
         raise ValidationError({"domain": [f"The domain {domain} is already in use."]}) from exc
     transaction.on_commit(routing.invalidate)
     return created
 
 
-def domain_remove(*, reseller: Reseller, domain: str, actor: str = "") -> None:
+def domain_remove(*, reseller: Reseller, domain: str, actor: Any = None) -> None:
     domain = normalize_host(domain)
     with transaction.atomic():
         row = Domain.objects.filter(tenant=reseller, domain=domain).first()
@@ -260,7 +311,7 @@ def domain_remove(*, reseller: Reseller, domain: str, actor: str = "") -> None:
         if row.is_primary:
             raise ValidationError({"domain": ["The primary domain cannot be removed."]})
         row.delete()
-        _event(reseller, reseller.slug, "domain_removed", actor, domain=domain)
+        _record(RESELLER_DOMAIN_REMOVED, reseller, actor, domain=domain)
         transaction.on_commit(routing.invalidate)
 
 
@@ -269,7 +320,7 @@ def domain_remove(*, reseller: Reseller, domain: str, actor: str = "") -> None:
 
 
 def allocation_set(
-    *, reseller: Reseller, resource_code: str, quantity: int, actor: str = ""
+    *, reseller: Reseller, resource_code: str, quantity: int, actor: Any = None
 ) -> Allocation:
     """Change what the operator sold; never below what the reseller already uses."""
     if not isinstance(quantity, int) or quantity < 0:
@@ -289,14 +340,12 @@ def allocation_set(
         previous = allocation.quantity
         allocation.quantity = quantity
         allocation.save(update_fields=["quantity", "updated_at"])
-        _event(
+        _record(
+            RESELLER_ALLOCATION_SET,
             reseller,
-            reseller.slug,
-            "allocation_set",
             actor,
+            changes={"quantity": [previous, quantity]},
             resource=resource_code,
-            previous=previous,
-            quantity=quantity,
         )
     return allocation
 
@@ -357,7 +406,7 @@ def allocation_release(*, schema_name: str, demands: Mapping[str, int]) -> None:
 # Export, import, delete
 
 
-def reseller_export(*, reseller: Reseller, directory: Path, actor: str = "") -> ExportRecord:
+def reseller_export(*, reseller: Reseller, directory: Path, actor: Any = None) -> ExportRecord:
     """Write the instance to a portable archive and record it."""
     manifest = {
         "slug": reseller.slug,
@@ -383,12 +432,12 @@ def reseller_export(*, reseller: Reseller, directory: Path, actor: str = "") -> 
             size_bytes=size,
         )
         Reseller.objects.filter(pk=reseller.pk).update(last_exported_at=record.created_at)
-        _event(reseller, reseller.slug, "exported", actor, path=str(path), sha256=digest)
+        _record(RESELLER_EXPORTED, reseller, actor, path=str(path), sha256=digest)
     reseller.last_exported_at = record.created_at
     return record
 
 
-def reseller_import(*, path: Path, slug: str | None = None, actor: str = "") -> Reseller:
+def reseller_import(*, path: Path, slug: str | None = None, actor: Any = None) -> Reseller:
     """Create a reseller from an export archive, under its old slug or a new one."""
     manifest = archive.read_manifest(path)
     slug = (slug or manifest["slug"]).strip().lower()
@@ -406,7 +455,13 @@ def reseller_import(*, path: Path, slug: str | None = None, actor: str = "") -> 
             name=manifest["name"],
             legal_name=manifest["legal_name"],
             contact_email=manifest["contact_email"],
-            status=manifest.get("status", Reseller.Status.ACTIVE),
+            # The archived state is where the new row starts (a creation, not a move);
+            # anything the pipeline does not know starts active.
+            status=(
+                manifest.get("status")
+                if manifest.get("status") in Reseller.Status.values
+                else Reseller.Status.ACTIVE
+            ),
             status_changed_at=timezone.now(),
             provisioned_by="import",
         )
@@ -423,12 +478,12 @@ def reseller_import(*, path: Path, slug: str | None = None, actor: str = "") -> 
                     quantity=values["quantity"],
                     used=min(values["used"], values["quantity"]),
                 )
-        _event(reseller, slug, "imported", actor, path=str(path), skipped_domains=sorted(taken))
+        _record(RESELLER_IMPORTED, reseller, actor, path=str(path), skipped_domains=sorted(taken))
         transaction.on_commit(routing.invalidate)
     return reseller
 
 
-def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -> None:
+def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: Any = None) -> None:
     """Drop an instance for good: only after an export exists, and with the slug typed back."""
     if confirm_slug != reseller.slug:
         raise DeletionRefused(f"Type the slug “{reseller.slug}” exactly to confirm deletion.")
@@ -443,13 +498,14 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: str = "") -
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
         schemas.schema_drop(locked.schema_name)
-        _event(None, locked.slug, "deleted", actor, export=record.path)
+        # Recorded before the row goes: the event keeps the reseller's id and slug.
+        _record(RESELLER_DELETED, locked, actor, export=record.path)
         locked.delete()
         transaction.on_commit(routing.invalidate)
     connection.set_schema_to_public()
 
 
-def reseller_set_escalation_price(*, reseller: Reseller, price, actor: str = "") -> Reseller:
+def reseller_set_escalation_price(*, reseller: Reseller, price, actor: Any = None) -> Reseller:
     """Price of one upstream escalation for this reseller (empty: its plan's price applies)."""
     from tenant_apps.instance.money import to_decimal
 
@@ -458,13 +514,13 @@ def reseller_set_escalation_price(*, reseller: Reseller, price, actor: str = "")
         raise ValidationError({"escalation_price": ["The price cannot be negative."]})
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
+        previous = locked.escalation_price
         locked.escalation_price = value
         locked.save(update_fields=["escalation_price"])
-        _event(
+        _record(
+            RESELLER_ESCALATION_PRICE_SET,
             locked,
-            locked.slug,
-            "escalation_price",
             actor,
-            price=str(value) if value is not None else None,
+            changes={"escalation_price": [previous, value]},
         )
     return locked

@@ -277,7 +277,7 @@ class Command(BaseCommand):
                 owner_email=f"owner@{spec['slug']}.test",
                 owner_password=PASSWORD,
                 owner_name="Owner",
-                actor="upline_demo",
+                actor="command",
             )
             # The operator bills it: a customer of the operator's instance on a reseller plan,
             # whose activation gives the instance its allocations.

@@ -1,4 +1,4 @@
-"""Shared bits of the reseller management commands: lookup and error translation."""
+"""Shared bits of the reseller management commands: lookup, actor and error translation."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from django.core.management.base import CommandError
 from config.errors import DomainError
 from provisioning.schemas import ProvisioningError
 from shared_apps.tenancy.models import Reseller
+
+# How the operator's audit trail names whoever ran a command on the server.
+COMMAND_ACTOR = "command"
 
 
 def get_reseller(slug: str) -> Reseller:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shared_apps.tenancy.services import reseller_create
 
-from ._common import readable_errors
+from ._common import COMMAND_ACTOR, readable_errors
 
 
 class Command(BaseCommand):
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 owner_password=options["owner_password"],
                 custom_domains=options["domain"],
                 allocations=allocations,
-                actor="manage.py",
+                actor=COMMAND_ACTOR,
                 method=options["method"],
             )
         self.stdout.write(

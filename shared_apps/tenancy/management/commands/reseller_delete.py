@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shared_apps.tenancy.services import reseller_delete
 
-from ._common import get_reseller, readable_errors
+from ._common import COMMAND_ACTOR, get_reseller, readable_errors
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             except EOFError as exc:
                 raise CommandError("No confirmation given; nothing was deleted.") from exc
         with readable_errors():
-            reseller_delete(reseller=reseller, confirm_slug=confirm.strip(), actor="manage.py")
+            reseller_delete(reseller=reseller, confirm_slug=confirm.strip(), actor=COMMAND_ACTOR)
         self.stdout.write(
             self.style.SUCCESS(f"Deleted {reseller.name} (schema {reseller.schema_name}).")
         )

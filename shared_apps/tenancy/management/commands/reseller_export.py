@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from shared_apps.tenancy.services import reseller_export
 
-from ._common import get_reseller, readable_errors
+from ._common import COMMAND_ACTOR, get_reseller, readable_errors
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         reseller = get_reseller(options["slug"])
         with readable_errors():
             record = reseller_export(
-                reseller=reseller, directory=Path(options["dir"]), actor="manage.py"
+                reseller=reseller, directory=Path(options["dir"]), actor=COMMAND_ACTOR
             )
         self.stdout.write(
             self.style.SUCCESS(

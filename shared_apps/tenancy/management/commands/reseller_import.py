@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from shared_apps.tenancy.services import reseller_import
 
-from ._common import readable_errors
+from ._common import COMMAND_ACTOR, readable_errors
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with readable_errors():
             reseller = reseller_import(
-                path=Path(options["archive"]), slug=options["slug"], actor="manage.py"
+                path=Path(options["archive"]), slug=options["slug"], actor=COMMAND_ACTOR
             )
         self.stdout.write(
             self.style.SUCCESS(

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from shared_apps.tenancy import services
 
-from ._common import get_reseller, readable_errors
+from ._common import COMMAND_ACTOR, get_reseller, readable_errors
 
 ACTIONS = {
     "suspend": services.reseller_suspend,
@@ -25,5 +25,5 @@ class Command(BaseCommand):
         reseller = get_reseller(options["slug"])
         extra = {} if options["action"] == "resume" else {"reason": options["reason"]}
         with readable_errors():
-            reseller = ACTIONS[options["action"]](reseller=reseller, actor="manage.py", **extra)
+            reseller = ACTIONS[options["action"]](reseller=reseller, actor=COMMAND_ACTOR, **extra)
         self.stdout.write(self.style.SUCCESS(f"{reseller.name} is now {reseller.status}."))

@@ -3,7 +3,11 @@
 In the operator's instance (public schema) a reseller is a customer; buying a product
 marked `is_reseller_plan` provisions its instance, with the product's resources as
 allocations. Suspension for non-payment suspends the instance; paying resumes it;
-termination terminates it. In reseller instances this hook does nothing.
+termination terminates it. In reseller instances these receivers do nothing.
+
+The receivers listen to `tenant_apps.orders.ports` (connected in TenancyConfig.ready) and
+call tenancy's services with the actor "billing", so the operator's audit trail says the
+move came from billing, not from someone in the console.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from . import services
 from .models import Allocation, Reseller
 
 log = logging.getLogger(__name__)
+
+ACTOR = "billing"
 
 
 def _reseller_for(service) -> Reseller | None:
@@ -41,7 +47,7 @@ def service_changed(*, event: str, service) -> None:
                 legal_name=customer.company_name or customer.name,
                 owner_email=customer.email,
                 allocations=_allocations(service),
-                actor="billing",
+                actor=ACTOR,
             )
             type(customer).objects.filter(pk=customer.pk).update(reseller_id=reseller.pk)
             customer.reseller_id = reseller.pk
@@ -52,24 +58,22 @@ def service_changed(*, event: str, service) -> None:
                     reseller=reseller,
                     resource_code=code,
                     quantity=(current.quantity if current else 0) + quantity,
-                    actor="billing",
+                    actor=ACTOR,
                 )
     elif reseller is None:
         return
     elif event == "suspended" and reseller.status == Reseller.Status.ACTIVE:
         services.reseller_suspend(
-            reseller=reseller, reason=service.status_reason or "Unpaid invoice", actor="billing"
+            reseller=reseller, reason=service.status_reason or "Unpaid invoice", actor=ACTOR
         )
     elif event == "resumed" and reseller.status == Reseller.Status.SUSPENDED:
-        services.reseller_resume(reseller=reseller, actor="billing")
+        services.reseller_resume(reseller=reseller, actor=ACTOR)
     elif event in ("terminated", "cancelled") and reseller.status != Reseller.Status.TERMINATED:
-        services.reseller_terminate(
-            reseller=reseller, reason=f"Reseller plan {event}", actor="billing"
-        )
+        services.reseller_terminate(reseller=reseller, reason=f"Reseller plan {event}", actor=ACTOR)
     elif event == "changed":
         for code, quantity in _allocations(service).items():
             services.allocation_set(
-                reseller=reseller, resource_code=code, quantity=quantity, actor="billing"
+                reseller=reseller, resource_code=code, quantity=quantity, actor=ACTOR
             )
 
 
