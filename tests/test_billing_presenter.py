@@ -211,5 +211,5 @@ def test_history_lists_who_issued_and_paid_the_invoice_when_done_from_the_screen
         for row in re.findall(r"<tr>(.*?)</tr>", history.group(1), re.DOTALL)
     ]
     by_label = {label: actor for _when, label, actor in rows}
-    assert by_label.get("Issued") == instance_a.owner
+    assert by_label.get("Invoice issued") == instance_a.owner
     assert by_label.get("Payment recorded") == instance_a.owner

@@ -45,12 +45,12 @@ from .taxes import TaxContext, tax_context
 SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
 TAX_RATE_SET = audit.event_type("taxrate.set", "Tax rate set")
 TAX_RATE_DELETED = audit.event_type("taxrate.deleted", "Tax rate deleted")
-DRAFT_CREATED = audit.event_type("invoice.draft_created", "Draft created")
-LINE_ADDED = audit.event_type("invoice.line_added", "Line added")
-LINE_REMOVED = audit.event_type("invoice.line_removed", "Line removed")
-DRAFT_DELETED = audit.event_type("invoice.draft_deleted", "Draft deleted")
-INVOICE_ISSUED = audit.event_type("invoice.issued", "Issued")
-INVOICE_VOIDED = audit.event_type("invoice.voided", "Voided")
+DRAFT_CREATED = audit.event_type("invoice.draft_created", "Invoice draft created")
+LINE_ADDED = audit.event_type("invoice.line_added", "Invoice line added")
+LINE_REMOVED = audit.event_type("invoice.line_removed", "Invoice line removed")
+DRAFT_DELETED = audit.event_type("invoice.draft_deleted", "Invoice draft deleted")
+INVOICE_ISSUED = audit.event_type("invoice.issued", "Invoice issued")
+INVOICE_VOIDED = audit.event_type("invoice.voided", "Invoice voided")
 INVOICE_PAYMENT_RECORDED = audit.event_type("invoice.payment_recorded", "Payment recorded")
 CUSTOMER_PAYMENT_RECORDED = audit.event_type(
     "customer.payment_recorded", "Payment recorded as account credit"
@@ -962,6 +962,13 @@ def invoices_issue_bulk(
             all_lines.append(line)
     InvoiceLine.objects.bulk_create(all_lines, batch_size=1000)
     # One INSERT per batch of events, not one per invoice (runs issue thousands at once).
-    audit.audit_record_many(INVOICE_ISSUED, invoices, actor=actor, detail={"billing_run": run_id})
+    for status in sorted({invoice.status for invoice in invoices}):
+        audit.audit_record_many(
+            INVOICE_ISSUED,
+            [invoice for invoice in invoices if invoice.status == status],
+            actor=actor,
+            changes={"status": [Invoice.Status.DRAFT, status]},
+            detail={"billing_run": run_id},
+        )
     _after_issue([invoice.pk for invoice in invoices])
     return invoices

@@ -77,6 +77,7 @@ class TeamView(StaffRequiredMixin, FormView):
                 role=form.cleaned_data["role"],
                 domain=self.request.get_host(),
                 use_https=self.request.is_secure(),
+                actor=self.request.user,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

@@ -180,6 +180,7 @@ def audit_record_many(
     objects: Iterable[models.Model],
     *,
     actor=None,
+    changes: Mapping[str, list] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> int:
     """Record the same event for many objects in one INSERT (bulk runs: renewals issue
@@ -191,6 +192,7 @@ def audit_record_many(
     else:
         user, label = _actor(actor)
     extra = _json_safe(dict(detail or {}))
+    moved = _json_safe(dict(changes or {}))
     rows = [
         AuditEvent(
             action=event.code,
@@ -200,6 +202,7 @@ def audit_record_many(
             object_id=str(obj.pk),
             object_label=str(obj)[:200],
             customer_id=getattr(obj, "customer_id", None),
+            changes=moved,
             detail=extra,
         )
         for obj in objects

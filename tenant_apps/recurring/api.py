@@ -16,6 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from tenant_apps.accounts.permissions import StaffReadBillersWrite
+from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .models import BillingRun
@@ -61,9 +62,13 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         # connection on the public schema when it ends (see recurring.views.RunNowView).
         schema = request.tenant.schema_name
         with schema_context(schema):
-            renewals = services.renewals_run(today=today, triggered_by=request.user.email)
+            renewals = services.renewals_run(
+                today=today, triggered_by=request.user.email, actor=request_actor(request)
+            )
         with schema_context(schema):
-            dunning = services.dunning_run(today=today, triggered_by=request.user.email)
+            dunning = services.dunning_run(
+                today=today, triggered_by=request.user.email, actor=request_actor(request)
+            )
         return Response(
             {
                 "renewals": BillingRunSerializer(renewals).data,

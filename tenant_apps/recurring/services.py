@@ -26,6 +26,7 @@ from tenant_apps.billing import notifications
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine, PendingCharge
 from tenant_apps.catalog.models import BillingCycle
+from tenant_apps.instance import audit
 from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.money import round_money
 from tenant_apps.orders import notifications as service_notifications
@@ -59,8 +60,16 @@ def _recorded(run: BillingRun, log: list[str]):
         raise
 
 
+def _actor(actor, triggered_by: str):
+    """Who the documents and moves of a run are recorded as: the user who pressed "Run now",
+    else the schedule."""
+    if actor is not None:
+        return actor
+    return audit.SCHEDULE if triggered_by in ("", "schedule") else triggered_by
+
+
 def renewals_run(
-    *, today: datetime.date | None = None, triggered_by: str = "schedule"
+    *, today: datetime.date | None = None, triggered_by: str = "schedule", actor=None
 ) -> BillingRun:
     """Invoice every service whose next period starts within the renewal lead time.
 
@@ -68,6 +77,7 @@ def renewals_run(
     Services set to cancel at the end of their term are cancelled instead once due.
     """
     today = today or timezone.localdate()
+    actor = _actor(actor, triggered_by)
     settings_row = billing.billing_settings_get()
     horizon = today + datetime.timedelta(days=settings_row.renewal_lead_days)
     run = BillingRun.objects.create(
@@ -85,6 +95,7 @@ def renewals_run(
                 service=service,
                 to=Service.Status.CANCELLED,
                 reason="Cancelled at the end of its term",
+                actor=actor,
             )
             log.append(f"Cancelled service #{service.pk} at the end of its term.")
 
@@ -137,7 +148,9 @@ def renewals_run(
                     )
                     for key in keys
                 ]
-                invoices = billing.invoices_issue_bulk(specs=specs, run_id=run.pk, on_date=today)
+                invoices = billing.invoices_issue_bulk(
+                    specs=specs, run_id=run.pk, on_date=today, actor=actor
+                )
                 for key, invoice in zip(keys, invoices, strict=True):
                     for charge in charges.get(key, []):
                         charge.invoice = invoice
@@ -168,10 +181,11 @@ def _overdue_invoices(today: datetime.date):
 
 
 def dunning_run(
-    *, today: datetime.date | None = None, triggered_by: str = "schedule"
+    *, today: datetime.date | None = None, triggered_by: str = "schedule", actor=None
 ) -> BillingRun:
     """Remind, charge late fees, suspend and terminate, following the instance's settings."""
     today = today or timezone.localdate()
+    actor = _actor(actor, triggered_by)
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))
     base_url = instance_url()
@@ -232,7 +246,7 @@ def dunning_run(
                             )
                         ],
                     )
-                    late = billing.invoice_issue(invoice=late, issue_date=today)
+                    late = billing.invoice_issue(invoice=late, issue_date=today, actor=actor)
                     locked.late_fee_invoice = late
                     locked.save(update_fields=["late_fee_invoice"])
                     run.late_fees += 1
@@ -263,6 +277,7 @@ def dunning_run(
                             service=service,
                             reason=f"Invoice {locked.number} unpaid",
                             nonpayment=True,
+                            actor=actor,
                         )
                         transaction.on_commit(
                             lambda s=suspended: service_notifications.service_suspended_notify(

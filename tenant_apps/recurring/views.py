@@ -55,13 +55,15 @@ class RunNowView(BillingWriteMixin, View):
         schema = request.tenant.schema_name
         try:
             with schema_context(schema):
-                renewals = services.renewals_run(today=today, triggered_by=actor)
+                renewals = services.renewals_run(
+                    today=today, triggered_by=actor, actor=request.user
+                )
         except (DomainError, ValidationError) as exc:
             messages.error(request, f"The renewal run stopped: {_sentence(exc)}")
             return redirect("recurring:run_list")
         try:
             with schema_context(schema):
-                dunning = services.dunning_run(today=today, triggered_by=actor)
+                dunning = services.dunning_run(today=today, triggered_by=actor, actor=request.user)
         except (DomainError, ValidationError) as exc:
             messages.error(request, f"The dunning run stopped: {_sentence(exc)}")
             return redirect("recurring:run_detail", pk=renewals.pk)

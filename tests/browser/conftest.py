@@ -96,3 +96,51 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def _trail_marks() -> dict[str, int]:
+    from django.db.models import Max
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.instance.models import AuditEvent
+
+    marks = {}
+    for schema in ("public", "r_acme", "r_bluebird"):
+        with schema_context(schema):
+            marks[schema] = AuditEvent.objects.aggregate(top=Max("id"))["top"] or 0
+    return marks
+
+
+def _trail_trim(marks: dict[str, int]) -> None:
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.instance.models import AuditEvent
+
+    for schema, top in marks.items():
+        with schema_context(schema):
+            AuditEvent.objects.filter(id__gt=top).delete()
+
+
+def _in_own_connection(function, *args):
+    """Run outside the test's rolled-back transaction, as the server's threads do."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = function(*args)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    return result.get("value")
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_left_as_found(db):
+    """The server commits what the browser does (sign-ins, escalations…) to the audit trail;
+    later tests count events, so each browser test removes the rows it added."""
+    marks = _in_own_connection(_trail_marks)
+    yield
+    _in_own_connection(_trail_trim, marks)
