@@ -58,9 +58,9 @@ def drop(db_name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
-def p95(values: list[float]) -> float:
+def p95(values: list[float], ndigits: int = 1) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
     index = max(int(round(0.95 * len(ordered))) - 1, 0)
-    return round(ordered[index], 1)
+    return round(ordered[index], ndigits)

@@ -14,6 +14,16 @@ tickets, each through `helpdesk.ticket_reply` in the public schema; the helpdesk
 relays each one into the reseller's ticket as a staff-only upstream note in the same
 transaction; one wall time per call.
 
+Baseline (timed, in the same run because the machine's speed varies from day to day): a
+bare write pair — in ONE transaction, one raw-SQL INSERT into a small table in a
+reseller's schema and one into the same table in the public schema, switching schema with
+django_tenants' `schema_context` on the same connection as the real code does. One pair
+runs right after every timed escalate (in that ticket's instance) and every timed relay
+(in the instance the reply is relayed to), so both see the same machine; the tables are
+made for the benchmark and dropped at the end. escalate_ratio and relay_ratio are each
+phase's p95 over the baseline's p95; the target is both <= 8. The same ratios of medians
+(*_ratio_p50) are printed too, for reading figures taken on a busy machine.
+
 Celery does not run tasks inline (outbox drains are queued to an in-memory broker). After
 the timed phases one extra escalation and one extra reply (not in the figures) are run
 with their SQL statements counted; --profile also runs them under cProfile and prints the
@@ -35,6 +45,8 @@ from _setup import configure, drop, p95
 
 DB = "upline_bench_escalation"
 PUBLIC = "public"
+BASELINE_TABLE = "bench_write_pair"
+TARGET_RATIO = 8
 
 
 def _p50(values: list[float]) -> float:
@@ -66,7 +78,7 @@ def main() -> None:
     configure(DB)
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
     from config.celery import app
@@ -138,6 +150,12 @@ def main() -> None:
         operator_support = User.objects.create_user(
             email="support@operator.test", password="bench-password", role=Role.SUPPORT
         )
+    # The baseline's tables: one small table per reseller schema and one in public.
+    with connection.cursor() as cursor:
+        for schema in [PUBLIC, *(s for s, _ in instances)]:
+            cursor.execute(
+                f'CREATE TABLE "{schema}".{BASELINE_TABLE} (id bigserial PRIMARY KEY, note text)'
+            )
     connection.set_schema_to_public()
     print(
         f"set-up: {args.resellers} instances in {provisioned:.0f} s, "
@@ -147,6 +165,17 @@ def main() -> None:
     )
 
     schema_leaks = 0
+    baseline_ms: list[float] = []
+
+    def write_pair(schema: str) -> None:
+        """Baseline: one bare write in `schema` and one in public, in one transaction."""
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            with schema_context(schema), connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {BASELINE_TABLE} (note) VALUES (%s)", ["instance"])
+            with schema_context(PUBLIC), connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {BASELINE_TABLE} (note) VALUES (%s)", ["public"])
+        baseline_ms.append((time.perf_counter() - t0) * 1000)
 
     # ---------------------------------------------------------------- phase 1: escalate
     escalate_ms: list[float] = []
@@ -162,6 +191,7 @@ def main() -> None:
             )
             escalate_ms.append((time.perf_counter() - t0) * 1000)
             schema_leaks += connection.schema_name != schema
+            write_pair(schema)
         operator_tickets.append(link.operator_ticket_id)
     print(
         f"escalate: {len(escalate_ms)} calls, p50 {_p50(escalate_ms)} ms, "
@@ -172,6 +202,7 @@ def main() -> None:
     # ---------------------------------------------------------------- phase 2: relay
     relay_ms: list[float] = []
     for n in range(args.replies):
+        (relayed_schema, _), _ = work[n % len(operator_tickets)]
         with schema_context(PUBLIC):
             operator_ticket = Ticket.objects.get(pk=operator_tickets[n % len(operator_tickets)])
             t0 = time.perf_counter()
@@ -182,6 +213,7 @@ def main() -> None:
             )
             relay_ms.append((time.perf_counter() - t0) * 1000)
             schema_leaks += connection.schema_name != PUBLIC
+            write_pair(relayed_schema)
     if relay_ms:
         print(
             f"relay: {len(relay_ms)} calls, p50 {_p50(relay_ms)} ms, "
@@ -189,8 +221,21 @@ def main() -> None:
             file=sys.stderr,
         )
 
+    print(
+        f"baseline write pair: {len(baseline_ms)} pairs, "
+        f"p50 {statistics.median(baseline_ms):.2f} ms, p95 {p95(baseline_ms, ndigits=2)} ms, "
+        f"max {max(baseline_ms):.1f} ms",
+        file=sys.stderr,
+    )
+
     # ---------------------------------------------------------------- checks (untimed)
     connection.set_schema_to_public()
+    baseline_rows = {PUBLIC: 0, "instances": 0}
+    with connection.cursor() as cursor:
+        for schema in [PUBLIC, *(s for s, _ in instances)]:
+            cursor.execute(f'SELECT count(*) FROM "{schema}".{BASELINE_TABLE}')
+            baseline_rows[PUBLIC if schema == PUBLIC else "instances"] += cursor.fetchone()[0]
+            cursor.execute(f'DROP TABLE "{schema}".{BASELINE_TABLE}')
     links = EscalationLink.objects.count()
     relay_label = f"{settings.UPLINE_OPERATOR_NAME} — "
     relayed = 0
@@ -201,7 +246,8 @@ def main() -> None:
             ).count()
     print(
         f"checks: {links} links, {relayed} relayed staff-only notes, "
-        f"{schema_leaks} calls ended in the wrong schema",
+        f"{schema_leaks} calls ended in the wrong schema; baseline rows: "
+        f"{baseline_rows[PUBLIC]} in public, {baseline_rows['instances']} in instances",
         file=sys.stderr,
     )
 
@@ -253,6 +299,15 @@ def main() -> None:
         )
     connection.set_schema_to_public()
 
+    # Ratios from unrounded figures: the baseline is about a millisecond.
+    baseline_p95 = p95(baseline_ms, ndigits=6)
+    escalate_ratio = round(p95(escalate_ms, ndigits=6) / baseline_p95, 2)
+    relay_ratio = round(p95(relay_ms, ndigits=6) / baseline_p95, 2) if relay_ms else None
+    # For reading a busy machine's figures: the tail of a millisecond-long baseline grows
+    # with other load faster than its median does.
+    baseline_p50 = statistics.median(baseline_ms)
+    escalate_ratio_p50 = round(statistics.median(escalate_ms) / baseline_p50, 2)
+    relay_ratio_p50 = round(statistics.median(relay_ms) / baseline_p50, 2) if relay_ms else None
     result = {
         "bench": "escalation",
         "resellers": args.resellers,
@@ -267,6 +322,16 @@ def main() -> None:
         "links": links,
         "relayed_notes": relayed,
         "schema_leaks": schema_leaks,
+        "baseline_write_pairs": len(baseline_ms),
+        "baseline_write_pair_p50_ms": round(baseline_p50, 2),
+        "baseline_write_pair_p95_ms": round(baseline_p95, 2),
+        "escalate_ratio": escalate_ratio,
+        "relay_ratio": relay_ratio,
+        "escalate_ratio_p50": escalate_ratio_p50,
+        "relay_ratio_p50": relay_ratio_p50,
+        "target": f"escalate_ratio and relay_ratio <= {TARGET_RATIO}",
+        "meets_target": escalate_ratio <= TARGET_RATIO
+        and (relay_ratio is None or relay_ratio <= TARGET_RATIO),
     }
     if not args.keep:
         drop(DB)
