@@ -102,13 +102,15 @@ def _operator_customer(reseller: Reseller) -> Customer:
     return customer
 
 
-def escalation_price_for(reseller: Reseller) -> Price | None:
+def escalation_price_for(reseller: Reseller, customer: Customer | None = None) -> Price | None:
     """What one escalation costs the reseller — its own price if the operator set one, else
-    its reseller plan's — or None when free."""
+    its reseller plan's — or None when free. `customer` is the reseller as the operator's
+    customer, when the caller has it already."""
     from tenant_apps.orders.models import Service
 
     with schema_context(PUBLIC()):
-        customer = Customer.objects.filter(reseller_id=reseller.pk).first()
+        if customer is None:
+            customer = Customer.objects.filter(reseller_id=reseller.pk).first()
         if reseller.escalation_price is not None:
             if reseller.escalation_price <= 0:
                 return None
@@ -171,6 +173,7 @@ def escalation_open(
     actor: str,
     link: Callable[[Ticket, Price | None], Row],
     attachments: Iterable = (),
+    current: bool = False,
 ) -> Row:
     """Open the operator's side of an escalation, in the caller's transaction.
 
@@ -180,9 +183,11 @@ def escalation_open(
     route's own row through `link(operator_ticket, price)` and records the opening in the
     operator's audit trail. `reference` names the reseller's ticket (“#12”, “WHMCS-1042”);
     `actor` is a label (the reseller's people are not users of the operator's instance).
+    `current` says the caller loaded `reseller` inside this transaction (no second read).
     """
     with schema_context(PUBLIC()):
-        reseller = Reseller.objects.get(pk=reseller.pk)  # its status now, not when loaded
+        if not current:
+            reseller = Reseller.objects.get(pk=reseller.pk)  # its status now, not when loaded
         reseller_require_active(reseller)
         customer = _operator_customer(reseller)
         operator_ticket = helpdesk.ticket_open(
@@ -194,7 +199,7 @@ def escalation_open(
             attachments=attachments,
             actor=actor,
         )
-        price = escalation_price_for(reseller)
+        price = escalation_price_for(reseller, customer)
         if price is not None:
             # Billed on the reseller's next invoice from the operator (renewal run).
             PendingCharge.objects.create(
@@ -301,24 +306,21 @@ def ticket_escalate(
             actor=f"{escalated_by} ({reseller.name})",
             link=link,
             attachments=files,
+            current=True,
         )
         with schema_context(reseller_schema):
-            ticket = Ticket.objects.get(pk=ticket_id)
             helpdesk.ticket_mark_escalated(
-                ticket=ticket,
+                ticket=ticket,  # locked above, in this transaction
                 link_id=created.pk,
                 actor=actor if actor is not None else escalated_by,
                 detail={
                     "operator_ticket": created.operator_ticket_id,
                     "price": created.shared.get("price"),
                 },
-            )
-            helpdesk.ticket_add_upstream_message(
-                ticket=ticket,
-                author_label=escalated_by,
-                body=f"Escalated to {settings.UPLINE_OPERATOR_NAME} "
+                note=f"Escalated to {settings.UPLINE_OPERATOR_NAME} "
                 f"as ticket #{created.operator_ticket_id}."
                 + (f"\n\nNote: {note.strip()}" if note.strip() else ""),
+                note_author=escalated_by,
             )
     return created
 
@@ -447,8 +449,9 @@ def _deliver_to_instance(
     _track(link, news, message)
     link.save()
     with schema_context(link.reseller.schema_name):
-        reseller_ticket = Ticket.objects.filter(pk=link.reseller_ticket_id).first()
-        if reseller_ticket is None:
+        # Only the id: the helpdesk service reads (and locks) the row itself.
+        reseller_ticket = Ticket(pk=link.reseller_ticket_id)
+        if not Ticket.objects.filter(pk=reseller_ticket.pk).exists():
             return
         if news == Kind.REPLIED and message is not None:
             helpdesk.ticket_add_upstream_message(

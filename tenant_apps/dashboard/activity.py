@@ -10,10 +10,12 @@ from collections.abc import Iterable, Iterator
 import django_filters
 import django_tables2 as tables
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_tables2 import RequestConfig
 
 from tenant_apps.instance import audit
 from tenant_apps.instance.models import AuditEvent
@@ -180,3 +182,39 @@ def activity_csv_response(events: QuerySet[AuditEvent], *, name: str) -> Streami
     )
     response["Content-Disposition"] = f'attachment; filename="{name}-activity-{stamp}.csv"'
     return response
+
+
+class ActivityPageMixin:
+    """A page of the audit trail (staff area or console): managers only, `?format=csv`
+    streams the filtered trail, otherwise a filtered, sorted, paginated table."""
+
+    csv_name = "instance"
+    denied = "Only the owner or an administrator can read the activity log."
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
+            raise PermissionDenied(self.denied)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "csv":
+            _filter, events = activity_events(request.GET)
+            return activity_csv_response(events, name=self.csv_name)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset, events = activity_events(self.request.GET)
+        table = ActivityTable(events)
+        RequestConfig(self.request, paginate={"per_page": 50}).configure(table)
+        export = self.request.GET.copy()
+        export["format"] = "csv"
+        export.pop("page", None)
+        context.update(
+            filter=filterset,
+            table=table,
+            any_events=AuditEvent.objects.exists(),
+            csv_query=export.urlencode(),
+        )
+        return context

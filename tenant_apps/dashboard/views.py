@@ -5,13 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.forms import ModelForm
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
-from django_tables2 import RequestConfig
 from rest_framework.authtoken.models import Token
 
 from tenant_apps.accounts.forms import StaffInviteForm
@@ -19,11 +18,11 @@ from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
 from tenant_apps.instance import ports
-from tenant_apps.instance.models import AuditEvent, IssuerIdentity
+from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.instance.services import issuer_identity_set
 
-from .activity import ActivityTable, activity_csv_response, activity_events
+from .activity import ActivityPageMixin
 
 
 @login_required
@@ -219,35 +218,11 @@ def supplier_bill_pdf(request, pk: int):
     )
 
 
-class ActivityView(StaffRequiredMixin, TemplateView):
+class ActivityView(StaffRequiredMixin, ActivityPageMixin, TemplateView):
     """The instance's audit trail: who did what, when, from where (owner and admins)."""
 
     template_name = "dashboard/activity.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        user = request.user
-        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
-            raise PermissionDenied("Only the owner or an administrator can read the activity log.")
-        return super().dispatch(request, *args, **kwargs)
-
-    def get(self, request, *args, **kwargs):
-        if request.GET.get("format") == "csv":
-            _filter, events = activity_events(request.GET)
-            return activity_csv_response(events, name=request.tenant.schema_name)
-        return super().get(request, *args, **kwargs)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset, events = activity_events(self.request.GET)
-        table = ActivityTable(events)
-        RequestConfig(self.request, paginate={"per_page": 50}).configure(table)
-        export = self.request.GET.copy()
-        export["format"] = "csv"
-        export.pop("page", None)
-        context.update(
-            filter=filterset,
-            table=table,
-            any_events=AuditEvent.objects.exists(),
-            csv_query=export.urlencode(),
-        )
-        return context
+    @property
+    def csv_name(self) -> str:
+        return self.request.tenant.schema_name

@@ -331,29 +331,29 @@ def department_update(
     return department
 
 
-@transaction.atomic
 def department_escalation_inbox() -> Department:
     """The department escalations from resellers are filed into (created on first use)."""
     department = Department.objects.filter(is_escalation_inbox=True).order_by("id").first()
     if department is not None:
-        return department
-    department, created = Department.objects.get_or_create(
-        slug=ESCALATION_INBOX_SLUG,
-        defaults={
-            "name": ESCALATION_INBOX_NAME,
-            "is_escalation_inbox": True,
-            "first_response_minutes": 120,
-            "resolution_minutes": 2 * 24 * 60,
-        },
-    )
-    if created:
-        _department_recorded(DEPARTMENT_CREATED, department, {}, actor=None, created=True)
-    elif not department.is_escalation_inbox:
-        before = audit.snapshot(department, DEPARTMENT_FIELDS)
-        department.is_escalation_inbox = True
-        department.is_active = True
-        department.save(update_fields=["is_escalation_inbox", "is_active"])
-        _department_recorded(DEPARTMENT_UPDATED, department, before, actor=None)
+        return department  # every escalation but the first: one read, no savepoint
+    with transaction.atomic():
+        department, created = Department.objects.get_or_create(
+            slug=ESCALATION_INBOX_SLUG,
+            defaults={
+                "name": ESCALATION_INBOX_NAME,
+                "is_escalation_inbox": True,
+                "first_response_minutes": 120,
+                "resolution_minutes": 2 * 24 * 60,
+            },
+        )
+        if created:
+            _department_recorded(DEPARTMENT_CREATED, department, {}, actor=None, created=True)
+        elif not department.is_escalation_inbox:
+            before = audit.snapshot(department, DEPARTMENT_FIELDS)
+            department.is_escalation_inbox = True
+            department.is_active = True
+            department.save(update_fields=["is_escalation_inbox", "is_active"])
+            _department_recorded(DEPARTMENT_UPDATED, department, before, actor=None)
     return department
 
 
@@ -634,7 +634,7 @@ def ticket_reply(
     return message
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # bridge-only: the crossing fails whole
 def ticket_add_upstream_message(
     *,
     ticket: Ticket,
@@ -748,12 +748,19 @@ def ticket_set_department(*, ticket: Ticket, department: Department, actor=None)
 
 @transaction.atomic
 def ticket_mark_escalated(
-    *, ticket: Ticket, link_id: int, actor=None, detail: dict | None = None
+    *,
+    ticket: Ticket,
+    link_id: int,
+    actor=None,
+    detail: dict | None = None,
+    note: str = "",
+    note_author: str = "",
 ) -> Ticket:
     """For the bridge: the ticket now has a linked ticket upstream (refused if it already has).
 
     `detail` adds what the bridge knows about the crossing (upstream ticket, price) to the
-    recorded event."""
+    recorded event; `note`, if given, is the staff-only upstream note that says so, written
+    under the same lock (one event records both)."""
     locked = _locked(ticket)
     if locked.escalation == Ticket.Escalation.ESCALATED:
         raise AlreadyEscalated(f"Ticket {locked.number} is already escalated upstream.")
@@ -763,18 +770,28 @@ def ticket_mark_escalated(
     locked.escalation = Ticket.Escalation.ESCALATED
     locked.upstream_link_id = link_id
     locked.last_activity_at = timezone.now()
+    extra = {}
+    if note:
+        message = _add_message(
+            ticket=locked,
+            kind=Message.Kind.UPSTREAM_NOTE,
+            body_html=_clean_body(note),
+            author_label=note_author,
+        )
+        locked.last_activity_at = message.created_at
+        extra["message_id"] = message.pk
     locked.save(update_fields=["escalation", "upstream_link_id", "last_activity_at"])
     audit_record(
         TICKET_ESCALATED,
         actor=actor,
         obj=locked,
         changes={"escalation": [before, locked.escalation]},
-        detail={"link_id": link_id, **(detail or {})},
+        detail={"link_id": link_id, **(detail or {}), **extra},
     )
     return _sync(ticket, locked)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # bridge-only: the crossing fails whole
 def ticket_mark_upstream_closed(
     *, ticket: Ticket, author_label: str = "", close_ticket: bool = False
 ) -> Ticket:
