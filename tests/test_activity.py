@@ -43,7 +43,7 @@ def test_the_owner_sees_who_changed_the_issuer_identity_from_the_screen(instance
     page = owner.get(ACTIVITY).content.decode()
     assert "Issuer identity changed" in page
     assert instance_a.owner in page
-    assert "legal name: Acme Ltd → Acme Hosting SARL" in page
+    assert "Legal name: Acme Ltd → Acme Hosting SARL" in page
 
 
 def test_activity_of_another_instance_is_never_listed(instance_a, instance_b):
@@ -103,10 +103,22 @@ def test_the_csv_export_follows_the_filters_and_defuses_formulas(instance_a):
     assert rows[1][1] == "Note written" and rows[1][3] == instance_a.owner
 
 
-def test_changes_show_old_and_new_values(instance_a):
-    _record(instance_a, label="Moved", changes={"status": ["issued", "paid"]})
+def test_changes_show_old_and_new_values_by_their_labels_not_their_codes(instance_a):
+    from tenant_apps.clients.models import Customer
+
+    with schema_context(instance_a.schema_name):
+        customer = Customer.objects.create(
+            kind="person", name="Label Test", email="l@x.test", country="FR", currency="EUR"
+        )
+        audit.audit_record(
+            NOTE_WRITTEN,
+            obj=customer,
+            changes={"status": ["active", "closed"], "kind": [None, "person"]},
+        )
     page = client_for(instance_a, instance_a.owner).get(ACTIVITY).content.decode()
-    assert "status: issued → paid" in page
+    assert "Status: Active → Closed" in page
+    assert "Kind: — → Person" in page
+    assert "active → closed" not in page
 
 
 def test_the_console_lists_the_operators_trail_only(operator, instance_a):

@@ -42,7 +42,7 @@ def test_suspension_from_the_console_records_the_operator_user_and_the_status_ch
     page = console.get("/console/resellers/acme/").content.decode()
     activity = page[page.index("<h2>Activity</h2>") :]
     assert "Reseller suspended" in activity and operator.owner in activity
-    assert "active → suspended" in activity and "unpaid invoice" in activity
+    assert "Status: Active → Suspended" in activity and "unpaid invoice" in activity
     assert "status:suspended" not in page and "reseller.suspended" not in page
 
 

@@ -26,10 +26,6 @@ from .forms import AllocationForm, DeleteForm, DomainForm, ResellerCreateForm, S
 from .tables import ResellerFilter, ResellerTable
 
 
-def _value(value) -> str:
-    return "—" if value in (None, "") else str(value)
-
-
 def activity_rows(events) -> list[dict]:
     """The operator's trail about resellers, as the console shows it: the event's label
     (never its code), who did it, when, and one line of what changed."""
@@ -40,10 +36,12 @@ def activity_rows(events) -> list[dict]:
         parts = []
         for field, change in (event.changes or {}).items():
             old, new = (list(change) + [None, None])[:2]
-            name = field.replace("_", " ")
+            name = audit.field_label(event.object_type, field)
             if field == "quantity" and detail.get("resource"):
                 name = resources.get(detail["resource"], detail["resource"])
-            parts.append(f"{name}: {_value(old)} → {_value(new)}")
+            old_text = audit.value_label(event.object_type, field, old)
+            new_text = audit.value_label(event.object_type, field, new)
+            parts.append(f"{name}: {old_text} → {new_text}")
         for key in ("domain", "reason"):
             if detail.get(key):
                 parts.append(str(detail[key]))

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
+from tenant_apps.instance import audit
 from tenant_apps.instance.audit import event_label
 from tenant_apps.instance.models import AuditEvent
 from tenant_apps.instance.selectors import audit_event_list
@@ -89,8 +90,8 @@ def _event_summary(event: AuditEvent) -> str:
     if status and event.action.startswith(("customer.", "contact.")):
         parts.append(f"tax id {status}")
     if isinstance(changes.get("status"), list) and event.object_type != "customer":
-        old, new = changes["status"]
-        parts.append(f"{old} → {new}" if old else str(new))
+        old, new = (audit.value_label(event.object_type, "status", v) for v in changes["status"])
+        parts.append(f"{old} → {new}" if old != "—" else new)
     if detail.get("reason"):
         parts.append(str(detail["reason"]))
     return " · ".join(parts)

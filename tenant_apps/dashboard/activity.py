@@ -43,7 +43,9 @@ def _type_choices(events: QuerySet[AuditEvent]) -> list[tuple[str, str]]:
 
 def _object_choices(events: QuerySet[AuditEvent]) -> list[tuple[str, str]]:
     kinds = events.order_by().values_list("object_type", flat=True).distinct()[:100]
-    return sorted((kind, kind.replace("_", " ").capitalize()) for kind in kinds if kind)
+    return sorted(
+        ((kind, audit.object_type_label(kind)) for kind in kinds if kind), key=lambda c: c[1]
+    )
 
 
 class ActivityFilter(django_filters.FilterSet):
@@ -87,22 +89,19 @@ class ActivityFilter(django_filters.FilterSet):
         return queryset.filter(Q(object_label__icontains=text) | Q(object_id=text))
 
 
-def changes_text(changes: dict) -> str:
-    """{"status": ["issued", "paid"]} → "status: issued → paid"."""
-    parts = []
-    for field, values in (changes or {}).items():
-        if isinstance(values, list | tuple) and len(values) == 2:
-            old, new = values
-            old_text = "—" if old in (None, "") else str(old)
-            new_text = "—" if new in (None, "") else str(new)
-            parts.append(f"{field.replace('_', ' ')}: {old_text} → {new_text}")
-        else:
-            parts.append(f"{field.replace('_', ' ')}: {values}")
-    return "; ".join(parts)
+def changes_text(event: AuditEvent, *, most: int | None = None) -> str:
+    """What an event changed, in labels ("Status: Issued → Paid"); `most` caps the fields
+    shown on screen (the CSV has them all)."""
+    lines = audit.change_lines(event.object_type, event.changes)
+    if most is not None and len(lines) > most:
+        lines = [*lines[:most], f"and {len(lines) - most} more"]
+    return "; ".join(lines)
 
 
 class ActivityTable(tables.Table):
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="When")
+    created_at = tables.DateTimeColumn(
+        format="Y-m-d H:i", verbose_name="When", attrs={"td": {"class": "nowrap"}}
+    )
     action = tables.Column(verbose_name="Event")
     object_label = tables.Column(verbose_name="Object", order_by=("object_type", "object_id"))
     actor_label = tables.Column(verbose_name="Actor")
@@ -120,18 +119,16 @@ class ActivityTable(tables.Table):
         return format_html('<span title="{}">{}</span>', value, audit.event_label(value))
 
     def render_object_label(self, record):
-        kind = record.object_type.replace("_", " ")
+        kind = audit.object_type_label(record.object_type) if record.object_type else ""
         if not record.object_label:
-            return kind.capitalize() or "—"
-        return format_html(
-            '<span class="muted">{}</span> {}', kind.capitalize(), record.object_label
-        )
+            return kind or "—"
+        return format_html('<span class="muted">{}</span> {}', kind, record.object_label)
 
     def render_actor_label(self, value):
         return value or audit.SYSTEM
 
     def render_changes(self, record):
-        return changes_text(record.changes) or "—"
+        return changes_text(record, most=3) or "—"
 
 
 def activity_events(params) -> tuple[ActivityFilter, QuerySet[AuditEvent]]:
@@ -152,7 +149,7 @@ def _rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
             event.object_type,
             event.object_id,
             event.object_label,
-            changes_text(event.changes),
+            changes_text(event),
             event.ip_address or "",
         ]
 

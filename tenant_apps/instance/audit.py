@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 
 from .models import AuditEvent
@@ -209,3 +211,67 @@ def audit_record_many(
     ]
     AuditEvent.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Reading events: what every screen shows of a change (labels, never raw codes)
+
+
+@functools.cache
+def _model_for(object_type: str):
+    for model in apps.get_models():
+        if model._meta.model_name == object_type:
+            return model
+    return None
+
+
+def _field(object_type: str, name: str):
+    model = _model_for(object_type)
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(name)
+    except Exception:
+        return None
+
+
+def object_type_label(object_type: str) -> str:
+    """ "issueridentity" → "Issuer identity" (the model's own name for itself)."""
+    model = _model_for(object_type)
+    name = model._meta.verbose_name if model is not None else object_type.replace("_", " ")
+    return str(name)[:1].upper() + str(name)[1:]
+
+
+def field_label(object_type: str, name: str) -> str:
+    field = _field(object_type, name)
+    label = getattr(field, "verbose_name", None) or name.replace("_", " ")
+    return str(label)[:1].upper() + str(label)[1:]
+
+
+def value_label(object_type: str, name: str, value: Any) -> str:
+    """A stored value as people read it: a choice's label, yes/no, "—" for nothing."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    field = _field(object_type, name)
+    choices = dict(getattr(field, "flatchoices", None) or [])
+    return str(choices.get(value, value))
+
+
+def change_lines(object_type: str, changes: Mapping[str, Any] | None) -> list[str]:
+    """["Status: Open → Awaiting customer", …] for an event's recorded changes."""
+    lines = []
+    for name, values in (changes or {}).items():
+        label = field_label(object_type, name)
+        if isinstance(values, list | tuple) and len(values) == 2:
+            old, new = values
+            lines.append(
+                f"{label}: {value_label(object_type, name, old)} → "
+                f"{value_label(object_type, name, new)}"
+            )
+        else:
+            lines.append(f"{label}: {value_label(object_type, name, values)}")
+    return lines
