@@ -1,18 +1,13 @@
-"""Domain errors users can read and fix, and their translation to 4xx JSON in the API."""
+"""The API face of domain errors (`tenant_apps.instance.errors`): 4xx JSON, never a 500."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-
-class DomainError(Exception):
-    """Base for errors a user can read and fix (quota exceeded, illegal transition…)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
+from tenant_apps.instance.errors import DomainError
 
 
 def api_exception_handler(exc, context):

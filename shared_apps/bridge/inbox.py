@@ -28,7 +28,6 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
-from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.accounts.models import STAFF_ROLES
 from tenant_apps.clients.models import Customer
@@ -36,6 +35,7 @@ from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.ports import Origin
 from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.errors import DomainError
 
 from .callbacks import staff_label
 from .models import CallbackEndpoint, ExternalEscalation, InboxToken

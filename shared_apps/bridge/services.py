@@ -27,7 +27,6 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
-from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.billing.models import PendingCharge
 from tenant_apps.clients.models import Customer
@@ -36,6 +35,7 @@ from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.ports import Kind, Origin, TicketEvent
 from tenant_apps.helpdesk.rich_text import html_to_text
 from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.models import IssuerIdentity
 
 from . import callbacks

@@ -9,9 +9,9 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views import View
 
-from config.errors import DomainError
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.helpdesk.models import Ticket
+from tenant_apps.instance.errors import DomainError
 
 from . import services
 

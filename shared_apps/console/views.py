@@ -13,14 +13,14 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_errors
 from provisioning.models import PoolSchema, TemplateSnapshot
 from shared_apps.tenancy import services
 from shared_apps.tenancy.models import Allocation, Reseller, Resource
 from shared_apps.tenancy.selectors import reseller_activity, reseller_get, reseller_list
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.instance import audit
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_errors
 
 from .forms import AllocationForm, DeleteForm, DomainForm, ResellerCreateForm, StatusForm
 from .tables import ResellerFilter, ResellerTable

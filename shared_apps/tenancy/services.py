@@ -25,12 +25,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from config.errors import DomainError
 from provisioning import archive, schemas
 from provisioning.models import ExportRecord
 from tenant_apps.accounts.models import Role
 from tenant_apps.accounts.services import user_send_password_link
 from tenant_apps.instance import audit
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.pipelines import transition
 from tenant_apps.instance.services import issuer_identity_set
 

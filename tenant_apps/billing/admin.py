@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from config.errors import DomainError
+from tenant_apps.instance.errors import DomainError
 
 from . import services
 from .models import (

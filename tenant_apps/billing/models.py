@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_countries.fields import CountryField
 
-from config.errors import DomainError
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import ZERO
 from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
 

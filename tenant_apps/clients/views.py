@@ -15,9 +15,9 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin, StaffRequiredMixin
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_errors
 from tenant_apps.instance.money import format_money
 from tenant_apps.instance.selectors import issuer_identity_get
 

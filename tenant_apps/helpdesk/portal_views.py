@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.views import View
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.clients.selectors import customer_for_user
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 
 from . import services
 from .forms import PortalTicketForm, ReplyForm

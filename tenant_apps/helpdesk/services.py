@@ -26,9 +26,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework import status
 
-from config.errors import DomainError
 from tenant_apps.instance import audit
 from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.pipelines import transition
 
 from . import ports

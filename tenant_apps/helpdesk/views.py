@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.views import View
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 
 from . import ports, services
 from .forms import (

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from django.db import models
 from rest_framework import status
 
-from config.errors import DomainError
+from tenant_apps.instance.errors import DomainError
 
 
 class InvalidTransition(DomainError):

@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import customer_for_user
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.instance.money import format_money
 from tenant_apps.referrals.selectors import referer_from_request
 

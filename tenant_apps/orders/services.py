@@ -29,12 +29,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import DomainError
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import audit
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import round_money
 from tenant_apps.instance.pipelines import transition
 from tenant_apps.referrals.models import Referer

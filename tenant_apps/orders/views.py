@@ -16,11 +16,11 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.billing.models import Invoice
 from tenant_apps.catalog.selectors import resource_choices
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.instance.money import ZERO, format_money
 
 from . import services

@@ -12,11 +12,11 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 from django_tenants.utils import schema_context
 
-from config.errors import DomainError
 from tenant_apps.accounts.permissions import BillingStaffMixin, BillingWriteMixin
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.selectors import with_balance
 from tenant_apps.billing.tables import InvoiceTable
+from tenant_apps.instance.errors import DomainError
 
 from . import services
 from .models import BillingRun

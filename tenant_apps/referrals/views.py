@@ -10,8 +10,8 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from config.forms import form_add_service_errors as _apply_errors
 from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.instance.forms import form_add_service_errors as _apply_errors
 
 from . import services
 from .forms import RefererForm

@@ -16,10 +16,10 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import BillingStaffMixin, BillingWriteMixin
 from tenant_apps.instance.audit import event_label
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.instance.money import ZERO, format_money
 from tenant_apps.instance.selectors import audit_events_for, issuer_identity_get
 

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django_tables2 import RequestConfig
 
-from config.errors import DomainError
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import BillingStaffMixin
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import get_customer_for
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.instance.money import format_money
 
 from .. import services

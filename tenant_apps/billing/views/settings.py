@@ -14,10 +14,10 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from config.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.accounts.permissions import BillingManagerMixin, BillingManagerWriteMixin
 from tenant_apps.instance import services as instance_services
 from tenant_apps.instance.emails import email_template_default
+from tenant_apps.instance.forms import form_add_service_errors as apply_service_errors
 from tenant_apps.instance.models import EmailTemplate
 from tenant_apps.instance.selectors import issuer_identity_get
 

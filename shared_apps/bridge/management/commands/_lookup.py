@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from config.errors import DomainError
 from shared_apps.tenancy.models import Reseller
+from tenant_apps.instance.errors import DomainError
 
 
 def get_reseller(slug: str) -> Reseller:

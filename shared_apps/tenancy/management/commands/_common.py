@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from config.errors import DomainError
 from provisioning.schemas import ProvisioningError
 from shared_apps.tenancy.models import Reseller
+from tenant_apps.instance.errors import DomainError
 
 # How the operator's audit trail names whoever ran a command on the server.
 COMMAND_ACTOR = "command"
