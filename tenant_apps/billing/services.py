@@ -40,7 +40,7 @@ from .models import (
     TaxRate,
 )
 from .signals import invoice_settled
-from .taxes import TaxContext, tax_context
+from .taxes import tax_context
 
 SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
 TAX_RATE_SET = audit.event_type("taxrate.set", "Tax rate set")
@@ -920,14 +920,13 @@ def invoices_issue_bulk(
         count=len(specs),
     )
     now = timezone.now()
-    contexts: dict[tuple, TaxContext] = {}
+    rates_cache: dict = {}  # one read of each country's rates; the legal mention is per customer
     invoices, pending_lines = [], []
     for spec, number in zip(specs, numbers, strict=True):
         customer = spec.customer
-        key = (str(customer.country), customer.tax_exempt, customer.is_business)
-        context = contexts.get(key)
-        if context is None:
-            context = contexts[key] = tax_context(customer=customer, issuer_country=issuer_country)
+        context = tax_context(
+            customer=customer, issuer_country=issuer_country, rates_cache=rates_cache
+        )
         invoice = Invoice(
             customer=customer,
             currency=spec.currency,

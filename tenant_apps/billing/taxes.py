@@ -74,16 +74,26 @@ class TaxContext:
         return self.rates.get(tax_class_code, ZERO)
 
 
-def _rates(country: str) -> dict[str, Decimal]:
-    return {
+def _rates(country: str, cache: dict[str, dict[str, Decimal]] | None = None) -> dict[str, Decimal]:
+    if cache is not None and country in cache:
+        return cache[country]
+    rates = {
         code: rate
         for code, rate in TaxRate.objects.filter(country=country).values_list(
             "tax_class__code", "rate"
         )
     }
+    if cache is not None:
+        cache[country] = rates
+    return rates
 
 
-def tax_context(*, customer, issuer_country: str) -> TaxContext:
+def tax_context(
+    *, customer, issuer_country: str, rates_cache: dict[str, dict[str, Decimal]] | None = None
+) -> TaxContext:
+    """The treatment of one customer's invoice. Its legal mention names that customer (their
+    VAT id, their exemption), so a context is never shared between customers; a bulk run
+    passes `rates_cache` to read each country's rates once."""
     customer_country = str(customer.country or "").upper()
     issuer_country = (issuer_country or "").upper()
     if customer.tax_exempt:
@@ -93,18 +103,24 @@ def tax_context(*, customer, issuer_country: str) -> TaxContext:
         )
     if issuer_country in EU_COUNTRIES:
         if customer_country == issuer_country:
-            return TaxContext(Invoice.TaxTreatment.STANDARD, issuer_country, _rates(issuer_country))
+            return TaxContext(
+                Invoice.TaxTreatment.STANDARD, issuer_country, _rates(issuer_country, rates_cache)
+            )
         if customer_country in EU_COUNTRIES:
             if customer.is_business:
                 note = f"{REVERSE_CHARGE_NOTE} Customer VAT id: {customer.tax_id}."
                 return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
             return TaxContext(
-                Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country)
+                Invoice.TaxTreatment.STANDARD,
+                customer_country,
+                _rates(customer_country, rates_cache),
             )
         return TaxContext(
             Invoice.TaxTreatment.OUTSIDE_SCOPE, customer_country, {}, OUTSIDE_SCOPE_NOTE
         )
-    return TaxContext(Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country))
+    return TaxContext(
+        Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country, rates_cache)
+    )
 
 
 def line_amounts(
