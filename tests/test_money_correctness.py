@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
 from tenant_apps.billing import services
@@ -52,3 +53,43 @@ def test_bulk_renewals_print_each_customers_own_vat_id_in_the_reverse_charge_men
     stored = Invoice.objects.get(pk=two.pk)
     assert "DE222222222" in stored.legal_notes
     assert InvoiceLine.objects.filter(invoice=stored).get().tax_amount == 0
+
+
+def _two_line_invoice():
+    customer = make_customer("Line Capped")
+    draft = services.invoice_create_draft(
+        customer=customer,
+        lines=[
+            {"description": "VPS", "unit_price": "10"},
+            {"description": "Backup", "unit_price": "10"},
+        ],
+    )
+    return services.invoice_issue(invoice=draft, issue_date=TODAY)
+
+
+def test_a_line_already_credited_cannot_be_credited_again(acme):
+    invoice = _two_line_invoice()
+    vps = invoice.lines.get(description="VPS")
+    services.credit_note_create(
+        invoice=invoice, reason="VPS never delivered", lines=[{"line_id": vps.pk}]
+    )
+    notes_before = Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count()
+    with pytest.raises(ValidationError) as refused:
+        services.credit_note_create(
+            invoice=invoice, reason="Again", lines=[{"line_id": vps.pk, "quantity": "1"}]
+        )
+    assert "Credit between 0 and 0.00 of “VPS”" in str(refused.value)
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == notes_before
+
+
+def test_a_full_credit_after_a_partial_one_credits_only_what_is_left(acme):
+    invoice = _two_line_invoice()
+    vps = invoice.lines.get(description="VPS")
+    services.credit_note_create(
+        invoice=invoice, reason="Half the VPS month", lines=[{"line_id": vps.pk, "quantity": "0.5"}]
+    )
+    rest = services.credit_note_create(invoice=invoice, reason="Cancel everything")
+    credited = {line.description: line.quantity for line in rest.lines.all()}
+    assert credited == {"VPS": Decimal("0.50"), "Backup": Decimal("1.00")}
+    invoice.refresh_from_db()
+    assert invoice.amount_credited == invoice.total

@@ -270,6 +270,14 @@ class InvoiceLine(models.Model):
     )
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
+    credited_line = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        related_name="credited_by",
+        on_delete=models.PROTECT,
+        help_text="On a credit note: the invoice line it credits (capped at that line)",
+    )
 
     class Meta:
         ordering = ["position", "id"]

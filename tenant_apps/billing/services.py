@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from tenant_apps.catalog.models import TaxClass
@@ -799,8 +799,31 @@ def credit_note_create(
         notes=f"Credit note for invoice {original.number}: {reason.strip()}",
     )
     source = list(original.lines.all())
+    # What earlier credit notes took from each line: no line is credited beyond what it
+    # charged, whatever the invoice total still allows.
+    credited = dict(
+        InvoiceLine.objects.filter(
+            credited_line__invoice=original, invoice__kind=Invoice.Kind.CREDIT_NOTE
+        )
+        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .values("credited_line")
+        .annotate(taken=Sum("quantity"))
+        .values_list("credited_line", "taken")
+    )
+
+    charged = {line.pk: line.quantity for line in source}
+
+    def left(line: InvoiceLine) -> Decimal:
+        return charged[line.pk] - credited.get(line.pk, ZERO)
+
+    by_line = {line.pk: line for line in source}
+
     if lines is None:
-        copies = source
+        copies = []
+        for line in source:
+            if left(line) > 0:
+                line.quantity = left(line)
+                copies.append(line)
     else:
         by_id = {line.pk: line for line in source}
         copies = []
@@ -808,7 +831,7 @@ def credit_note_create(
             line = by_id.get(int(item.get("line_id", 0) or 0))
             if line is None:
                 raise ValidationError({"lines": ["Choose lines of the original invoice."]})
-            quantity = to_decimal(item.get("quantity", line.quantity), field="quantity")
+            quantity = to_decimal(item.get("quantity", left(line)), field="quantity")
             if quantity <= 0 or quantity > line.quantity:
                 raise ValidationError(
                     {"quantity": [f"Credit between 0 and {line.quantity} of “{line.description}”."]}
@@ -823,6 +846,8 @@ def credit_note_create(
         tax_context=None,
         invoice=note,
     )
+    for note_line, credited_line in zip(note_lines, copies, strict=True):
+        note_line.credited_line_id = credited_line.pk
     InvoiceLine.objects.bulk_create(note_lines)
     pricing.set_totals(note, note_lines)
     if note.total <= 0:
@@ -831,6 +856,15 @@ def credit_note_create(
         raise ValidationError(
             {"lines": [f"Invoice {original} has {original.total - already} left to credit."]}
         )
+    for line in copies:
+        if line.quantity > left(by_line[line.pk]):
+            raise ValidationError(
+                {
+                    "quantity": [
+                        f"Credit between 0 and {left(by_line[line.pk])} of “{line.description}”."
+                    ]
+                }
+            )
     settings_row = billing_settings_get()
     on_date = issue_date or timezone.localdate()
     [number] = numbers_take(
