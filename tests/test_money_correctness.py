@@ -93,3 +93,43 @@ def test_a_full_credit_after_a_partial_one_credits_only_what_is_left(acme):
     assert credited == {"VPS": Decimal("0.50"), "Backup": Decimal("1.00")}
     invoice.refresh_from_db()
     assert invoice.amount_credited == invoice.total
+
+
+def test_a_renewal_issued_early_is_due_when_its_period_starts_not_before(acme):
+    from tenant_apps.billing.models import BillingSettings
+
+    BillingSettings.objects.update_or_create(
+        singleton=True, defaults={"payment_terms_days": 14, "renewal_lead_days": 30}
+    )
+    starts = TODAY + datetime.timedelta(days=30)
+    spec = services.InvoiceSpec(
+        customer=make_customer("Early Renewal"),
+        currency="EUR",
+        lines=[
+            services.LineSpec(
+                description="VPS, next month",
+                unit_price=Decimal("10"),
+                kind=InvoiceLine.Kind.SERVICE,
+                period_start=starts,
+                period_end=starts + datetime.timedelta(days=29),
+            )
+        ],
+    )
+    [renewal] = services.invoices_issue_bulk(specs=[spec], run_id=None, on_date=TODAY)
+    assert renewal.due_date == starts
+    # Issued late (the period has started), the customer still gets the payment terms.
+    late = services.InvoiceSpec(
+        customer=make_customer("Late Renewal"),
+        currency="EUR",
+        lines=[
+            services.LineSpec(
+                description="VPS, this month",
+                unit_price=Decimal("10"),
+                kind=InvoiceLine.Kind.SERVICE,
+                period_start=TODAY - datetime.timedelta(days=2),
+                period_end=TODAY + datetime.timedelta(days=27),
+            )
+        ],
+    )
+    [overdue_period] = services.invoices_issue_bulk(specs=[late], run_id=None, on_date=TODAY)
+    assert overdue_period.due_date == TODAY + datetime.timedelta(days=14)

@@ -449,15 +449,20 @@ def _mark_issued(
     terms_days: int,
     issuer: dict,
     now: datetime.datetime,
+    not_due_before: datetime.date | None = None,
 ) -> str:
     """Freeze a draft in memory (no save); returns the status it left.
 
-    An invoice of zero is settled as it is issued (issued → paid along the pipeline).
+    The due date is the issue date plus the payment terms, and never before
+    `not_due_before` (a renewal is due when its period starts, not while the paid period
+    still runs). An invoice of zero is settled as it is issued (issued → paid).
     """
     before = transition(invoice, Invoice.Status.ISSUED, noun=_noun(invoice))
     invoice.number = number
     invoice.issue_date = on_date
     invoice.due_date = on_date + datetime.timedelta(days=terms_days)
+    if not_due_before is not None and not_due_before > invoice.due_date:
+        invoice.due_date = not_due_before
     invoice.issuer_snapshot = issuer
     invoice.customer_snapshot = invoice.customer.billing_snapshot()
     invoice.issued_at = now
@@ -977,6 +982,7 @@ def invoices_issue_bulk(
         )
         pricing.set_totals(invoice, lines)
         # Checked along the pipeline in memory, before the one bulk insert.
+        periods = [line.period_start for line in lines if line.period_start is not None]
         _mark_issued(
             invoice,
             number=number,
@@ -984,6 +990,7 @@ def invoices_issue_bulk(
             terms_days=settings_row.payment_terms_days,
             issuer=issuer,
             now=now,
+            not_due_before=min(periods) if periods else None,
         )
         invoices.append(invoice)
         pending_lines.append(lines)
