@@ -133,3 +133,69 @@ def test_a_renewal_issued_early_is_due_when_its_period_starts_not_before(acme):
     )
     [overdue_period] = services.invoices_issue_bulk(specs=[late], run_id=None, on_date=TODAY)
     assert overdue_period.due_date == TODAY + datetime.timedelta(days=14)
+
+
+def test_paying_an_upgrade_invoice_lifts_the_suspension_its_non_payment_caused(
+    acme, django_capture_on_commit_callbacks
+):
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+    from tests.billing_fixtures import dunning_settings, make_product
+
+    dunning_settings()
+    day0 = datetime.date(2026, 1, 10)
+    customer = make_customer("Upgrader")
+    small = make_product("small-up", amount="10.00")
+    big = make_product("big-up", amount="40.00")
+    order = orders.order_place(customer=customer, items=[{"product": small, "cycle": "monthly"}])
+    first = orders.order_accept(order=order, today=day0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            customer=customer, invoice=first, amount=first.amount_due, method="bank_transfer"
+        )
+    service = Service.objects.get(order_item__order=order)
+    upgrade = orders.service_change_plan(
+        service=service, product=big, today=datetime.date(2026, 1, 25)
+    )
+    runs.dunning_run(today=upgrade.due_date + datetime.timedelta(days=21))
+    assert Service.objects.get(pk=service.pk).status == Service.Status.SUSPENDED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            customer=customer,
+            invoice=Invoice.objects.get(pk=upgrade.pk),
+            amount=Invoice.objects.get(pk=upgrade.pk).amount_due,
+            method="bank_transfer",
+        )
+    assert Service.objects.get(pk=service.pk).status == Service.Status.ACTIVE
+
+
+def test_a_suspension_stays_while_another_overdue_invoice_still_bills_the_service(
+    acme, django_capture_on_commit_callbacks
+):
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+    from tests.billing_fixtures import dunning_settings, make_product
+
+    dunning_settings()
+    customer = make_customer("Two Debts")
+    small = make_product("small-two", amount="10.00")
+    big = make_product("big-two", amount="40.00")
+    order = orders.order_place(customer=customer, items=[{"product": small, "cycle": "monthly"}])
+    first = orders.order_accept(order=order, today=datetime.date(2026, 1, 10))
+    service = Service.objects.get(order_item__order=order)
+    upgrade = orders.service_change_plan(
+        service=service, product=big, today=datetime.date(2026, 1, 25)
+    )
+    runs.dunning_run(today=upgrade.due_date + datetime.timedelta(days=21))
+    assert Service.objects.get(pk=service.pk).status == Service.Status.SUSPENDED
+
+    for invoice, expected in ((first, Service.Status.SUSPENDED), (upgrade, Service.Status.ACTIVE)):
+        fresh = Invoice.objects.get(pk=invoice.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.payment_record(
+                customer=customer, invoice=fresh, amount=fresh.amount_due, method="cash"
+            )
+        assert Service.objects.get(pk=service.pk).status == expected

@@ -589,6 +589,21 @@ def service_change_plan(
 # Reacting to payments
 
 
+def _still_overdue(service: Service, *, paid_invoice_id: int) -> bool:
+    """Does another unpaid invoice past its due date still bill this service?"""
+    today = timezone.localdate()
+    return (
+        Invoice.objects.filter(
+            lines__service=service,
+            kind=Invoice.Kind.INVOICE,
+            status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
+            due_date__lt=today,
+        )
+        .exclude(pk=paid_invoice_id)
+        .exists()
+    )
+
+
 def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
     """A settled invoice starts pending services, extends paid periods and lifts suspensions.
 
@@ -596,10 +611,11 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
     the same services wait for each other instead of deadlocking); no invoice is locked.
     """
     with transaction.atomic():
+        # Every line that names a service counts for lifting a suspension (an upgrade's
+        # adjustment line too: its unpaid invoice is what suspended the service); only
+        # service lines start services and extend paid periods.
         lines = list(
-            InvoiceLine.objects.filter(
-                invoice_id=invoice_id, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
-            ).order_by("id")
+            InvoiceLine.objects.filter(invoice_id=invoice_id, service__isnull=False).order_by("id")
         )
         locked = {
             service.pk: service
@@ -609,15 +625,20 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
         }
         for line in lines:
             service = locked[line.service_id]
-            if service.status == Service.Status.PENDING:
-                locked[service.pk] = service_activate(
-                    service=service, today=line.period_start, actor=actor
-                )
-                continue
-            if line.period_end and service.cycle != BillingCycle.ONE_TIME:
-                paid_until = line.period_end + datetime.timedelta(days=1)
-                if service.next_due_date is None or paid_until > service.next_due_date:
-                    service.next_due_date = paid_until
-                    service.save(update_fields=["next_due_date"])
-            if service.status == Service.Status.SUSPENDED and service.suspended_for_nonpayment:
+            if line.kind == InvoiceLine.Kind.SERVICE:
+                if service.status == Service.Status.PENDING:
+                    locked[service.pk] = service_activate(
+                        service=service, today=line.period_start, actor=actor
+                    )
+                    continue
+                if line.period_end and service.cycle != BillingCycle.ONE_TIME:
+                    paid_until = line.period_end + datetime.timedelta(days=1)
+                    if service.next_due_date is None or paid_until > service.next_due_date:
+                        service.next_due_date = paid_until
+                        service.save(update_fields=["next_due_date"])
+            if (
+                service.status == Service.Status.SUSPENDED
+                and service.suspended_for_nonpayment
+                and not _still_overdue(service, paid_invoice_id=invoice_id)
+            ):
                 locked[service.pk] = service_unsuspend(service=service, actor=actor)
