@@ -223,7 +223,9 @@ def test_void_is_refused_once_something_was_paid(acme):
         services.invoice_void(invoice=invoice)
 
 
-def test_credit_note_on_unpaid_invoice_settles_it(acme):
+def test_credit_note_on_unpaid_invoice_credits_it_and_owes_nothing(acme):
+    # Issue 9, defect 1: a credit note is not a payment — the invoice is "credited", not
+    # "paid" (this test asserted "paid" before).
     customer = make_customer()
     invoice = _issued(customer)
     note = services.credit_note_create(invoice=invoice, reason="Cancelled order")
@@ -233,7 +235,7 @@ def test_credit_note_on_unpaid_invoice_settles_it(acme):
         and note.total == Decimal("120.00")
         and note.credited_invoice == invoice
     )
-    assert invoice.amount_due == 0 and invoice.status == "paid"
+    assert invoice.amount_due == 0 and invoice.status == "credited"
     customer.refresh_from_db()
     assert customer.credit_balance == 0
 

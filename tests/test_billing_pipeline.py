@@ -69,12 +69,14 @@ def test_paying_a_draft_is_refused_with_a_sentence_and_changes_nothing(acme):
     assert _unchanged(draft) == before and not draft.payments.exists()
 
 
-def test_the_invoice_pipeline_allows_only_todays_moves():
+def test_the_invoice_pipeline_allows_only_these_moves():
     pipeline = Invoice.pipeline
     assert pipeline.targets("draft") == {"issued"}
-    assert pipeline.targets("issued") == {"partially_paid", "paid", "void"}
-    assert pipeline.targets("partially_paid") == {"paid"}
+    # "credited": covered by credit notes with nothing paid (issue 9: not a payment).
+    assert pipeline.targets("issued") == {"partially_paid", "paid", "credited", "void"}
+    assert pipeline.targets("partially_paid") == {"paid", "credited"}
     assert pipeline.targets("paid") == set() and pipeline.targets("void") == set()
+    assert pipeline.targets("credited") == set()
     with pytest.raises(services.InvalidInvoiceState, match="It is void; it cannot become paid."):
         pipeline.check("void", "paid")
 

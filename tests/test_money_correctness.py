@@ -199,3 +199,104 @@ def test_a_suspension_stays_while_another_overdue_invoice_still_bills_the_servic
                 customer=customer, invoice=fresh, amount=fresh.amount_due, method="cash"
             )
         assert Service.objects.get(pk=service.pk).status == expected
+
+
+# --------------------------------------------------------------------------------------
+# Defect 1: a credit note is not a payment
+
+
+def _unpaid_order(*, activate: bool, code: str = "cn-plan", **product):
+    from tenant_apps.orders import services as orders
+    from tests.billing_fixtures import make_product
+
+    customer = make_customer("Never Paid")
+    plan = make_product(code, amount="10.00", **product)
+    order = orders.order_place(
+        customer=customer, items=[{"product": plan, "cycle": "monthly", "label": "never"}]
+    )
+    invoice = orders.order_accept(order=order, activate=activate, today=TODAY)
+    return customer, order, invoice
+
+
+def test_a_fully_credited_unpaid_invoice_is_credited_and_starts_nothing(
+    acme, django_capture_on_commit_callbacks
+):
+    from tenant_apps.orders.models import Service
+
+    _, order, invoice = _unpaid_order(activate=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.credit_note_create(invoice=invoice, reason="Customer changed their mind")
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CREDITED and invoice.amount_due == 0
+    assert Service.objects.get(order_item__order=order).status == Service.Status.PENDING
+    with pytest.raises(services.InvalidInvoiceState, match="cancelled by a credit note"):
+        services.payment_record(
+            customer=invoice.customer, invoice=invoice, amount="12", method="cash"
+        )
+
+
+def test_a_credited_reseller_plan_provisions_no_instance(
+    operator, django_capture_on_commit_callbacks
+):
+    from shared_apps.tenancy.models import Reseller
+    from tenant_apps.orders import services as orders
+    from tests.billing_fixtures import make_product
+
+    setup_issuer("FR")
+    plan = make_product("plan-credited", amount="200.00", is_reseller_plan=True)
+    customer = make_customer("Freeloader", kind="company", company_name="Freeloader SAS")
+    order = orders.order_place(
+        customer=customer, items=[{"product": plan, "cycle": "monthly", "label": "freeloader"}]
+    )
+    invoice = orders.order_accept(order=order, activate=False, today=TODAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.credit_note_create(invoice=invoice, reason="Cancelled")
+    assert not Reseller.objects.filter(slug="freeloader").exists()
+
+
+def test_an_unpaid_accepted_order_is_cancelled_from_its_page_and_its_invoice_credited(
+    instance_a,
+):
+    from tenant_apps.orders.models import Order, Service
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        _, order, invoice = _unpaid_order(activate=True, code="cn-screen")
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.get(f"/staff/orders/{order.pk}/").content.decode()
+    assert "Cancel order and credit its invoices" in page
+
+    response = owner.post(f"/staff/orders/{order.pk}/cancel/", follow=True)
+
+    assert "its invoices were credited in full" in response.content.decode()
+    with schema_context(instance_a.schema_name):
+        assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+        assert Service.objects.get(order_item__order=order).status == Service.Status.CANCELLED
+        invoice.refresh_from_db()
+        assert invoice.status == Invoice.Status.CREDITED
+        note = Invoice.objects.get(credited_invoice=invoice)
+        assert note.kind == Invoice.Kind.CREDIT_NOTE and note.total == invoice.total
+
+
+def test_a_paid_order_is_not_cancelled_but_refused_with_a_409(instance_a):
+    from tenant_apps.orders.models import Order
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        customer, order, invoice = _unpaid_order(activate=True, code="cn-paid")
+        services.payment_record(customer=customer, invoice=invoice, amount="1", method="cash")
+        notes_before = Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count()
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.get(f"/staff/orders/{order.pk}/").content.decode()
+    assert "Cancel order and credit its invoices" not in page
+
+    response = owner.post(f"/api/orders/{order.pk}/cancel/", {}, content_type="application/json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_paid"
+    assert "refund the payment before cancelling" in response.json()["detail"]
+    with schema_context(instance_a.schema_name):
+        assert Order.objects.get(pk=order.pk).status == Order.Status.ACCEPTED
+        assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == notes_before

@@ -131,6 +131,7 @@ class Invoice(models.Model):
         ISSUED = "issued", "Issued"
         PARTIALLY_PAID = "partially_paid", "Partially paid"
         PAID = "paid", "Paid"
+        CREDITED = "credited", "Credited"
         VOID = "void", "Void"
 
     class TaxTreatment(models.TextChoices):
@@ -148,8 +149,9 @@ class Invoice(models.Model):
         Status,
         {
             Status.DRAFT: {Status.ISSUED},
-            Status.ISSUED: {Status.PARTIALLY_PAID, Status.PAID, Status.VOID},
-            Status.PARTIALLY_PAID: {Status.PAID},
+            Status.ISSUED: {Status.PARTIALLY_PAID, Status.PAID, Status.CREDITED, Status.VOID},
+            # Partly credited (nothing paid) and the rest credited too: credited, not paid.
+            Status.PARTIALLY_PAID: {Status.PAID, Status.CREDITED},
         },
         error=InvalidInvoiceState,
     )

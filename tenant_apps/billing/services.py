@@ -560,10 +560,14 @@ def invoice_void(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
 def _settle(invoice: Invoice, now: datetime.datetime) -> str:
     """Derive the status of an issued invoice from what was paid and credited; returns the
     status it left. A status that stays as it was is no move (a credit note on a paid
-    invoice leaves it paid)."""
+    invoice leaves it paid). Only a payment settles an invoice (`invoice_settled`, which
+    starts and renews services): a credit note that covers an unpaid invoice credits it."""
     before = invoice.status
     settled = invoice.amount_paid + invoice.amount_credited
-    if settled >= invoice.total:
+    if settled >= invoice.total and invoice.amount_paid == 0 and invoice.amount_credited > 0:
+        # Cancelled by a credit note, never paid: nothing was bought, nothing starts.
+        target = Invoice.Status.CREDITED
+    elif settled >= invoice.total:
         target = Invoice.Status.PAID
     elif settled > 0:
         target = Invoice.Status.PARTIALLY_PAID
@@ -607,6 +611,10 @@ def _payable(invoice: Invoice) -> None:
         raise InvalidInvoiceState(
             f"Invoice {invoice} is already paid. Record the payment without an invoice to add "
             "it to the customer's credit."
+        )
+    if invoice.status == Invoice.Status.CREDITED:
+        raise InvalidInvoiceState(
+            f"Invoice {invoice} was cancelled by a credit note: nothing is owed on it."
         )
 
 

@@ -25,6 +25,7 @@ STATUS_BADGES = {
     Invoice.Status.ISSUED: "badge-info",
     Invoice.Status.PARTIALLY_PAID: "badge-warning",
     Invoice.Status.PAID: "badge-success",
+    Invoice.Status.CREDITED: "badge-neutral",
     Invoice.Status.VOID: "badge-terminated",
 }
 

@@ -160,7 +160,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             )
             return self._detail(order)
 
-    @extend_schema(summary="Cancel a pending order", request=None, responses=OrderSerializer)
+    @extend_schema(
+        summary="Cancel an order: a pending one, or an accepted one nobody paid for (its "
+        "services stop and its invoices are credited in full)",
+        request=None,
+        responses=OrderSerializer,
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         with transaction.atomic():

@@ -26,8 +26,6 @@ class InvalidServiceTransition(InvalidTransition):
 
 def _order_refusal(noun: str, current: str, target: str) -> str:
     # The wording staff already know from the order screens and the API.
-    if target == "cancelled":
-        return f"{noun} is {current}; only pending orders can be cancelled."
     return f"{noun} is {current} already."
 
 
@@ -41,7 +39,8 @@ class Order(models.Model):
         Status,
         {
             Status.PENDING: {Status.ACCEPTED, Status.CANCELLED},
-            Status.ACCEPTED: set(),
+            # Accepted but never paid: cancelling credits its invoices (`order_cancel`).
+            Status.ACCEPTED: {Status.CANCELLED},
             Status.CANCELLED: set(),
         },
         error=InvalidOrderTransition,

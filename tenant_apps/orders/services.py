@@ -56,6 +56,13 @@ SERVICE_CANCEL_SCHEDULED = audit.event_type(
 )
 
 
+class OrderPaid(DomainError):
+    """The order was paid: undoing it is a refund, not a cancellation."""
+
+    code = "order_paid"
+    status_code = 409
+
+
 class OrderError(DomainError):
     code = "order_error"
 
@@ -342,11 +349,55 @@ def order_accept(
 
 @transaction.atomic
 def order_cancel(*, order: Order, actor=None) -> Order:
+    """Cancel an order. A pending one simply stops. An accepted one that nobody paid for is
+    undone in one go: its services are cancelled (capacity given back) and each unpaid
+    invoice is credited in full — a credit note, the document EU rules ask for, never a
+    void — so the invoices read "credited" and nothing starts. Once anything was paid the
+    order is refused (refund first).
+
+    Lock order: the order, its services, then (credit notes) customer, invoice, numbers.
+    """
     locked = Order.objects.select_for_update().get(pk=order.pk)
+    Order.pipeline.check(locked.status, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
+    credited = []
+    if locked.status == Order.Status.ACCEPTED:
+        invoices = list(
+            Invoice.objects.filter(
+                kind=Invoice.Kind.INVOICE, lines__service__order_item__order=locked
+            )
+            .exclude(
+                status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID, Invoice.Status.CREDITED]
+            )
+            .distinct()
+            .order_by("id")
+        )
+        paid = [invoice for invoice in invoices if invoice.amount_paid > 0]
+        if paid:
+            raise OrderPaid(
+                f"Order #{locked.pk} was paid (invoice {paid[0]}): refund the payment before "
+                "cancelling the order."
+            )
+        for service in Service.objects.filter(order_item__order=locked).order_by("pk"):
+            if service.status in (Service.Status.PENDING, *Service.HOLDS_CAPACITY):
+                service_transition(
+                    service=service,
+                    to=Service.Status.CANCELLED,
+                    reason=f"Order #{locked.pk} cancelled",
+                    actor=actor,
+                )
+        for invoice in invoices:
+            note = billing.credit_note_create(
+                invoice=invoice, reason=f"Order #{locked.pk} cancelled", actor=actor
+            )
+            credited.append(note.number)
     before = transition(locked, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
     locked.save(update_fields=["status"])
     audit.audit_record(
-        ORDER_CANCELLED, actor=actor, obj=locked, changes={"status": [before, locked.status]}
+        ORDER_CANCELLED,
+        actor=actor,
+        obj=locked,
+        changes={"status": [before, locked.status]},
+        detail={"credit_notes": credited} if credited else None,
     )
     return locked
 

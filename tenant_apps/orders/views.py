@@ -200,12 +200,17 @@ class OrderDetailView(StaffRequiredMixin, TemplateView):
                 }
             )
         first_total = sum(((i.unit_price + i.setup_fee) * i.quantity for i in items), start=ZERO)
+        invoices = order_invoices(order)
         context.update(
             order=order,
             status_badge=ORDER_BADGES.get(order.status, "neutral"),
             rows=rows,
             first_total=format_money(first_total, order.currency),
-            invoices=invoice_links(order_invoices(order), "billing:invoice_detail"),
+            invoices=invoice_links(invoices, "billing:invoice_detail"),
+            # Accepted but never paid: one action cancels it and credits its invoices.
+            can_cancel_accepted=order.status == Order.Status.ACCEPTED
+            and not any(invoice.amount_paid > 0 for invoice in invoices)
+            and any(invoice.status != Invoice.Status.CREDITED for invoice in invoices),
             customer_url=optional_url("clients:customer_detail", pk=order.customer_id),
             accept_form=OrderAcceptForm(),
             can_manage=user_can_manage_orders(self.request.user),
@@ -214,7 +219,8 @@ class OrderDetailView(StaffRequiredMixin, TemplateView):
 
 
 class OrderActionView(OrderManagerMixin, View):
-    """POST-only: accept or cancel a pending order, then back to its page."""
+    """POST-only: accept a pending order, or cancel one (pending, or accepted and unpaid),
+    then back to its page."""
 
     action = ""
 
@@ -231,8 +237,17 @@ class OrderActionView(OrderManagerMixin, View):
                     + (" and its services are active." if activate else "."),
                 )
             else:
+                was_accepted = order.status == Order.Status.ACCEPTED
                 services.order_cancel(order=order, actor=request.user)
-                messages.success(request, f"Order #{order.pk} cancelled.")
+                messages.success(
+                    request,
+                    f"Order #{order.pk} cancelled"
+                    + (
+                        ": its services stopped and its invoices were credited in full."
+                        if was_accepted
+                        else "."
+                    ),
+                )
         except DomainError as exc:
             messages.error(request, str(exc))
         except ValidationError as exc:
