@@ -300,3 +300,37 @@ def test_a_paid_order_is_not_cancelled_but_refused_with_a_409(instance_a):
     with schema_context(instance_a.schema_name):
         assert Order.objects.get(pk=order.pk).status == Order.Status.ACCEPTED
         assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == notes_before
+
+
+# --------------------------------------------------------------------------------------
+# Defect 16: three-decimal currencies, and number formats changed mid-year
+
+
+@pytest.mark.parametrize("code", ["KWD", "BHD", "OMR"])
+def test_a_three_decimal_currency_is_refused_with_a_sentence_not_rounded(acme, code):
+    from tenant_apps.clients.services import customer_create
+
+    with pytest.raises(ValidationError) as refused:
+        customer_create(
+            kind="person", name="Kuwait Customer", email="k@x.test", country="KW", currency=code
+        )
+    assert "cannot bill in it" in str(refused.value)
+    from tenant_apps.clients.models import Customer
+
+    assert not Customer.objects.filter(email="k@x.test").exists()
+
+
+def test_a_number_format_changed_mid_year_continues_the_sequence(acme):
+    customer = make_customer("Sequence Keeper")
+
+    def issue():
+        draft = services.invoice_create_draft(
+            customer=customer, lines=[{"description": "x", "unit_price": "1"}]
+        )
+        return services.invoice_issue(invoice=draft, issue_date=TODAY).number
+
+    assert [issue(), issue()] == ["2026-000001", "2026-000002"]
+    services.billing_settings_update(invoice_number_format="INV-{number:05d}")
+    assert issue() == "INV-00003"
+    services.billing_settings_update(invoice_number_format="{year}/{number:04d}")
+    assert issue() == "2026/0004"

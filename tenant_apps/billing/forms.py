@@ -19,7 +19,7 @@ from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance.emails import PLAIN_TEXT
 from tenant_apps.instance.models import EmailTemplate
-from tenant_apps.instance.money import CURRENCIES, validate_currency
+from tenant_apps.instance.money import BILLABLE_CURRENCIES, validate_currency
 
 from .models import Invoice, Payment, TaxRate
 from .selectors import open_invoice_q
@@ -30,7 +30,7 @@ NEGATIVE_PRICE = "Prices cannot be negative; issue a credit note to give money b
 
 
 def currency_codes() -> list[str]:
-    return sorted(CURRENCIES)
+    return sorted(BILLABLE_CURRENCIES)
 
 
 def tax_class_choices() -> list[tuple[str, str]]:

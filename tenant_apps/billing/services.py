@@ -203,15 +203,26 @@ def numbers_take(
     """
     period = str(on_date.year) if "{year" in number_format else ""
     with connection.cursor() as cursor:
+        # A new counter continues the series it replaces when the number format changed
+        # this year (yearly ↔ running): numbers go on, they never restart at 1 mid-year.
         cursor.execute(
-            "INSERT INTO billing_numbersequence (series, period, next_number) VALUES (%s, %s, 1) "
+            "INSERT INTO billing_numbersequence (series, period, next_number) "
+            "SELECT %s, %s, COALESCE(MAX(next_number), 1) FROM billing_numbersequence "
+            "WHERE series = %s AND period IN ('', %s) "
             "ON CONFLICT (series, period) DO NOTHING",
-            [series, period],
+            [series, period, series, str(on_date.year)],
         )
-    sequence = NumberSequence.objects.select_for_update().get(series=series, period=period)
-    first = sequence.next_number
-    sequence.next_number = first + count
-    sequence.save(update_fields=["next_number"])
+    # The running counter ("") and this year's move together, locked in one order, so a
+    # format switched back and forth within a year never hands out a number twice.
+    counters = list(
+        NumberSequence.objects.select_for_update()
+        .filter(series=series, period__in=["", str(on_date.year)])
+        .order_by("period")
+    )
+    first = max(counter.next_number for counter in counters)
+    for counter in counters:
+        counter.next_number = first + count
+    NumberSequence.objects.bulk_update(counters, ["next_number"])
     return [
         format_number(number_format, year=on_date.year, number=n)
         for n in range(first, first + count)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenant_apps.instance.money import CURRENCIES
+from tenant_apps.instance.money import BILLABLE_CURRENCIES
 
 from .models import BillingCycle, Product, TaxClass
 from .selectors import resource_choices, sorted_prices
@@ -211,4 +211,4 @@ class TaxClassForm(forms.Form):
 
 
 def currency_codes() -> list[str]:
-    return sorted(CURRENCIES)
+    return sorted(BILLABLE_CURRENCIES)

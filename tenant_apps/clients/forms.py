@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tenant_apps.instance.money import CURRENCIES
+from tenant_apps.instance.money import BILLABLE_CURRENCIES
 
 from .models import Contact, Customer
 
@@ -48,7 +48,7 @@ CONTACT_FORM_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
 
 
 class CustomerForm(forms.ModelForm):
-    currency = forms.ChoiceField(choices=[(code, code) for code in sorted(CURRENCIES)])
+    currency = forms.ChoiceField(choices=[(code, code) for code in sorted(BILLABLE_CURRENCIES)])
 
     class Meta:
         model = Customer

@@ -40,6 +40,13 @@ _RETIRED = frozenset(
     }
 )
 CURRENCIES = frozenset(c for c in _KNOWN if c not in _RETIRED and len(c) == 3)
+# What staff can pick in forms: the currencies amounts can be stored in.
+BILLABLE_CURRENCIES = frozenset(c for c in CURRENCIES if get_currency_precision(c) <= 2)
+
+
+# Amounts are stored with two decimals: a currency with a finer minor unit (KWD, BHD, OMR,
+# JOD, TND …: 3 decimals) would be rounded wrongly, so it is refused until it is stored right.
+STORED_DECIMALS = 2
 
 
 def validate_currency(code: str) -> str:
@@ -48,6 +55,12 @@ def validate_currency(code: str) -> str:
     if normalised not in CURRENCIES:
         raise ValidationError(
             f"“{code}” is not a currency code we know (use ISO 4217, e.g. EUR).", code="currency"
+        )
+    if currency_exponent(normalised) > STORED_DECIMALS:
+        raise ValidationError(
+            f"{normalised} counts in thousandths ({currency_exponent(normalised)} decimals); "
+            "Upline stores amounts to the hundredth, so it cannot bill in it yet.",
+            code="currency_precision",
         )
     return normalised
 
