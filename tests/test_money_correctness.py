@@ -334,3 +334,60 @@ def test_a_number_format_changed_mid_year_continues_the_sequence(acme):
     assert issue() == "INV-00003"
     services.billing_settings_update(invoice_number_format="{year}/{number:04d}")
     assert issue() == "2026/0004"
+
+
+# --------------------------------------------------------------------------------------
+# Defect 9 (part): never a fee on a fee invoice; defect 18: charges do not wait a year
+
+
+def test_a_late_fee_invoice_left_unpaid_gets_reminders_but_never_a_fee_of_its_own(acme):
+    from tenant_apps.recurring import services as runs
+    from tests.billing_fixtures import dunning_settings
+
+    dunning_settings()
+    customer = make_customer("Fee On Fee")
+    draft = services.invoice_create_draft(
+        customer=customer, lines=[{"description": "Hosting", "unit_price": "100"}]
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    runs.dunning_run(today=invoice.due_date + datetime.timedelta(days=15))
+    fee_invoice = Invoice.objects.get(pk=invoice.pk).late_fee_invoice
+    assert fee_invoice is not None
+
+    runs.dunning_run(today=fee_invoice.due_date + datetime.timedelta(days=30))
+    fee_invoice.refresh_from_db()
+    assert fee_invoice.late_fee_invoice is None
+    assert fee_invoice.reminders_sent > 0
+    assert InvoiceLine.objects.filter(kind=InvoiceLine.Kind.LATE_FEE).count() == 1
+
+
+def test_charges_waiting_since_last_month_are_invoiced_without_waiting_for_a_renewal(acme):
+    from django.utils import timezone
+
+    from tenant_apps.billing.models import PendingCharge
+    from tenant_apps.recurring import services as runs
+
+    customer = make_customer("Annual Plan")
+    old = PendingCharge.objects.create(
+        customer=customer, description="Upstream support #1", amount="25.00", currency="EUR"
+    )
+    fresh = PendingCharge.objects.create(
+        customer=customer, description="Upstream support #2", amount="25.00", currency="EUR"
+    )
+    run_day = datetime.date(2026, 12, 1)
+    PendingCharge.objects.filter(pk=old.pk).update(
+        created_at=timezone.make_aware(datetime.datetime(2026, 11, 12, 10, 0))
+    )
+    PendingCharge.objects.filter(pk=fresh.pk).update(
+        created_at=timezone.make_aware(datetime.datetime(2026, 12, 1, 9, 0))
+    )
+
+    run = runs.renewals_run(today=run_day)
+
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert run.invoices_created == 1
+    assert old.invoice is not None and old.invoice.status == Invoice.Status.ISSUED
+    assert old.invoice.lines.get().description == "Upstream support #1"
+    assert fresh.invoice is None  # this month's charge waits for the next pass
+    assert runs.renewals_run(today=run_day).invoices_created == 0

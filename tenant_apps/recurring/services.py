@@ -165,7 +165,54 @@ def renewals_run(
                 log.append(
                     f"Issued {len(invoices)} renewal invoice(s) for {len(batch)} service(s)."
                 )
+        _bill_waiting_charges(run, today=today, actor=actor, log=log)
     return _finish(run, log)
+
+
+def _bill_waiting_charges(run: BillingRun, *, today: datetime.date, actor, log: list[str]):
+    """Charges (paid escalations …) still waiting from an earlier month go out on their own
+    invoice: on an annual plan the next renewal could be a year away."""
+    month_start = today.replace(day=1)
+    with transaction.atomic():
+        waiting = list(
+            PendingCharge.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer")
+            .filter(invoice__isnull=True, created_at__date__lt=month_start)
+            .order_by("customer_id", "currency", "id")
+        )
+        if not waiting:
+            return
+        grouped: dict[tuple[int, str], list[PendingCharge]] = defaultdict(list)
+        for charge in waiting:
+            grouped[(charge.customer_id, charge.currency)].append(charge)
+        keys = list(grouped)
+        specs = [
+            billing.InvoiceSpec(
+                customer=grouped[key][0].customer,
+                currency=key[1],
+                lines=[
+                    billing.LineSpec(
+                        description=charge.description,
+                        unit_price=charge.amount,
+                        tax_class_code=charge.tax_class_code,
+                    )
+                    for charge in grouped[key]
+                ],
+            )
+            for key in keys
+        ]
+        invoices = billing.invoices_issue_bulk(
+            specs=specs, run_id=run.pk, on_date=today, actor=actor
+        )
+        for key, invoice in zip(keys, invoices, strict=True):
+            for charge in grouped[key]:
+                charge.invoice = invoice
+        PendingCharge.objects.bulk_update(waiting, ["invoice"])
+        run.invoices_created += len(invoices)
+        log.append(
+            f"Issued {len(invoices)} invoice(s) for {len(waiting)} charge(s) waiting since "
+            f"before {month_start:%Y-%m-%d}."
+        )
 
 
 def _overdue_invoices(today: datetime.date):
@@ -234,6 +281,8 @@ def dunning_run(
                     fee > 0
                     and overdue >= settings_row.late_fee_after_days
                     and locked.late_fee_invoice_id is None
+                    # Never a fee on a fee: a late-fee invoice is reminded, not charged again.
+                    and not locked.lines.filter(kind=InvoiceLine.Kind.LATE_FEE).exists()
                 ):
                     late = billing.invoice_create_draft(
                         customer=locked.customer,
