@@ -9,6 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tenant_apps.billing import services
 from tenant_apps.billing.models import Invoice, InvoiceLine
@@ -391,3 +394,78 @@ def test_charges_waiting_since_last_month_are_invoiced_without_waiting_for_a_ren
     assert old.invoice.lines.get().description == "Upstream support #1"
     assert fresh.invoice is None  # this month's charge waits for the next pass
     assert runs.renewals_run(today=run_day).invoices_created == 0
+
+
+# --------------------------------------------------------------------------------------
+# Defect 10: VAT per rate on the sum of the rate's lines (EN 16931, BR-CO-17)
+
+
+def test_vat_is_computed_per_rate_on_the_summed_lines_not_line_by_line(acme):
+    from tenant_apps.billing.models import TaxRate
+    from tenant_apps.catalog.models import TaxClass
+
+    TaxRate.objects.filter(country="FR", tax_class=TaxClass.objects.get(code="standard")).update(
+        rate=Decimal("21")
+    )
+    draft = services.invoice_create_draft(
+        customer=make_customer("Ten Lines"),
+        lines=[{"description": f"Line {n}", "unit_price": "1.05"} for n in range(10)],
+    )
+    # 10 × 1.05 = 10.50 at 21 % owes 2.205 → 2.21 (line by line: 10 × 0.22 = 2.20).
+    assert draft.subtotal == Decimal("10.50") and draft.tax_total == Decimal("2.21")
+    assert draft.total == Decimal("12.71")
+    lines = list(draft.lines.all())
+    assert sum(line.tax_amount for line in lines) == draft.tax_total
+    assert sum(line.gross_amount for line in lines) == draft.total
+    assert all(line.net_amount + line.tax_amount == line.gross_amount for line in lines)
+
+
+def test_vat_per_rate_holds_for_tax_inclusive_prices_and_bulk_renewals(acme):
+    from tenant_apps.billing.models import BillingSettings
+
+    BillingSettings.objects.update_or_create(singleton=True, defaults={"prices_include_tax": True})
+    spec = services.InvoiceSpec(
+        customer=make_customer("Inclusive"),
+        currency="EUR",
+        lines=[
+            services.LineSpec(description=f"Line {n}", unit_price=Decimal("1.07"))
+            for n in range(10)
+        ],
+    )
+    [invoice] = services.invoices_issue_bulk(specs=[spec], run_id=None, on_date=TODAY)
+    # Gross 10.70 at 20 % included: VAT 10.70 × 20 / 120 = 1.7833 → 1.78 (lines: 10 × 0.18).
+    assert invoice.total == Decimal("10.70") and invoice.tax_total == Decimal("1.78")
+    assert invoice.subtotal == Decimal("8.92")
+    stored = list(InvoiceLine.objects.filter(invoice=invoice))
+    assert sum(line.tax_amount for line in stored) == Decimal("1.78")
+    assert all(line.gross_amount == Decimal("1.07") for line in stored)
+
+
+@hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.decimals(min_value="0.01", max_value="50", places=2),
+            st.decimals(min_value="0.01", max_value="999", places=2),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_each_rates_vat_is_the_rounded_vat_of_its_summed_lines(acme, lines):
+    from tenant_apps.instance.money import round_money
+
+    draft = services.invoice_create_draft(
+        customer=make_customer("Property"),
+        lines=[
+            {"description": f"L{i}", "quantity": q, "unit_price": p}
+            for i, (q, p) in enumerate(lines)
+        ],
+    )
+    stored = list(InvoiceLine.objects.filter(invoice=draft))
+    assert draft.tax_total == round_money(draft.subtotal * Decimal("20") / 100, "EUR")
+    assert draft.tax_total == sum(line.tax_amount for line in stored)
+    assert draft.total == draft.subtotal + draft.tax_total == sum(s.gross_amount for s in stored)
+    Invoice.objects.filter(pk=draft.pk).delete()

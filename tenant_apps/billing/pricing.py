@@ -4,6 +4,11 @@ A line's net, tax and gross come from `taxes.line_amounts` (each rounded once, n
 gross), its rate from the document's tax context, and a document's totals are the sums of
 its rounded lines, so every document reconciles. A credit note passes no tax context: it
 repeats the rate the credited line was issued with, whatever the rates are today.
+
+VAT is owed per rate on the sum of that rate's lines (EN 16931, BR-CO-17): ten lines of
+1.05 at 21 % owe 2.21, not ten times 0.22 rounded down to 2.20. `balance_vat` moves the
+difference between the two onto the rate's largest line, so the lines still add up to the
+document and each rate's VAT is the one the law computes.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Protocol
 
-from tenant_apps.instance.money import ZERO
+from tenant_apps.instance.money import ZERO, round_money
 
 from .models import Invoice, InvoiceLine
-from .taxes import TaxContext, line_amounts
+from .taxes import HUNDRED, TaxContext, line_amounts
 
 
 class LineInput(Protocol):
@@ -99,6 +104,42 @@ def priced_lines(
                 tax_context=tax_context,
             )
         )
+    return balance_vat(lines, currency=currency, prices_include_tax=prices_include_tax)
+
+
+def vat_per_rate(
+    lines: Iterable[InvoiceLine], *, currency: str, prices_include_tax: bool
+) -> dict[Decimal, Decimal]:
+    """{rate: VAT owed} computed on each rate's summed lines, as the law computes it."""
+    base: dict[Decimal, Decimal] = {}
+    for line in lines:
+        amount = line.gross_amount if prices_include_tax else line.net_amount
+        base[line.tax_rate] = base.get(line.tax_rate, ZERO) + amount
+    if prices_include_tax:
+        return {
+            rate: round_money(total * rate / (HUNDRED + rate), currency)
+            for rate, total in base.items()
+        }
+    return {rate: round_money(total * rate / HUNDRED, currency) for rate, total in base.items()}
+
+
+def balance_vat(
+    lines: list[InvoiceLine], *, currency: str, prices_include_tax: bool
+) -> list[InvoiceLine]:
+    """Make each rate's line taxes add up to the rate's VAT (see the module docstring):
+    the rounding difference goes onto that rate's largest line, in place."""
+    owed = vat_per_rate(lines, currency=currency, prices_include_tax=prices_include_tax)
+    for rate, vat in owed.items():
+        group = [line for line in lines if line.tax_rate == rate]
+        difference = vat - sum((line.tax_amount for line in group), ZERO)
+        if not difference:
+            continue
+        largest = max(group, key=lambda line: (abs(line.net_amount), -line.position))
+        largest.tax_amount += difference
+        if prices_include_tax:
+            largest.net_amount -= difference  # the price the customer saw stays the same
+        else:
+            largest.gross_amount += difference
     return lines
 
 

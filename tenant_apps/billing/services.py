@@ -405,6 +405,9 @@ def _reprice(invoice: Invoice) -> Invoice:
         )
         for line in invoice.lines.all()
     ]
+    pricing.balance_vat(
+        lines, currency=invoice.currency, prices_include_tax=invoice.prices_include_tax
+    )
     InvoiceLine.objects.bulk_update(lines, ["tax_rate", "net_amount", "tax_amount", "gross_amount"])
     invoice.tax_treatment = context.treatment
     invoice.legal_notes = context.note
