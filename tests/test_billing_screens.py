@@ -688,6 +688,10 @@ def test_support_staff_cannot_start_a_billing_run(acme):
 def test_admin_shows_an_issued_invoice_but_refuses_to_change_it(operator):
     with schema_context(operator.schema_name):
         instance_services.issuer_identity_set(legal_name="Operator SAS", country="FR")
+        # Issuing needs the VAT rate of the customer's country (never a silent 0 %).
+        TaxRate.objects.create(
+            country="FR", tax_class=TaxClass.objects.get(code="standard"), rate="20"
+        )
         customer = Customer.objects.create(
             kind="company", name="Acme Ltd", email="acme@example.com", country="FR"
         )

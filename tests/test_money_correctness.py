@@ -469,3 +469,43 @@ def test_each_rates_vat_is_the_rounded_vat_of_its_summed_lines(acme, lines):
     assert draft.tax_total == sum(line.tax_amount for line in stored)
     assert draft.total == draft.subtotal + draft.tax_total == sum(s.gross_amount for s in stored)
     Invoice.objects.filter(pk=draft.pk).delete()
+
+
+# --------------------------------------------------------------------------------------
+# Defect 6 (part): no silent 0 % VAT
+
+
+def test_issuing_without_a_rate_for_the_customers_country_is_refused_naming_it(acme):
+    consumer = make_customer("Belgian Consumer", country="BE")  # no BE rate configured
+    draft = services.invoice_create_draft(
+        customer=consumer, lines=[{"description": "Hosting", "unit_price": "10"}]
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.invoice_issue(invoice=draft, issue_date=TODAY)
+    assert "no VAT rate for “standard” in BE" in str(refused.value)
+    draft.refresh_from_db()
+    assert draft.status == Invoice.Status.DRAFT and draft.number is None
+
+    spec = services.InvoiceSpec(
+        customer=consumer,
+        currency="EUR",
+        lines=[services.LineSpec(description="Renewal", unit_price=Decimal("10"))],
+    )
+    with pytest.raises(ValidationError, match="in BE"):
+        services.invoices_issue_bulk(specs=[spec], run_id=None, on_date=TODAY)
+
+
+def test_issuing_from_the_screen_without_a_rate_says_what_to_add(instance_a):
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        draft = services.invoice_create_draft(
+            customer=make_customer("Spanish Consumer", country="ES"),
+            lines=[{"description": "Hosting", "unit_price": "10"}],
+        )
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.post(f"/staff/billing/invoices/{draft.pk}/issue/", follow=True).content.decode()
+    assert "There is no VAT rate for “standard” in ES" in page
+    with schema_context(instance_a.schema_name):
+        assert Invoice.objects.get(pk=draft.pk).status == Invoice.Status.DRAFT

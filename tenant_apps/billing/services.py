@@ -494,6 +494,9 @@ def invoice_issue(
     locked = _lock_draft(invoice)
     if not locked.lines.exists():
         raise BillingError("Add at least one line before issuing the invoice.")
+    tax_context(customer=locked.customer, issuer_country=_issuer_country()).require_rates(
+        locked.lines.values_list("tax_class_code", flat=True)
+    )
     _reprice(locked)
     settings_row = billing_settings_get()
     on_date = issue_date or timezone.localdate()
@@ -988,6 +991,7 @@ def invoices_issue_bulk(
         context = tax_context(
             customer=customer, issuer_country=issuer_country, rates_cache=rates_cache
         )
+        context.require_rates(line.tax_class_code for line in spec.lines)
         invoice = Invoice(
             customer=customer,
             currency=spec.currency,

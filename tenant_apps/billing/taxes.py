@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+
 from tenant_apps.instance.money import ZERO, round_money
 
 from .models import Invoice, TaxRate
@@ -72,6 +74,26 @@ class TaxContext:
         if self.treatment != Invoice.TaxTreatment.STANDARD:
             return ZERO
         return self.rates.get(tax_class_code, ZERO)
+
+    def missing_rates(self, tax_class_codes) -> list[str]:
+        """The tax classes this treatment needs a rate for and has none (never a silent 0 %)."""
+        if self.treatment != Invoice.TaxTreatment.STANDARD:
+            return []
+        return sorted({code for code in tax_class_codes if code not in self.rates})
+
+    def require_rates(self, tax_class_codes) -> None:
+        missing = self.missing_rates(tax_class_codes)
+        if missing:
+            classes = ", ".join(f"“{code}”" for code in missing)
+            where = self.country or "an unknown country"
+            raise ValidationError(
+                {
+                    "tax_rate": [
+                        f"There is no VAT rate for {classes} in {where}: "
+                        "add it under Billing settings → Tax rates before issuing."
+                    ]
+                }
+            )
 
 
 def _rates(country: str, cache: dict[str, dict[str, Decimal]] | None = None) -> dict[str, Decimal]:
