@@ -509,3 +509,37 @@ def test_issuing_from_the_screen_without_a_rate_says_what_to_add(instance_a):
     assert "There is no VAT rate for “standard” in ES" in page
     with schema_context(instance_a.schema_name):
         assert Invoice.objects.get(pk=draft.pk).status == Invoice.Status.DRAFT
+
+
+# --------------------------------------------------------------------------------------
+# Defect 8: an issuer outside the EU
+
+
+def test_an_issuer_outside_the_eu_reverse_charges_an_eu_business_and_says_so(acme):
+    from tenant_apps.billing.models import TaxRate
+    from tenant_apps.catalog.models import TaxClass
+    from tenant_apps.instance.services import issuer_identity_set
+
+    issuer_identity_set(legal_name="Alpine Hosting AG", country="CH", tax_id="CHE-123.456.789")
+    TaxRate.objects.update_or_create(
+        country="DE",
+        tax_class=TaxClass.objects.get(code="standard"),
+        defaults={"rate": Decimal("19")},
+    )
+    business = _german_business("Berlin Shop", "DE333333333")
+    draft = services.invoice_create_draft(
+        customer=business, lines=[{"description": "Hosting", "unit_price": "100"}]
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    assert invoice.tax_treatment == Invoice.TaxTreatment.REVERSE_CHARGE
+    assert invoice.tax_total == 0 and invoice.total == Decimal("100.00")
+    assert "Supplier established outside the EU" in invoice.legal_notes
+    assert "DE333333333" in invoice.legal_notes
+
+    consumer = make_customer("Berlin Person", country="DE")
+    draft = services.invoice_create_draft(
+        customer=consumer, lines=[{"description": "Hosting", "unit_price": "100"}]
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    assert invoice.tax_treatment == Invoice.TaxTreatment.STANDARD
+    assert invoice.tax_total == Decimal("19.00")

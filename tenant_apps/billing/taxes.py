@@ -7,7 +7,9 @@ EU VAT rules as an EU issuer applies them (issuer = this instance's identity):
                                                     → reverse charge, 0 %, legal mention;
 - customer in another EU country, consumer          → the customer's country rate (OSS);
 - customer outside the EU                           → outside the scope of EU VAT, 0 %.
-An issuer outside the EU charges the rate configured for the customer's country, if any.
+An issuer outside the EU: an EU business with a confirmed VAT id → reverse charge, with
+the legal mention; anyone else → the rate configured for the customer's country (EU
+consumers: the destination rate, as the non-Union OSS scheme has it).
 """
 
 from __future__ import annotations
@@ -140,6 +142,14 @@ def tax_context(
         return TaxContext(
             Invoice.TaxTreatment.OUTSIDE_SCOPE, customer_country, {}, OUTSIDE_SCOPE_NOTE
         )
+    if customer_country in EU_COUNTRIES and customer.is_business:
+        # A supplier outside the EU charges an EU business no VAT: the business accounts
+        # for it where it is established (place of supply, Art. 44; reverse charge, Art. 196).
+        note = (
+            f"{REVERSE_CHARGE_NOTE} Supplier established outside the EU. "
+            f"Customer VAT id: {customer.tax_id}."
+        )
+        return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
     return TaxContext(
         Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country, rates_cache)
     )
