@@ -543,3 +543,31 @@ def test_an_issuer_outside_the_eu_reverse_charges_an_eu_business_and_says_so(acm
     invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
     assert invoice.tax_treatment == Invoice.TaxTreatment.STANDARD
     assert invoice.tax_total == Decimal("19.00")
+
+
+# --------------------------------------------------------------------------------------
+# Defect 13 (part): a customer's currency does not change while money is open
+
+
+def test_a_customers_currency_cannot_change_while_an_invoice_is_open_or_credit_remains(acme):
+    from tenant_apps.clients.services import customer_update
+
+    customer = make_customer("Currency Keeper")
+    draft = services.invoice_create_draft(
+        customer=customer, lines=[{"description": "Hosting", "unit_price": "10"}]
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    with pytest.raises(ValidationError, match=f"Invoice {invoice.number} is still open in EUR"):
+        customer_update(customer=customer, currency="USD")
+
+    services.payment_record(customer=customer, invoice=invoice, amount="20", method="cash")
+    customer.refresh_from_db()
+    assert customer.credit_balance == Decimal("8.00")  # 20 paid on 12 owed
+    with pytest.raises(ValidationError, match="8.00 EUR of account credit"):
+        customer_update(customer=customer, currency="USD")
+    customer.refresh_from_db()
+    assert customer.currency == "EUR"
+
+    services.customer_credit_adjust(customer=customer, amount="-8.00", note="Refunded")
+    updated = customer_update(customer=customer, currency="USD")
+    assert updated.currency == "USD"

@@ -1,4 +1,4 @@
-"""App config for billing."""
+"""App config for billing: refuses a customer's currency change while an invoice is open."""
 
 from django.apps import AppConfig
 
@@ -7,3 +7,12 @@ class BillingConfig(AppConfig):
     name = "tenant_apps.billing"
     label = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from tenant_apps.clients import ports as client_ports
+
+        from . import services
+
+        client_ports.currency_changing.connect(
+            services.on_customer_currency_changing, dispatch_uid="billing-open-invoices"
+        )

@@ -1038,3 +1038,26 @@ def invoices_issue_bulk(
         )
     _after_issue([invoice.pk for invoice in invoices])
     return invoices
+
+
+def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: str, **kwargs):
+    """An open invoice is owed in the customer's currency: the currency stays until it is
+    settled (or credited)."""
+    open_invoice = (
+        Invoice.objects.filter(
+            customer=customer,
+            kind=Invoice.Kind.INVOICE,
+            status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
+        )
+        .order_by("id")
+        .first()
+    )
+    if open_invoice is not None:
+        raise ValidationError(
+            {
+                "currency": [
+                    f"Invoice {open_invoice} is still open in {old}: settle or credit it "
+                    "before changing the currency."
+                ]
+            }
+        )

@@ -34,6 +34,7 @@ from tenant_apps.instance.money import validate_currency
 from tenant_apps.instance.pipelines import InvalidTransition, transition
 from tenant_apps.instance.selectors import issuer_identity_get
 
+from . import ports
 from .models import Contact, Customer
 from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
 from .vies import VatServiceUnavailable, get_vat_checker
@@ -371,6 +372,20 @@ def customer_update(*, customer: Customer, actor=None, **changes: Any) -> Custom
 
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if "currency" in changed:
+            # Money is kept in one currency per customer: no switch with a balance open.
+            if locked.credit_balance:
+                raise ValidationError(
+                    {
+                        "currency": [
+                            f"{locked} has {locked.credit_balance} {locked.currency} of account "
+                            "credit: use or refund it before changing the currency."
+                        ]
+                    }
+                )
+            ports.currency_changing.send(
+                sender=Customer, customer=locked, old=locked.currency, new=data["currency"]
+            )
         watched = [*changed, *(["tax_id_status"] if tax_state else [])]
         before = audit.snapshot(locked, watched)
         for field in changed:
