@@ -571,3 +571,96 @@ def test_a_customers_currency_cannot_change_while_an_invoice_is_open_or_credit_r
     services.customer_credit_adjust(customer=customer, amount="-8.00", note="Refunded")
     updated = customer_update(customer=customer, currency="USD")
     assert updated.currency == "USD"
+
+
+# --------------------------------------------------------------------------------------
+# Defect 3 (part): a credited or voided unpaid renewal is billed again, or waived on record
+
+
+def _renewed_service(django_capture_on_commit_callbacks):
+    """An active service whose first month is paid and whose renewal invoice is unpaid."""
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+    from tests.billing_fixtures import make_product
+
+    customer = make_customer("Renewing Customer")
+    plan = make_product("renew-plan", amount="10.00")
+    order = orders.order_place(customer=customer, items=[{"product": plan, "cycle": "monthly"}])
+    first = orders.order_accept(order=order, today=datetime.date(2026, 1, 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            customer=customer, invoice=first, amount=first.amount_due, method="cash"
+        )
+    service = Service.objects.get(order_item__order=order)
+    runs.renewals_run(today=datetime.date(2026, 2, 1))
+    renewal = Invoice.objects.filter(customer=customer).exclude(pk=first.pk).get()
+    return service, renewal
+
+
+@pytest.mark.parametrize("undo", ["void", "credit"])
+def test_an_unpaid_renewal_undone_is_billed_again_by_the_next_run(
+    acme, django_capture_on_commit_callbacks, undo
+):
+    from tenant_apps.instance.models import AuditEvent
+    from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+
+    service, renewal = _renewed_service(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        if undo == "void":
+            services.invoice_void(invoice=renewal, reason="Wrong amount")
+        else:
+            services.credit_note_create(invoice=renewal, reason="Wrong amount")
+
+    rerun = runs.renewals_run(today=datetime.date(2026, 2, 2))
+
+    assert rerun.invoices_created == 1
+    again = Invoice.objects.filter(customer=service.customer).order_by("-id").first()
+    period = again.lines.get().period_start
+    assert period == renewal.lines.get().period_start == datetime.date(2026, 2, 10)
+    assert AuditEvent.objects.filter(
+        action="service.period_rebilled", object_id=str(service.pk)
+    ).exists()
+    assert Service.objects.get(pk=service.pk).next_due_date == datetime.date(2026, 2, 10)
+
+
+def test_a_waived_renewal_period_stays_paid_and_is_recorded(
+    acme, django_capture_on_commit_callbacks
+):
+    from tenant_apps.instance.models import AuditEvent
+    from tenant_apps.orders.models import Service
+    from tenant_apps.recurring import services as runs
+
+    service, renewal = _renewed_service(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.credit_note_create(
+            invoice=renewal, reason="Goodwill: outage in February", waive_periods=True
+        )
+
+    assert runs.renewals_run(today=datetime.date(2026, 2, 2)).invoices_created == 0
+    assert Service.objects.get(pk=service.pk).next_due_date == datetime.date(2026, 3, 10)
+    waived = AuditEvent.objects.get(action="service.period_waived", object_id=str(service.pk))
+    assert waived.detail["period"] == "2026-02-10 to 2026-03-09"
+
+
+def test_staff_waive_a_credited_period_from_the_invoice_page(
+    instance_a, django_capture_on_commit_callbacks
+):
+    from tenant_apps.instance.models import AuditEvent
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        service, renewal = _renewed_service(django_capture_on_commit_callbacks)
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.get(f"/staff/billing/invoices/{renewal.pk}/").content.decode()
+    assert "Waive the service periods" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(
+            f"/staff/billing/invoices/{renewal.pk}/credit-note/",
+            {"cn-scope": "whole", "cn-reason": "Outage", "cn-waive_periods": "on"},
+        )
+    with schema_context(instance_a.schema_name):
+        event = AuditEvent.objects.get(action="service.period_waived", object_id=str(service.pk))
+        assert event.actor_label == instance_a.owner

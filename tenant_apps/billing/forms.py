@@ -194,8 +194,17 @@ class ApplyCreditForm(forms.Form):
     )
 
 
+WAIVE_HELP = (
+    "Unpaid service periods on this invoice are given away (recorded on the service) "
+    "instead of being billed again by the next renewal run."
+)
+
+
 class VoidForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False)
+    waive_periods = forms.BooleanField(
+        required=False, label="Waive the service periods", help_text=WAIVE_HELP
+    )
 
 
 class CreditNoteForm(forms.Form):
@@ -209,6 +218,9 @@ class CreditNoteForm(forms.Form):
     )
     reason = forms.CharField(
         max_length=300, help_text="Printed on the credit note, e.g. “Service cancelled”."
+    )
+    waive_periods = forms.BooleanField(
+        required=False, label="Waive the service periods", help_text=WAIVE_HELP
     )
 
     def __init__(self, *args, invoice: Invoice, **kwargs):

@@ -181,8 +181,15 @@ class LineRemoveSerializer(serializers.Serializer):
     line_id = serializers.IntegerField()
 
 
+WAIVE_HELP = (
+    "Give away the unpaid service periods on the invoice (recorded on each service) instead "
+    "of billing them again on the next renewal run (the default)."
+)
+
+
 class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    waive_periods = serializers.BooleanField(required=False, default=False, help_text=WAIVE_HELP)
 
 
 class CreditLineSerializer(serializers.Serializer):
@@ -200,6 +207,7 @@ class CreditNoteInputSerializer(serializers.Serializer):
         help_text="Lines of the invoice to credit (quantity defaults to the whole line); "
         "leave out to credit the whole invoice.",
     )
+    waive_periods = serializers.BooleanField(required=False, default=False, help_text=WAIVE_HELP)
 
 
 class ApplyCreditSerializer(serializers.Serializer):

@@ -39,7 +39,7 @@ from .models import (
     Payment,
     TaxRate,
 )
-from .signals import invoice_settled
+from .signals import invoice_settled, service_periods_cancelled
 from .taxes import tax_context
 
 SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
@@ -546,7 +546,9 @@ def _after_issue(invoice_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
+def invoice_void(
+    *, invoice: Invoice, reason: str = "", waive_periods: bool = False, actor=None
+) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == Invoice.Status.DRAFT:
         raise InvalidInvoiceState("Drafts are deleted, not voided.")
@@ -566,6 +568,16 @@ def invoice_void(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
         obj=locked,
         changes=_status_change(before, locked),
         detail={"reason": locked.void_reason, "total": locked.total},
+    )
+    _announce_cancelled_periods(
+        locked,
+        list(
+            locked.lines.filter(kind=InvoiceLine.Kind.SERVICE, service__isnull=False).values_list(
+                "pk", flat=True
+            )
+        ),
+        waive=waive_periods,
+        actor=actor,
     )
     return locked
 
@@ -799,12 +811,15 @@ def credit_note_create(
     reason: str,
     lines: Iterable[Mapping] | None = None,
     issue_date: datetime.date | None = None,
+    waive_periods: bool = False,
     actor=None,
 ) -> Invoice:
     """Issue a credit note against an issued invoice (all of it, or the given lines).
 
     The credit first reduces what the customer still owes on that invoice; whatever was
-    already paid and is now credited becomes account credit.
+    already paid and is now credited becomes account credit. A service period whose line
+    is now wholly credited and was never paid is billed again by the next renewal run, or
+    given away with `waive_periods` (recorded on the service either way).
     """
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Give the reason for the credit note."]})
@@ -950,6 +965,17 @@ def credit_note_create(
         detail={"total": note.total, "currency": note.currency, "credits": original.number},
     )
     _after_issue([note.pk])
+    if original.amount_paid == 0:
+        # Service periods this note finishes crediting were never paid: bill them again,
+        # or waive them — never leave them silently free.
+        finished = [
+            line.pk
+            for line in copies
+            if line.kind == InvoiceLine.Kind.SERVICE
+            and line.service_id is not None
+            and credited.get(line.pk, ZERO) + line.quantity >= charged[line.pk]
+        ]
+        _announce_cancelled_periods(original, finished, waive=waive_periods, actor=actor)
     return note
 
 
@@ -1038,6 +1064,24 @@ def invoices_issue_bulk(
         )
     _after_issue([invoice.pk for invoice in invoices])
     return invoices
+
+
+def _announce_cancelled_periods(
+    invoice: Invoice, line_ids: list[int], *, waive: bool, actor
+) -> None:
+    if not line_ids:
+        return
+    schema, invoice_id = connection.schema_name, invoice.pk
+    transaction.on_commit(
+        lambda: service_periods_cancelled.send(
+            sender=Invoice,
+            invoice_id=invoice_id,
+            line_ids=line_ids,
+            waive=waive,
+            schema_name=schema,
+            actor=actor,
+        )
+    )
 
 
 def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: str, **kwargs):

@@ -51,6 +51,10 @@ ORDER_ACCEPTED = audit.event_type("order.accepted", "Order accepted")
 ORDER_CANCELLED = audit.event_type("order.cancelled", "Order cancelled")
 SERVICE_STATUS_CHANGED = audit.event_type("service.status_changed", "Service status changed")
 SERVICE_PLAN_CHANGED = audit.event_type("service.plan_changed", "Service plan changed")
+SERVICE_PERIOD_REBILLED = audit.event_type(
+    "service.period_rebilled", "Service period to be billed again"
+)
+SERVICE_PERIOD_WAIVED = audit.event_type("service.period_waived", "Service period waived")
 SERVICE_CANCEL_SCHEDULED = audit.event_type(
     "service.cancel_scheduled", "Service set to cancel at the end of its term"
 )
@@ -693,3 +697,60 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
                 and not _still_overdue(service, paid_invoice_id=invoice_id)
             ):
                 locked[service.pk] = service_unsuspend(service=service, actor=actor)
+
+
+def service_periods_rebill_or_waive(*, line_ids: list[int], waive: bool, actor=None) -> None:
+    """Periods whose invoice lines were credited or voided before anyone paid: either the
+    next renewal run bills them again (the service is marked not invoiced for them), or
+    they are given away — the service is paid up to the period's end — with an event."""
+    with transaction.atomic():
+        lines = list(
+            InvoiceLine.objects.filter(
+                pk__in=line_ids, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
+            ).order_by("service_id", "period_start")
+        )
+        locked = {
+            service.pk: service
+            for service in Service.objects.select_for_update()
+            .filter(pk__in={line.service_id for line in lines})
+            .order_by("pk")
+        }
+        for line in lines:
+            service = locked[line.service_id]
+            period = (
+                f"{line.period_start:%Y-%m-%d} to {line.period_end:%Y-%m-%d}"
+                if (line.period_start and line.period_end)
+                else line.description
+            )
+            if waive:
+                if line.period_end and service.cycle != BillingCycle.ONE_TIME:
+                    paid_until = line.period_end + datetime.timedelta(days=1)
+                    if service.next_due_date is None or paid_until > service.next_due_date:
+                        before = service.next_due_date
+                        service.next_due_date = paid_until
+                        service.save(update_fields=["next_due_date"])
+                        audit.audit_record(
+                            SERVICE_PERIOD_WAIVED,
+                            actor=actor,
+                            obj=service,
+                            changes={"next_due_date": [before, service.next_due_date]},
+                            detail={"period": period, "invoice_line": line.pk},
+                        )
+                continue
+            if service.cycle == BillingCycle.ONE_TIME or line.period_start is None:
+                continue
+            before = audit.snapshot(service, ["next_due_date", "invoiced_period_start"])
+            # The period is owed again from its start: renewals bill it on their next pass.
+            if service.next_due_date is None or service.next_due_date > line.period_start:
+                service.next_due_date = line.period_start
+            service.invoiced_period_start = None
+            service.save(update_fields=["next_due_date", "invoiced_period_start"])
+            audit.audit_record(
+                SERVICE_PERIOD_REBILLED,
+                actor=actor,
+                obj=service,
+                changes=audit.diff(
+                    before, audit.snapshot(service, ["next_due_date", "invoiced_period_start"])
+                ),
+                detail={"period": period, "invoice_line": line.pk},
+            )

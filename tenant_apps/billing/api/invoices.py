@@ -166,7 +166,10 @@ class InvoiceViewSet(
         payload = VoidSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.invoice_void(
-            actor=request_actor(request), invoice=invoice, reason=payload.validated_data["reason"]
+            actor=request_actor(request),
+            invoice=invoice,
+            reason=payload.validated_data["reason"],
+            waive_periods=payload.validated_data["waive_periods"],
         )
         return self._detail(invoice)
 
@@ -186,6 +189,7 @@ class InvoiceViewSet(
             invoice=invoice,
             reason=payload.validated_data["reason"],
             lines=[dict(line) for line in lines] if lines else None,
+            waive_periods=payload.validated_data["waive_periods"],
         )
         return self._detail(note, status.HTTP_201_CREATED)
 

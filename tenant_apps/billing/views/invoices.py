@@ -256,8 +256,13 @@ class InvoiceActionView(InvoiceDetailView):
 
     def do_void(self, invoice):
         form = VoidForm(self.request.POST, prefix="void")
-        reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        voided = services.invoice_void(invoice=invoice, reason=reason, actor=self.request.user)
+        valid = form.is_valid()
+        voided = services.invoice_void(
+            invoice=invoice,
+            reason=form.cleaned_data["reason"] if valid else "",
+            waive_periods=bool(valid and form.cleaned_data["waive_periods"]),
+            actor=self.request.user,
+        )
         messages.success(self.request, f"Invoice {voided.number} is void; nothing is owed on it.")
         return None
 
@@ -311,6 +316,7 @@ class InvoiceActionView(InvoiceDetailView):
                 invoice=invoice,
                 reason=form.cleaned_data["reason"],
                 lines=form.service_lines(),
+                waive_periods=form.cleaned_data["waive_periods"],
                 actor=self.request.user,
             )
         except ValidationError as exc:
