@@ -124,3 +124,92 @@ def test_a_reseller_plan_needs_a_free_valid_instance_name_when_ordered(
         )
     assert message in " ".join(exc.value.message_dict["label"]).lower()
     assert not Order.objects.exists()
+
+
+# --------------------------------------------------------------------------------------
+# Issue 9, defect 2: a reseller's plans are a set
+
+
+def _second_plan(customer, capture, *, code="reseller-extra", disk=200):
+    extra = make_product(code, amount="50.00", is_reseller_plan=True, resources={"disk_gb": disk})
+    order = services.order_place(
+        customer=customer, items=[{"product": extra, "cycle": "monthly", "label": "newco"}]
+    )
+    with capture(execute=True):
+        invoice = services.order_accept(order=order, today=DAY0)
+    return Service.objects.get(order_item__order=order), invoice
+
+
+def _disk(slug="newco"):
+    return Allocation.objects.get(reseller__slug=slug, resource_id="disk_gb").quantity
+
+
+def test_the_allocation_is_the_sum_of_the_live_plans(plan_sold, django_capture_on_commit_callbacks):
+    customer, _ = plan_sold
+    extra, _ = _second_plan(customer, django_capture_on_commit_callbacks)
+    assert _disk() == 500 + 200
+    # Changing one plan changes its share only, never the whole allocation to its amounts.
+    bigger = make_product(
+        "reseller-extra-xl", amount="80.00", is_reseller_plan=True, resources={"disk_gb": 300}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.service_change_plan(
+            service=extra, product=bigger, today=DAY0 + datetime.timedelta(days=1)
+        )
+    assert _disk() == 500 + 300
+    # Cancelling one plan removes its share; the instance lives on with the other.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.service_cancel(service=extra, immediately=True)
+    assert _disk() == 500
+    assert Reseller.objects.get(slug="newco").status == "active"
+
+
+def test_paying_one_plan_does_not_resume_an_instance_still_unpaid_on_another(
+    plan_sold, django_capture_on_commit_callbacks
+):
+    customer, first_invoice = plan_sold
+    extra, extra_invoice = _second_plan(customer, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        runs.dunning_run(today=extra_invoice.due_date + datetime.timedelta(days=21))
+    assert Reseller.objects.get(slug="newco").status == "suspended"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.payment_record(
+            customer=customer, invoice=first_invoice, amount=first_invoice.total, method="cash"
+        )
+    assert Reseller.objects.get(slug="newco").status == "suspended"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.payment_record(
+            customer=customer, invoice=extra_invoice, amount=extra_invoice.total, method="cash"
+        )
+    assert Reseller.objects.get(slug="newco").status == "active"
+
+
+def test_a_suspension_made_in_the_console_is_not_lifted_by_a_payment(
+    plan_sold, django_capture_on_commit_callbacks
+):
+    from shared_apps.tenancy.services import reseller_suspend
+
+    customer, invoice = plan_sold
+    reseller_suspend(
+        reseller=Reseller.objects.get(slug="newco"), reason="Abuse report", actor="console"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.payment_record(
+            customer=customer, invoice=invoice, amount=invoice.total, method="cash"
+        )
+    reseller = Reseller.objects.get(slug="newco")
+    assert reseller.status == "suspended" and reseller.status_reason == "Abuse report"
+
+
+def test_cancelling_the_last_plan_suspends_the_instance_and_never_terminates_it(
+    plan_sold, django_capture_on_commit_callbacks
+):
+    customer, _ = plan_sold
+    plan = Service.objects.get(customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.service_terminate(service=plan, reason="Contract ended")
+    reseller = Reseller.objects.get(slug="newco")
+    assert reseller.status == "suspended" and schema_exists("r_newco")
+    assert "export the instance" in reseller.status_reason

@@ -36,6 +36,11 @@ class Reseller(TenantMixin):
     contact_email = models.EmailField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=300, blank=True)
+    held_by_billing = models.BooleanField(
+        default=False,
+        help_text="Suspended by the operator's billing (lifted when its plans are paid); a "
+        "suspension from the console is lifted only by hand",
+    )
     status_changed_at = models.DateTimeField(null=True, blank=True)
     provisioned_by = models.CharField(
         max_length=12, blank=True, help_text="pool, template or migrate: how the schema was built"

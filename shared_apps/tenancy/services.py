@@ -248,7 +248,7 @@ def _after_create() -> None:
 
 
 def reseller_transition(
-    *, reseller: Reseller, to: str, reason: str = "", actor: Any = None
+    *, reseller: Reseller, to: str, reason: str = "", actor: Any = None, by_billing: bool = False
 ) -> Reseller:
     """The single function that moves a reseller between lifecycle states (along
     `Reseller.pipeline`; an illegal move raises the pipeline's InvalidTransition, a 409
@@ -258,7 +258,10 @@ def reseller_transition(
         previous = transition(locked, to, noun=locked.name)
         locked.status_reason = reason[:300]
         locked.status_changed_at = timezone.now()
-        locked.save(update_fields=["status", "status_reason", "status_changed_at"])
+        locked.held_by_billing = by_billing and to == Reseller.Status.SUSPENDED
+        locked.save(
+            update_fields=["status", "status_reason", "status_changed_at", "held_by_billing"]
+        )
         _record(
             _STATUS_EVENTS[Reseller.Status(to)],
             locked,
@@ -270,9 +273,17 @@ def reseller_transition(
     return locked
 
 
-def reseller_suspend(*, reseller: Reseller, reason: str = "", actor: Any = None) -> Reseller:
+def reseller_suspend(
+    *, reseller: Reseller, reason: str = "", actor: Any = None, by_billing: bool = False
+) -> Reseller:
+    """Suspend; `by_billing` marks a hold for non-payment that paying lifts (a hold from
+    the console stays until someone resumes by hand)."""
     return reseller_transition(
-        reseller=reseller, to=Reseller.Status.SUSPENDED, reason=reason, actor=actor
+        reseller=reseller,
+        to=Reseller.Status.SUSPENDED,
+        reason=reason,
+        actor=actor,
+        by_billing=by_billing,
     )
 
 
