@@ -664,3 +664,29 @@ def test_staff_waive_a_credited_period_from_the_invoice_page(
     with schema_context(instance_a.schema_name):
         event = AuditEvent.objects.get(action="service.period_waived", object_id=str(service.pk))
         assert event.actor_label == instance_a.owner
+
+
+# --------------------------------------------------------------------------------------
+# Defect 11 (part): proration on the real period bounds
+
+
+def test_an_upgrade_at_a_month_end_is_prorated_on_the_real_period(acme):
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product
+
+    customer = make_customer("Month End")
+    small = make_product("me-small", amount="10.00")
+    big = make_product("me-big", amount="40.00")
+    order = orders.order_place(customer=customer, items=[{"product": small, "cycle": "monthly"}])
+    orders.order_accept(order=order, today=datetime.date(2026, 1, 31))
+    service = Service.objects.get(order_item__order=order)
+    assert service.next_due_date == datetime.date(2026, 2, 28)  # Jan 31 → Feb 27
+
+    upgrade = orders.service_change_plan(
+        service=service, product=big, today=datetime.date(2026, 2, 10)
+    )
+    line = upgrade.lines.get()
+    # 30.00 × 18 days left of 28 = 19.29 (counting from Jan 28 gave 18 of 31 = 17.42).
+    assert line.unit_price == Decimal("19.29")
+    assert "18 of 28 days" in line.description

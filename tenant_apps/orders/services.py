@@ -113,6 +113,28 @@ def next_period_start(start: datetime.date, cycle: str) -> datetime.date:
     return period_end(start, cycle) + datetime.timedelta(days=1)
 
 
+def current_period_start(service: Service, *, today: datetime.date) -> datetime.date:
+    """First day of the period running on `today` (the one that ends the day before the
+    service is next due), on the real period bounds: the invoiced line's own start when
+    there is one, else counted forward from an earlier start, so month ends stay right
+    (Jan 31 → Feb 27 is 28 days, not 31)."""
+    line = (
+        InvoiceLine.objects.filter(
+            service=service,
+            kind=InvoiceLine.Kind.SERVICE,
+            period_start__lte=today,
+            period_end__gte=today,
+        )
+        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .order_by("-period_start")
+        .first()
+    )
+    if line is not None and line.period_start:
+        return line.period_start
+    months = CYCLE_MONTHS[BillingCycle(service.cycle)]
+    return service.next_due_date - relativedelta(months=months)
+
+
 def _describe(service: Service, start: datetime.date, end: datetime.date) -> str:
     label = f" — {service.label}" if service.label else ""
     quantity = f"{service.quantity} × " if service.quantity > 1 else ""
@@ -566,9 +588,7 @@ def service_change_plan(
         and locked.cycle != BillingCycle.ONE_TIME
         and locked.next_due_date > today
     ):
-        start = locked.next_due_date - relativedelta(
-            months=CYCLE_MONTHS[BillingCycle(locked.cycle)]
-        )
+        start = current_period_start(locked, today=today)
         total_days = (locked.next_due_date - start).days
         left_days = (locked.next_due_date - today).days
         fraction = Decimal(left_days) / Decimal(total_days)
