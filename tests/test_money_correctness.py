@@ -4,6 +4,7 @@ failed on the code before its fix."""
 from __future__ import annotations
 
 import datetime
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -690,3 +691,73 @@ def test_an_upgrade_at_a_month_end_is_prorated_on_the_real_period(acme):
     # 30.00 × 18 days left of 28 = 19.29 (counting from Jan 28 gave 18 of 31 = 17.42).
     assert line.unit_price == Decimal("19.29")
     assert "18 of 28 days" in line.description
+
+
+def test_a_downgrade_credits_exactly_the_unused_share_by_value(
+    acme, django_capture_on_commit_callbacks
+):
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product
+
+    customer = make_customer("Annual Downgrade")
+    big = make_product("annual-big", amount="12000.00", cycle="annual")
+    small = make_product("annual-small", amount="6000.00", cycle="annual")
+    order = orders.order_place(customer=customer, items=[{"product": big, "cycle": "annual"}])
+    first = orders.order_accept(order=order, today=datetime.date(2026, 1, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            customer=customer, invoice=first, amount=first.amount_due, method="cash"
+        )
+    service = Service.objects.get(order_item__order=order)
+    # 100 days left of 365 (2026-09-23 → 2026-12-31).
+    note = orders.service_change_plan(
+        service=service, product=small, today=datetime.date(2026, 9, 23)
+    )
+    assert note.subtotal == Decimal("1643.84")  # 6,000 × 100/365, not 1,680.00
+
+
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.decimals(min_value="1", max_value="500", places=2),
+    st.decimals(min_value="1", max_value="500", places=2),
+    st.integers(min_value=1, max_value=27),
+)
+def test_an_upgrade_and_its_reverse_downgrade_the_same_day_net_to_zero(
+    acme, django_capture_on_commit_callbacks, low, high, day
+):
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product
+
+    low, high = sorted((low, high))
+    if low == high:
+        return
+    customer = make_customer("Round Trip")
+    # Examples share the test's transaction: every example gets products of its own.
+    tag = uuid.uuid4().hex[:10]
+    cheap = make_product(f"rt-low-{tag}", amount=str(low))
+    dear = make_product(f"rt-high-{tag}", amount=str(high))
+    order = orders.order_place(customer=customer, items=[{"product": cheap, "cycle": "monthly"}])
+    first = orders.order_accept(order=order, today=datetime.date(2026, 3, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            customer=customer, invoice=first, amount=first.amount_due, method="cash"
+        )
+    service = Service.objects.get(order_item__order=order)
+    on = datetime.date(2026, 3, day)
+    with django_capture_on_commit_callbacks(execute=True):
+        upgrade = orders.service_change_plan(service=service, product=dear, today=on)
+        services.payment_record(
+            customer=customer, invoice=upgrade, amount=upgrade.amount_due, method="cash"
+        )
+    orders.service_change_plan(service=Service.objects.get(pk=service.pk), product=cheap, today=on)
+    credited = sum(
+        note.subtotal
+        for note in Invoice.objects.filter(
+            customer=customer, kind=Invoice.Kind.CREDIT_NOTE, notes__contains="Downgrade"
+        )
+    )
+    assert credited == upgrade.subtotal

@@ -269,7 +269,9 @@ def test_downgrade_gives_the_unused_difference_back_as_a_credit_note(
         service=service, product=small, today=datetime.date(2026, 1, 25)
     )
     assert note.kind == "credit_note" and note.credited_invoice == invoice
-    assert note.subtotal == Decimal("15.60")  # 0.39 of the 40.00 line ≈ 30.00 × 16/31
+    # Issue 9, defect 11: exactly 30.00 × 16/31 = 15.48 (this asserted 15.60 before, from
+    # crediting a quantity of 0.39 of the 40.00 line).
+    assert note.subtotal == Decimal("15.48")
     assert _disk_used() == 10
 
 

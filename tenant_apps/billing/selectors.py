@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tenant_apps.instance.money import ZERO
 
-from .models import CreditEntry, Invoice, Payment, TaxRate
+from .models import CreditEntry, Invoice, InvoiceLine, Payment, TaxRate
 
 
 def invoice_list(
@@ -144,3 +144,16 @@ def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[Credit
             :limit
         ]
     )
+
+
+def line_credit_left(line: InvoiceLine) -> Decimal:
+    """What of an issued invoice line can still be credited, in its price basis (net, or
+    gross when the invoice's prices include tax): what it charged minus what credit notes
+    already took from it."""
+    basis = "gross_amount" if line.invoice.prices_include_tax else "net_amount"
+    taken = (
+        InvoiceLine.objects.filter(credited_line=line, invoice__kind=Invoice.Kind.CREDIT_NOTE)
+        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .aggregate(total=Sum(basis))["total"]
+    )
+    return getattr(line, basis) - (taken or ZERO)

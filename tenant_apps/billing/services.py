@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -844,39 +844,73 @@ def credit_note_create(
         notes=f"Credit note for invoice {original.number}: {reason.strip()}",
     )
     source = list(original.lines.all())
-    # What earlier credit notes took from each line: no line is credited beyond what it
-    # charged, whatever the invoice total still allows.
+    # What earlier credit notes took from each line, in the line's own price basis (net, or
+    # gross when prices include tax): no line is credited beyond what it charged, whatever
+    # the invoice total still allows.
+    basis = "gross_amount" if original.prices_include_tax else "net_amount"
     credited = dict(
         InvoiceLine.objects.filter(
             credited_line__invoice=original, invoice__kind=Invoice.Kind.CREDIT_NOTE
         )
         .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
         .values("credited_line")
-        .annotate(taken=Sum("quantity"))
+        .annotate(taken=Sum(basis))
         .values_list("credited_line", "taken")
     )
-
-    charged = {line.pk: line.quantity for line in source}
+    charged = {line.pk: getattr(line, basis) for line in source}
+    unit_prices = {line.pk: line.unit_price for line in source}
+    by_line = {line.pk: line for line in source}
 
     def left(line: InvoiceLine) -> Decimal:
         return charged[line.pk] - credited.get(line.pk, ZERO)
 
-    by_line = {line.pk: line for line in source}
+    def left_quantity(line: InvoiceLine) -> Decimal:
+        if not unit_prices[line.pk]:
+            return ZERO
+        return (left(line) / unit_prices[line.pk]).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+    def as_amount(line: InvoiceLine, amount: Decimal) -> InvoiceLine:
+        # Part of a line, credited by value: one unit at that price, the line's own rate.
+        line.quantity, line.unit_price = Decimal("1"), amount
+        return line
 
     if lines is None:
         copies = []
         for line in source:
-            if left(line) > 0:
-                line.quantity = left(line)
+            if left(line) <= 0:
+                continue
+            if line.pk not in credited:
                 copies.append(line)
+                continue
+            # What is left, as a quantity when it is one (0.5 of a month), else by value.
+            quantity = left_quantity(line)
+            if quantity > 0 and round_money(
+                quantity * unit_prices[line.pk], original.currency
+            ) == left(line):
+                line.quantity = quantity
+                copies.append(line)
+            else:
+                copies.append(as_amount(line, left(line)))
     else:
-        by_id = {line.pk: line for line in source}
         copies = []
         for item in lines:
-            line = by_id.get(int(item.get("line_id", 0) or 0))
+            line = by_line.get(int(item.get("line_id", 0) or 0))
             if line is None:
                 raise ValidationError({"lines": ["Choose lines of the original invoice."]})
-            quantity = to_decimal(item.get("quantity", left(line)), field="quantity")
+            if item.get("amount") not in (None, ""):
+                amount = round_money(to_decimal(item["amount"], field="amount"), original.currency)
+                if amount <= 0 or amount > left(line):
+                    raise ValidationError(
+                        {
+                            "amount": [
+                                f"Credit more than 0 and at most {left(line)} on "
+                                f"“{line.description}”."
+                            ]
+                        }
+                    )
+                copies.append(as_amount(line, amount))
+                continue
+            quantity = to_decimal(item.get("quantity", line.quantity), field="quantity")
             if quantity <= 0 or quantity > line.quantity:
                 raise ValidationError(
                     {"quantity": [f"Credit between 0 and {line.quantity} of “{line.description}”."]}
@@ -901,12 +935,14 @@ def credit_note_create(
         raise ValidationError(
             {"lines": [f"Invoice {original} has {original.total - already} left to credit."]}
         )
-    for line in copies:
-        if line.quantity > left(by_line[line.pk]):
+    for copy in note_lines:
+        source_line = by_line[copy.credited_line_id]
+        if getattr(copy, basis) > left(source_line):
             raise ValidationError(
                 {
                     "quantity": [
-                        f"Credit between 0 and {left(by_line[line.pk])} of “{line.description}”."
+                        f"Credit between 0 and {left_quantity(source_line)} of "
+                        f"“{source_line.description}”."
                     ]
                 }
             )
@@ -970,10 +1006,10 @@ def credit_note_create(
         # or waive them — never leave them silently free.
         finished = [
             line.pk
-            for line in copies
+            for line, copy in zip(copies, note_lines, strict=True)
             if line.kind == InvoiceLine.Kind.SERVICE
             and line.service_id is not None
-            and credited.get(line.pk, ZERO) + line.quantity >= charged[line.pk]
+            and credited.get(line.pk, ZERO) + getattr(copy, basis) >= charged[line.pk]
         ]
         _announce_cancelled_periods(original, finished, waive=waive_periods, actor=actor)
     return note

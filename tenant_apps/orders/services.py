@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tenant_apps.billing import selectors as billing_selectors
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
@@ -605,39 +606,51 @@ def service_change_plan(
                 tax_class_code=product.tax_class.code,
                 kind=InvoiceLine.Kind.ADJUSTMENT,
                 service_id=locked.pk,
+                # The days it pays for: a later downgrade credits back from this line too.
+                period_start=today,
+                period_end=last_day,
             )
             document = billing.invoice_create_draft(
                 customer=locked.customer, lines=[spec], currency=locked.currency, actor=actor
             )
             document = billing.invoice_issue(invoice=document, issue_date=today, actor=actor)
         elif difference < 0:
-            paid_line = (
+            # Credit exactly the unused share, by value, from what was paid for these days:
+            # the latest upgrade first, then the period's own line (never a rounded quantity).
+            to_credit = -difference * locked.quantity
+            paid_lines = (
                 InvoiceLine.objects.filter(
                     service=locked,
-                    kind=InvoiceLine.Kind.SERVICE,
+                    kind__in=[InvoiceLine.Kind.SERVICE, InvoiceLine.Kind.ADJUSTMENT],
                     period_start__lte=today,
                     period_end__gte=today,
                     invoice__kind=Invoice.Kind.INVOICE,
                 )
-                .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
-                .order_by("-period_start")
-                .first()
-            )
-            if paid_line is not None and paid_line.unit_price > 0:
-                # Credit the unused share of the old price, as a fraction of that line.
-                share = (-difference / paid_line.unit_price * paid_line.quantity).quantize(
-                    Decimal("0.01")
+                .exclude(
+                    invoice__status__in=[
+                        Invoice.Status.DRAFT,
+                        Invoice.Status.VOID,
+                        Invoice.Status.CREDITED,
+                    ]
                 )
-                if share > 0:
-                    document = billing.credit_note_create(
-                        invoice=paid_line.invoice,
-                        reason=f"Downgrade to {product.name}",
-                        lines=[
-                            {"line_id": paid_line.pk, "quantity": min(share, paid_line.quantity)}
-                        ],
-                        issue_date=today,
-                        actor=actor,
-                    )
+                .select_related("invoice")
+                .order_by("-invoice__issued_at", "-id")
+            )
+            for paid_line in paid_lines:
+                take = min(to_credit, billing_selectors.line_credit_left(paid_line))
+                if take <= 0:
+                    continue
+                note = billing.credit_note_create(
+                    invoice=paid_line.invoice,
+                    reason=f"Downgrade to {product.name}",
+                    lines=[{"line_id": paid_line.pk, "amount": take}],
+                    issue_date=today,
+                    actor=actor,
+                )
+                document = document or note
+                to_credit -= take
+                if to_credit <= 0:
+                    break
     fields = ["product", "recurring_amount", "resources"]
     before = audit.snapshot(locked, fields)
     old_name = locked.product.name
