@@ -761,3 +761,59 @@ def test_an_upgrade_and_its_reverse_downgrade_the_same_day_net_to_zero(
         )
     )
     assert credited == upgrade.subtotal
+
+
+# --------------------------------------------------------------------------------------
+# Defect 9 (part): abandoned portal checkouts
+
+
+def _portal_checkout(code: str):
+    from django.utils import timezone
+
+    from tenant_apps.orders import services as orders
+    from tenant_apps.orders.models import Order
+    from tests.billing_fixtures import dunning_settings, make_product
+
+    dunning_settings()
+    customer = make_customer("Window Shopper")
+    plan = make_product(code, amount="10.00")
+    order = orders.order_place(
+        customer=customer,
+        items=[{"product": plan, "cycle": "monthly"}],
+        source=Order.Source.PORTAL,
+    )
+    invoice = orders.order_accept(order=order, activate=False, today=timezone.localdate())
+    return order, invoice
+
+
+def test_an_abandoned_portal_checkout_gets_no_reminder_and_no_fee(acme):
+    from tenant_apps.recurring import services as runs
+
+    _, invoice = _portal_checkout("abandoned-a")
+    # Expiry off: only the no-reminder, no-fee rule is at work here.
+    services.billing_settings_update(checkout_expiry_days=None)
+    runs.dunning_run(today=invoice.due_date + datetime.timedelta(days=30))
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.ISSUED
+    assert invoice.reminders_sent == 0 and invoice.late_fee_invoice is None
+
+
+def test_an_abandoned_portal_checkout_is_cancelled_and_credited_after_the_expiry(acme):
+    from tenant_apps.orders.models import Order, Service
+    from tenant_apps.recurring import services as runs
+
+    order, invoice = _portal_checkout("abandoned-b")
+    services.billing_settings_update(checkout_expiry_days=14)
+    run = runs.dunning_run(today=invoice.issue_date + datetime.timedelta(days=15))
+    assert any(f"Cancelled portal order #{order.pk}" in line for line in run.log)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+    assert Service.objects.get(order_item__order=order).status == Service.Status.CANCELLED
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CREDITED
+
+
+def test_the_checkout_expiry_is_a_billing_setting_on_the_screen(instance_a):
+    from tests.conftest import client_for
+
+    page = client_for(instance_a, instance_a.owner).get("/staff/billing/settings/")
+    assert "Cancel unpaid portal checkouts after (days)" in page.content.decode()

@@ -327,6 +327,14 @@ class BillingSettingsForm(forms.Form):
         required=False,
         help_text="Leave empty to never terminate automatically.",
     )
+    checkout_expiry_days = forms.IntegerField(
+        label="Cancel unpaid portal checkouts after (days)",
+        min_value=1,
+        max_value=365,
+        required=False,
+        help_text="Orders placed in the portal and never paid: no reminders or fees; after "
+        "this many days the order is cancelled and its invoice credited. Empty: never.",
+    )
 
     # Two columns, filled row by row: the longer sections side by side, then the short ones.
     SECTIONS = {
@@ -343,7 +351,11 @@ class BillingSettingsForm(forms.Form):
             "late_fee_after_days",
         ],
         "Renewals": ["renewal_lead_days"],
-        "Suspension and termination": ["suspend_after_days", "terminate_after_days"],
+        "Suspension and termination": [
+            "suspend_after_days",
+            "terminate_after_days",
+            "checkout_expiry_days",
+        ],
     }
 
     @classmethod

@@ -66,6 +66,13 @@ class BillingSettings(models.Model):
     terminate_after_days = models.PositiveSmallIntegerField(
         null=True, blank=True, default=60, help_text="Terminate services this many days overdue"
     )
+    checkout_expiry_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=14,
+        help_text="Cancel portal orders left unpaid this many days after checkout (their "
+        "invoice is credited; no reminder or fee is ever sent for them)",
+    )
     singleton = models.BooleanField(default=True, editable=False)
 
     class Meta:

@@ -329,4 +329,5 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
             "late_fee_after_days",
             "suspend_after_days",
             "terminate_after_days",
+            "checkout_expiry_days",
         ]

@@ -31,7 +31,7 @@ from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.money import round_money
 from tenant_apps.orders import notifications as service_notifications
 from tenant_apps.orders import services
-from tenant_apps.orders.models import Service
+from tenant_apps.orders.models import Order, Service
 
 from .models import BillingRun
 
@@ -215,6 +215,43 @@ def _bill_waiting_charges(run: BillingRun, *, today: datetime.date, actor, log: 
         )
 
 
+def _abandoned_checkout(invoice: Invoice) -> bool:
+    """The first invoice of a portal order whose services never started (nothing paid)."""
+    services_billed = Service.objects.filter(invoice_lines__invoice=invoice)
+    return (
+        invoice.amount_paid == 0
+        and services_billed.exists()
+        and not services_billed.exclude(status=Service.Status.PENDING).exists()
+        and services_billed.filter(order_item__order__source=Order.Source.PORTAL).exists()
+    )
+
+
+def _expire_abandoned_checkouts(
+    *, today: datetime.date, days: int | None, actor, log: list[str]
+) -> None:
+    """Portal orders accepted at checkout and never paid are cancelled after `days`: their
+    services never start and their invoices are credited (`orders.order_cancel`)."""
+    if not days:
+        return
+    cutoff = today - datetime.timedelta(days=days)
+    stale = (
+        Order.objects.filter(
+            source=Order.Source.PORTAL,
+            status=Order.Status.ACCEPTED,
+            accepted_at__date__lte=cutoff,
+        )
+        .exclude(items__service__status__in=[s for s in Service.Status if s != "pending"])
+        .distinct()
+        .order_by("pk")
+    )
+    for order in stale:
+        try:
+            services.order_cancel(order=order, actor=actor)
+        except services.OrderPaid:
+            continue  # paid in the meantime: not abandoned
+        log.append(f"Cancelled portal order #{order.pk}: unpaid {days} days after checkout.")
+
+
 def _overdue_invoices(today: datetime.date):
     return (
         Invoice.objects.filter(
@@ -241,7 +278,12 @@ def dunning_run(
     )
     log: list[str] = []
     with _recorded(run, log):
+        _expire_abandoned_checkouts(
+            today=today, days=settings_row.checkout_expiry_days, actor=actor, log=log
+        )
         for invoice in _overdue_invoices(today):
+            if _abandoned_checkout(invoice):
+                continue  # never started: no reminder, no fee, nothing to suspend
             overdue = (today - invoice.due_date).days
             with transaction.atomic():
                 # Lock order: the invoice's services first, then the invoice, then (late
