@@ -817,3 +817,62 @@ def test_the_checkout_expiry_is_a_billing_setting_on_the_screen(instance_a):
 
     page = client_for(instance_a, instance_a.owner).get("/staff/billing/settings/")
     assert "Cancel unpaid portal checkouts after (days)" in page.content.decode()
+
+
+# --------------------------------------------------------------------------------------
+# Defect 7: VIES proof is kept, frozen into the invoice, and refreshed
+
+
+def _checked_business():
+    from tenant_apps.clients.services import customer_create
+    from tests.test_clients_vies import VALID, use_vat_checker
+
+    use_vat_checker(VALID)
+    return customer_create(
+        kind="company",
+        name="Odigo",
+        company_name="Odigo SA",
+        email="vat@odigo.test",
+        country="BE",
+        tax_id="BE0403019261",
+    )
+
+
+def test_every_registry_answer_is_kept_as_a_row_with_its_consultation_number(acme):
+    from tenant_apps.clients.models import TaxIdCheck
+    from tenant_apps.clients.services import customer_tax_id_verify
+    from tests.test_clients_vies import INVALID, use_vat_checker
+
+    customer = _checked_business()
+    use_vat_checker(INVALID)
+    customer_tax_id_verify(customer=customer)
+    checks = list(TaxIdCheck.objects.filter(customer=customer).order_by("checked_at", "id"))
+    assert [check.outcome for check in checks] == ["valid", "invalid"]
+    assert checks[0].request_id == "WAPIAAAAZ1234" and checks[0].name == "ODIGO SA"
+
+
+def test_a_reverse_charge_invoice_keeps_the_check_it_relied_on(acme):
+    customer = _checked_business()
+    draft = services.invoice_create_draft(
+        customer=customer, lines=[{"description": "Hosting", "unit_price": "100"}]
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    assert invoice.tax_treatment == Invoice.TaxTreatment.REVERSE_CHARGE
+    evidence = invoice.customer_snapshot["tax_id_check"]
+    assert evidence["consultation_number"] == "WAPIAAAAZ1234"
+    assert evidence["outcome"] == "valid" and evidence["tax_id"] == "BE0403019261"
+
+
+def test_valid_vat_ids_confirmed_long_ago_are_checked_again_on_schedule(acme):
+    from django.utils import timezone
+
+    from tenant_apps.clients import tasks
+    from tenant_apps.clients.models import Customer, TaxIdCheck
+
+    customer = _checked_business()
+    Customer.objects.filter(pk=customer.pk).update(
+        tax_id_checked_at=timezone.now() - datetime.timedelta(days=45)
+    )
+    assert tasks.tax_ids_recheck(schema_name=acme.schema_name) == 1
+    assert TaxIdCheck.objects.filter(customer=customer).count() == 2
+    assert tasks.tax_ids_recheck(schema_name=acme.schema_name) == 0  # recent now

@@ -119,6 +119,52 @@ class Customer(models.Model):
             "country": str(self.country),
             "tax_id": self.tax_id,
             "tax_id_status": self.tax_id_status,
+            **({"tax_id_check": self.tax_id_evidence()} if self.is_business else {}),
+        }
+
+    def tax_id_evidence(self) -> dict | None:
+        """The registry's latest confirmation of the current VAT id (reverse-charge proof)."""
+        check = (
+            self.tax_id_checks.filter(tax_id=self.tax_id, outcome=TaxIdCheck.Outcome.VALID)
+            .order_by("-checked_at", "-id")
+            .first()
+        )
+        return check.as_evidence() if check else None
+
+
+class TaxIdCheck(models.Model):
+    """One answer of the VAT registry (VIES) about a customer's VAT id, kept as proof: the
+    check an invoice's reverse charge relied on is frozen into the invoice as well."""
+
+    class Outcome(models.TextChoices):
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Not valid"
+        UNREACHABLE = "unreachable", "Registry unreachable"
+
+    customer = models.ForeignKey("Customer", related_name="tax_id_checks", on_delete=models.CASCADE)
+    tax_id = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    checked_at = models.DateTimeField()
+    request_date = models.DateField(null=True, blank=True)
+    request_id = models.CharField(
+        "consultation number", max_length=60, blank=True, help_text="VIES's proof of the check"
+    )
+    name = models.CharField(max_length=300, blank=True)
+    address = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tax_id}: {self.get_outcome_display()} ({self.checked_at:%Y-%m-%d})"
+
+    def as_evidence(self) -> dict:
+        return {
+            "tax_id": self.tax_id,
+            "outcome": self.outcome,
+            "checked_at": self.checked_at.isoformat(),
+            "request_date": self.request_date.isoformat() if self.request_date else None,
+            "consultation_number": self.request_id,
         }
 
 

@@ -35,7 +35,7 @@ from tenant_apps.instance.pipelines import InvalidTransition, transition
 from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import ports
-from .models import Contact, Customer
+from .models import Contact, Customer, TaxIdCheck
 from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
 from .vies import VatServiceUnavailable, get_vat_checker
 
@@ -208,6 +208,20 @@ def _tax_id_state(tax_id: TaxId, country: str) -> dict[str, Any]:
     return _ask_registry(tax_id.value, previous=None)
 
 
+# The registry's answer, kept as a TaxIdCheck row (not a Customer field): see `_keep_check`.
+CHECK = "_check"
+
+
+def _keep_check(customer: Customer, state: dict[str, Any]) -> dict[str, Any]:
+    """Store the registry's answer carried in `state` (if any) as proof; returns the
+    customer fields of `state` without it."""
+    fields = dict(state)
+    check = fields.pop(CHECK, None)
+    if check:
+        TaxIdCheck.objects.create(customer=customer, **check)
+    return fields
+
+
 def _requester() -> tuple[str, str] | None:
     """This instance's own EU VAT id, which makes VIES return a consultation number."""
     from tenant_apps.instance.selectors import issuer_identity_get
@@ -242,11 +256,17 @@ def _ask_registry(tax_id: str, *, previous: Customer | None) -> dict[str, Any]:
                 "tax_id_check_detail": "\n".join(
                     [f"{UNREACHABLE_PREFIX} {_stamp(now)}; the last answer stands.", *earlier]
                 ),
+                CHECK: {
+                    "tax_id": tax_id,
+                    "outcome": TaxIdCheck.Outcome.UNREACHABLE,
+                    "checked_at": now,
+                },
             }
         return {
             "tax_id_status": Customer.TaxIdStatus.UNVERIFIED,
             "tax_id_checked_at": now,
             "tax_id_check_detail": f"{UNREACHABLE_PREFIX} {_stamp(now)}; will retry.\n{exc}",
+            CHECK: {"tax_id": tax_id, "outcome": TaxIdCheck.Outcome.UNREACHABLE, "checked_at": now},
         }
     day = (result.request_date or now.date()).isoformat()
     if not result.valid:
@@ -254,6 +274,12 @@ def _ask_registry(tax_id: str, *, previous: Customer | None) -> dict[str, Any]:
             "tax_id_status": Customer.TaxIdStatus.INVALID,
             "tax_id_checked_at": now,
             "tax_id_check_detail": f"VIES reports {tax_id} as not valid (checked {day}).",
+            CHECK: {
+                "tax_id": tax_id,
+                "outcome": TaxIdCheck.Outcome.INVALID,
+                "checked_at": now,
+                "request_date": result.request_date,
+            },
         }
     lines = [f"VIES confirmed {tax_id} as valid on {day}."]
     if result.name:
@@ -266,6 +292,15 @@ def _ask_registry(tax_id: str, *, previous: Customer | None) -> dict[str, Any]:
         "tax_id_status": Customer.TaxIdStatus.VALID,
         "tax_id_checked_at": now,
         "tax_id_check_detail": "\n".join(lines),
+        CHECK: {
+            "tax_id": tax_id,
+            "outcome": TaxIdCheck.Outcome.VALID,
+            "checked_at": now,
+            "request_date": result.request_date,
+            "request_id": result.request_id or "",
+            "name": result.name or "",
+            "address": result.address or "",
+        },
     }
 
 
@@ -337,8 +372,10 @@ def customer_create(
         raise ValidationError(errors)
 
     tax_state = _tax_id_state(tax, data["country"])  # network: before any lock or write
+    check = tax_state.pop(CHECK, None)
     with transaction.atomic():
         customer = Customer.objects.create(**data, **tax_state)
+        _keep_check(customer, {CHECK: check} if check else {})
         for contact in clean_contacts:
             Contact.objects.create(customer=customer, **contact)
         audit.audit_record(
@@ -372,6 +409,7 @@ def customer_update(*, customer: Customer, actor=None, **changes: Any) -> Custom
 
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        tax_state = _keep_check(locked, tax_state)
         if "currency" in changed:
             # Money is kept in one currency per customer: no switch with a balance open.
             if locked.credit_balance:
@@ -420,6 +458,7 @@ def customer_tax_id_verify(*, customer: Customer, actor=None) -> Customer:
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.tax_id != tax_id:
             return locked  # changed meanwhile; that change ran its own check
+        state = _keep_check(locked, state)
         before = audit.snapshot(locked, ["tax_id_status"])
         for field, value in state.items():
             setattr(locked, field, value)

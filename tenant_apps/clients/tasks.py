@@ -1,8 +1,13 @@
-"""Periodic re-check of EU VAT ids that VIES could not confirm when they were entered."""
+"""Periodic re-check of EU VAT ids: those VIES could not confirm when they were entered, and
+valid ones whose last confirmation is older than RECONFIRM_AFTER (reverse charge relies on
+a recent one)."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import Q
+from django.utils import timezone
 
 from config.celery import app
 from config.tenant_tasks import fan_out, instance_task
@@ -12,6 +17,7 @@ from .models import Customer
 from .tax_ids import EU_VAT_PREFIXES, NORTHERN_IRELAND_PREFIX
 
 BATCH_SIZE = 50
+RECONFIRM_AFTER = datetime.timedelta(days=30)
 
 
 @instance_task(name="tenant_apps.clients.tasks.tax_ids_recheck", ignore_result=True)
@@ -24,8 +30,13 @@ def tax_ids_recheck() -> int:
     eu_vat_ids = Q(country__in=list(EU_VAT_PREFIXES)) | Q(
         country="GB", tax_id__startswith=NORTHERN_IRELAND_PREFIX
     )
+    stale = Q(
+        tax_id_status=Customer.TaxIdStatus.VALID,
+        tax_id_checked_at__lt=timezone.now() - RECONFIRM_AFTER,
+    )
     pending = (
-        Customer.objects.filter(eu_vat_ids, tax_id_status=Customer.TaxIdStatus.UNVERIFIED)
+        Customer.objects.filter(eu_vat_ids)
+        .filter(Q(tax_id_status=Customer.TaxIdStatus.UNVERIFIED) | stale)
         .exclude(tax_id="")
         .order_by("tax_id_checked_at", "pk")
     )
