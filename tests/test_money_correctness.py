@@ -876,3 +876,43 @@ def test_valid_vat_ids_confirmed_long_ago_are_checked_again_on_schedule(acme):
     assert tasks.tax_ids_recheck(schema_name=acme.schema_name) == 1
     assert TaxIdCheck.objects.filter(customer=customer).count() == 2
     assert tasks.tax_ids_recheck(schema_name=acme.schema_name) == 0  # recent now
+
+
+# --------------------------------------------------------------------------------------
+# Defect 15: the instance's own time zone
+
+
+def test_half_past_midnight_on_new_years_day_in_paris_issues_into_the_new_year(acme):
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from tenant_apps.instance.services import issuer_identity_set
+
+    issuer_identity_set(legal_name="Acme Hosting SARL", country="FR", time_zone="Europe/Paris")
+    customer = make_customer("Midnight Buyer")
+    draft = services.invoice_create_draft(
+        customer=customer, lines=[{"description": "Hosting", "unit_price": "10"}]
+    )
+    # 23:30 UTC on 31 December is 00:30 on 1 January in Paris.
+    late = timezone.make_aware(datetime.datetime(2026, 12, 31, 23, 30), datetime.UTC)
+    with mock.patch("django.utils.timezone.now", return_value=late):
+        invoice = services.invoice_issue(invoice=draft)
+    assert invoice.issue_date == datetime.date(2027, 1, 1)
+    assert invoice.number.startswith("2027-")
+
+
+def test_an_unknown_time_zone_is_refused_on_the_identity_screen(instance_a):
+    from tests.conftest import client_for
+
+    page = client_for(instance_a, instance_a.owner).post(
+        "/staff/identity/",
+        {
+            "legal_name": "Acme Hosting SARL",
+            "currency": "EUR",
+            "country": "FR",
+            "brand_color": "#0f766e",
+            "time_zone": "Mars/Olympus_Mons",
+        },
+    )
+    assert "is not a time zone we know" in page.content.decode()

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.clients.models import Customer
+from tenant_apps.instance import clock
 from tenant_apps.instance.emails import email_render, link, sender_address
 from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
 from tenant_apps.instance.money import format_money
@@ -232,7 +233,7 @@ def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "")
     context = mail_context(identity, customer, base_url)
     context["invoice"] = _invoice_context(invoice, base_url)
     context["level"] = level
-    overdue = (timezone.localdate() - invoice.due_date).days if invoice.due_date else 0
+    overdue = (clock.today() - invoice.due_date).days if invoice.due_date else 0
     context["days_overdue"] = max(overdue, 0)
     mail_send(
         key=EmailTemplate.Key.INVOICE_REMINDER,

@@ -19,8 +19,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
+from tenant_apps.instance import clock
 from tenant_apps.instance.money import ZERO
 
 from .models import CreditEntry, Invoice, InvoiceLine, Payment, TaxRate
@@ -67,7 +67,7 @@ def open_invoice_q() -> Q:
 
 
 def overdue_invoice_q(today: datetime.date | None = None) -> Q:
-    return open_invoice_q() & Q(due_date__lt=today or timezone.localdate())
+    return open_invoice_q() & Q(due_date__lt=today or clock.today())
 
 
 def with_balance(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
@@ -87,7 +87,7 @@ def with_balance(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
 
 def invoice_summary(today: datetime.date | None = None) -> dict:
     """Figures for the invoice list header: drafts, and what is owed / overdue per currency."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     owed = F("total") - F("amount_paid") - F("amount_credited")
 
     def by_currency(q: Q) -> list[dict]:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
-from tenant_apps.instance import audit
+from tenant_apps.instance import audit, clock
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_currency
 from tenant_apps.instance.pipelines import transition
@@ -499,7 +499,7 @@ def invoice_issue(
     )
     _reprice(locked)
     settings_row = billing_settings_get()
-    on_date = issue_date or timezone.localdate()
+    on_date = issue_date or clock.today()
     [number] = numbers_take(
         series=locked.kind, number_format=settings_row.invoice_number_format, on_date=on_date
     )
@@ -687,7 +687,7 @@ def payment_record(
         method=method,
         reference=reference[:200],
         notes=notes[:300],
-        received_on=received_on or timezone.localdate(),
+        received_on=received_on or clock.today(),
         created_by=created_by,
     )
     credit_before = locked_customer.credit_balance
@@ -947,7 +947,7 @@ def credit_note_create(
                 }
             )
     settings_row = billing_settings_get()
-    on_date = issue_date or timezone.localdate()
+    on_date = issue_date or clock.today()
     [number] = numbers_take(
         series=Invoice.Kind.CREDIT_NOTE,
         number_format=settings_row.credit_note_number_format,

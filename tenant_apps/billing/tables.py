@@ -10,10 +10,10 @@ from django import forms
 from django.db.models import Q
 from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from tenant_apps.instance import clock
 from tenant_apps.instance.money import format_money
 
 from .models import Invoice, Payment, TaxRate
@@ -43,13 +43,13 @@ def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
         invoice.kind == Invoice.Kind.INVOICE
         and invoice.status in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
         and invoice.due_date is not None
-        and invoice.due_date < (today or timezone.localdate())
+        and invoice.due_date < (today or clock.today())
     )
 
 
-def status_badge(invoice: Invoice) -> str:
+def status_badge(invoice: Invoice, today: datetime.date | None = None) -> str:
     """The status as a badge; an unpaid invoice past its due date shows “Overdue”."""
-    if is_overdue(invoice):
+    if is_overdue(invoice, today):
         return format_html(
             '<span class="badge badge-danger" title="{}">Overdue</span>',
             invoice.get_status_display(),
@@ -137,7 +137,9 @@ class InvoiceTable(tables.Table):
         return format_html('<a href="{}">{}</a>', url, record.customer)
 
     def render_status(self, record):
-        return status_badge(record)
+        if not hasattr(self, "_today"):
+            self._today = clock.today()  # once per table, not once per row
+        return status_badge(record, self._today)
 
 
 class PortalInvoiceTable(InvoiceTable):

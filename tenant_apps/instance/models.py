@@ -40,6 +40,12 @@ class IssuerIdentity(models.Model):
         help_text="Accent colour of invoices and e-mails (#rrggbb)",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #4f46e5.")],
     )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Where this instance does business, e.g. Europe/Paris: invoice dates and "
+        "the year in invoice numbers follow it (empty: the server's time zone)",
+    )
     # Always true and unique (see Meta): at most one identity row per instance.
     singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

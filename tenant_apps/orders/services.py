@@ -34,7 +34,7 @@ from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.clients.models import Customer
-from tenant_apps.instance import audit
+from tenant_apps.instance import audit, clock
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import round_money
 from tenant_apps.instance.pipelines import transition
@@ -312,7 +312,7 @@ def order_accept(
     invoice takes its number (the lock order in the module docstring), so a refusal for
     quota never waits on, nor holds, the numbering counter.
     """
-    today = today or timezone.localdate()
+    today = today or clock.today()
     locked = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
     before = transition(locked, Order.Status.ACCEPTED, noun=f"Order #{locked.pk}")
     services, lines = [], []
@@ -481,7 +481,7 @@ def service_activate(
     *, service: Service, today: datetime.date | None = None, actor=None
 ) -> Service:
     """Start a pending service within quota; its next renewal is due one period later."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     with transaction.atomic():
         activated = service_transition(service=service, to=Service.Status.ACTIVE, actor=actor)
         start = activated.invoiced_period_start or today
@@ -560,7 +560,7 @@ def service_change_plan(
     as a credit note on the invoice of the current period. Capacity follows the new plan and
     moves first: Service → Allocation, then the invoice or credit note and its number.
     """
-    today = today or timezone.localdate()
+    today = today or clock.today()
     locked = (
         Service.objects.select_for_update().select_related("product", "customer").get(pk=service.pk)
     )
@@ -679,7 +679,7 @@ def service_change_plan(
 
 def _still_overdue(service: Service, *, paid_invoice_id: int) -> bool:
     """Does another unpaid invoice past its due date still bill this service?"""
-    today = timezone.localdate()
+    today = clock.today()
     return (
         Invoice.objects.filter(
             lines__service=service,

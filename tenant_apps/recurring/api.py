@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from django_tenants.utils import schema_context
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -16,6 +15,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from tenant_apps.accounts.permissions import StaffReadBillersWrite
+from tenant_apps.instance import clock
 from tenant_apps.instance.audit import request_actor
 
 from . import services
@@ -57,7 +57,7 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     )
     @action(detail=False, methods=["post"])
     def run(self, request):
-        today = timezone.localdate()
+        today = clock.today()
         # Enter the instance for each run: an eagerly run Celery task (no broker) leaves the
         # connection on the public schema when it ends (see recurring.views.RunNowView).
         schema = request.tenant.schema_name

@@ -26,7 +26,7 @@ from tenant_apps.billing import notifications
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine, PendingCharge
 from tenant_apps.catalog.models import BillingCycle
-from tenant_apps.instance import audit
+from tenant_apps.instance import audit, clock
 from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.money import round_money
 from tenant_apps.orders import notifications as service_notifications
@@ -76,7 +76,7 @@ def renewals_run(
     One invoice per customer and currency per run; numbers are taken in one block.
     Services set to cancel at the end of their term are cancelled instead once due.
     """
-    today = today or timezone.localdate()
+    today = today or clock.today()
     actor = _actor(actor, triggered_by)
     settings_row = billing.billing_settings_get()
     horizon = today + datetime.timedelta(days=settings_row.renewal_lead_days)
@@ -268,7 +268,7 @@ def dunning_run(
     *, today: datetime.date | None = None, triggered_by: str = "schedule", actor=None
 ) -> BillingRun:
     """Remind, charge late fees, suspend and terminate, following the instance's settings."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     actor = _actor(actor, triggered_by)
     settings_row = billing.billing_settings_get()
     reminder_days = sorted(set(settings_row.reminder_days or []))

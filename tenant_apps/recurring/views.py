@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -16,6 +15,7 @@ from tenant_apps.accounts.permissions import BillingStaffMixin, BillingWriteMixi
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.selectors import with_balance
 from tenant_apps.billing.tables import InvoiceTable
+from tenant_apps.instance import clock
 from tenant_apps.instance.errors import DomainError
 
 from . import services
@@ -36,7 +36,7 @@ class RunListView(BillingStaffMixin, TemplateView):
             any_runs=BillingRun.objects.exists(),
             can_bill=self.user_can_bill(),
             settings_row=billing.billing_settings_get(),
-            today=timezone.localdate(),
+            today=clock.today(),
         )
         return context
 
@@ -47,7 +47,7 @@ class RunNowView(BillingWriteMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
-        today = timezone.localdate()
+        today = clock.today()
         actor = request.user.email
         # Each run enters this instance explicitly: a Celery task run eagerly (no broker, as
         # in dev) resets the connection to the public schema when it ends, and renewals
