@@ -916,3 +916,39 @@ def test_an_unknown_time_zone_is_refused_on_the_identity_screen(instance_a):
         },
     )
     assert "is not a time zone we know" in page.content.decode()
+
+
+# --------------------------------------------------------------------------------------
+# Defect 6 (part): EU VAT rates shipped as data and refreshed by a command
+
+
+def test_the_vat_rates_command_writes_the_rates_in_force_on_the_day(acme):
+    import io
+
+    from django.core.management import call_command
+
+    from tenant_apps.billing.models import TaxRate
+    from tenant_apps.instance.models import AuditEvent
+
+    out = io.StringIO()
+    call_command("vat_rates_refresh", schema=acme.schema_name, date="2025-06-30", stdout=out)
+    rates = dict(TaxRate.objects.filter(tax_class__code="standard").values_list("country", "rate"))
+    assert rates["EE"] == Decimal("22") and rates["BE"] == Decimal("21")
+    assert len([c for c in rates if c in {"AT", "BE", "FI", "SK", "RO"}]) == 5
+
+    out = io.StringIO()
+    call_command("vat_rates_refresh", schema=acme.schema_name, date="2025-08-15", stdout=out)
+    assert "EE: 22 % → 24 %" in out.getvalue() and "RO: 19 % → 21 %" in out.getvalue()
+    assert TaxRate.objects.get(country="EE", tax_class__code="standard").rate == Decimal("24")
+    assert AuditEvent.objects.filter(action="taxrate.set", actor_label="command").exists()
+
+    out = io.StringIO()
+    call_command("vat_rates_refresh", schema=acme.schema_name, date="2025-08-15", stdout=out)
+    assert "already up to date" in out.getvalue()
+
+
+def test_a_bad_date_is_refused_with_a_sentence(acme):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="is not a date"):
+        call_command("vat_rates_refresh", schema=acme.schema_name, date="31/12/2025")
