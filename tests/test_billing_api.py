@@ -237,6 +237,7 @@ def test_deleting_an_issued_invoice_is_a_409(acme, owner):
 
 def test_paying_a_void_invoice_is_a_409(acme, owner):
     pk = issued(acme, acme.alice)
+    in_acme(acme, lambda: services.billing_settings_update(void_issued_invoices=True))
     assert owner.post(f"invoices/{pk}/void/", {"reason": "Issued twice"}).status_code == 200
     response = owner.post(f"invoices/{pk}/payments/", {"amount": "120.00", "method": "cash"})
     assert response.status_code == 409

@@ -332,6 +332,7 @@ def test_adding_a_line_to_an_issued_invoice_is_refused_with_a_message(acme):
 
 def test_paying_a_void_invoice_is_refused(acme):
     pk = issued_for(acme, acme.alice)
+    acme.run(lambda: services.billing_settings_update(void_issued_invoices=True))
     owner = client_for(acme.info, acme.info.owner)
     owner.post(f"{STAFF}invoices/{pk}/void/", {"void-reason": "Issued twice"})
     assert acme.invoice(pk).status == "void"
@@ -376,6 +377,7 @@ def test_void_is_refused_once_something_was_paid(acme):
             method="cash",
         )
     )
+    acme.run(lambda: services.billing_settings_update(void_issued_invoices=True))
     response = client_for(acme.info, acme.info.owner).post(
         f"{STAFF}invoices/{pk}/void/", {"void-reason": "oops"}, follow=True
     )

@@ -610,6 +610,7 @@ def test_an_unpaid_renewal_undone_is_billed_again_by_the_next_run(
     service, renewal = _renewed_service(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         if undo == "void":
+            services.billing_settings_update(void_issued_invoices=True)  # outside EU rules
             services.invoice_void(invoice=renewal, reason="Wrong amount")
         else:
             services.credit_note_create(invoice=renewal, reason="Wrong amount")
@@ -952,3 +953,32 @@ def test_a_bad_date_is_refused_with_a_sentence(acme):
 
     with pytest.raises(CommandError, match="is not a date"):
         call_command("vat_rates_refresh", schema=acme.schema_name, date="31/12/2025")
+
+
+# --------------------------------------------------------------------------------------
+# Defect 3: an issued invoice is corrected by a credit note, not voided
+
+
+def test_an_issued_invoice_cannot_be_voided_under_eu_rules_and_the_page_offers_no_void(
+    instance_a,
+):
+    from tests.conftest import client_for
+
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        draft = services.invoice_create_draft(
+            customer=make_customer("Eu Rules"),
+            lines=[{"description": "Hosting", "unit_price": "10"}],
+        )
+        invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+        with pytest.raises(services.InvalidInvoiceState, match="correct it with a credit note"):
+            services.invoice_void(invoice=invoice)
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.get(f"/staff/billing/invoices/{invoice.pk}/").content.decode()
+    assert "Void invoice" not in page and "Issue a credit note" in page
+    api = owner.post(
+        f"/api/invoices/{invoice.pk}/void/", {"reason": "x"}, content_type="application/json"
+    )
+    assert api.status_code == 409 and "credit note" in api.json()["detail"]
+    with schema_context(instance_a.schema_name):
+        assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.ISSUED

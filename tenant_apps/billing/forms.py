@@ -327,6 +327,12 @@ class BillingSettingsForm(forms.Form):
         required=False,
         help_text="Leave empty to never terminate automatically.",
     )
+    void_issued_invoices = forms.BooleanField(
+        required=False,
+        label="Allow voiding issued invoices",
+        help_text="Only where EU invoicing rules do not apply. Under EU rules an issued "
+        "invoice is corrected by a credit note, and this stays off.",
+    )
     checkout_expiry_days = forms.IntegerField(
         label="Cancel unpaid portal checkouts after (days)",
         min_value=1,
@@ -343,6 +349,7 @@ class BillingSettingsForm(forms.Form):
             "payment_terms_days",
             "invoice_number_format",
             "credit_note_number_format",
+            "void_issued_invoices",
         ],
         "Reminders and late fees": [
             "reminder_days",

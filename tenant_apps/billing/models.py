@@ -66,6 +66,11 @@ class BillingSettings(models.Model):
     terminate_after_days = models.PositiveSmallIntegerField(
         null=True, blank=True, default=60, help_text="Terminate services this many days overdue"
     )
+    void_issued_invoices = models.BooleanField(
+        default=False,
+        help_text="Only where EU invoicing rules do not apply: allow voiding an issued, "
+        "unpaid invoice. Under EU rules an issued invoice is corrected by a credit note.",
+    )
     checkout_expiry_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,

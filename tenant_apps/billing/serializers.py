@@ -330,4 +330,5 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
             "suspend_after_days",
             "terminate_after_days",
             "checkout_expiry_days",
+            "void_issued_invoices",
         ]

@@ -552,6 +552,11 @@ def invoice_void(
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == Invoice.Status.DRAFT:
         raise InvalidInvoiceState("Drafts are deleted, not voided.")
+    if not billing_settings_get().void_issued_invoices:
+        raise InvalidInvoiceState(
+            f"Invoice {locked} is issued: correct it with a credit note. (Voiding issued "
+            "invoices is off, as EU invoicing rules require.)"
+        )
     if locked.status == Invoice.Status.VOID:
         raise InvalidInvoiceState(f"Invoice {locked} is already void.")
     if locked.amount_paid > 0 or locked.amount_credited > 0 or locked.kind != Invoice.Kind.INVOICE:

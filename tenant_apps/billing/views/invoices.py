@@ -174,6 +174,7 @@ class InvoiceDetailView(BillingStaffMixin, View):
             "can_edit": can_write and invoice.is_editable,
             "can_pay": can_write and is_open,
             "can_void": can_write
+            and services.billing_settings_get().void_issued_invoices
             and is_open
             and invoice.amount_paid == 0
             and invoice.amount_credited == 0,
