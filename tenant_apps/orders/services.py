@@ -677,6 +677,30 @@ def service_change_plan(
 # Reacting to payments
 
 
+def _lock_services_of(lines: list[InvoiceLine]) -> dict[int, Service]:
+    """The services these lines bill, locked in id order (two callers never deadlock)."""
+    return {
+        service.pk: service
+        for service in Service.objects.select_for_update()
+        .filter(pk__in={line.service_id for line in lines})
+        .order_by("pk")
+    }
+
+
+def _extend_paid_period(service: Service, line: InvoiceLine) -> tuple[bool, datetime.date | None]:
+    """Move the service's next due date past the line's period, if it is not already;
+    returns whether it moved and the date it had."""
+    before = service.next_due_date
+    if not line.period_end or service.cycle == BillingCycle.ONE_TIME:
+        return False, before
+    paid_until = line.period_end + datetime.timedelta(days=1)
+    if before is not None and paid_until <= before:
+        return False, before
+    service.next_due_date = paid_until
+    service.save(update_fields=["next_due_date"])
+    return True, before
+
+
 def _still_overdue(service: Service, *, paid_invoice_id: int) -> bool:
     """Does another unpaid invoice past its due date still bill this service?"""
     today = clock.today()
@@ -705,12 +729,7 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
         lines = list(
             InvoiceLine.objects.filter(invoice_id=invoice_id, service__isnull=False).order_by("id")
         )
-        locked = {
-            service.pk: service
-            for service in Service.objects.select_for_update()
-            .filter(pk__in={line.service_id for line in lines})
-            .order_by("pk")
-        }
+        locked = _lock_services_of(lines)
         for line in lines:
             service = locked[line.service_id]
             if line.kind == InvoiceLine.Kind.SERVICE:
@@ -719,11 +738,7 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
                         service=service, today=line.period_start, actor=actor
                     )
                     continue
-                if line.period_end and service.cycle != BillingCycle.ONE_TIME:
-                    paid_until = line.period_end + datetime.timedelta(days=1)
-                    if service.next_due_date is None or paid_until > service.next_due_date:
-                        service.next_due_date = paid_until
-                        service.save(update_fields=["next_due_date"])
+                _extend_paid_period(service, line)
             if (
                 service.status == Service.Status.SUSPENDED
                 and service.suspended_for_nonpayment
@@ -742,12 +757,7 @@ def service_periods_rebill_or_waive(*, line_ids: list[int], waive: bool, actor=N
                 pk__in=line_ids, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
             ).order_by("service_id", "period_start")
         )
-        locked = {
-            service.pk: service
-            for service in Service.objects.select_for_update()
-            .filter(pk__in={line.service_id for line in lines})
-            .order_by("pk")
-        }
+        locked = _lock_services_of(lines)
         for line in lines:
             service = locked[line.service_id]
             period = (
@@ -756,19 +766,15 @@ def service_periods_rebill_or_waive(*, line_ids: list[int], waive: bool, actor=N
                 else line.description
             )
             if waive:
-                if line.period_end and service.cycle != BillingCycle.ONE_TIME:
-                    paid_until = line.period_end + datetime.timedelta(days=1)
-                    if service.next_due_date is None or paid_until > service.next_due_date:
-                        before = service.next_due_date
-                        service.next_due_date = paid_until
-                        service.save(update_fields=["next_due_date"])
-                        audit.audit_record(
-                            SERVICE_PERIOD_WAIVED,
-                            actor=actor,
-                            obj=service,
-                            changes={"next_due_date": [before, service.next_due_date]},
-                            detail={"period": period, "invoice_line": line.pk},
-                        )
+                moved, before = _extend_paid_period(service, line)
+                if moved:
+                    audit.audit_record(
+                        SERVICE_PERIOD_WAIVED,
+                        actor=actor,
+                        obj=service,
+                        changes={"next_due_date": [before, service.next_due_date]},
+                        detail={"period": period, "invoice_line": line.pk},
+                    )
                 continue
             if service.cycle == BillingCycle.ONE_TIME or line.period_start is None:
                 continue
