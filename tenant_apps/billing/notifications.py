@@ -21,6 +21,7 @@ from tenant_apps.instance import clock
 from tenant_apps.instance.emails import email_render, link, sender_address
 from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
 from tenant_apps.instance.money import format_money
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import documents
 from .models import InvalidInvoiceState, Invoice, Payment
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------
 # Context: plain values only
-
-
-def issuer() -> IssuerIdentity | None:
-    return IssuerIdentity.objects.first()
 
 
 def _issuer_context(identity: IssuerIdentity | None) -> dict:
@@ -173,7 +170,7 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
         )
         if not claimed:
             return False
-        identity = issuer()
+        identity = issuer_identity_get()
         customer = invoice.customer
         context = mail_context(identity, customer, base_url)
         context["invoice"] = _invoice_context(invoice, base_url)
@@ -190,7 +187,7 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
 
 def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     """Confirm a payment to the customer (and the contacts who receive invoices)."""
-    identity = issuer()
+    identity = issuer_identity_get()
     customer = Customer.objects.get(pk=payment.customer_id)  # the credit balance after it
     context = mail_context(identity, customer, base_url)
     context["payment"] = {
@@ -228,7 +225,7 @@ def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "")
         raise InvalidInvoiceState(f"{invoice} is not an issued invoice: nothing to remind of.")
     if invoice.amount_due == 0:
         return False
-    identity = issuer()
+    identity = issuer_identity_get()
     customer = invoice.customer
     context = mail_context(identity, customer, base_url)
     context["invoice"] = _invoice_context(invoice, base_url)

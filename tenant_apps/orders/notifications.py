@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from tenant_apps.billing.notifications import billing_recipients, issuer, mail_context, mail_send
+from tenant_apps.billing.notifications import billing_recipients, mail_context, mail_send
 from tenant_apps.instance.emails import link
 from tenant_apps.instance.models import EmailTemplate
+from tenant_apps.instance.selectors import issuer_identity_get
 
 from .models import Service
 
 
 def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
     """Tell the customer a service was suspended, and why."""
-    identity = issuer()
+    identity = issuer_identity_get()
     customer = service.customer
     context = mail_context(identity, customer, base_url)
     context["service"] = {
