@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .models import AuditEvent
@@ -92,7 +93,7 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     for name in fields:
         try:
             field = obj._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
             continue
         attname = getattr(field, "attname", name)
         values[name] = _json_safe(getattr(obj, attname, None))
@@ -111,6 +112,9 @@ def diff(
 
 
 def _actor(actor) -> tuple[Any, str]:
+    """(user to link, label to show) of whoever acts: a user, an API key, a label."""
+    if isinstance(actor, ApiActor):
+        return actor.user, actor.label
     if actor is None or actor == "":
         return None, SYSTEM
     if isinstance(actor, str):
@@ -155,10 +159,7 @@ def audit_record(
     """Record one event in the current instance's audit trail."""
     if not isinstance(event, EventType):
         raise TypeError("audit_record takes an EventType declared with event_type(...)")
-    if isinstance(actor, ApiActor):
-        user, label = actor.user, actor.label
-    else:
-        user, label = _actor(actor)
+    user, label = _actor(actor)
     if obj is not None and customer_id is None:
         customer_id = getattr(obj, "customer_id", None)
         if customer_id is None and object_type_of(obj) == "customer":
@@ -189,10 +190,7 @@ def audit_record_many(
     thousands of invoices in a batch, and one row each keeps every object's history whole)."""
     if not isinstance(event, EventType):
         raise TypeError("audit_record_many takes an EventType declared with event_type(...)")
-    if isinstance(actor, ApiActor):
-        user, label = actor.user, actor.label
-    else:
-        user, label = _actor(actor)
+    user, label = _actor(actor)
     extra = _json_safe(dict(detail or {}))
     moved = _json_safe(dict(changes or {}))
     rows = [
@@ -231,7 +229,7 @@ def _field(object_type: str, name: str):
         return None
     try:
         return model._meta.get_field(name)
-    except Exception:
+    except FieldDoesNotExist:
         return None
 
 
