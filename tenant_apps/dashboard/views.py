@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -121,14 +119,6 @@ class IdentityForm(ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["brand_color"].required = False
-
-    def clean_time_zone(self) -> str:
-        name = (self.cleaned_data.get("time_zone") or "").strip()
-        if name and name not in available_timezones():
-            raise forms.ValidationError(
-                f"“{name}” is not a time zone we know; use a name like Europe/Paris."
-            )
-        return name
 
     def clean_brand_color(self):
         # Forms and scripts that do not send a colour keep the current one.

@@ -16,6 +16,15 @@ def identity_upload_path(instance, filename: str) -> str:
     return f"{connection.schema_name}/identity/{filename}"
 
 
+def validate_time_zone(name: str) -> None:
+    from zoneinfo import available_timezones
+
+    from django.core.exceptions import ValidationError
+
+    if name and name not in available_timezones():
+        raise ValidationError(f"“{name}” is not a time zone we know; use a name like Europe/Paris.")
+
+
 class IssuerIdentity(models.Model):
     """Who issues this instance's invoices: every instance is its own issuer of record."""
 
@@ -43,6 +52,7 @@ class IssuerIdentity(models.Model):
     time_zone = models.CharField(
         max_length=64,
         blank=True,
+        validators=[validate_time_zone],
         help_text="Where this instance does business, e.g. Europe/Paris: invoice dates and "
         "the year in invoice numbers follow it (empty: the server's time zone)",
     )

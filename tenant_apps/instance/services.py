@@ -24,13 +24,6 @@ def issuer_identity_set(*, legal_name: str, actor=None, **fields) -> IssuerIdent
     identity.legal_name = legal_name
     for name, value in fields.items():
         setattr(identity, name, value)
-    if identity.time_zone:
-        from zoneinfo import available_timezones
-
-        if identity.time_zone not in available_timezones():
-            raise ValidationError(
-                {"time_zone": [f"“{identity.time_zone}” is not a time zone we know."]}
-            )
     identity.full_clean()
     identity.save()
     audit.audit_record(
