@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tenant_apps.billing import notifications
@@ -215,17 +215,6 @@ def _bill_waiting_charges(run: BillingRun, *, today: datetime.date, actor, log: 
         )
 
 
-def _abandoned_checkout(invoice: Invoice) -> bool:
-    """The first invoice of a portal order whose services never started (nothing paid)."""
-    services_billed = Service.objects.filter(invoice_lines__invoice=invoice)
-    return (
-        invoice.amount_paid == 0
-        and services_billed.exists()
-        and not services_billed.exclude(status=Service.Status.PENDING).exists()
-        and services_billed.filter(order_item__order__source=Order.Source.PORTAL).exists()
-    )
-
-
 def _expire_abandoned_checkouts(
     *, today: datetime.date, days: int | None, actor, log: list[str]
 ) -> None:
@@ -253,11 +242,30 @@ def _expire_abandoned_checkouts(
 
 
 def _overdue_invoices(today: datetime.date):
+    """Open invoices past their due date, in one query, each marked `is_late_fee`.
+
+    Left out: abandoned portal checkouts — the first invoice of a portal order, nothing
+    paid, whose services never started (no reminder, no fee, nothing to suspend).
+    """
+    billed = Service.objects.filter(invoice_lines__invoice=OuterRef("pk"))
+    abandoned = (
+        Q(amount_paid=0)
+        & Exists(billed.filter(order_item__order__source=Order.Source.PORTAL))
+        & ~Exists(billed.exclude(status=Service.Status.PENDING))
+    )
     return (
         Invoice.objects.filter(
             kind=Invoice.Kind.INVOICE,
             status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
             due_date__lt=today,
+        )
+        .exclude(abandoned)
+        .annotate(
+            is_late_fee=Exists(
+                InvoiceLine.objects.filter(
+                    invoice_id=OuterRef("pk"), kind=InvoiceLine.Kind.LATE_FEE
+                )
+            )
         )
         .select_related("customer")
         .order_by("due_date", "id")
@@ -282,8 +290,6 @@ def dunning_run(
             today=today, days=settings_row.checkout_expiry_days, actor=actor, log=log
         )
         for invoice in _overdue_invoices(today):
-            if _abandoned_checkout(invoice):
-                continue  # never started: no reminder, no fee, nothing to suspend
             overdue = (today - invoice.due_date).days
             with transaction.atomic():
                 # Lock order: the invoice's services first, then the invoice, then (late
@@ -324,7 +330,7 @@ def dunning_run(
                     and overdue >= settings_row.late_fee_after_days
                     and locked.late_fee_invoice_id is None
                     # Never a fee on a fee: a late-fee invoice is reminded, not charged again.
-                    and not locked.lines.filter(kind=InvoiceLine.Kind.LATE_FEE).exists()
+                    and not invoice.is_late_fee
                 ):
                     late = billing.invoice_create_draft(
                         customer=locked.customer,
