@@ -76,8 +76,10 @@ def test_the_invoice_pipeline_allows_only_these_moves():
     assert pipeline.targets("draft") == {"issued"}
     # "credited": covered by credit notes with nothing paid (issue 9: not a payment).
     assert pipeline.targets("issued") == {"partially_paid", "paid", "credited", "void"}
-    assert pipeline.targets("partially_paid") == {"paid", "credited"}
-    assert pipeline.targets("paid") == set() and pipeline.targets("void") == set()
+    # Back to issued / partially paid only when a payment is reversed or refunded.
+    assert pipeline.targets("partially_paid") == {"paid", "credited", "issued"}
+    assert pipeline.targets("paid") == {"partially_paid", "issued", "credited"}
+    assert pipeline.targets("void") == set()
     assert pipeline.targets("credited") == set()
     with pytest.raises(services.InvalidInvoiceState, match="It is void; it cannot become paid."):
         pipeline.check("void", "paid")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django_countries.fields import CountryField
 
 from tenant_apps.instance.errors import DomainError
@@ -77,6 +78,11 @@ class BillingSettings(models.Model):
         default=14,
         help_text="Cancel portal orders left unpaid this many days after checkout (their "
         "invoice is credited; no reminder or fee is ever sent for them)",
+    )
+    apply_credit_automatically = models.BooleanField(
+        default=False,
+        help_text="Settle open invoices from account credit as soon as both exist, oldest "
+        "due date first",
     )
     singleton = models.BooleanField(default=True, editable=False)
 
@@ -156,14 +162,19 @@ class Invoice(models.Model):
     # all-way (a credit note on a paid invoice leaves it paid: the excess becomes account
     # credit); only an invoice with nothing paid or credited is voided; a zero invoice is
     # issued and settled at once (draft → issued → paid in one write). Credit notes are
-    # issued and stay issued. Paid and void are final.
+    # issued and stay issued. Void and credited are final; paid moves back only when a
+    # payment is reversed or refunded.
     pipeline = Pipeline(
         Status,
         {
             Status.DRAFT: {Status.ISSUED},
             Status.ISSUED: {Status.PARTIALLY_PAID, Status.PAID, Status.CREDITED, Status.VOID},
             # Partly credited (nothing paid) and the rest credited too: credited, not paid.
-            Status.PARTIALLY_PAID: {Status.PAID, Status.CREDITED},
+            # A payment reversed (recorded by mistake) reopens the invoice.
+            Status.PARTIALLY_PAID: {Status.PAID, Status.CREDITED, Status.ISSUED},
+            # A reversed payment reopens a paid invoice; a refund with its credit note of
+            # everything paid leaves it credited.
+            Status.PAID: {Status.PARTIALLY_PAID, Status.ISSUED, Status.CREDITED},
         },
         error=InvalidInvoiceState,
     )
@@ -316,7 +327,13 @@ class Payment(models.Model):
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     applied_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, default=ZERO, help_text="Part settled on the invoice"
+        max_digits=14,
+        decimal_places=2,
+        default=ZERO,
+        help_text="Part settled on invoices (the sum of its allocations)",
+    )
+    refunded_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, default=ZERO, help_text="Part paid back to the customer"
     )
     currency = models.CharField(max_length=3)
     method = models.CharField(max_length=16, choices=Method.choices)
@@ -327,15 +344,95 @@ class Payment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was reversed as recorded by mistake"
+    )
+    reversal_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-received_on", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive")
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0, refunded_amount__lte=F("amount")),
+                name="payment_refund_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} ({self.get_method_display()})"
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
+
+    @property
+    def refundable(self) -> Decimal:
+        return ZERO if self.is_reversed else self.amount - self.refunded_amount
+
+
+class PaymentAllocation(models.Model):
+    """The part of one payment that settles one invoice (a payment may settle several)."""
+
+    payment = models.ForeignKey(Payment, related_name="allocations", on_delete=models.CASCADE)
+    invoice = models.ForeignKey(Invoice, related_name="allocations", on_delete=models.PROTECT)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    refunded = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=ZERO,
+        help_text="Part paid back with a credit note on the invoice",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "invoice"], name="one_allocation_per_pair"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0, refunded__gte=0, refunded__lte=F("amount")),
+                name="allocation_amounts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.payment} on {self.invoice}"
+
+
+class Refund(models.Model):
+    """Money paid back on a payment: from what it left as credit, then from what it settled
+    (with the credit note that reduces each invoice it settled)."""
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="refunds", on_delete=models.PROTECT
+    )
+    payment = models.ForeignKey(Payment, related_name="refunds", on_delete=models.PROTECT)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    from_credit = models.DecimalField(
+        max_digits=14, decimal_places=2, default=ZERO, help_text="Part taken from account credit"
+    )
+    credit_notes = models.ManyToManyField(Invoice, related_name="refunds", blank=True)
+    method = models.CharField(max_length=16, choices=Payment.Method.choices)
+    reference = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=300)
+    refunded_on = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-refunded_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_positive"),
+            models.CheckConstraint(
+                condition=models.Q(from_credit__gte=0, from_credit__lte=F("amount")),
+                name="refund_credit_part_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund of {self.amount} {self.currency}"
 
 
 class CreditEntry(models.Model):
@@ -346,12 +443,17 @@ class CreditEntry(models.Model):
         APPLIED = "applied", "Applied to an invoice"
         CREDIT_NOTE = "credit_note", "Credit note on a paid invoice"
         MANUAL = "manual", "Manual adjustment"
+        REFUND = "refund", "Paid back to the customer"
+        REVERSAL = "reversal", "Payment reversed"
 
     customer = models.ForeignKey(
         "clients.Customer", related_name="credit_entries", on_delete=models.PROTECT
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Positive adds credit")
+    # Credit is kept per currency: a credit note on an invoice of the customer's former
+    # currency is credit in that currency, never added to today's balance.
+    currency = models.CharField(max_length=3)
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, related_name="+", on_delete=models.PROTECT
     )

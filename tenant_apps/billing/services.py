@@ -11,7 +11,7 @@ every status move goes through `Invoice.pipeline`; every write records one audit
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -37,6 +37,7 @@ from .models import (
     InvoiceLine,
     NumberSequence,
     Payment,
+    PaymentAllocation,
     TaxRate,
 )
 from .signals import invoice_settled, service_periods_cancelled
@@ -543,6 +544,16 @@ def _after_issue(invoice_ids: list[int]) -> None:
                 sender=Invoice, invoice_id=i, schema_name=schema
             )
         )
+    _credit_auto_apply_later(
+        Customer.objects.filter(
+            credit_balance__gt=0,
+            invoices__pk__in=invoice_ids,
+            invoices__kind=Invoice.Kind.INVOICE,
+            invoices__status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
+        )
+        .distinct()
+        .values_list("pk", flat=True)
+    )
 
 
 @transaction.atomic
@@ -609,6 +620,8 @@ def _settle(invoice: Invoice, now: datetime.datetime) -> str:
         target = Invoice.Status.ISSUED
     if target != before:
         transition(invoice, target, noun=_noun(invoice))
+    if target != Invoice.Status.PAID:
+        invoice.paid_at = None  # a reversal or refund took the payment back
     if target == Invoice.Status.PAID:
         invoice.paid_at = invoice.paid_at or now
         if before != Invoice.Status.PAID:
@@ -626,10 +639,29 @@ def _lock_customer(customer_id: int) -> Customer:
     return Customer.objects.select_for_update().get(pk=customer_id)
 
 
-def _credit(customer: Customer, amount: Decimal, kind: str, **links) -> None:
-    CreditEntry.objects.create(customer=customer, kind=kind, amount=amount, **links)
-    Customer.objects.filter(pk=customer.pk).update(credit_balance=F("credit_balance") + amount)
-    customer.refresh_from_db(fields=["credit_balance"])
+def _credit(
+    customer: Customer, amount: Decimal, kind: str, *, currency: str | None = None, **links
+) -> None:
+    """Add to (or take from) the customer's credit in one currency. `credit_balance` caches
+    the balance in the customer's own currency; credit in a former currency (a credit note
+    on an old invoice) stays apart, in its own entries."""
+    currency = currency or customer.currency
+    CreditEntry.objects.create(
+        customer=customer, kind=kind, amount=amount, currency=currency, **links
+    )
+    if currency == customer.currency:
+        Customer.objects.filter(pk=customer.pk).update(credit_balance=F("credit_balance") + amount)
+        customer.refresh_from_db(fields=["credit_balance"])
+
+
+def credit_available(customer: Customer, currency: str) -> Decimal:
+    """The customer's account credit in one currency (the cached balance for its own)."""
+    if currency == customer.currency:
+        return customer.credit_balance
+    total = CreditEntry.objects.filter(customer=customer, currency=currency).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return total or ZERO
 
 
 def _payable(invoice: Invoice) -> None:
@@ -652,6 +684,63 @@ def _payable(invoice: Invoice) -> None:
         )
 
 
+def _open_invoices(customer: Customer, currency: str):
+    return Invoice.objects.filter(
+        customer=customer,
+        kind=Invoice.Kind.INVOICE,
+        currency=currency,
+        status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
+    ).order_by("due_date", "id")
+
+
+def _allocation_plan(
+    customer: Customer,
+    *,
+    invoice: Invoice | None,
+    allocations: Sequence[tuple[Invoice, object]] | None,
+    oldest_first: bool,
+) -> list[tuple[Invoice, Decimal | None]]:
+    """Lock the invoices a payment settles (by id, whatever order they settle in) and return
+    them in settling order, each with the amount asked for (None: up to what it owes)."""
+    if sum(bool(x) for x in (invoice is not None, allocations, oldest_first)) > 1:
+        raise ValidationError(
+            {"invoice": ["Choose one invoice, a list of invoices, or oldest first — not two."]}
+        )
+    if invoice is not None:
+        wanted: list[tuple[int, Decimal | None]] = [(invoice.pk, None)]
+    elif allocations:
+        wanted = [(inv.pk, to_decimal(amount, field="amount")) for inv, amount in allocations]
+        if len({pk for pk, _ in wanted}) != len(wanted):
+            raise ValidationError({"allocations": ["Each invoice may appear once."]})
+    elif oldest_first:
+        wanted = [
+            (pk, None)
+            for pk in _open_invoices(customer, customer.currency).values_list("pk", flat=True)
+        ]
+        if not wanted:
+            raise ValidationError(
+                {"invoice": [f"{customer} has no open invoice in {customer.currency}."]}
+            )
+    else:
+        return []
+    locked = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update()
+        .filter(pk__in=[pk for pk, _ in wanted])
+        .order_by("pk")
+    }
+    plan = []
+    for pk, amount in wanted:
+        inv = locked.get(pk)
+        if inv is None or inv.customer_id != customer.pk:
+            raise ValidationError({"invoice": ["That invoice belongs to another customer."]})
+        _payable(inv)
+        plan.append((inv, amount))
+    if len({inv.currency for inv, _ in plan}) > 1:
+        raise ValidationError({"allocations": ["One payment is in one currency."]})
+    return plan
+
+
 @transaction.atomic
 def payment_record(
     *,
@@ -660,12 +749,16 @@ def payment_record(
     method: str,
     received_on: datetime.date | None = None,
     invoice: Invoice | None = None,
+    allocations: Sequence[tuple[Invoice, object]] | None = None,
+    oldest_first: bool = False,
     reference: str = "",
     notes: str = "",
     created_by=None,
     actor=None,
 ) -> Payment:
-    """Record money received; what exceeds the invoice's balance becomes account credit."""
+    """Record money received and settle one invoice, several (`allocations`: invoice and
+    amount pairs, or `oldest_first`: the open invoices by due date); what is left becomes
+    account credit."""
     amount = to_decimal(amount)
     # Compare after rounding: 0.004 EUR is not a payment (and would break the constraint).
     if round_money(amount, customer.currency) <= 0:
@@ -673,19 +766,35 @@ def payment_record(
     if method not in Payment.Method.values:
         raise ValidationError({"method": [f"Unknown payment method “{method}”."]})
     locked_customer = _lock_customer(customer.pk)
-    currency = locked_customer.currency
-    locked_invoice = None
-    if invoice is not None:
-        locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if locked_invoice.customer_id != locked_customer.pk:
-            raise ValidationError({"invoice": ["That invoice belongs to another customer."]})
-        _payable(locked_invoice)
-        currency = locked_invoice.currency
+    plan = _allocation_plan(
+        locked_customer, invoice=invoice, allocations=allocations, oldest_first=oldest_first
+    )
+    currency = plan[0][0].currency if plan else locked_customer.currency
     amount = round_money(amount, currency)
-    applied = min(amount, locked_invoice.amount_due) if locked_invoice else ZERO
+    remaining, settles = amount, []
+    for inv, asked in plan:
+        if asked is not None:
+            asked = round_money(asked, currency)
+            if asked <= 0 or asked > inv.amount_due:
+                raise ValidationError(
+                    {
+                        "allocations": [
+                            f"Allocate more than 0 and at most {inv.amount_due} to {inv}."
+                        ]
+                    }
+                )
+            if asked > remaining:
+                raise ValidationError(
+                    {"allocations": [f"The allocations add up to more than the {amount} paid."]}
+                )
+        part = min(asked if asked is not None else inv.amount_due, remaining)
+        if part > 0:
+            settles.append((inv, part))
+            remaining -= part
+    applied = amount - remaining
     payment = Payment.objects.create(
         customer=locked_customer,
-        invoice=locked_invoice,
+        invoice=plan[0][0] if len(plan) == 1 else None,
         amount=amount,
         applied_amount=applied,
         currency=currency,
@@ -695,21 +804,16 @@ def payment_record(
         received_on=received_on or clock.today(),
         created_by=created_by,
     )
+    PaymentAllocation.objects.bulk_create(
+        PaymentAllocation(payment=payment, invoice=inv, amount=part) for inv, part in settles
+    )
     credit_before = locked_customer.credit_balance
-    if locked_invoice is not None:
-        paid_before = locked_invoice.amount_paid
-        locked_invoice.amount_paid += applied
-        status_before = _settle(locked_invoice, timezone.now())
-        locked_invoice.save(update_fields=["amount_paid", "status", "paid_at"])
-    from . import tasks
-
-    schema = connection.schema_name
-    transaction.on_commit(lambda: tasks.payment_receipt_later(payment.pk, schema))
-    if amount > applied:
+    if remaining > 0:
         _credit(
             locked_customer,
-            amount - applied,
+            remaining,
             CreditEntry.Kind.OVERPAYMENT,
+            currency=currency,
             payment=payment,
             note=f"Overpayment of {payment.reference or 'payment'}",
         )
@@ -721,68 +825,127 @@ def payment_record(
         "reference": payment.reference,
         "applied": applied,
     }
-    changes = {}
-    if amount > applied:
-        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
-    if locked_invoice is not None:
-        changes = {
-            **_status_change(status_before, locked_invoice),
-            "amount_paid": [paid_before, locked_invoice.amount_paid],
-            **changes,
-        }
+    credit_change = (
+        {"credit_balance": [credit_before, locked_customer.credit_balance]}
+        if locked_customer.credit_balance != credit_before
+        else {}
+    )
+    now = timezone.now()
+    for index, (inv, part) in enumerate(settles):
+        paid_before = inv.amount_paid
+        inv.amount_paid += part
+        status_before = _settle(inv, now)
+        inv.save(update_fields=["amount_paid", "status", "paid_at"])
         audit.audit_record(
             INVOICE_PAYMENT_RECORDED,
             actor=actor or created_by,
-            obj=locked_invoice,
-            changes=changes,
-            detail=detail,
+            obj=inv,
+            changes={
+                **_status_change(status_before, inv),
+                "amount_paid": [paid_before, inv.amount_paid],
+                # The credit the payment left is told once, on its last invoice.
+                **(credit_change if index == len(settles) - 1 else {}),
+            },
+            detail={**detail, "applied": part} if len(settles) > 1 else detail,
         )
-    else:
+    if not settles:
         audit.audit_record(
             CUSTOMER_PAYMENT_RECORDED,
             actor=actor or created_by,
             obj=locked_customer,
-            changes=changes,
+            changes=credit_change,
             detail=detail,
         )
+    from . import tasks
+
+    schema = connection.schema_name
+    transaction.on_commit(lambda: tasks.payment_receipt_later(payment.pk, schema))
+    if remaining > 0:
+        _credit_auto_apply_later([locked_customer.pk])
     return payment
 
 
 @transaction.atomic
 def invoice_apply_credit(*, invoice: Invoice, amount=None, actor=None) -> Decimal:
-    """Settle an invoice from the customer's credit balance; returns the amount applied."""
+    """Settle an invoice from the customer's credit in its currency; returns the amount
+    applied."""
     locked_customer = _lock_customer(invoice.customer_id)
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     _payable(locked)
     wanted = locked.amount_due if amount is None else to_decimal(amount)
     if wanted <= 0:
         raise ValidationError({"amount": ["Apply an amount more than 0."]})
-    applied = min(wanted, locked.amount_due, locked_customer.credit_balance)
+    available = credit_available(locked_customer, locked.currency)
+    applied = min(wanted, locked.amount_due, available)
     if applied <= 0:
-        raise BillingError(f"{locked_customer} has no credit to apply.")
+        raise BillingError(f"{locked_customer} has no credit in {locked.currency} to apply.")
     credit_before, paid_before = locked_customer.credit_balance, locked.amount_paid
     _credit(
         locked_customer,
         -applied,
         CreditEntry.Kind.APPLIED,
+        currency=locked.currency,
         invoice=locked,
         note=f"Applied to {locked}",
     )
     locked.amount_paid += applied
     status_before = _settle(locked, timezone.now())
     locked.save(update_fields=["amount_paid", "status", "paid_at"])
+    changes = {
+        **_status_change(status_before, locked),
+        "amount_paid": [paid_before, locked.amount_paid],
+    }
+    if locked_customer.credit_balance != credit_before:
+        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
     audit.audit_record(
         INVOICE_CREDIT_APPLIED,
         actor=actor,
         obj=locked,
-        changes={
-            **_status_change(status_before, locked),
-            "amount_paid": [paid_before, locked.amount_paid],
-            "credit_balance": [credit_before, locked_customer.credit_balance],
-        },
+        changes=changes,
         detail={"amount": applied, "currency": locked.currency},
     )
     return applied
+
+
+@transaction.atomic
+def customer_credit_apply(*, customer: Customer, actor=None) -> Decimal:
+    """Spend the customer's credit on its open invoices, oldest due date first; returns the
+    amount applied (0 when there is no credit or nothing is owed)."""
+    locked_customer = _lock_customer(customer.pk)
+    applied = ZERO
+    currencies = set(
+        Invoice.objects.filter(
+            customer=locked_customer,
+            kind=Invoice.Kind.INVOICE,
+            status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID],
+        ).values_list("currency", flat=True)
+    )
+    for currency in sorted(currencies):
+        for invoice_id in _open_invoices(locked_customer, currency).values_list("pk", flat=True):
+            if credit_available(locked_customer, currency) <= 0:
+                break
+            applied += invoice_apply_credit(
+                invoice=Invoice(pk=invoice_id, customer_id=locked_customer.pk), actor=actor
+            )
+            locked_customer.refresh_from_db(fields=["credit_balance"])
+    return applied
+
+
+def _credit_auto_apply_later(customer_ids: Iterable[int]) -> None:
+    """Where the instance asks for it, spend fresh credit (or credit meeting a fresh
+    invoice) on open invoices once this transaction commits: its own transaction then takes
+    the customer's lock first, as the lock order wants."""
+    if not billing_settings_get().apply_credit_automatically:
+        return
+    customer_ids = list(customer_ids)
+    if not customer_ids:
+        return
+
+    def apply() -> None:
+        for customer in Customer.objects.filter(pk__in=customer_ids).order_by("pk"):
+            customer_credit_apply(customer=customer, actor="billing")
+
+    transaction.on_commit(apply)
 
 
 @transaction.atomic
@@ -817,14 +980,20 @@ def credit_note_create(
     lines: Iterable[Mapping] | None = None,
     issue_date: datetime.date | None = None,
     waive_periods: bool = False,
+    refund: Decimal | None = None,
     actor=None,
 ) -> Invoice:
-    """Issue a credit note against an issued invoice (all of it, or the given lines).
+    """Issue a credit note against an issued invoice (all of it, or the given lines: each
+    `{"line_id"}` with a `quantity`, an `amount` in the invoice's price basis, or a `gross`
+    amount tax included).
 
     The credit first reduces what the customer still owes on that invoice; whatever was
-    already paid and is now credited becomes account credit. A service period whose line
-    is now wholly credited and was never paid is billed again by the next renewal run, or
-    given away with `waive_periods` (recorded on the service either way).
+    already paid and is now credited becomes account credit. With `refund` (used by
+    `settlement.payment_refund`), the note is the document of money paid back: it must
+    total exactly that amount and takes it off what was paid instead. A service period
+    whose line is now wholly credited and was never (or no longer) paid is billed again by
+    the next renewal run, or given away with `waive_periods` (recorded on the service
+    either way).
     """
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Give the reason for the credit note."]})
@@ -838,11 +1007,15 @@ def credit_note_create(
     already = sum(
         (cn.total for cn in original.credit_notes.exclude(status=Invoice.Status.VOID)), ZERO
     )
+    # Lines credited by a gross amount (a refund of money paid, tax included) make a note
+    # whose prices include tax, so its total is exactly what is paid back.
+    lines = list(lines) if lines is not None else None
+    by_gross = lines is not None and any(item.get("gross") not in (None, "") for item in lines)
     note = Invoice.objects.create(
         kind=Invoice.Kind.CREDIT_NOTE,
         customer=locked_customer,
         currency=original.currency,
-        prices_include_tax=original.prices_include_tax,
+        prices_include_tax=original.prices_include_tax or by_gross,
         tax_treatment=original.tax_treatment,
         legal_notes=original.legal_notes,
         credited_invoice=original,
@@ -852,7 +1025,8 @@ def credit_note_create(
     # What earlier credit notes took from each line, in the line's own price basis (net, or
     # gross when prices include tax): no line is credited beyond what it charged, whatever
     # the invoice total still allows.
-    basis = "gross_amount" if original.prices_include_tax else "net_amount"
+    # A note by gross amounts is capped by what each line charged tax included.
+    basis = "gross_amount" if note.prices_include_tax else "net_amount"
     credited = dict(
         InvoiceLine.objects.filter(
             credited_line__invoice=original, invoice__kind=Invoice.Kind.CREDIT_NOTE
@@ -902,6 +1076,14 @@ def credit_note_create(
             line = by_line.get(int(item.get("line_id", 0) or 0))
             if line is None:
                 raise ValidationError({"lines": ["Choose lines of the original invoice."]})
+            if by_gross:
+                gross = round_money(
+                    to_decimal(item.get("gross"), field="amount"), original.currency
+                )
+                if gross <= 0:
+                    raise ValidationError({"amount": ["Credit more than 0 on each line."]})
+                copies.append(as_amount(line, gross))
+                continue
             if item.get("amount") not in (None, ""):
                 amount = round_money(to_decimal(item["amount"], field="amount"), original.currency)
                 if amount <= 0 or amount > left(line):
@@ -926,7 +1108,7 @@ def credit_note_create(
     note_lines = pricing.priced_lines(
         copies,
         currency=original.currency,
-        prices_include_tax=original.prices_include_tax,
+        prices_include_tax=note.prices_include_tax,
         tax_context=None,
         invoice=note,
     )
@@ -939,6 +1121,14 @@ def credit_note_create(
     if already + note.total > original.total:
         raise ValidationError(
             {"lines": [f"Invoice {original} has {original.total - already} left to credit."]}
+        )
+    if refund is not None and note.total != refund:
+        raise ValidationError(
+            {"amount": [f"The credit note totals {note.total}, not the {refund} refunded."]}
+        )
+    if refund is not None and refund > original.amount_paid:
+        raise ValidationError(
+            {"amount": [f"Only {original.amount_paid} was paid on invoice {original}."]}
         )
     for copy in note_lines:
         source_line = by_line[copy.credited_line_id]
@@ -964,18 +1154,23 @@ def credit_note_create(
     )
     note.customer_snapshot = original.customer_snapshot or note.customer_snapshot
     note.save()
-    # Settle: reduce what is still owed, the rest becomes credit.
+    # Settle: reduce what is still owed, the rest becomes credit (or, for a refund, comes
+    # off what was paid: the money went back, the sale is reduced by the same amount).
     owed = original.amount_due
-    reduce_by = min(note.total, owed)
+    reduce_by = note.total if refund is not None else min(note.total, owed)
     credited_before, credit_before = original.amount_credited, locked_customer.credit_balance
+    paid_before = original.amount_paid
     original.amount_credited += reduce_by
+    if refund is not None:
+        original.amount_paid -= refund
     status_before = _settle(original, now)
-    original.save(update_fields=["amount_credited", "status", "paid_at"])
+    original.save(update_fields=["amount_credited", "amount_paid", "status", "paid_at"])
     if note.total > reduce_by:
         _credit(
             locked_customer,
             note.total - reduce_by,
             CreditEntry.Kind.CREDIT_NOTE,
+            currency=note.currency,
             invoice=note,
             note=f"Credit note {note.number} on paid invoice {original.number}",
         )
@@ -983,6 +1178,8 @@ def credit_note_create(
         **_status_change(status_before, original),
         "amount_credited": [credited_before, original.amount_credited],
     }
+    if original.amount_paid != paid_before:
+        changes["amount_paid"] = [paid_before, original.amount_paid]
     if locked_customer.credit_balance != credit_before:
         changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
     audit.audit_record(
@@ -1143,6 +1340,22 @@ def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: 
                 "currency": [
                     f"Invoice {open_invoice} is still open in {old}: settle or credit it "
                     "before changing the currency."
+                ]
+            }
+        )
+    balances = (
+        CreditEntry.objects.filter(customer=customer)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("currency")
+    )
+    for row in balances:
+        raise ValidationError(
+            {
+                "currency": [
+                    f"{customer} has {row['total']} {row['currency']} of account credit: use "
+                    "or refund it before changing the currency."
                 ]
             }
         )
