@@ -310,7 +310,8 @@ def ticket_escalate(
         )
         with schema_context(reseller_schema):
             helpdesk.ticket_mark_escalated(
-                ticket=ticket,  # locked above, in this transaction
+                ticket=ticket,
+                already_locked=True,  # read for update above, in this transaction
                 link_id=created.pk,
                 actor=actor if actor is not None else escalated_by,
                 detail={
@@ -447,12 +448,18 @@ def _deliver_to_instance(
     """Answers and status changes become staff-only upstream notes in the reseller's ticket."""
     operator = settings.UPLINE_OPERATOR_NAME
     _track(link, news, message)
-    link.save()
+    link.save(
+        update_fields=[
+            "first_operator_reply_at",
+            "last_operator_reply_at",
+            "status",
+            "closed_at",
+        ]
+    )
     with schema_context(link.reseller.schema_name):
-        # Only the id: the helpdesk service reads (and locks) the row itself.
+        # Only the id: the helpdesk service reads (and locks) the row itself, and adds
+        # nothing when the reseller's staff deleted the ticket.
         reseller_ticket = Ticket(pk=link.reseller_ticket_id)
-        if not Ticket.objects.filter(pk=reseller_ticket.pk).exists():
-            return
         if news == Kind.REPLIED and message is not None:
             helpdesk.ticket_add_upstream_message(
                 ticket=reseller_ticket,

@@ -453,7 +453,9 @@ def ticket_open(
         raise ValidationError(errors)
     checked = attachments_check(attachments)
     author = opened_by or requester
-    with _FilesRolledBack(), transaction.atomic():
+    # No savepoint inside a caller's transaction (the bridge opens the operator's side of an
+    # escalation in its own): input is checked above, so what fails below fails whole.
+    with _FilesRolledBack(), transaction.atomic(savepoint=False):
         department = department or department_default()
         now = now or timezone.now()
         ticket = Ticket.objects.create(
@@ -498,16 +500,25 @@ def ticket_open(
     return ticket
 
 
-def _move(ticket: Ticket, to: str, *, actor, origin: Origin, note: str = "") -> bool:
+def _move(
+    ticket: Ticket,
+    to: str,
+    *,
+    actor,
+    origin: Origin,
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> bool:
     """The one place a status changes (ticket already locked): along `Ticket.pipeline`,
-    recorded and announced. False when the ticket is already there."""
+    recorded and announced. False when the ticket is already there. The row is saved with
+    its first response too, so a reply that moves the ticket writes it once."""
     current = ticket.status
     if to == current:
         return False
     if to not in Ticket.Status.values:
         raise InvalidTicketTransition(f"“{to}” is not a ticket status.")
     transition(ticket, to, noun=f"Ticket {ticket.number}")
-    now = timezone.now()
+    now = now or timezone.now()
     ticket.last_activity_at = now
     if to == S.CLOSED:
         ticket.closed_at = now
@@ -529,6 +540,7 @@ def _move(ticket: Ticket, to: str, *, actor, origin: Origin, note: str = "") -> 
             "closed_at",
             "last_activity_at",
             "on_hold_since",
+            "first_response_at",
             "first_response_due_at",
             "resolution_due_at",
         ]
@@ -617,18 +629,20 @@ def ticket_reply(
             obj=locked,
             detail={"message_id": message.pk, "origin": origin},
         )
+        moved = False
         if not internal:
             if staff:
                 if locked.first_response_at is None:
                     locked.first_response_at = now
                 if locked.status != S.CLOSED:
-                    _move(locked, S.AWAITING_CUSTOMER, actor=actor, origin=origin)
+                    moved = _move(locked, S.AWAITING_CUSTOMER, actor=actor, origin=origin, now=now)
                 _outbox(Outbox.Event.STAFF_REPLIED, ticket_id=locked.pk, message_id=message.pk)
             else:
-                _move(locked, S.AWAITING_STAFF, actor=actor, origin=origin)
+                moved = _move(locked, S.AWAITING_STAFF, actor=actor, origin=origin, now=now)
                 _outbox(Outbox.Event.CUSTOMER_REPLIED, ticket_id=locked.pk, message_id=message.pk)
-        locked.last_activity_at = now
-        locked.save(update_fields=["first_response_at", "last_activity_at"])
+        if not moved:  # a move saved the row already, first response and activity included
+            locked.last_activity_at = now
+            locked.save(update_fields=["first_response_at", "last_activity_at"])
         _announce(Kind.NOTED if internal else Kind.REPLIED, locked, origin=origin, message=message)
         _sync(ticket, locked)
     return message
@@ -641,11 +655,14 @@ def ticket_add_upstream_message(
     body: str,
     author_label: str,
     kind: str = Message.Kind.UPSTREAM_NOTE,
-) -> Message:
-    """For the bridge: a note relayed from upstream, seen by this instance's staff only."""
+) -> Message | None:
+    """For the bridge: a note relayed from upstream, seen by this instance's staff only.
+    None when the ticket is gone (deleted by this instance's staff): nothing to add to."""
     if kind not in (Message.Kind.UPSTREAM_NOTE, Message.Kind.UPSTREAM_REPLY):
         raise ValidationError("Upstream messages are upstream notes or upstream replies.")
-    locked = _locked(ticket)
+    locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+    if locked is None:
+        return None
     message = _add_message(
         ticket=locked, kind=kind, body_html=_clean_body(body), author_label=author_label
     )
@@ -746,7 +763,6 @@ def ticket_set_department(*, ticket: Ticket, department: Department, actor=None)
     return _sync(ticket, locked)
 
 
-@transaction.atomic
 def ticket_mark_escalated(
     *,
     ticket: Ticket,
@@ -755,13 +771,30 @@ def ticket_mark_escalated(
     detail: dict | None = None,
     note: str = "",
     note_author: str = "",
+    already_locked: bool = False,
 ) -> Ticket:
     """For the bridge: the ticket now has a linked ticket upstream (refused if it already has).
 
     `detail` adds what the bridge knows about the crossing (upstream ticket, price) to the
     recorded event; `note`, if given, is the staff-only upstream note that says so, written
-    under the same lock (one event records both)."""
-    locked = _locked(ticket)
+    under the same lock (one event records both). `already_locked`: the caller read `ticket`
+    with select_for_update in this transaction (no second read), so the crossing fails whole
+    and needs no savepoint."""
+    with transaction.atomic(savepoint=not already_locked):
+        return _mark_escalated(
+            ticket,
+            ticket if already_locked else _locked(ticket),
+            link_id=link_id,
+            actor=actor,
+            detail=detail,
+            note=note,
+            note_author=note_author,
+        )
+
+
+def _mark_escalated(
+    ticket: Ticket, locked: Ticket, *, link_id, actor, detail, note, note_author
+) -> Ticket:
     if locked.escalation == Ticket.Escalation.ESCALATED:
         raise AlreadyEscalated(f"Ticket {locked.number} is already escalated upstream.")
     if locked.is_closed:
@@ -794,10 +827,13 @@ def ticket_mark_escalated(
 @transaction.atomic(savepoint=False)  # bridge-only: the crossing fails whole
 def ticket_mark_upstream_closed(
     *, ticket: Ticket, author_label: str = "", close_ticket: bool = False
-) -> Ticket:
+) -> Ticket | None:
     """For the bridge: upstream closed its side. Staff see a note; the customer's ticket
-    stays as it is unless `close_ticket` (the reseller still answers its customer)."""
-    locked = _locked(ticket)
+    stays as it is unless `close_ticket` (the reseller still answers its customer). None
+    when the ticket is gone (deleted by this instance's staff)."""
+    locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+    if locked is None:
+        return None
     if locked.escalation != Ticket.Escalation.ESCALATED:
         return _sync(ticket, locked)  # idempotent: a repeated relay changes nothing
     author_label = author_label or "Upstream"
