@@ -34,7 +34,7 @@ from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.ports import Kind, Origin, TicketEvent
 from tenant_apps.helpdesk.rich_text import html_to_text
-from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.audit import audit_record, batched, event_type
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.models import IssuerIdentity
 
@@ -245,7 +245,8 @@ def ticket_escalate(
     instance, is recorded in that instance's audit trail (defaults to `escalated_by`).
     """
     attachment_ids = [int(a) for a in attachment_ids]
-    with transaction.atomic():
+    # Events of both schemas are written once each, when the crossing is complete.
+    with transaction.atomic(), batched():
         reseller = _reseller_for_schema(reseller_schema)
         with schema_context(reseller_schema):
             ticket = (

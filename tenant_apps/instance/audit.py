@@ -9,21 +9,26 @@ new values of what changed, the time, and for sign-ins the IP address. The actor
   made with an API key (see `request_actor`).
 
 Rows are written in the caller's transaction, so a write that rolls back leaves no event.
+Inside `batched()` (hot paths that record several events, such as an escalation crossing
+two schemas) they are written when the block ends, one INSERT per schema.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import decimal
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import connection, models
+from django_tenants.utils import schema_context
 
 from .models import AuditEvent
 
@@ -164,7 +169,7 @@ def audit_record(
         customer_id = getattr(obj, "customer_id", None)
         if customer_id is None and object_type_of(obj) == "customer":
             customer_id = obj.pk
-    return AuditEvent.objects.create(
+    row = AuditEvent(
         action=event.code,
         actor=user,
         actor_label=label,
@@ -176,6 +181,40 @@ def audit_record(
         detail=_json_safe(dict(detail or {})),
         ip_address=ip_address or None,
     )
+    pending = _batch.get()
+    if pending is not None:
+        pending.append((connection.schema_name, row))
+    else:
+        row.save(force_insert=True)
+    return row
+
+
+_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("audit_batch", default=None)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Hold the events recorded inside and write them when the block ends, one INSERT per
+    schema, in the same transaction (an exception writes none: the caller's transaction
+    rolls back anyway). Nested blocks join the outermost."""
+    if _batch.get() is not None:
+        yield
+        return
+    rows: list[tuple[str, AuditEvent]] = []
+    token = _batch.set(rows)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    by_schema: dict[str, list[AuditEvent]] = {}
+    for schema, row in rows:
+        by_schema.setdefault(schema, []).append(row)
+    for schema, group in by_schema.items():
+        if schema == connection.schema_name:
+            AuditEvent.objects.bulk_create(group)
+        else:
+            with schema_context(schema):
+                AuditEvent.objects.bulk_create(group)
 
 
 def audit_record_many(
