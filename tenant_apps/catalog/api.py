@@ -51,6 +51,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "position",
             "resources",
             "is_reseller_plan",
+            "once_per_service",
             "addons",
             "prices",
             "created_at",
@@ -74,6 +75,9 @@ class ProductWriteSerializer(serializers.Serializer):
     position = serializers.IntegerField(required=False)
     resources = serializers.DictField(child=serializers.IntegerField(), required=False)
     is_reseller_plan = serializers.BooleanField(required=False)
+    once_per_service = serializers.BooleanField(
+        required=False, help_text="Add-ons: a service can have it only once (default true)"
+    )
     addons = serializers.SlugRelatedField(
         slug_field="code",
         queryset=Product.objects.all(),

@@ -52,6 +52,13 @@ class ProductForm(forms.Form):
         help_text="Ordering it creates a reseller instance with the resources below as its "
         "allocation.",
     )
+    once_per_service = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Once per service",
+        help_text="Add-ons: a service can have it only once (untick for add-ons sold by the "
+        "unit, such as extra addresses).",
+    )
     addons = AddonChoiceField(
         queryset=Product.objects.none(),
         required=False,
@@ -84,6 +91,7 @@ class ProductForm(forms.Form):
                 description=product.description,
                 position=product.position,
                 is_reseller_plan=product.is_reseller_plan,
+                once_per_service=product.once_per_service,
                 addons=[a.pk for a in product.addons.all()],
                 **{
                     f"{RESOURCE_PREFIX}{code}": product.resources.get(code, 0)
@@ -97,6 +105,7 @@ class ProductForm(forms.Form):
         names = ["name", "code", "kind", "tax_class", "position", "description"]
         if "is_reseller_plan" in self.fields:
             names.append("is_reseller_plan")
+        names.append("once_per_service")
         return [self[name] for name in names]
 
     def resource_fields(self):
@@ -112,6 +121,7 @@ class ProductForm(forms.Form):
             "description": data["description"],
             "position": data["position"],
             "is_reseller_plan": data.get("is_reseller_plan", False),
+            "once_per_service": data.get("once_per_service", False),
             "addons": list(data["addons"]),
             "resources": {
                 code: data.get(f"{RESOURCE_PREFIX}{code}") or 0

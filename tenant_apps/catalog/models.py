@@ -65,6 +65,11 @@ class Product(models.Model):
         blank=True,
         validators=[MinValueValidator(ZERO)],
     )
+    # Add-ons: a service holds this add-on at most once (e.g. backups), or may hold it
+    # several times (e.g. extra IP addresses).
+    once_per_service = models.BooleanField(
+        default=True, help_text="Add-ons: a service can have this add-on only once"
+    )
     addons = models.ManyToManyField(
         "self",
         symmetrical=False,

@@ -38,6 +38,7 @@ _PRODUCT_FIELDS = (
     "description",
     "resources",
     "is_reseller_plan",
+    "once_per_service",
     "position",
 )
 
@@ -351,6 +352,7 @@ def product_create(
     description: str = "",
     resources: Mapping[str, Any] | None = None,
     is_reseller_plan: bool = False,
+    once_per_service: bool = True,
     prices: Iterable[Mapping[str, Any]] = (),
     addons: Iterable[Product | int] = (),
     position: int = 0,
@@ -381,6 +383,7 @@ def product_create(
         description=(description or "").strip(),
         resources=cleaned_resources,
         is_reseller_plan=bool(is_reseller_plan),
+        once_per_service=bool(once_per_service),
         position=position,
     )
     _save_product(product, errors)
@@ -406,6 +409,7 @@ def product_update(
     description: str = UNSET,
     resources: Mapping[str, Any] | None = UNSET,
     is_reseller_plan: bool = UNSET,
+    once_per_service: bool = UNSET,
     prices: Iterable[Mapping[str, Any]] = UNSET,
     addons: Iterable[Product | int] = UNSET,
     position: int = UNSET,
@@ -449,6 +453,7 @@ def product_update(
     product.description = given(description, product.description).strip()
     product.resources = cleaned_resources
     product.is_reseller_plan = bool(is_reseller_plan)
+    product.once_per_service = bool(given(once_per_service, product.once_per_service))
     _save_product(product, errors)
     if cleaned_prices is not None:
         _replace_prices(product, cleaned_prices)

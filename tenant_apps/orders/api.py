@@ -34,6 +34,8 @@ from .selectors import (
     user_can_manage_orders,
 )
 from .serializers import (
+    AddonAddedSerializer,
+    AddonAddSerializer,
     ChangePlanResultSerializer,
     ChangePlanSerializer,
     OrderAcceptSerializer,
@@ -274,3 +276,30 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 {"service": get_service_for(request.user, service.pk), "document": document}
             )
             return Response(result.data)
+
+    @extend_schema(
+        summary="Add an add-on to an active service: invoiced now, prorated to the service's "
+        "next due date, started when paid (at once when there is nothing to pay)",
+        request=AddonAddSerializer,
+        responses={201: AddonAddedSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="addons")
+    def add_addon(self, request, pk=None):
+        service = self.get_object()  # 404 before anything is read from the body
+        payload = AddonAddSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            result = services.service_addon_add(
+                service=service,
+                addon=payload.validated_data["addon"],
+                source=Order.Source.API,
+                created_by=request.user,
+                actor=request_actor(request),
+            )
+            body = AddonAddedSerializer(
+                {
+                    "service": get_service_for(request.user, result.service.pk),
+                    "invoice": result.invoice,
+                }
+            )
+            return Response(body.data, status=status.HTTP_201_CREATED)

@@ -411,3 +411,32 @@ class ChangePlanForm(forms.Form):
             if p.currency == self.service.currency and p.cycle == self.service.cycle
         ]
         return f"{plan.name} — {prices_text(same_terms)}"
+
+
+class AddonAddForm(forms.Form):
+    """Put an add-on on an existing service. The choices shown are what can go on it now;
+    any add-on is accepted as input so that the service says why one cannot (not offered
+    with this plan, already there, no price in the service's currency)."""
+
+    addon = forms.ModelChoiceField(
+        queryset=Product.objects.filter(kind=Product.Kind.ADDON),
+        label="Add-on",
+        empty_label=None,
+        help_text="Charged now for the days left until the service's next due date, then "
+        "renewed with it.",
+    )
+
+    def __init__(self, *args, service: Service, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service = service
+        if not self.is_bound:
+            self.fields["addon"].queryset = choices
+        self.fields["addon"].label_from_instance = self.addon_label
+
+    def addon_label(self, addon: Product) -> str:
+        same_terms = [
+            p
+            for p in addon.prices.all()
+            if p.currency == self.service.currency and p.cycle == self.service.cycle
+        ]
+        return f"{addon.name} — {prices_text(same_terms)}" if same_terms else addon.name

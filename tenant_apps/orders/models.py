@@ -4,6 +4,9 @@ Status pipelines, declared on each model as `pipeline` and followed by every sta
 (`tenant_apps.instance.pipelines.transition`, called from `services`):
     Order:   pending → accepted | cancelled
     Service: pending → active ⇄ suspended → terminated;  pending/active/suspended → cancelled
+
+An add-on service (`Service.parent`) follows its plan: suspended, resumed, terminated and
+cancelled with it (`services.service_transition`), renewed on the plan's due date.
 """
 
 from __future__ import annotations
@@ -147,8 +150,13 @@ class Service(models.Model):
     next_due_date = models.DateField(null=True, blank=True)
     # Start of the last period a renewal invoice was generated for (idempotency of runs).
     invoiced_period_start = models.DateField(null=True, blank=True)
+    # First day of the service's first period: the day its first invoice was paid when the
+    # order waited for payment (that invoice states the period's length, not its dates).
+    first_period_start = models.DateField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
     suspended_for_nonpayment = models.BooleanField(default=False)
+    # An add-on suspended because its plan was: it resumes when the plan does, not before.
+    suspended_with_parent = models.BooleanField(default=False)
     status_reason = models.CharField(max_length=300, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)

@@ -26,9 +26,10 @@ from tenant_apps.instance.money import format_money
 from tenant_apps.referrals.selectors import referer_from_request
 
 from . import services
-from .forms import CheckoutForm
+from .forms import AddonAddForm, CheckoutForm
 from .models import Order, Service
 from .selectors import (
+    addon_choices,
     get_order_for,
     get_service_for,
     order_invoices,
@@ -37,7 +38,7 @@ from .selectors import (
     service_list,
 )
 from .tables import SERVICE_BADGES, optional_url
-from .views import invoice_links, resources_held
+from .views import addon_added_message, addon_context, invoice_links, resources_held
 
 
 class PortalCustomerMixin(CustomerRequiredMixin):
@@ -118,8 +119,43 @@ class PortalServiceDetailView(PortalCustomerMixin, TemplateView):
                 service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
                 and not service.cancel_at_period_end
             ),
+            addons=[
+                {"service": addon, "badge": SERVICE_BADGES.get(addon.status, "neutral")}
+                for addon in service.addons.all()
+            ],
+            **addon_context(service),
         )
         return context
+
+
+class PortalServiceAddonView(PortalCustomerMixin, View):
+    """POST-only: the customer puts an add-on on their service; it is invoiced now (for
+    the days left until the service's next due date) and starts when that invoice is paid."""
+
+    def post(self, request, pk):
+        service = _service_or_404(request, pk)
+        form = AddonAddForm(request.POST, service=service, choices=addon_choices(service))
+        if not form.is_valid():
+            messages.error(request, "Choose one of the add-ons offered for this service.")
+            return redirect("portal_orders:service_detail", pk=service.pk)
+        try:
+            # The message is composed before the commit (see the staff service actions).
+            with transaction.atomic():
+                result = services.service_addon_add(
+                    service=service,
+                    addon=form.cleaned_data["addon"],
+                    source=Order.Source.PORTAL,
+                    created_by=request.user,
+                    actor=request.user,
+                )
+                done = addon_added_message(result)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+        return redirect("portal_orders:service_detail", pk=service.pk)
 
 
 class PortalServiceCancelView(PortalCustomerMixin, View):

@@ -174,6 +174,40 @@ def plan_change_choices(service: Service) -> QuerySet[Product]:
     )
 
 
+def addon_choices(service: Service) -> QuerySet[Product]:
+    """Add-ons that can go on `service` now: offered with its plan, on sale, priced in its
+    currency and cycle; one sold once per service is left out when the service has it."""
+    if not can_take_addons(service):
+        return Product.objects.none()
+    held = Service.objects.filter(
+        parent=service,
+        status__in=[Service.Status.PENDING, *Service.HOLDS_CAPACITY],
+        product__once_per_service=True,
+    ).values("product_id")
+    return (
+        Product.objects.filter(
+            parent_products=service.product_id,
+            is_active=True,
+            kind=Product.Kind.ADDON,
+            prices__currency=service.currency,
+            prices__cycle=service.cycle,
+        )
+        .exclude(pk__in=held)
+        .prefetch_related("prices")
+        .distinct()
+        .order_by("position", "name")
+    )
+
+
+def can_take_addons(service: Service) -> bool:
+    """An active plan that is not ending can be given add-ons."""
+    return (
+        service.parent_id is None
+        and service.status == Service.Status.ACTIVE
+        and not service.cancel_at_period_end
+    )
+
+
 def orderable_plans(currency: str) -> QuerySet[Product]:
     """Plans a customer paying in `currency` can order, with prices and add-ons loaded."""
     return orderable_products(currency=currency).order_by("position", "name")

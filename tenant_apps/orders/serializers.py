@@ -161,8 +161,10 @@ class ServiceSerializer(serializers.ModelSerializer):
             "recurring_amount",
             "resources",
             "next_due_date",
+            "first_period_start",
             "cancel_at_period_end",
             "suspended_for_nonpayment",
+            "suspended_with_parent",
             "activated_at",
             "suspended_at",
             "ended_at",
@@ -191,4 +193,19 @@ class ChangePlanResultSerializer(serializers.Serializer):
     service = ServiceSerializer()
     document = InvoiceRefSerializer(
         allow_null=True, help_text="Prorated invoice (upgrade) or credit note (downgrade)."
+    )
+
+
+class AddonAddSerializer(serializers.Serializer):
+    # Any product id: the service says why one cannot go on this service (a plan, not
+    # offered with it, no price in its currency, already there).
+    addon = serializers.PrimaryKeyRelatedField(
+        queryset=Product.objects.all(), help_text="Id of an add-on offered with the plan"
+    )
+
+
+class AddonAddedSerializer(serializers.Serializer):
+    service = ServiceSerializer(help_text="The add-on's service (pending until paid).")
+    invoice = InvoiceRefSerializer(
+        help_text="The invoice issued for it: prorated to the plan's next due date."
     )

@@ -28,4 +28,5 @@ urlpatterns = [
     _service_action("terminate"),  # service_terminate
     _service_action("cancel"),  # service_cancel
     _service_action("change_plan"),  # service_change_plan
+    _service_action("add_addon"),  # service_add_addon
 ]

@@ -25,6 +25,7 @@ from tenant_apps.instance.money import ZERO, format_money
 
 from . import services
 from .forms import (
+    AddonAddForm,
     CancelForm,
     ChangePlanForm,
     OrderAcceptForm,
@@ -33,6 +34,8 @@ from .forms import (
 )
 from .models import Order, Service
 from .selectors import (
+    addon_choices,
+    can_take_addons,
     get_order_for,
     get_service_for,
     order_invoices,
@@ -325,6 +328,7 @@ class ServiceDetailView(StaffRequiredMixin, TemplateView):
             change_plan_form=change_plan_form,
             has_other_plans=change_plan_form is not None
             and change_plan_form.fields["product"].queryset.exists(),
+            **addon_context(service),
         )
         return context
 
@@ -379,6 +383,20 @@ class ServiceActionView(OrderManagerMixin, View):
                 self.request, f"{service} will be cancelled at the end of its term{until}."
             )
 
+    def do_add_addon(self, service):
+        form = AddonAddForm(self.request.POST, service=service, choices=addon_choices(service))
+        if not form.is_valid():
+            messages.error(self.request, "Choose one of the add-ons offered for this service.")
+            return
+        result = services.service_addon_add(
+            service=service,
+            addon=form.cleaned_data["addon"],
+            source=Order.Source.STAFF,
+            created_by=self.request.user,
+            actor=self.request.user,
+        )
+        messages.success(self.request, addon_added_message(result))
+
     def do_change_plan(self, service):
         form = ChangePlanForm(
             self.request.POST, service=service, choices=plan_change_choices(service)
@@ -391,6 +409,25 @@ class ServiceActionView(OrderManagerMixin, View):
             service=service, product=product, actor=self.request.user
         )
         messages.success(self.request, plan_change_message(product.name, document))
+
+
+def addon_context(service: Service) -> dict:
+    """The "Add an add-on" card of a service page (staff and portal): the form, or why
+    there is none."""
+    if not can_take_addons(service):
+        return {"addon_form": None, "has_addon_choices": False}
+    form = AddonAddForm(service=service, choices=addon_choices(service))
+    return {"addon_form": form, "has_addon_choices": form.fields["addon"].queryset.exists()}
+
+
+def addon_added_message(result: services.AddonAdded) -> str:
+    """What adding an add-on did, in one sentence."""
+    invoice = result.invoice
+    amount = format_money(invoice.total, invoice.currency)
+    added = f"{result.service.product.name} added"
+    if result.service.status == Service.Status.PENDING:
+        return f"{added}: invoice {invoice} of {amount} issued; it starts when it is paid."
+    return f"{added} and active: nothing to pay (invoice {invoice} of {amount})."
 
 
 def plan_change_message(plan_name: str, document: Invoice | None) -> str:
