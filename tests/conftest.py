@@ -26,6 +26,9 @@ from tenant_apps.accounts.models import Role
 from tenant_apps.instance.services import issuer_identity_set
 
 PASSWORD = "correct-horse-battery"
+# What Art. 226 of the VAT Directive requires of an issuer (billing refuses to issue without).
+ISSUER_ADDRESS = {"address_line1": "1 rue de la Paix", "postal_code": "75001", "city": "Paris"}
+ISSUER_VAT_IDS = {None: "FR40303265045", "acme": "FR64443061841", "bluebird": "FR76512879438"}
 OPERATOR_HOST = settings.UPLINE_BASE_DOMAIN
 
 
@@ -62,7 +65,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
         get_user_model().objects.filter(email="owner@operator.test").update(
             is_superuser=True, is_django_admin=True
         )
-        issuer_identity_set(legal_name="Operator SAS")
+        issuer_identity_set(
+            legal_name="Operator SAS", country="FR", tax_id=ISSUER_VAT_IDS[None], **ISSUER_ADDRESS
+        )
         for slug in ("acme", "bluebird"):
             reseller_create(
                 slug=slug,
@@ -75,6 +80,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
             )
             with schema_context(f"r_{slug}"):
                 _seed_users(f"{slug}.test")
+                issuer_identity_set(
+                    legal_name=f"{slug.title()} Ltd",
+                    country="FR",
+                    tax_id=ISSUER_VAT_IDS[slug],
+                    **ISSUER_ADDRESS,
+                )
         connection.set_schema_to_public()
     yield
 

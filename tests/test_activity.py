@@ -31,12 +31,19 @@ def _csv(response) -> list[list[str]]:
 
 def test_the_owner_sees_who_changed_the_issuer_identity_from_the_screen(instance_a):
     owner = client_for(instance_a, instance_a.owner)
+    # The form as the browser sends it: every field the screen shows, one of them changed.
     owner.post(
         "/staff/identity/",
         {
             "legal_name": "Acme Hosting SARL",
-            "currency": "EUR",
+            "trading_name": "Acme",
+            "email": "boss@acme.test",
+            "address_line1": "1 rue de la Paix",
+            "postal_code": "75001",
+            "city": "Paris",
             "country": "FR",
+            "tax_id": "FR64443061841",
+            "currency": "EUR",
             "brand_color": "#0f766e",
         },
     )
@@ -137,3 +144,38 @@ def test_the_console_csv_export(operator):
     _record(operator, actor_email=operator.owner, label="Exported row")
     rows = _csv(client_for(operator, operator.owner).get(CONSOLE_ACTIVITY, {"format": "csv"}))
     assert any(row[6] == "Exported row" and row[3] == operator.owner for row in rows[1:])
+
+
+BATCH_EVENT = audit.event_type("ticket.batch_probe", "Batch probe")
+
+
+def test_batched_events_land_in_their_own_schema_when_the_block_ends(instance_a, instance_b):
+    with schema_context(instance_a.schema_name):
+        with audit.batched():
+            audit.audit_record(BATCH_EVENT, object_label="in acme")
+            with schema_context(instance_b.schema_name):
+                audit.audit_record(BATCH_EVENT, object_label="in bluebird")
+            # Nothing written yet: the block writes on its way out.
+            assert not AuditEvent.objects.filter(action=BATCH_EVENT.code).exists()
+        assert list(
+            AuditEvent.objects.filter(action=BATCH_EVENT.code).values_list(
+                "object_label", flat=True
+            )
+        ) == ["in acme"]
+    with schema_context(instance_b.schema_name):
+        assert list(
+            AuditEvent.objects.filter(action=BATCH_EVENT.code).values_list(
+                "object_label", flat=True
+            )
+        ) == ["in bluebird"]
+
+
+def test_a_batch_that_fails_writes_no_event(instance_a):
+    with schema_context(instance_a.schema_name):
+        try:
+            with audit.batched():
+                audit.audit_record(BATCH_EVENT, object_label="lost")
+                raise RuntimeError("the write failed")
+        except RuntimeError:
+            pass
+        assert not AuditEvent.objects.filter(action=BATCH_EVENT.code).exists()

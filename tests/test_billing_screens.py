@@ -553,6 +553,7 @@ def settings_payload(**overrides) -> dict:
         "late_fee_amount": "5.00",
         "late_fee_percent": "0",
         "late_fee_after_days": "14",
+        "late_fee_vat": "outside_scope",
         "suspend_after_days": "21",
         "terminate_after_days": "60",
     }

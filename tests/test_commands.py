@@ -57,3 +57,9 @@ def test_demo_builds_order_to_cash_and_helpdesk_data_and_is_idempotent(db, capsy
         assert Customer.objects.filter(email="alice@example.com").exists()
         assert Invoice.objects.filter(status="paid").exists()
     assert Customer.objects.filter(reseller_id__isnull=False).exists()  # resellers billed upstream
+    # Every demo instance can issue: its identity has what Art. 226 requires (issue 9).
+    from tenant_apps.billing.issuer import issuer_missing_sentence
+
+    for schema in ("public", "r_acme", "r_bluebird"):
+        with schema_context(schema):
+            assert issuer_missing_sentence() == "", schema

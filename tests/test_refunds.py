@@ -4,6 +4,7 @@ kept per currency (issue 9: "Refunds and reversals", defect 13)."""
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
@@ -26,6 +27,7 @@ from tenant_apps.clients.models import Customer
 from tenant_apps.clients.services import customer_update
 from tenant_apps.instance.models import AuditEvent
 from tests.billing_fixtures import make_customer, setup_issuer
+from tests.conftest import client_for
 
 TODAY = datetime.date(2026, 11, 26)
 
@@ -297,6 +299,24 @@ def test_allocations_cannot_exceed_the_payment_or_reach_another_customer(acme):
     assert not PaymentAllocation.objects.exists()
 
 
+def test_one_payment_cannot_settle_invoices_in_two_currencies(acme):
+    customer = make_customer("Two Currency Invoices")
+    euros = _issued(customer, "10")
+    draft = services.invoice_create_draft(
+        customer=customer, currency="USD", lines=[{"description": "VPS", "unit_price": "10"}]
+    )
+    dollars = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    with pytest.raises(ValidationError) as exc:
+        services.payment_record(
+            customer=customer,
+            amount="24",
+            method="cash",
+            allocations=[(euros, "12"), (dollars, "12")],
+        )
+    assert "one currency" in str(exc.value)
+    assert not Payment.objects.filter(customer=customer).exists()
+
+
 def test_credit_is_applied_oldest_first_when_the_instance_asks_for_it(
     acme, django_capture_on_commit_callbacks
 ):
@@ -357,3 +377,156 @@ def test_credit_from_a_former_currency_is_kept_apart(acme):
     with pytest.raises(ValidationError) as exc:
         customer_update(customer=customer, currency="GBP")
     assert "12.00 EUR" in str(exc.value)
+
+
+# --------------------------------------------------------------------------------------
+# Screens and API
+
+
+def _paid_invoice_payment(info, name="Screen Payer", amount="120"):
+    with schema_context(info.schema_name):
+        setup_issuer("FR")
+        customer = make_customer(name)
+        invoice = _issued(customer, "100")
+        payment = services.payment_record(
+            customer=customer, invoice=invoice, amount=amount, method="bank_transfer"
+        )
+        return customer.pk, invoice.pk, payment.pk
+
+
+def _json(client, path, data):
+    return client.post(path, json.dumps(data), content_type="application/json")
+
+
+def test_staff_refund_a_payment_from_its_page(instance_a):
+    _, invoice_id, payment_id = _paid_invoice_payment(instance_a)
+    owner = client_for(instance_a, instance_a.owner)
+    page = owner.get(f"/staff/billing/payments/{payment_id}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Settled invoices" in body and "Record refund" in body and "Reverse payment" in body
+    response = owner.post(
+        f"/staff/billing/payments/{payment_id}/",
+        {
+            "action": "refund",
+            "refund-amount": "20",
+            "refund-reason": "Goodwill",
+            "refund-method": "bank_transfer",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Refund of" in text and "credit note CN" in text
+    with schema_context(instance_a.schema_name):
+        assert Refund.objects.get().amount == Decimal("20.00")
+        assert Invoice.objects.get(pk=invoice_id).amount_paid == Decimal("100.00")
+
+
+def test_a_refund_above_what_was_paid_is_a_form_error_not_a_500(instance_a):
+    _, _, payment_id = _paid_invoice_payment(instance_a)
+    owner = client_for(instance_a, instance_a.owner)
+    response = owner.post(
+        f"/staff/billing/payments/{payment_id}/",
+        {"action": "refund", "refund-amount": "500", "refund-reason": "x", "refund-method": "cash"},
+    )
+    assert response.status_code == 400
+    assert "at most 120.00" in response.content.decode()
+    with schema_context(instance_a.schema_name):
+        assert not Refund.objects.exists()
+
+
+def test_staff_reverse_a_payment_from_its_page(instance_a):
+    _, invoice_id, payment_id = _paid_invoice_payment(instance_a)
+    owner = client_for(instance_a, instance_a.owner)
+    response = owner.post(
+        f"/staff/billing/payments/{payment_id}/",
+        {"action": "reverse", "reverse-reason": "Wrong bank line"},
+        follow=True,
+    )
+    assert "Payment reversed" in response.content.decode()
+    with schema_context(instance_a.schema_name):
+        assert Invoice.objects.get(pk=invoice_id).status == Invoice.Status.ISSUED
+
+
+def test_support_staff_see_a_payment_but_cannot_refund_it(instance_a):
+    _, _, payment_id = _paid_invoice_payment(instance_a)
+    support = client_for(instance_a, instance_a.support)
+    page = support.get(f"/staff/billing/payments/{payment_id}/")
+    assert page.status_code == 200 and "Record refund" not in page.content.decode()
+    response = support.post(
+        f"/staff/billing/payments/{payment_id}/",
+        {"action": "refund", "refund-amount": "1", "refund-reason": "x", "refund-method": "cash"},
+    )
+    assert response.status_code == 403
+    api = _json(support, f"/api/payments/{payment_id}/refund/", {"amount": "1", "reason": "x"})
+    assert api.status_code == 403
+    with schema_context(instance_a.schema_name):
+        assert not Refund.objects.exists()
+
+
+def test_a_customer_reaches_no_payment_page_or_refund_route(instance_a):
+    _, _, payment_id = _paid_invoice_payment(instance_a)
+    customer = client_for(instance_a, instance_a.customer)
+    assert customer.get(f"/staff/billing/payments/{payment_id}/").status_code in (302, 403)
+    api = _json(customer, f"/api/payments/{payment_id}/refund/", {"amount": "1", "reason": "x"})
+    assert api.status_code == 403
+
+
+def test_another_instance_cannot_see_refund_or_reverse_a_payment(instance_a, instance_b):
+    _, _, payment_id = _paid_invoice_payment(instance_a, name="Only In Acme")
+    with schema_context(instance_b.schema_name):
+        assert not Payment.objects.filter(pk=payment_id).exists()
+    other = client_for(instance_b, instance_b.owner)
+    assert other.get(f"/staff/billing/payments/{payment_id}/").status_code == 404
+    assert other.get(f"/api/payments/{payment_id}/").status_code == 404
+    for verb, data in (("refund", {"amount": "1", "reason": "x"}), ("reverse", {"reason": "x"})):
+        assert _json(other, f"/api/payments/{payment_id}/{verb}/", data).status_code == 404
+    with schema_context(instance_a.schema_name):
+        assert not Refund.objects.exists()
+        assert Payment.objects.get(pk=payment_id).reversed_at is None
+
+
+def test_the_api_refunds_reverses_and_allocates(instance_a):
+    customer_id, invoice_id, payment_id = _paid_invoice_payment(instance_a)
+    owner = client_for(instance_a, instance_a.owner)
+    refund = _json(
+        owner, f"/api/payments/{payment_id}/refund/", {"amount": "30", "reason": "Partial"}
+    )
+    assert refund.status_code == 201, refund.content
+    assert refund.json()["amount"] == "30.00" and refund.json()["credit_notes"][0].startswith("CN")
+    too_much = _json(
+        owner, f"/api/payments/{payment_id}/refund/", {"amount": "91", "reason": "Too much"}
+    )
+    assert too_much.status_code == 400 and "at most 90.00" in too_much.content.decode()
+    negative = _json(owner, f"/api/payments/{payment_id}/refund/", {"amount": "-1", "reason": "x"})
+    assert negative.status_code == 400
+    refused = _json(owner, f"/api/payments/{payment_id}/reverse/", {"reason": "mistake"})
+    assert refused.status_code == 409
+    with schema_context(instance_a.schema_name):
+        customer = Customer.objects.get(pk=customer_id)
+        one, two = _issued(customer, "10"), _issued(customer, "5")
+    created = _json(
+        owner,
+        "/api/payments/",
+        {
+            "customer": customer_id,
+            "amount": "20",
+            "method": "cash",
+            "allocations": [
+                {"invoice": one.pk, "amount": "12"},
+                {"invoice": two.pk, "amount": "6"},
+            ],
+        },
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert [a["amount"] for a in body["allocations"]] == ["12.00", "6.00"]
+    assert body["applied_amount"] == "18.00"
+    listed = owner.get("/api/payments/", {"invoice": two.pk}).json()
+    results = listed["results"] if isinstance(listed, dict) else listed
+    assert [p["id"] for p in results] == [body["id"]]
+    reversed_ = _json(owner, f"/api/payments/{body['id']}/reverse/", {"reason": "Test entry"})
+    assert reversed_.status_code == 200 and reversed_.json()["reversed_at"]
+    with schema_context(instance_a.schema_name):
+        assert Invoice.objects.get(pk=one.pk).status == Invoice.Status.ISSUED

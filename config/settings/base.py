@@ -43,6 +43,9 @@ UPLINE_PG_BIN = env("UPLINE_PG_BIN", "")
 UPLINE_EXPORT_DIR = Path(env("UPLINE_EXPORT_DIR", str(BASE_DIR / ".var" / "exports")))
 # How long a process trusts its cached host -> instance map before checking for changes.
 UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
+# How old a VIES confirmation of a customer's VAT id may be before reverse charge relies on
+# it again: older ones are checked on schedule and again when an invoice is issued.
+UPLINE_VIES_RECONFIRM_DAYS = int(env("UPLINE_VIES_RECONFIRM_DAYS", "30"))
 
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where

@@ -21,7 +21,7 @@ from tenant_apps.instance.emails import PLAIN_TEXT
 from tenant_apps.instance.models import EmailTemplate
 from tenant_apps.instance.money import BILLABLE_CURRENCIES, validate_currency
 
-from .models import Invoice, Payment, TaxRate
+from .models import BillingSettings, Invoice, Payment, TaxRate
 from .selectors import open_invoice_q
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -173,6 +173,12 @@ class PaymentRecordForm(PaymentForm):
         required=False,
         empty_label="None: add it to the customer's credit",
     )
+    oldest_first = forms.BooleanField(
+        required=False,
+        label="Settle open invoices, oldest due first",
+        help_text="Without an invoice chosen: the payment settles the customer's open invoices "
+        "by due date; what is left becomes credit.",
+    )
     field_order = ["customer", "invoice", "amount", "method", "received_on", "reference"]
 
     def __init__(self, *args, **kwargs):
@@ -183,6 +189,31 @@ class PaymentRecordForm(PaymentForm):
             .select_related("customer")
             .order_by("due_date", "id")
         )
+
+
+class RefundForm(forms.Form):
+    """Pay back part or all of a payment (the credit notes it needs are issued with it)."""
+
+    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
+    reason = forms.CharField(max_length=300, help_text="Printed on the credit notes.")
+    method = forms.ChoiceField(
+        choices=Payment.Method.choices, label="Paid back by", initial=Payment.Method.BANK_TRANSFER
+    )
+    reference = forms.CharField(max_length=200, required=False, help_text="Bank reference…")
+    waive_periods = forms.BooleanField(
+        required=False,
+        label="Waive the service periods",
+        help_text="Service periods wholly refunded are given away instead of billed again by "
+        "the next renewal run (cancel the service if it should stop).",
+    )
+
+
+class ReverseForm(forms.Form):
+    """Undo a payment recorded by mistake."""
+
+    reason = forms.CharField(
+        max_length=300, help_text="E.g. the bank line belonged to another customer."
+    )
 
 
 class ApplyCreditForm(forms.Form):
@@ -313,6 +344,13 @@ class BillingSettingsForm(forms.Form):
     late_fee_after_days = forms.IntegerField(
         label="Charge the late fee after (days overdue)", min_value=0, max_value=365
     )
+    late_fee_vat = forms.ChoiceField(
+        label="VAT on late fees",
+        choices=BillingSettings.LateFeeVat.choices,
+        help_text="A late fee compensates late payment rather than paying for a supply: "
+        "usually outside the scope of VAT. Choose the other option where your tax office "
+        "treats it as part of the price.",
+    )
     suspend_after_days = forms.IntegerField(
         label="Suspend services after (days overdue)",
         min_value=0,
@@ -342,6 +380,13 @@ class BillingSettingsForm(forms.Form):
         "this many days the order is cancelled and its invoice credited. Empty: never.",
     )
 
+    apply_credit_automatically = forms.BooleanField(
+        required=False,
+        label="Apply account credit automatically",
+        help_text="Credit settles open invoices as soon as both exist, oldest due date first. "
+        "Off: staff apply credit invoice by invoice.",
+    )
+
     # Two columns, filled row by row: the longer sections side by side, then the short ones.
     SECTIONS = {
         "Invoices": [
@@ -356,8 +401,10 @@ class BillingSettingsForm(forms.Form):
             "late_fee_amount",
             "late_fee_percent",
             "late_fee_after_days",
+            "late_fee_vat",
         ],
         "Renewals": ["renewal_lead_days"],
+        "Payments and credit": ["apply_credit_automatically"],
         "Suspension and termination": [
             "suspend_after_days",
             "terminate_after_days",

@@ -35,6 +35,10 @@ class InvalidInvoiceState(BillingError, InvalidTransition):
 class BillingSettings(models.Model):
     """How this instance invoices: numbering, tax display, renewals and dunning (singleton)."""
 
+    class LateFeeVat(models.TextChoices):
+        OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT (no VAT; the invoice says so)"
+        STANDARD = "standard", "Taxed like the late invoice, at the standard rate"
+
     prices_include_tax = models.BooleanField(
         default=False, help_text="Catalog prices already include tax (typical for consumers)"
     )
@@ -61,6 +65,15 @@ class BillingSettings(models.Model):
         validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
     )
     late_fee_after_days = models.PositiveSmallIntegerField(default=14)
+
+    late_fee_vat = models.CharField(
+        "VAT on late fees",
+        max_length=16,
+        choices=LateFeeVat.choices,
+        default=LateFeeVat.OUTSIDE_SCOPE,
+        help_text="A late fee compensates late payment; it is not the price of a supply, so "
+        "by default it carries no VAT",
+    )
     suspend_after_days = models.PositiveSmallIntegerField(
         null=True, blank=True, default=21, help_text="Suspend services this many days overdue"
     )
@@ -249,6 +262,8 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["status", "due_date"]),
             models.Index(fields=["customer", "status"]),
+            # Reports select a range of issue dates; the journal reads it in (date, id) order.
+            models.Index(fields=["issue_date", "id"], name="billing_invoice_issued_idx"),
         ]
 
     def __str__(self) -> str:
@@ -351,6 +366,16 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-received_on", "-id"]
+        # Reports select a range of days received (the journal reads it in (day, id)
+        # order) and of reversals, which are few.
+        indexes = [
+            models.Index(fields=["received_on", "id"], name="billing_payment_received_idx"),
+            models.Index(
+                fields=["reversed_at"],
+                condition=models.Q(reversed_at__isnull=False),
+                name="billing_payment_reversed_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive"),
             models.CheckConstraint(

@@ -202,6 +202,18 @@ def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     }
     invoice = _fresh(payment.invoice_id) if payment.invoice_id else None
     context["invoice"] = _invoice_context(invoice, base_url) if invoice else None
+    # A payment across several invoices lists each with the part it paid.
+    context["invoices"] = (
+        []
+        if invoice
+        else [
+            {
+                **_invoice_context(_fresh(allocation.invoice_id), base_url),
+                "applied": format_money(allocation.amount, payment.currency),
+            }
+            for allocation in payment.allocations.all()
+        ]
+    )
     mail_send(
         key=EmailTemplate.Key.PAYMENT_RECEIPT,
         context=context,

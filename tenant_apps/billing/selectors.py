@@ -125,7 +125,9 @@ def invoice_credit_remaining(invoice: Invoice) -> Decimal:
 
 
 def payment_list() -> QuerySet[Payment]:
-    return Payment.objects.select_related("customer", "invoice", "created_by")
+    return Payment.objects.select_related("customer", "invoice", "created_by").prefetch_related(
+        "allocations__invoice", "refunds__credit_notes"
+    )
 
 
 def tax_rate_list() -> QuerySet[TaxRate]:
@@ -136,6 +138,17 @@ def get_tax_rate_for(user, pk) -> TaxRate:
     if not (user.is_authenticated and user.is_instance_staff):
         raise PermissionDenied("Tax rates are for staff.")
     return TaxRate.objects.select_related("tax_class").get(pk=pk)
+
+
+def customer_credit_balances(customer_id: int) -> dict[str, Decimal]:
+    """The customer's account credit per currency (credit is never added across currencies)."""
+    return dict(
+        CreditEntry.objects.filter(customer_id=customer_id)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+        .values_list("currency", "total")
+    )
 
 
 def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[CreditEntry]:

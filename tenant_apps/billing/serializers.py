@@ -10,13 +10,23 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance.money import validate_currency
 
-from .models import BillingSettings, Invoice, InvoiceLine, Payment, TaxRate
+from .models import (
+    BillingSettings,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    TaxRate,
+)
+from .tax_evidence import invoice_tax_evidence
 
 
 def money(**kwargs) -> serializers.DecimalField:
@@ -110,9 +120,34 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return reverse("billing-api-invoice-pdf", args=[obj.pk])
 
 
+class VatCheckEvidenceSerializer(serializers.Serializer):
+    tax_id = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["valid", "invalid", "unreachable"])
+    checked_at = serializers.DateTimeField()
+    request_date = serializers.DateField(allow_null=True)
+    consultation_number = serializers.CharField(help_text="VIES's proof of the check")
+
+
+class TaxEvidenceSerializer(serializers.Serializer):
+    """What an issued document's tax treatment relied on, frozen at issue."""
+
+    billing_country = serializers.CharField(help_text="ISO 3166 code the customer billed from")
+    tax_treatment = serializers.ChoiceField(choices=Invoice.TaxTreatment.choices)
+    vat_id = serializers.CharField(help_text="The customer's VAT id at issue (may be empty)")
+    vies_check = VatCheckEvidenceSerializer(
+        allow_null=True, help_text="The VIES confirmation a reverse charge relied on"
+    )
+    latest_vies_check = VatCheckEvidenceSerializer(
+        allow_null=True,
+        help_text="A later VIES answer that did not confirm the id (outage or not valid)",
+    )
+    summary = serializers.CharField(help_text="What the evidence led to, in a sentence")
+
+
 class InvoiceDetailSerializer(InvoiceSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
     credit_notes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    tax_evidence = serializers.SerializerMethodField()
 
     class Meta(InvoiceSerializer.Meta):
         fields = [
@@ -123,8 +158,14 @@ class InvoiceDetailSerializer(InvoiceSerializer):
             "customer_snapshot",
             "lines",
             "credit_notes",
+            "tax_evidence",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TaxEvidenceSerializer(allow_null=True))
+    def get_tax_evidence(self, obj) -> dict | None:
+        """Place-of-supply evidence of an issued document; null for a draft."""
+        return invoice_tax_evidence(obj)
 
 
 class LineInputSerializer(serializers.Serializer):
@@ -230,10 +271,47 @@ class AppliedCreditSerializer(serializers.Serializer):
 # Payments
 
 
+class PaymentAllocationSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    amount = money(help_text="Part of the payment that settled this invoice")
+    refunded = money(help_text="Part of it paid back with a credit note")
+
+    class Meta:
+        model = PaymentAllocation
+        fields = ["invoice", "invoice_number", "amount", "refunded"]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    amount = money()
+    from_credit = money(help_text="Part taken from the account credit the payment left")
+    credit_notes = serializers.SlugRelatedField(slug_field="number", many=True, read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "amount",
+            "currency",
+            "from_credit",
+            "credit_notes",
+            "method",
+            "reference",
+            "reason",
+            "refunded_on",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
 class PaymentSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None)
     amount = money()
-    applied_amount = money(help_text="Part settled on the invoice; the rest went to credit")
+    applied_amount = money(help_text="Part settled on invoices; the rest went to credit")
+    refunded_amount = money(help_text="Part paid back to the customer")
+    allocations = PaymentAllocationSerializer(many=True, read_only=True)
+    refunds = RefundSerializer(many=True, read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
 
     class Meta:
@@ -245,11 +323,16 @@ class PaymentSerializer(serializers.ModelSerializer):
             "invoice_number",
             "amount",
             "applied_amount",
+            "refunded_amount",
             "currency",
             "method",
             "reference",
             "received_on",
             "notes",
+            "allocations",
+            "refunds",
+            "reversed_at",
+            "reversal_reason",
             "created_by",
             "created_at",
         ]
@@ -266,6 +349,13 @@ class PaymentInputSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class AllocationInputSerializer(serializers.Serializer):
+    invoice = serializers.PrimaryKeyRelatedField(queryset=Invoice.objects.all())
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True
+    )
+
+
 class PaymentCreateSerializer(PaymentInputSerializer):
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
     invoice = serializers.PrimaryKeyRelatedField(
@@ -274,6 +364,36 @@ class PaymentCreateSerializer(PaymentInputSerializer):
         allow_null=True,
         help_text="Leave out to add the whole amount to the customer's credit.",
     )
+    allocations = AllocationInputSerializer(
+        many=True,
+        required=False,
+        help_text="Settle several invoices: each with the part of the payment it takes.",
+    )
+    oldest_first = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Settle the customer's open invoices by due date, oldest first.",
+    )
+
+    def validate_allocations(self, value):
+        return [(item["invoice"], item["amount"]) for item in value]
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True
+    )
+    reason = serializers.CharField(max_length=300)
+    method = serializers.ChoiceField(
+        choices=Payment.Method.choices, required=False, help_text="Default: the payment's"
+    )
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    refunded_on = serializers.DateField(required=False, help_text="Default: today")
+    waive_periods = serializers.BooleanField(required=False, default=False)
+
+
+class PaymentReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
 
 
 # --------------------------------------------------------------------------------------
@@ -327,8 +447,10 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
             "late_fee_amount",
             "late_fee_percent",
             "late_fee_after_days",
+            "late_fee_vat",
             "suspend_after_days",
             "terminate_after_days",
             "checkout_expiry_days",
             "void_issued_invoices",
+            "apply_credit_automatically",
         ]

@@ -28,6 +28,7 @@ from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_c
 from tenant_apps.instance.pipelines import transition
 
 from . import pricing
+from .issuer import require_complete_issuer
 from .models import (
     BillingError,
     BillingSettings,
@@ -41,7 +42,8 @@ from .models import (
     TaxRate,
 )
 from .signals import invoice_settled, service_periods_cancelled
-from .taxes import tax_context
+from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
+from .taxes import TaxContext, late_fee_outside_scope, tax_context
 
 SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
 TAX_RATE_SET = audit.event_type("taxrate.set", "Tax rate set")
@@ -394,9 +396,22 @@ def _issuer_country() -> str:
     return identity.country if identity else ""
 
 
+def _document_tax_context(invoice: Invoice, lines: Sequence[InvoiceLine]) -> TaxContext:
+    """The customer's tax treatment; a document of late fees alone is outside the scope of
+    VAT unless the instance taxes late fees like the late invoice (billing settings)."""
+    if (
+        lines
+        and all(line.kind == InvoiceLine.Kind.LATE_FEE for line in lines)
+        and billing_settings_get().late_fee_vat == BillingSettings.LateFeeVat.OUTSIDE_SCOPE
+    ):
+        return late_fee_outside_scope(customer=invoice.customer)
+    return tax_context(customer=invoice.customer, issuer_country=_issuer_country())
+
+
 def _reprice(invoice: Invoice) -> Invoice:
     """Reprice a draft with today's tax treatment and rates (its amounts follow its lines)."""
-    context = tax_context(customer=invoice.customer, issuer_country=_issuer_country())
+    drafted = list(invoice.lines.all())
+    context = _document_tax_context(invoice, drafted)
     lines = [
         pricing.price_line(
             line,
@@ -404,7 +419,7 @@ def _reprice(invoice: Invoice) -> Invoice:
             prices_include_tax=invoice.prices_include_tax,
             tax_context=context,
         )
-        for line in invoice.lines.all()
+        for line in drafted
     ]
     pricing.balance_vat(
         lines, currency=invoice.currency, prices_include_tax=invoice.prices_include_tax
@@ -433,11 +448,8 @@ def invoice_recalculate(*, invoice: Invoice, actor=None) -> Invoice:
 
 
 def _issuer_snapshot() -> dict:
-    identity = IssuerIdentity.objects.first()
-    if identity is None:
-        raise BillingError(
-            "Set the issuer identity (Staff → Issuer identity) before issuing invoices."
-        )
+    # Every document is issued with what Art. 226 requires of its issuer, or not at all.
+    identity = require_complete_issuer()
     return {
         "legal_name": identity.legal_name,
         "trading_name": identity.trading_name,
@@ -480,6 +492,9 @@ def _mark_issued(
         invoice.due_date = not_due_before
     invoice.issuer_snapshot = issuer
     invoice.customer_snapshot = invoice.customer.billing_snapshot()
+    invoice.customer_snapshot[EVIDENCE_KEY] = place_of_supply_evidence(
+        invoice.customer, treatment=invoice.tax_treatment, legal_notes=invoice.legal_notes
+    )
     invoice.issued_at = now
     if invoice.kind == Invoice.Kind.INVOICE and invoice.total == ZERO:
         transition(invoice, Invoice.Status.PAID, noun=_noun(invoice))
@@ -487,17 +502,39 @@ def _mark_issued(
     return before
 
 
-@transaction.atomic
 def invoice_issue(
-    *, invoice: Invoice, issue_date: datetime.date | None = None, actor=None
+    *,
+    invoice: Invoice,
+    issue_date: datetime.date | None = None,
+    reconfirm_vat_id: bool = True,
+    actor=None,
 ) -> Invoice:
-    """Freeze a draft: tax treatment, identities, amounts, and the next gap-free number."""
+    """Freeze a draft: tax treatment, identities, amounts, and the next gap-free number.
+
+    Refused while the issuer identity lacks what an invoice must show. A reverse charge on
+    an old VIES confirmation is confirmed again first (`tax_evidence`), before the draft is
+    locked, its answer kept even if the issue is then refused. A caller already holding an
+    invoice lock re-confirms before taking it and passes `reconfirm_vat_id=False` (the
+    customer's row comes before invoices in the lock order).
+    """
+    require_complete_issuer()
+    if reconfirm_vat_id:
+        drafted = list(invoice.lines.all())
+        treatment = _document_tax_context(invoice, drafted).treatment
+        if treatment == Invoice.TaxTreatment.REVERSE_CHARGE:
+            vat_id_reconfirm_if_stale(
+                customer=invoice.customer, issuer_country=_issuer_country(), actor=actor
+            )
+    return _invoice_issue(invoice=invoice, issue_date=issue_date, actor=actor)
+
+
+@transaction.atomic
+def _invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None, actor) -> Invoice:
     locked = _lock_draft(invoice)
-    if not locked.lines.exists():
+    drafted = list(locked.lines.all())
+    if not drafted:
         raise BillingError("Add at least one line before issuing the invoice.")
-    tax_context(customer=locked.customer, issuer_country=_issuer_country()).require_rates(
-        locked.lines.values_list("tax_class_code", flat=True)
-    )
+    _document_tax_context(locked, drafted).require_rates(line.tax_class_code for line in drafted)
     _reprice(locked)
     settings_row = billing_settings_get()
     on_date = issue_date or clock.today()

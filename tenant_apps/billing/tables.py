@@ -208,13 +208,14 @@ class InvoiceFilter(django_filters.FilterSet):
 
 
 class PaymentTable(tables.Table):
-    received_on = tables.DateColumn(format="Y-m-d", verbose_name="Received")
+    received_on = tables.Column(verbose_name="Received")
     customer = tables.Column(order_by=("customer__name",))
-    invoice = tables.Column(order_by=("invoice__number",), verbose_name="Invoice")
+    invoice = tables.Column(order_by=("invoice__number",), verbose_name="Invoice", empty_values=())
     method = tables.Column()
     reference = tables.Column()
     amount = MoneyColumn()
-    applied_amount = MoneyColumn(verbose_name="On invoice")
+    applied_amount = MoneyColumn(verbose_name="On invoices")
+    refunded_amount = MoneyColumn(verbose_name="Refunded")
     created_by = tables.Column(verbose_name="Recorded by", order_by=("created_by__email",))
 
     class Meta:
@@ -227,6 +228,7 @@ class PaymentTable(tables.Table):
             "reference",
             "amount",
             "applied_amount",
+            "refunded_amount",
             "created_by",
         ]
         empty_text = "No payments match these filters."
@@ -238,7 +240,19 @@ class PaymentTable(tables.Table):
             return str(record.customer)
         return format_html('<a href="{}">{}</a>', url, record.customer)
 
+    def render_received_on(self, value, record):
+        label = format_html(
+            '<a href="{}">{}</a>',
+            reverse("billing:payment_detail", args=[record.pk]),
+            value.isoformat(),
+        )
+        if record.is_reversed:
+            return format_html('{} <span class="badge badge-danger">Reversed</span>', label)
+        return label
+
     def render_invoice(self, record):
+        if record.invoice_id is None:
+            return "Several" if record.applied_amount else "—"
         return format_html(
             '<a class="mono" href="{}">{}</a>',
             reverse("billing:invoice_detail", args=[record.invoice_id]),

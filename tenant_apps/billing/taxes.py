@@ -10,6 +10,9 @@ EU VAT rules as an EU issuer applies them (issuer = this instance's identity):
 An issuer outside the EU: an EU business with a confirmed VAT id → reverse charge, with
 the legal mention; anyone else → the rate configured for the customer's country (EU
 consumers: the destination rate, as the non-Union OSS scheme has it).
+A late-payment fee is compensation, not the price of a supply: by default it is outside
+the scope of VAT (`late_fee_outside_scope`, with its mention); an instance may choose to
+tax it like the late invoice instead (billing settings).
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ REVERSE_CHARGE_NOTE = (
     "(Article 196, Council Directive 2006/112/EC)."
 )
 OUTSIDE_SCOPE_NOTE = "Services supplied outside the EU: not subject to EU VAT."
+LATE_FEE_OUTSIDE_SCOPE_NOTE = (
+    "Late payment fee: compensation for late payment, not the price of a supply, "
+    "so outside the scope of VAT (no VAT charged)."
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,17 @@ def tax_context(
         return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
     return TaxContext(
         Invoice.TaxTreatment.STANDARD, customer_country, _rates(customer_country, rates_cache)
+    )
+
+
+def late_fee_outside_scope(*, customer) -> TaxContext:
+    """A late-fee invoice when late fees are outside the scope of VAT: no VAT, and the
+    invoice says why."""
+    return TaxContext(
+        Invoice.TaxTreatment.OUTSIDE_SCOPE,
+        str(customer.country or "").upper(),
+        {},
+        LATE_FEE_OUTSIDE_SCOPE_NOTE,
     )
 
 

@@ -1,10 +1,8 @@
 """Periodic re-check of EU VAT ids: those VIES could not confirm when they were entered, and
-valid ones whose last confirmation is older than RECONFIRM_AFTER (reverse charge relies on
-a recent one)."""
+valid ones whose last confirmation is older than `vies.reconfirm_after()` (reverse charge
+relies on a recent one; billing also asks again when it issues with an older one)."""
 
 from __future__ import annotations
-
-import datetime
 
 from django.db.models import Q
 from django.utils import timezone
@@ -15,9 +13,9 @@ from config.tenant_tasks import fan_out, instance_task
 from . import services
 from .models import Customer
 from .tax_ids import EU_VAT_PREFIXES, NORTHERN_IRELAND_PREFIX
+from .vies import reconfirm_after
 
 BATCH_SIZE = 50
-RECONFIRM_AFTER = datetime.timedelta(days=30)
 
 
 @instance_task(name="tenant_apps.clients.tasks.tax_ids_recheck", ignore_result=True)
@@ -32,7 +30,7 @@ def tax_ids_recheck() -> int:
     )
     stale = Q(
         tax_id_status=Customer.TaxIdStatus.VALID,
-        tax_id_checked_at__lt=timezone.now() - RECONFIRM_AFTER,
+        tax_id_checked_at__lt=timezone.now() - reconfirm_after(),
     )
     pending = (
         Customer.objects.filter(eu_vat_ids)

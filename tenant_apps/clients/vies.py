@@ -46,6 +46,14 @@ class VatServiceUnavailable(Exception):
     """The registry could not answer now; the number's validity is still unknown."""
 
 
+def reconfirm_after() -> datetime.timedelta:
+    """How old a valid answer may be before reverse charge relies on it again (the
+    UPLINE_VIES_RECONFIRM_DAYS setting, 30 days unless configured)."""
+    from django.conf import settings
+
+    return datetime.timedelta(days=getattr(settings, "UPLINE_VIES_RECONFIRM_DAYS", 30))
+
+
 def _envelope(country_code: str, number: str, requester: tuple[str, str] | None = None) -> bytes:
     """checkVat, or — when the issuer's own VAT id is known — checkVatApprox, whose answer
     carries a consultation number that proves the check was made (for reverse charge)."""

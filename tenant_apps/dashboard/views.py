@@ -17,6 +17,7 @@ from tenant_apps.accounts.forms import StaffInviteForm
 from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
+from tenant_apps.billing.issuer import issuer_missing_sentence
 from tenant_apps.instance import ports
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.selectors import issuer_identity_get
@@ -50,6 +51,8 @@ class DashboardView(StaffRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["allocations"] = ports.allocations(self.request.tenant.schema_name)
         context["identity"] = issuer_identity_get()
+        # Said before anyone tries to invoice: what the identity still lacks.
+        context["issuer_missing"] = issuer_missing_sentence(context["identity"])
         context["team_size"] = User.objects.filter(role__in=STAFF_ROLES, is_active=True).count()
         context["customer_count"] = User.objects.filter(role="customer", is_active=True).count()
         return context
@@ -140,6 +143,11 @@ class IdentityForm(ModelForm):
 class IdentityView(StaffRequiredMixin, FormView):
     template_name = "dashboard/identity.html"
     form_class = IdentityForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["issuer_missing"] = issuer_missing_sentence()
+        return context
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()

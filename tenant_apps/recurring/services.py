@@ -24,11 +24,15 @@ from django.utils import timezone
 
 from tenant_apps.billing import notifications
 from tenant_apps.billing import services as billing
-from tenant_apps.billing.models import Invoice, InvoiceLine, PendingCharge
+from tenant_apps.billing.issuer import issuer_missing_sentence
+from tenant_apps.billing.models import BillingSettings, Invoice, InvoiceLine, PendingCharge
+from tenant_apps.billing.tax_evidence import vat_ids_reconfirm_before_run
 from tenant_apps.catalog.models import BillingCycle
+from tenant_apps.clients.models import Customer
 from tenant_apps.instance import audit, clock
 from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.money import round_money
+from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.orders import notifications as service_notifications
 from tenant_apps.orders import services
 from tenant_apps.orders.models import Order, Service
@@ -44,6 +48,34 @@ def _finish(run: BillingRun, log: list[str]) -> BillingRun:
     run.finished_at = timezone.now()
     run.save()
     return run
+
+
+def _refused(run: BillingRun, log: list[str], sentence: str) -> BillingRun:
+    """A run that could not do its work records why and ends, without raising: the nightly
+    fan-out goes on to the next instance, and staff read the sentence on the run."""
+    log.append(sentence)
+    run.log = log[-500:]
+    run.status = BillingRun.Status.FAILED
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _reconfirm_vat_ids(customers, log: list[str], actor) -> None:
+    """Old VIES confirmations these invoices would reverse charge on are confirmed again
+    before the run locks anything (a registry call never waits inside a lock)."""
+    identity = issuer_identity_get()
+    log.extend(
+        vat_ids_reconfirm_before_run(
+            customers=customers.filter(
+                kind=Customer.Kind.COMPANY, tax_id_status=Customer.TaxIdStatus.VALID
+            )
+            .exclude(tax_id="")
+            .order_by("pk"),
+            issuer_country=identity.country if identity else "",
+            actor=actor,
+        )
+    )
 
 
 @contextmanager
@@ -74,7 +106,9 @@ def renewals_run(
     """Invoice every service whose next period starts within the renewal lead time.
 
     One invoice per customer and currency per run; numbers are taken in one block.
-    Services set to cancel at the end of their term are cancelled instead once due.
+    Services set to cancel at the end of their term are cancelled instead once due. While the
+    issuer identity lacks what an invoice must show, the run issues nothing and ends failed,
+    saying what is missing (it does not raise: the nightly fan-out goes on).
     """
     today = today or clock.today()
     actor = _actor(actor, triggered_by)
@@ -91,6 +125,10 @@ def renewals_run(
             next_due_date__lte=today,
         )
         for service in ending:
+            # An add-on may have ended a moment ago, with its plan.
+            service.refresh_from_db(fields=["status"])
+            if service.status not in Service.HOLDS_CAPACITY:
+                continue
             services.service_transition(
                 service=service,
                 to=Service.Status.CANCELLED,
@@ -111,6 +149,17 @@ def renewals_run(
                 | Q(invoiced_period_start__lt=F("next_due_date"))
             )
             .order_by("customer_id", "id")
+        )
+        refused = issuer_missing_sentence()
+        if refused:
+            return _refused(run, log, f"No renewal invoices were issued. {refused}")
+        _reconfirm_vat_ids(
+            Customer.objects.filter(
+                Q(pk__in=due.values("customer_id"))
+                | Q(pk__in=PendingCharge.objects.filter(invoice__isnull=True).values("customer_id"))
+            ),
+            log,
+            actor,
         )
         while True:
             with transaction.atomic():
@@ -286,17 +335,42 @@ def dunning_run(
     )
     log: list[str] = []
     with _recorded(run, log):
-        _expire_abandoned_checkouts(
-            today=today, days=settings_row.checkout_expiry_days, actor=actor, log=log
-        )
-        for invoice in _overdue_invoices(today):
+        # Late fees and the credit notes of expired checkouts are documents: without a
+        # complete issuer identity dunning still reminds and suspends, and says what it left.
+        refused = issuer_missing_sentence()
+        if refused:
+            log.append(f"No late fee was charged and no abandoned checkout cancelled. {refused}")
+        else:
+            _expire_abandoned_checkouts(
+                today=today, days=settings_row.checkout_expiry_days, actor=actor, log=log
+            )
+        overdue_invoices = list(_overdue_invoices(today))
+        if not refused and settings_row.late_fee_vat == BillingSettings.LateFeeVat.STANDARD:
+            # A taxed late fee is treated like the late invoice, reverse charge included.
+            _reconfirm_vat_ids(
+                Customer.objects.filter(
+                    pk__in={
+                        invoice.customer_id
+                        for invoice in overdue_invoices
+                        if (today - invoice.due_date).days >= settings_row.late_fee_after_days
+                        and invoice.late_fee_invoice_id is None
+                        and not invoice.is_late_fee
+                    }
+                ),
+                log,
+                actor,
+            )
+        for invoice in overdue_invoices:
             overdue = (today - invoice.due_date).days
             with transaction.atomic():
                 # Lock order: the invoice's services first, then the invoice, then (late
                 # fee) the number sequence — as renewals do (services, then numbers).
                 linked = Service.objects.filter(invoice_lines__invoice_id=invoice.pk).distinct()
+                # With their add-ons, which are suspended and terminated with their plan.
                 list(
-                    Service.objects.filter(pk__in=linked.values("pk"))
+                    Service.objects.filter(
+                        Q(pk__in=linked.values("pk")) | Q(parent_id__in=linked.values("pk"))
+                    )
                     .order_by("pk")
                     .select_for_update()
                 )
@@ -327,6 +401,7 @@ def dunning_run(
                 fee = round_money(fee, locked.currency)
                 if (
                     fee > 0
+                    and not refused
                     and overdue >= settings_row.late_fee_after_days
                     and locked.late_fee_invoice_id is None
                     # Never a fee on a fee: a late-fee invoice is reminded, not charged again.
@@ -343,7 +418,10 @@ def dunning_run(
                             )
                         ],
                     )
-                    late = billing.invoice_issue(invoice=late, issue_date=today, actor=actor)
+                    # Its VIES confirmation was renewed above, before the locks.
+                    late = billing.invoice_issue(
+                        invoice=late, issue_date=today, reconfirm_vat_id=False, actor=actor
+                    )
                     locked.late_fee_invoice = late
                     locked.save(update_fields=["late_fee_invoice"])
                     run.late_fees += 1
@@ -357,7 +435,10 @@ def dunning_run(
                 ):
                     for service in linked.filter(
                         status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED]
-                    ):
+                    ).order_by("pk"):
+                        service.refresh_from_db(fields=["status"])
+                        if service.status not in Service.HOLDS_CAPACITY:
+                            continue  # an add-on terminated with its plan a moment ago
                         services.service_terminate(
                             service=service, reason=f"Invoice {locked.number} unpaid"
                         )
@@ -369,7 +450,10 @@ def dunning_run(
                     settings_row.suspend_after_days is not None
                     and overdue >= settings_row.suspend_after_days
                 ):
-                    for service in linked.filter(status=Service.Status.ACTIVE):
+                    for service in linked.filter(status=Service.Status.ACTIVE).order_by("pk"):
+                        service.refresh_from_db(fields=["status"])
+                        if service.status != Service.Status.ACTIVE:
+                            continue  # an add-on suspended with its plan a moment ago
                         suspended = services.service_suspend(
                             service=service,
                             reason=f"Invoice {locked.number} unpaid",

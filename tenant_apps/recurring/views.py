@@ -67,6 +67,10 @@ class RunNowView(BillingWriteMixin, View):
         except (DomainError, ValidationError) as exc:
             messages.error(request, f"The dunning run stopped: {_sentence(exc)}")
             return redirect("recurring:run_detail", pk=renewals.pk)
+        if renewals.status == BillingRun.Status.FAILED:
+            # Refused without raising (an incomplete issuer identity): its log says why.
+            messages.error(request, f"The renewal run stopped: {renewals.log[-1]}")
+            return redirect("recurring:run_detail", pk=renewals.pk)
         messages.success(
             request,
             f"Billing run done: {run_summary(renewals)}; {run_summary(dunning)}.",

@@ -52,7 +52,15 @@ def _populate(schema_name: str, services_count: int) -> None:
     from tenant_apps.orders.models import Service
 
     with schema_context(schema_name):
-        issuer_identity_set(legal_name=f"{schema_name} SARL", country="FR")
+        # Complete, as Art. 226 requires: billing issues nothing without it (issue 9).
+        issuer_identity_set(
+            legal_name=f"{schema_name} SARL",
+            address_line1="1 rue de la Paix",
+            postal_code="75001",
+            city="Paris",
+            country="FR",
+            tax_id="FR40303265045",
+        )
         standard = TaxClass.objects.get(code="standard")
         TaxRate.objects.create(country="FR", tax_class=standard, rate=Decimal("20"))
         product = Product.objects.create(code="web", name="Web hosting", tax_class=standard)

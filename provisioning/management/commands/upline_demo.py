@@ -87,6 +87,7 @@ RESELLERS = [
         "name": "Acme Hosting",
         "legal_name": "Acme Hosting SARL",
         "country": "FR",
+        "vat_id": "FR13542107651",
         "plan": "reseller-pro",
         "pays": True,
         "staff": [
@@ -103,6 +104,7 @@ RESELLERS = [
         "name": "Bluebird Web",
         "legal_name": "Bluebird Web GmbH",
         "country": "DE",
+        "vat_id": "DE287465393",
         "plan": "reseller-start",
         "pays": False,
         "staff": [("help@bluebird.test", "Hana Help", Role.SUPPORT)],
@@ -318,6 +320,8 @@ class Command(BaseCommand):
             address_line1="3 rue du Port" if spec["country"] == "FR" else "Hafenstraße 3",
             postal_code="13002" if spec["country"] == "FR" else "20457",
             city="Marseille" if spec["country"] == "FR" else "Hamburg",
+            # With the address, what Art. 226 requires of an issuer: invoices need it.
+            tax_id=spec["vat_id"],
             email=f"billing@{spec['slug']}.test",
             currency="EUR",
             bank_details="IBAN on request",

@@ -1,21 +1,28 @@
-"""Billing API of payments received: list, read, and record one (on account or against an
-invoice of the customer's).
+"""Billing API of payments received: list, read, record one (on account, against one
+invoice, or across several), refund it, reverse it.
 
-Every staff member reads; recording needs `can_bill`, with the caller as the actor.
+Every staff member reads; writing needs `can_bill`, with the caller as the actor.
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tenant_apps.instance.audit import request_actor
 
-from .. import services
+from .. import services, settlement
 from ..models import Payment
 from ..selectors import payment_list
-from ..serializers import PaymentCreateSerializer, PaymentSerializer
+from ..serializers import (
+    PaymentCreateSerializer,
+    PaymentReverseSerializer,
+    PaymentSerializer,
+    RefundCreateSerializer,
+    RefundSerializer,
+)
 from .common import REFUSED, CanBillOrReadOnly
 
 
@@ -50,7 +57,7 @@ class PaymentViewSet(
         if "customer" in filters:
             qs = qs.filter(customer_id=filters["customer"])
         if "invoice" in filters:
-            qs = qs.filter(invoice_id=filters["invoice"])
+            qs = qs.filter(allocations__invoice_id=filters["invoice"])
         if "method" in filters:
             qs = qs.filter(method=filters["method"])
         if "received_after" in filters:
@@ -60,7 +67,8 @@ class PaymentViewSet(
         return qs
 
     @extend_schema(
-        summary="Record a payment: on account, or against one of the customer's invoices",
+        summary="Record a payment: on account, against one of the customer's invoices, or "
+        "across several",
         request=PaymentCreateSerializer,
         responses={201: PaymentSerializer, 400: REFUSED, 409: REFUSED},
     )
@@ -71,3 +79,33 @@ class PaymentViewSet(
             actor=request_actor(request), created_by=request.user, **payload.validated_data
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Refund a payment, fully or partly (credit notes are issued with it)",
+        request=RefundCreateSerializer,
+        responses={201: RefundSerializer, 400: REFUSED, 409: REFUSED},
+    )
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        payment = self.get_object()
+        payload = RefundCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        refund = settlement.payment_refund(
+            payment=payment, actor=request_actor(request), **payload.validated_data
+        )
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Reverse a payment recorded by mistake (its invoices open again)",
+        request=PaymentReverseSerializer,
+        responses={200: PaymentSerializer, 400: REFUSED, 409: REFUSED},
+    )
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk=None):
+        payment = self.get_object()
+        payload = PaymentReverseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reversed_payment = settlement.payment_reverse(
+            payment=payment, actor=request_actor(request), **payload.validated_data
+        )
+        return Response(PaymentSerializer(reversed_payment).data)

@@ -16,7 +16,7 @@ from .invoices import (
     InvoiceListView,
     InvoicePdfView,
 )
-from .payments import CustomerCreditView, PaymentListView
+from .payments import CustomerCreditView, PaymentDetailView, PaymentListView
 from .settings import (
     EmailTemplateEditView,
     EmailTemplateListView,
@@ -37,6 +37,7 @@ __all__ = [
     "InvoiceDetailView",
     "InvoiceListView",
     "InvoicePdfView",
+    "PaymentDetailView",
     "PaymentListView",
     "SettingsView",
     "TaxRateDeleteView",

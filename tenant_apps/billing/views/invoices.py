@@ -34,9 +34,11 @@ from ..forms import (
     VoidForm,
     currency_codes,
 )
+from ..issuer import issuer_missing_sentence
 from ..models import Invoice
 from ..selectors import invoice_credit_remaining, invoice_list, invoice_summary, with_balance
 from ..tables import InvoiceFilter, InvoiceTable, customer_url
+from ..tax_evidence import evidence_rows, invoice_tax_evidence
 from .common import document_page_context, invoice_or_404, optional_url, pdf_response
 
 # The History card shows the latest events; the full trail is in the audit log.
@@ -68,6 +70,7 @@ class InvoiceListView(BillingStaffMixin, TemplateView):
                 for row in summary["overdue"]
             ],
             can_bill=self.user_can_bill(),
+            issuer_missing=issuer_missing_sentence() if self.user_can_bill() else "",
         )
         return context
 
@@ -158,18 +161,26 @@ class InvoiceDetailView(BillingStaffMixin, View):
             "customer_has_credit": customer.credit_balance > 0,
             "payments": [
                 {
-                    "payment": payment,
-                    "amount": format_money(payment.amount, payment.currency),
-                    "applied": format_money(payment.applied_amount, payment.currency),
-                    "to_credit": payment.amount > payment.applied_amount,
+                    "payment": allocation.payment,
+                    "amount": format_money(allocation.payment.amount, invoice.currency),
+                    "applied": format_money(allocation.amount, invoice.currency),
+                    "refunded": format_money(allocation.refunded, invoice.currency)
+                    if allocation.refunded
+                    else "",
+                    "to_credit": allocation.payment.amount > allocation.payment.applied_amount,
                 }
-                for payment in invoice.payments.select_related("created_by")
+                for allocation in invoice.allocations.select_related("payment__created_by")
             ],
             "credit_notes": [
                 {"note": note, "total": format_money(note.total, note.currency)}
                 for note in invoice.credit_notes.all()
             ],
             "history": invoice_history(invoice),
+            "tax_evidence": _evidence_context(invoice),
+            # Said on the page before anyone presses Issue (drafts, credit notes).
+            "issuer_missing": issuer_missing_sentence()
+            if can_write and (invoice.is_editable or credit_remaining > 0)
+            else "",
             "can_bill": can_write,
             "can_edit": can_write and invoice.is_editable,
             "can_pay": can_write and is_open,
@@ -190,6 +201,14 @@ class InvoiceDetailView(BillingStaffMixin, View):
             "open_form": forms.get("open_form", ""),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _evidence_context(invoice: Invoice) -> dict | None:
+    """The "Tax evidence" panel of an issued document: what its treatment relied on."""
+    evidence = invoice_tax_evidence(invoice)
+    if evidence is None:
+        return None
+    return {"summary": evidence.get("summary", ""), "rows": evidence_rows(evidence)}
 
 
 class InvoiceActionView(InvoiceDetailView):
@@ -241,12 +260,20 @@ class InvoiceActionView(InvoiceDetailView):
         return None
 
     def do_issue(self, invoice):
+        was_reverse_charge = invoice.tax_treatment == Invoice.TaxTreatment.REVERSE_CHARGE
         issued = services.invoice_issue(invoice=invoice, actor=self.request.user)
         messages.success(
             self.request,
             f"{issued.get_kind_display()} {issued.number} issued. Its PDF is prepared and "
             "e-mailed to the customer in the background.",
         )
+        if was_reverse_charge and issued.tax_treatment != Invoice.TaxTreatment.REVERSE_CHARGE:
+            # VIES, asked again at issue, no longer confirms the customer's VAT id.
+            evidence = invoice_tax_evidence(issued) or {}
+            messages.warning(
+                self.request,
+                f"Not reverse charged. {evidence.get('summary', '')}".strip(),
+            )
         return None
 
     def do_delete(self, invoice):

@@ -1,5 +1,6 @@
-"""`manage.py vat_rates_refresh [--schema S] [--date YYYY-MM-DD]`: write the EU standard VAT
-rates in force into the tax rates of every instance (or one)."""
+"""`manage.py vat_rates_refresh [--schema S] [--date YYYY-MM-DD]`: write the EU VAT rates in
+force (standard, and the reduced classes an instance has a tax class of) into the tax rates
+of every instance (or one)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from ...vat_rates import eu_vat_rates_refresh
 
 
 class Command(BaseCommand):
-    help = "Write the EU standard VAT rates in force into every instance's tax rates."
+    help = (
+        "Write the EU VAT rates in force into every instance's tax rates: the standard rate, "
+        "and the reduced, reduced_lower and super_reduced rates where the instance has a tax "
+        "class with that code."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--schema", help="Only this instance's schema (default: all)")
