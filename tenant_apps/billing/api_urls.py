@@ -1,6 +1,6 @@
 """API routes of billing (mounted at /api/)."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from .api import (
@@ -17,5 +17,6 @@ router.register("tax-rates", TaxRateViewSet, basename="billing-api-tax-rate")
 
 urlpatterns = [
     path("billing-settings/", BillingSettingsView.as_view(), name="billing-api-settings"),
+    path("", include("tenant_apps.billing.reports.api_urls")),
     *router.urls,
 ]

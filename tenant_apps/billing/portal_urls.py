@@ -1,6 +1,6 @@
 """Customer-portal routes of billing (mounted at /portal/billing/)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import portal_views as views
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("", views.PortalInvoiceListView.as_view(), name="invoice_list"),
     path("invoices/<int:pk>/", views.PortalInvoiceDetailView.as_view(), name="invoice_detail"),
     path("invoices/<int:pk>/pdf/", views.PortalInvoicePdfView.as_view(), name="invoice_pdf"),
+    path("", include("tenant_apps.billing.reports.portal_urls")),
 ]

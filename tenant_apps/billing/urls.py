@@ -1,6 +1,6 @@
 """Staff-area routes of billing (mounted at /staff/billing/)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("invoices/<int:pk>/apply-credit/", _action("apply_credit"), name="invoice_apply_credit"),
     path("invoices/<int:pk>/credit-note/", _action("credit_note"), name="invoice_credit_note"),
     path("payments/", views.PaymentListView.as_view(), name="payment_list"),
+    path("reports/", include("tenant_apps.billing.reports.urls")),
     path("payments/<int:pk>/", views.PaymentDetailView.as_view(), name="payment_detail"),
     path(
         "customers/<int:customer_pk>/credit/",
