@@ -26,7 +26,9 @@ from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.services import customer_update
 from tenant_apps.instance.models import AuditEvent
-from tests.billing_fixtures import make_customer, setup_issuer
+from tenant_apps.orders import services as orders
+from tenant_apps.orders.models import Service
+from tests.billing_fixtures import make_customer, make_product, setup_issuer
 from tests.conftest import client_for
 
 TODAY = datetime.date(2026, 11, 26)
@@ -530,3 +532,25 @@ def test_the_api_refunds_reverses_and_allocates(instance_a):
     assert reversed_.status_code == 200 and reversed_.json()["reversed_at"]
     with schema_context(instance_a.schema_name):
         assert Invoice.objects.get(pk=one.pk).status == Invoice.Status.ISSUED
+
+
+def test_a_service_page_shows_a_refund_credit_note_as_money_given_back(
+    instance_a, django_capture_on_commit_callbacks
+):
+    with schema_context(instance_a.schema_name):
+        setup_issuer("FR")
+        customer = make_customer("Service Refund")
+        order = orders.order_place(
+            customer=customer,
+            items=[{"product": make_product("refund-plan"), "cycle": "monthly", "label": "r.test"}],
+        )
+        invoice = orders.order_accept(order=order, today=TODAY)
+        with django_capture_on_commit_callbacks(execute=True):
+            payment = services.payment_record(
+                customer=customer, invoice=invoice, amount=invoice.total, method="cash"
+            )
+        settlement.payment_refund(payment=payment, amount="6.00", reason="Half a month")
+        service_id = Service.objects.get(order_item__order=order).pk
+    page = client_for(instance_a, instance_a.owner).get(f"/staff/orders/services/{service_id}/")
+    text = page.content.decode()
+    assert "€10.00" in text and "-€5.00" in text.replace("−", "-")

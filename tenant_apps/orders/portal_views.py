@@ -32,6 +32,7 @@ from .selectors import (
     addon_choices,
     get_order_for,
     get_service_for,
+    line_signed_net,
     order_invoices,
     orderable_plans,
     service_invoice_lines,
@@ -105,7 +106,7 @@ class PortalServiceDetailView(PortalCustomerMixin, TemplateView):
                 "line": line,
                 "invoice": line.invoice,
                 "url": optional_url("portal_billing:invoice_detail", pk=line.invoice_id),
-                "net": format_money(line.net_amount, line.invoice.currency),
+                "net": format_money(line_signed_net(line), line.invoice.currency),
             }
             for line in service_invoice_lines(service)[:24]
         ]

@@ -154,6 +154,11 @@ def service_invoice_lines(service: Service) -> QuerySet[InvoiceLine]:
     )
 
 
+def line_signed_net(line: InvoiceLine):
+    """A line's net as the service's history reads it: a credit note's lines give back."""
+    return -line.net_amount if line.invoice.kind == Invoice.Kind.CREDIT_NOTE else line.net_amount
+
+
 def service_counts_by_status() -> dict[str, int]:
     return dict(Service.objects.values_list("status").annotate(n=Count("id")).order_by())
 

@@ -38,6 +38,7 @@ from .selectors import (
     can_take_addons,
     get_order_for,
     get_service_for,
+    line_signed_net,
     order_invoices,
     order_list,
     plan_change_choices,
@@ -298,7 +299,7 @@ class ServiceDetailView(StaffRequiredMixin, TemplateView):
                 "line": line,
                 "invoice": line.invoice,
                 "url": optional_url("billing:invoice_detail", pk=line.invoice_id),
-                "net": format_money(line.net_amount, line.invoice.currency),
+                "net": format_money(line_signed_net(line), line.invoice.currency),
             }
             for line in service_invoice_lines(service)[:50]
         ]
