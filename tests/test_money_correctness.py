@@ -982,3 +982,32 @@ def test_an_issued_invoice_cannot_be_voided_under_eu_rules_and_the_page_offers_n
     assert api.status_code == 409 and "credit note" in api.json()["detail"]
     with schema_context(instance_a.schema_name):
         assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.ISSUED
+
+
+def test_a_document_billing_only_a_period_to_come_is_due_when_that_period_starts(acme):
+    # E.g. a downgrade that re-bills an unpaid renewal: nothing is owed before the period.
+    customer = make_customer("Future Period")
+    start = TODAY + datetime.timedelta(days=30)
+    draft = services.invoice_create_draft(
+        customer=customer,
+        lines=[
+            {
+                "description": "Hosting, next period",
+                "unit_price": "10",
+                "period_start": start,
+                "period_end": start + datetime.timedelta(days=30),
+            }
+        ],
+    )
+    invoice = services.invoice_issue(invoice=draft, issue_date=TODAY)
+    assert invoice.due_date == start
+    # A document that also charges something now keeps the usual terms.
+    mixed = services.invoice_create_draft(
+        customer=customer,
+        lines=[
+            {"description": "Setup", "unit_price": "5"},
+            {"description": "Hosting", "unit_price": "10", "period_start": start},
+        ],
+    )
+    mixed = services.invoice_issue(invoice=mixed, issue_date=TODAY)
+    assert mixed.due_date == TODAY + datetime.timedelta(days=14)

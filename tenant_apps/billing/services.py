@@ -541,6 +541,9 @@ def _invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None, actor)
     [number] = numbers_take(
         series=locked.kind, number_format=settings_row.invoice_number_format, on_date=on_date
     )
+    # As for renewals: a document that only bills periods still to come is not due before
+    # the first of them starts (a late fee must never land before the period it pays).
+    periods = [line.period_start for line in drafted if line.period_start is not None]
     before = _mark_issued(
         locked,
         number=number,
@@ -548,6 +551,7 @@ def _invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None, actor)
         terms_days=settings_row.payment_terms_days,
         issuer=_issuer_snapshot(),
         now=timezone.now(),
+        not_due_before=min(periods) if periods and len(periods) == len(drafted) else None,
     )
     locked.save()
     audit.audit_record(
