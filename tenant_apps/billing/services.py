@@ -695,6 +695,13 @@ def _credit(
         customer.refresh_from_db(fields=["credit_balance"])
 
 
+def credit_change(customer: Customer, before: Decimal) -> dict[str, list]:
+    """The audit row's credit balance change, when there is one."""
+    if customer.credit_balance == before:
+        return {}
+    return {"credit_balance": [before, customer.credit_balance]}
+
+
 def credit_available(customer: Customer, currency: str) -> Decimal:
     """The customer's account credit in one currency (the cached balance for its own)."""
     if currency == customer.currency:
@@ -866,11 +873,7 @@ def payment_record(
         "reference": payment.reference,
         "applied": applied,
     }
-    credit_change = (
-        {"credit_balance": [credit_before, locked_customer.credit_balance]}
-        if locked_customer.credit_balance != credit_before
-        else {}
-    )
+    credited = credit_change(locked_customer, credit_before)
     now = timezone.now()
     for index, (inv, part) in enumerate(settles):
         paid_before = inv.amount_paid
@@ -885,7 +888,7 @@ def payment_record(
                 **_status_change(status_before, inv),
                 "amount_paid": [paid_before, inv.amount_paid],
                 # The credit the payment left is told once, on its last invoice.
-                **(credit_change if index == len(settles) - 1 else {}),
+                **(credited if index == len(settles) - 1 else {}),
             },
             detail={**detail, "applied": part} if len(settles) > 1 else detail,
         )
@@ -894,7 +897,7 @@ def payment_record(
             CUSTOMER_PAYMENT_RECORDED,
             actor=actor or created_by,
             obj=locked_customer,
-            changes=credit_change,
+            changes=credited,
             detail=detail,
         )
     from . import tasks
@@ -936,8 +939,7 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None, actor=None) -> Decima
         **_status_change(status_before, locked),
         "amount_paid": [paid_before, locked.amount_paid],
     }
-    if locked_customer.credit_balance != credit_before:
-        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
+    changes.update(credit_change(locked_customer, credit_before))
     audit.audit_record(
         INVOICE_CREDIT_APPLIED,
         actor=actor,
@@ -1221,8 +1223,7 @@ def credit_note_create(
     }
     if original.amount_paid != paid_before:
         changes["amount_paid"] = [paid_before, original.amount_paid]
-    if locked_customer.credit_balance != credit_before:
-        changes["credit_balance"] = [credit_before, locked_customer.credit_balance]
+    changes.update(credit_change(locked_customer, credit_before))
     audit.audit_record(
         INVOICE_CREDITED,
         actor=actor,

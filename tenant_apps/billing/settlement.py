@@ -188,8 +188,7 @@ def payment_refund(
     locked.refunded_amount += amount
     locked.save(update_fields=["refunded_amount"])
     changes = {"refunded_amount": [refunded_before, locked.refunded_amount]}
-    if customer.credit_balance != credit_before:
-        changes["credit_balance"] = [credit_before, customer.credit_balance]
+    changes.update(services.credit_change(customer, credit_before))
     audit.audit_record(
         PAYMENT_REFUNDED,
         actor=actor,
@@ -266,8 +265,7 @@ def payment_reverse(*, payment: Payment, reason: str, actor=None) -> Payment:
     locked.reversal_reason = reason.strip()[:300]
     locked.save(update_fields=["reversed_at", "reversal_reason"])
     changes = {"reversed_at": [None, now]}
-    if customer.credit_balance != credit_before:
-        changes["credit_balance"] = [credit_before, customer.credit_balance]
+    changes.update(services.credit_change(customer, credit_before))
     audit.audit_record(
         PAYMENT_REVERSED,
         actor=actor,
