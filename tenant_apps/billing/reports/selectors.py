@@ -824,16 +824,26 @@ def journal_rows(
                 yield from rows
 
 
+CSV_CHUNK_BYTES = 1 << 20
+
+
 def journal_csv_chunks(*, start: datetime.date, end: datetime.date) -> Iterator[bytes]:
     """The journal as CSV bytes (one header, then each part), written by PostgreSQL itself
-    (COPY) and handed on block by block."""
+    (COPY) and handed on in chunks of about a megabyte: COPY's own blocks are a few
+    kilobytes, and passing each one through the response costs more than writing it."""
     params = _journal_params(start, end)
+    pending = bytearray()
     with report_settings(), connection.cursor() as cursor:
         for index, sql in enumerate(journal_sql(spreadsheet_safe=True)):
             options = "FORMAT csv, HEADER" if index == 0 else "FORMAT csv"
             with cursor.copy(f"COPY ({sql}) TO STDOUT WITH ({options})", params) as copy:
                 for block in copy:
-                    yield bytes(block)
+                    pending += block
+                    if len(pending) >= CSV_CHUNK_BYTES:
+                        yield bytes(pending)
+                        pending.clear()
+    if pending:
+        yield bytes(pending)
 
 
 @report_settings()
