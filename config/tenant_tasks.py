@@ -4,6 +4,11 @@ A worker thread that forgets to set its schema runs in whatever schema the previ
 left behind. `InstanceTask` makes the schema an explicit, required argument, enters it for
 the duration of the call and then restores the schema that was active before.
 
+A task for an instance whose schema is gone (deleted after the task was queued) is refused
+before it runs: PostgreSQL accepts a search path naming a schema that does not exist and
+would resolve every table to the public schema's table of the same name, so the task would
+read and write the operator's own data. `InstanceGone` says so loudly instead.
+
 `fan_out(task)` is the one pattern for "do X in every instance": it enqueues one task per
 instance (the operator's public instance included), so a slow instance delays only itself
 and a failure is retried per instance.
@@ -12,16 +17,40 @@ and a failure is retried per instance.
 from __future__ import annotations
 
 from celery import Task
-from django_tenants.utils import get_public_schema_name, schema_context
+from django.db import connection
+from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
 from config.celery import app
 from tenant_apps.instance import ports
+
+
+class InstanceGone(RuntimeError):
+    """The task's instance no longer exists: running it would reach the operator's tables."""
+
+
+def require_instance_schema(schema_name: str) -> None:
+    """Raise InstanceGone unless `schema_name` is the public schema or the schema of an
+    existing instance that is still there in PostgreSQL."""
+    if schema_name == get_public_schema_name():
+        return
+    with schema_context(get_public_schema_name()):
+        registered = get_tenant_model().objects.filter(schema_name=schema_name).exists()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
+            exists = cursor.fetchone() is not None
+    if not (registered and exists):
+        raise InstanceGone(
+            f"Refused to run in schema {schema_name!r}: "
+            + ("no instance uses it" if exists else "it does not exist (instance deleted?)")
+            + "; nothing was run, so nothing could fall through to the operator's tables."
+        )
 
 
 class InstanceTask(Task):
     """Base class for tasks that run inside one instance's schema (`schema_name=` kwarg)."""
 
     def __call__(self, *args, schema_name: str, **kwargs):
+        require_instance_schema(schema_name)
         # schema_context restores whatever schema was active before: public in a worker,
         # and the request's own instance when the task runs inline (eager mode).
         with schema_context(schema_name):

@@ -2,9 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularRedocView
 
-from config.api_schema import InstanceSchemaView
+from config.api_schema import InstanceSchemaView, StaffApiDocsView
 from tenant_apps.dashboard.views import home
 
 urlpatterns = [
@@ -26,7 +25,7 @@ urlpatterns = [
     path("portal/support/", include("tenant_apps.helpdesk.portal_urls")),
     path("api/", include("config.urls_api")),
     path("api/schema/", InstanceSchemaView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", StaffApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
 

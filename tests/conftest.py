@@ -142,6 +142,16 @@ def _no_network_vat_registry():
 
 
 @pytest.fixture(autouse=True)
+def _empty_default_cache():
+    """API throttles and password-mail limits count in the default cache, which the
+    rolled-back transaction does not undo: each test starts with every allowance whole."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _clean_routing_and_schema():
     routing.invalidate()
     yield

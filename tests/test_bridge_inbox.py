@@ -98,7 +98,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    # A receiver on this machine is reachable only with the development-only setting.
+    settings.UPLINE_CALLBACKS_ALLOW_LOCAL = True
     stub = Receiver()
     stub.thread.start()
     yield stub
@@ -283,7 +285,10 @@ def test_a_staff_reply_sends_exactly_one_signed_callback(
         helpdesk.ticket_reply(ticket=ticket, author=_staff(operator.support), body="Delisted.")
     assert len(receiver.requests) == 1
     headers, body = receiver.requests[0]
-    expected = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
+    timestamp = headers["X-Upline-Timestamp"]
+    assert abs(int(timestamp) - timezone.now().timestamp()) < 60
+    signed = f"{timestamp}.".encode() + body
+    expected = hmac.new(endpoint.secret.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-Upline-Signature"] == f"sha256={expected}"
     assert headers["X-Upline-Event"] == "escalation.replied"
     document = json.loads(body)
@@ -408,10 +413,15 @@ def test_two_drains_at_once_send_a_delivery_only_once(django_db_blocker, monkeyp
             endpoint.delete()
 
 
-def test_callback_urls_must_be_https_except_on_this_machine(instance_a):
+def test_callback_urls_must_be_https_and_local_ones_only_in_development(instance_a, settings):
     reseller = _reseller(instance_a)
     with pytest.raises(Exception, match="https://"):
         inbox.callback_endpoint_set(reseller=reseller, url="http://billing.acme.example/hook")
+    with pytest.raises(Exception, match="must not be this machine"):
+        inbox.callback_endpoint_set(reseller=reseller, url="https://localhost/hook")
+    with pytest.raises(Exception, match="Use an https://"):
+        inbox.callback_endpoint_set(reseller=reseller, url="http://localhost:8080/hook")
+    settings.UPLINE_CALLBACKS_ALLOW_LOCAL = True  # development only
     local = inbox.callback_endpoint_set(reseller=reseller, url="http://localhost:8080/hook")
     changed = inbox.callback_endpoint_set(reseller=reseller, url="https://acme.example/hook")
     assert changed.pk == local.pk and changed.secret == local.secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,10 @@ UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 # How old a VIES confirmation of a customer's VAT id may be before reverse charge relies on
 # it again: older ones are checked on schedule and again when an invoice is issued.
 UPLINE_VIES_RECONFIRM_DAYS = int(env("UPLINE_VIES_RECONFIRM_DAYS", "30"))
+# Callbacks to resellers' software go to public addresses on port 443 only; port 80 too
+# when this is on. A receiver on this machine is reachable only in development (dev.py).
+UPLINE_CALLBACKS_ALLOW_PLAIN_HTTP = env_bool("UPLINE_CALLBACKS_ALLOW_PLAIN_HTTP", False)
+UPLINE_CALLBACKS_ALLOW_LOCAL = False
 
 # ---------------------------------------------------------------------------------------
 # Applications. Tenant apps run in every instance schema AND in the public schema, where
@@ -69,6 +74,9 @@ TENANT_APPS = [
     "tenant_apps.helpdesk",
     "tenant_apps.dashboard",
     "tenant_apps.portal",
+    # Failed sign-ins (django-axes): its tables live in each instance's schema, so a
+    # lockout on one instance never locks the same e-mail on another.
+    "axes",
 ]
 
 SHARED_APPS = [
@@ -108,6 +116,9 @@ MIDDLEWARE = [
     "tenant_apps.referrals.middleware.RefererCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Turns a sign-in refused for too many failures into the lockout page (after auth).
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -180,6 +191,23 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Bounded work: every task gets SoftTimeLimitExceeded after 4 minutes and is killed after 5
+# (long ones set their own limits on the task). acks_late redelivers a task whose worker
+# vanished; a task that kills its worker process (a hard limit, out of memory) must not be
+# redelivered to kill the next one, so it is acknowledged as failed, never requeued, and a
+# failed or timed-out task is acknowledged too. Retries are explicit and bounded per task
+# (tests/test_bounded_work.py checks every registered task).
+CELERY_TASK_SOFT_TIME_LIMIT = int(env("CELERY_TASK_SOFT_TIME_LIMIT", "240"))
+CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", "300"))
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+# A child process is replaced after this many tasks or this much memory (KiB): a leak in
+# one task slows nothing down for long.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512_000
+# Redis redelivers an unacknowledged task after this long: longer than any hard limit, so
+# a task still running is never started a second time beside itself.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "refill-instance-pool": {
@@ -227,6 +255,11 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+# Axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -249,6 +282,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    # Per user (or per address when anonymous), per instance: the default cache prefixes
+    # every key with the schema (KEY_FUNCTION above). The inbox API sets its own scope.
+    "DEFAULT_THROTTLE_CLASSES": ["config.api_throttling.InstanceApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": env("UPLINE_API_RATE", "600/min"),
+        "api_anonymous": env("UPLINE_API_ANONYMOUS_RATE", "60/min"),
+        "bridge_inbox": env("UPLINE_BRIDGE_INBOX_RATE", "120/min"),
+    },
+    # The client's address is REMOTE_ADDR unless trusted proxies are declared (see below).
+    "NUM_PROXIES": int(env("UPLINE_TRUSTED_PROXY_COUNT", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Upline API",
@@ -256,6 +299,8 @@ SPECTACULAR_SETTINGS = {
     "its own tokens; the operator's console API answers on the base domain.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema (and the docs page, see config.api_schema) is for the instance's staff.
+    "SERVE_PERMISSIONS": ["tenant_apps.accounts.permissions.IsInstanceStaff"],
     # API docs are served from the sidecar package's static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -278,6 +323,60 @@ SPECTACULAR_SETTINGS = {
         "TicketSourceEnum": "tenant_apps.helpdesk.models.Ticket.Source",
         "MessageKindEnum": "tenant_apps.helpdesk.models.Message.Kind",
     },
+}
+
+# ---------------------------------------------------------------------------------------
+# Security: sign-in lockouts, password e-mail limits, Content-Security-Policy.
+# production.py turns this on; commands that only make sense elsewhere refuse to run then.
+UPLINE_PRODUCTION = False
+# How many proxies in front of Upline append to X-Forwarded-For (nginx: 1). 0 means the
+# client is REMOTE_ADDR and the header, which anyone can send, is never read.
+UPLINE_TRUSTED_PROXY_COUNT = int(env("UPLINE_TRUSTED_PROXY_COUNT", "0"))
+
+# django-axes: ten failures lock the e-mail (from any address) and the address (for any
+# e-mail) of that instance for the cool-off; the attempts table is in the instance schema.
+AXES_FAILURE_LIMIT = int(env("UPLINE_SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("UPLINE_SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "tenant_apps.accounts.throttling.signin_username"
+AXES_CLIENT_IP_CALLABLE = "tenant_apps.accounts.throttling.signin_client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Tries while locked out do not extend the lockout: the page's "try again in" stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "tenant_apps.accounts.throttling.lockout_response"
+AXES_VERBOSE = False
+# Successful sign-ins are in the instance's audit trail already (accounts.signins).
+AXES_DISABLE_ACCESS_LOG = True
+
+# Password e-mails (reset links, invitations) per instance in a sliding hour.
+UPLINE_PASSWORD_MAIL_LIMITS = {
+    "reset": {
+        "per_address": int(env("UPLINE_RESET_MAILS_PER_ADDRESS", "3")),
+        "per_ip": int(env("UPLINE_RESET_MAILS_PER_IP", "20")),
+    },
+    "invitation": {
+        "per_address": int(env("UPLINE_INVITATION_MAILS_PER_ADDRESS", "3")),
+        "per_ip": int(env("UPLINE_INVITATION_MAILS_PER_IP", "100")),
+    },
+}
+UPLINE_PASSWORD_MAIL_WINDOW_SECONDS = 3600
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, never
+# inline. Inline style attributes remain (meters, PDF previews) and cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],  # the API docs page (ReDoc) searches in a worker
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
 }
 
 # ---------------------------------------------------------------------------------------
@@ -307,5 +406,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "weasyprint.progress": {"level": "WARNING"},  # seven INFO lines per PDF otherwise
+        "axes": {"level": "WARNING"},  # failures and lockouts only, not every sign-in
     },
 }

@@ -30,6 +30,7 @@ from shared_apps.tenancy.models import Reseller
 from . import inbox
 from .models import ExternalEscalation
 from .services import ResellerInactive
+from .throttling import InboxThrottle
 
 KEYWORD = b"bearer"
 
@@ -205,6 +206,7 @@ class EscalationViewSet(viewsets.GenericViewSet):
 
     authentication_classes = [InboxKeyAuthentication]
     permission_classes = [IsInboxClient]
+    throttle_classes = [InboxThrottle]
     parser_classes = [JSONParser]
     serializer_class = InboxEscalationSerializer
     lookup_value_regex = r"[0-9]+"

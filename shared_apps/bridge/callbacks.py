@@ -11,6 +11,14 @@ Sending: `callback_deliveries_send` claims one due row at a time with
 send the same row. A worker that dies after the POST but before its commit makes the row
 due again: receivers drop repeats by the `X-Upline-Delivery` id.
 
+Where: `callback_transport` resolves the host at send time, refuses addresses that are not
+public and connects to the checked address (no SSRF). A refused address is recorded on the
+row and the delivery is given up at once: retrying would only be refused again.
+
+Signing: `X-Upline-Timestamp` (Unix seconds) and `X-Upline-Signature: sha256=<HMAC-SHA256
+of "<timestamp>.<body>">`, so a captured request cannot be replayed later: receivers refuse
+a timestamp more than `REPLAY_WINDOW` away from their clock (README, "Signed callbacks").
+
 Lock order (the relay and `inbox.external_escalation_reply`): the operator ticket, then
 the ExternalEscalation row.
 """
@@ -22,8 +30,7 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
+import time
 from http.client import HTTPException
 
 from django.conf import settings
@@ -34,6 +41,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from tenant_apps.helpdesk.models import Message, Ticket
 from tenant_apps.helpdesk.rich_text import html_to_text
 
+from . import callback_transport
 from .models import CallbackDelivery, CallbackEndpoint, ExternalEscalation
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,8 @@ MAX_ATTEMPTS = 10
 TIMEOUT_SECONDS = 10
 FIRST_RETRY = datetime.timedelta(seconds=30)
 LONGEST_WAIT = datetime.timedelta(hours=6)
+# How far a receiver should let X-Upline-Timestamp be from its own clock (documented).
+REPLAY_WINDOW = datetime.timedelta(minutes=5)
 
 
 def staff_label(message: Message) -> str:
@@ -51,9 +61,10 @@ def staff_label(message: Message) -> str:
     return f"{operator} — {name}" if name else operator
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The X-Upline-Signature value: HMAC-SHA256 of the raw body, hex."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Upline-Signature value: HMAC-SHA256 of "<timestamp>.<raw body>", hex."""
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -112,24 +123,10 @@ def _deliver_later() -> None:
 # Sending
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect would re-send (or drop) a signed body somewhere nobody configured.
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-# No proxy from the environment: callbacks go straight to the configured address.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
-
-
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST and return the HTTP status; network failures raise OSError/HTTPException."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    """POST and return the HTTP status; network failures raise OSError/HTTPException, an
+    address that may not be reached raises callback_transport.RefusedDestination."""
+    return callback_transport.post(url, body, headers, timeout=TIMEOUT_SECONDS)
 
 
 def backoff(attempts: int) -> datetime.timedelta:
@@ -146,24 +143,31 @@ def body_of(delivery: CallbackDelivery) -> bytes:
 def _attempt(delivery: CallbackDelivery) -> bool:
     endpoint = delivery.endpoint
     body = body_of(delivery)
+    timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Upline-Callbacks/1",
         "X-Upline-Event": delivery.event,
         "X-Upline-Delivery": str(delivery.pk),
-        "X-Upline-Signature": sign(endpoint.secret, body),
+        "X-Upline-Timestamp": timestamp,
+        "X-Upline-Signature": sign(endpoint.secret, timestamp, body),
     }
-    error = ""
+    error, refused = "", False
     try:
         status = _post(endpoint.url, body, headers)
         if not 200 <= status < 300:
             error = f"The endpoint answered HTTP {status}."
+    except callback_transport.RefusedDestination as exc:
+        error, refused = f"Refused to send: {exc}", True
     except (OSError, HTTPException, ValueError) as exc:
         error = f"Could not reach the endpoint: {exc}"
     now = timezone.now()
     delivery.attempts += 1
     if not error:
         delivery.delivered_at, delivery.next_attempt_at, delivery.last_error = now, None, ""
+    elif refused:
+        delivery.next_attempt_at = None
+        delivery.last_error = f"{error} Not retried: set a public https address for the reseller."
     elif delivery.attempts >= MAX_ATTEMPTS:
         delivery.next_attempt_at = None
         delivery.last_error = f"{error} Gave up after {MAX_ATTEMPTS} attempts."

@@ -5,11 +5,11 @@ Lives in the public schema; it names tickets by (reseller, id) pairs, never by f
 across schemas.
 """
 
-from urllib.parse import urlsplit
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from .callback_transport import url_problem
 
 
 class EscalationLink(models.Model):
@@ -66,20 +66,14 @@ class EscalationLink(models.Model):
 # --------------------------------------------------------------------------------------
 # Inbox for resellers on other billing software: keys, their escalations, signed callbacks.
 
-LOCAL_CALLBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-
 
 def validate_callback_url(url: str) -> None:
-    """https only: the signed payloads carry the operator's answers. Plain http is allowed
-    for a receiver on this machine (tests, a local relay), where nothing crosses a network."""
-    parts = urlsplit(url or "")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in LOCAL_CALLBACK_HOSTS:
-        return
-    raise ValidationError(
-        "Use an https:// address for the callback (http:// only for 127.0.0.1 or localhost)."
-    )
+    """https on port 443 only: the signed payloads carry the operator's answers, and the
+    address is the reseller's choice (no private or loopback address; see
+    `callback_transport`, which checks again at send time after resolving the name)."""
+    problem = url_problem(url)
+    if problem:
+        raise ValidationError(problem)
 
 
 class InboxToken(models.Model):

@@ -10,7 +10,10 @@ from __future__ import annotations
 from config.celery import app
 
 
-@app.task(name="bridge.callbacks_deliver", ignore_result=True)
+# Up to 100 deliveries with a 10-second timeout each.
+@app.task(
+    name="bridge.callbacks_deliver", ignore_result=True, soft_time_limit=20 * 60, time_limit=21 * 60
+)
 def callbacks_deliver() -> int:
     from .callbacks import callback_deliveries_send
 

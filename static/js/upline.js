@@ -4,6 +4,8 @@
  *  - <button data-busy="Working…">     disabled + relabelled while its form submits
  *  - .alert-success                    fades out after 6 s (unless [data-persist])
  *  - .alert [data-dismiss]             close button removes its alert
+ *  - order forms, ticket replies        see the sections below
+ * No page has inline script: the Content-Security-Policy allows scripts from /static/ only.
  */
 (function () {
   "use strict";
@@ -100,6 +102,82 @@
     if (first) first.focus();
   });
 
+  /* Order forms: show only the add-ons offered with the chosen plan. Plans come from a
+     select[data-plan-select] or radios with data-plan; add-on checkboxes carry
+     data-plans="<plan ids>". Without script every add-on is listed and the server checks. */
+  function chosenPlan(form) {
+    var select = form.querySelector("select[data-plan-select]");
+    if (select) return select.value;
+    var radio = form.querySelector("input[type=radio][data-plan]:checked");
+    return radio ? radio.getAttribute("data-plan") : "";
+  }
+
+  function refreshAddons(form) {
+    var plan = chosenPlan(form);
+    var shown = 0;
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=checkbox][data-plans]"), function (box) {
+      var plans = (box.getAttribute("data-plans") || "").split(" ");
+      var offered = !plan || plans.indexOf(plan) !== -1;
+      var row = box.closest("div") || box.parentNode;
+      row.hidden = !offered;
+      if (!offered) box.checked = false;
+      if (offered) shown += 1;
+    });
+    var none = form.querySelector("[data-no-addons]");
+    if (none) none.hidden = shown > 0 || !plan;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target.matches || !target.matches("select[data-plan-select], input[type=radio][data-plan]")) return;
+    if (target.form) refreshAddons(target.form);
+  });
+
+  /* Ticket page: a canned reply picked in #canned-picker is appended to #id_body; the
+     "internal note" box relabels the reply form. */
+  document.addEventListener("change", function (event) {
+    var picker = event.target;
+    if (picker.id !== "canned-picker") return;
+    var body = document.getElementById("id_body");
+    var tpl = document.getElementById("canned-" + picker.value);
+    if (!body || !tpl) return;
+    var text = tpl.content ? tpl.content.textContent : tpl.textContent;
+    body.value = body.value ? body.value.replace(/\s*$/, "") + "\n\n" + text : text;
+    body.focus();
+    picker.value = "";
+  });
+
+  function syncReplyForm() {
+    var internal = document.getElementById("id_internal");
+    var form = document.getElementById("reply-form");
+    var submit = document.getElementById("reply-submit");
+    var hint = document.getElementById("reply-hint");
+    if (!internal || !form || !submit || !hint) return;
+    var on = internal.checked;
+    form.classList.toggle("is-internal", on);
+    submit.textContent = on ? "Add internal note" : "Send reply";
+    hint.textContent = on ? "Only staff of this instance see internal notes." : "The customer gets this by e-mail and in their portal.";
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "id_internal") syncReplyForm();
+  });
+
+  /* <button data-quote="ID">: quote that message's text into the reply (as a reply to the
+     customer, not an internal note). */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-quote]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-quote"));
+    var body = document.getElementById("id_body");
+    if (!source || !body) return;
+    var text = source.querySelector(".hd-msg-body").innerText.trim();
+    body.value = (body.value ? body.value.replace(/\s*$/, "") + "\n\n" : "") + text;
+    var internal = document.getElementById("id_internal");
+    if (internal && internal.checked) { internal.checked = false; syncReplyForm(); }
+    body.focus();
+  });
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll(".alert-success:not([data-persist])"), function (alert) {
       window.setTimeout(function () { dismiss(alert); }, 6000);
@@ -107,6 +185,10 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-formset-add]"), function (button) {
       button.hidden = false;
     });
+    Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+      if (form.querySelector("input[type=checkbox][data-plans]")) refreshAddons(form);
+    });
+    syncReplyForm();
   }
 
   if (document.readyState === "loading") {

@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
+)
+from django.core.exceptions import ValidationError
 
-from . import services
+from . import services, throttling
 from .models import STAFF_ROLES, Role
+from .signins import client_ip
 
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(
         label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Ask for a reset link; limited per address and per client address on this instance.
+
+    The limit counts every request, whether or not an account has the address, so being
+    refused says nothing about who has an account here.
+    """
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        try:
+            throttling.password_mail_reserve(
+                kind=throttling.RESET, email=email, ip_address=client_ip(self.request)
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["email"], code="throttled") from exc
+        return email
 
 
 class ResetPasswordForm(SetPasswordForm):
@@ -33,9 +62,27 @@ class ChangePasswordForm(PasswordChangeForm):
         )
 
 
+def _staff_role_choices(*, with_owner: bool) -> list[tuple[str, str]]:
+    return [
+        (r.value, r.label) for r in Role if r in STAFF_ROLES and (with_owner or r != Role.OWNER)
+    ]
+
+
 class StaffInviteForm(forms.Form):
+    """Invite a staff member; only owners are offered the owner role (the service decides)."""
+
     email = forms.EmailField(label="E-mail")
     full_name = forms.CharField(label="Full name", max_length=200, required=False)
-    role = forms.ChoiceField(
-        choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES and r != Role.OWNER]
-    )
+    role = forms.ChoiceField(choices=_staff_role_choices(with_owner=False))
+
+    def __init__(self, *args, offer_owner: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = _staff_role_choices(with_owner=offer_owner)
+
+
+class StaffRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=_staff_role_choices(with_owner=True))
+
+    def __init__(self, *args, offer_owner: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = _staff_role_choices(with_owner=offer_owner)

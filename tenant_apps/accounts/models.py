@@ -95,5 +95,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def can_bill(self) -> bool:
         return self.is_active and self.role in BILLING_ROLES
 
+    @property
+    def can_change_tax_terms(self) -> bool:
+        """A customer's tax status, tax id, exemption and currency decide what invoices
+        charge, so they belong to the roles that bill; support reads them only."""
+        return self.can_bill
+
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email

@@ -76,6 +76,11 @@ def _can_bill(user) -> bool:
 
 
 NOT_BILLING = "Only the owner, administrators and billing staff can do this."
+NOT_TAX_TERMS = (
+    "Only the owner, administrators and billing staff can change a customer's tax status, "
+    "tax id, exemption reason or currency."
+)
+NOT_TEAM_MANAGER = "Only the owner or an administrator can manage the team."
 NOT_MANAGER = "Only the owner or an administrator can change billing settings."
 
 
@@ -102,6 +107,28 @@ class BillingWriteMixin(BillingStaffMixin):
         if user.is_authenticated and user.is_instance_staff and not _can_bill(user):
             raise PermissionDenied(NOT_BILLING)
         return super().dispatch(request, *args, **kwargs)
+
+
+class TeamManagerMixin(StaffRequiredMixin):
+    """The team screens: the owner and administrators only (other staff and customers 403)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
+            raise PermissionDenied(NOT_TEAM_MANAGER)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CanManageTeam(IsInstanceStaff):
+    """API of the team: the owner and administrators, for reading and writing alike."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.user.can_manage_instance:
+            return True
+        self.message = NOT_TEAM_MANAGER
+        return False
 
 
 class BillingManagerMixin(StaffRequiredMixin):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from django.conf import settings
+
 from tenant_apps.instance import audit
 
 from .models import User
@@ -23,12 +25,20 @@ ANONYMOUS = "anonymous"
 
 
 def client_ip(request) -> str | None:
-    """The address the request came from (REMOTE_ADDR).
+    """The address the request came from.
 
-    X-Forwarded-For is written by whoever sends the request; it may be honoured only behind
-    a proxy the settings declare trusted, and no such setting exists, so it is never read.
+    REMOTE_ADDR, unless `UPLINE_TRUSTED_PROXY_COUNT` proxies are declared in front of
+    Upline: then the X-Forwarded-For entry the outermost of them appended (the entries
+    left of it are written by the client and never trusted). Sign-in lockouts, mail limits
+    and API throttles all count by this address.
     """
-    value = (getattr(request, "META", None) or {}).get("REMOTE_ADDR", "")
+    meta = getattr(request, "META", None) or {}
+    value = meta.get("REMOTE_ADDR", "")
+    proxies = getattr(settings, "UPLINE_TRUSTED_PROXY_COUNT", 0)
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if proxies > 0 and forwarded:
+        value = forwarded[-min(proxies, len(forwarded))]
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:

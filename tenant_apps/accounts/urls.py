@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from .forms import ChangePasswordForm, EmailAuthenticationForm, ResetPasswordForm
+from .password_reset import LimitedPasswordResetView
 
 app_name = "accounts"
 
@@ -31,7 +32,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        LimitedPasswordResetView.as_view(
             success_url=reverse_lazy("accounts:password_reset_done"),
             email_template_name="registration/password_reset_email.html",
             subject_template_name="registration/password_reset_subject.txt",

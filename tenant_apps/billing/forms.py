@@ -12,12 +12,11 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
-from tenant_apps.instance.emails import PLAIN_TEXT
+from tenant_apps.instance.email_sandbox import template_problem
 from tenant_apps.instance.models import EmailTemplate
 from tenant_apps.instance.money import BILLABLE_CURRENCIES, validate_currency
 
@@ -323,7 +322,8 @@ class BillingSettingsForm(forms.Form):
     invoice_number_format = forms.CharField(
         max_length=60,
         help_text="Placeholders: <code>{year}</code> and <code>{number}</code>; "
-        "<code>{number:06d}</code> pads to six digits.",
+        "<code>{number:06d}</code> pads to six digits (up to 12). Around them: letters, "
+        "digits, spaces and - _ / . #",
     )
     credit_note_number_format = forms.CharField(max_length=60)
     reminder_days = forms.CharField(
@@ -459,11 +459,10 @@ class EmailTemplateForm(forms.ModelForm):
 
     def _compiles(self, name: str) -> str:
         value = self.cleaned_data[name]
-        try:
-            # Like notifications' engine: no loaders, so nothing can be included.
-            PLAIN_TEXT.from_string(value)
-        except TemplateSyntaxError as exc:
-            raise ValidationError(f"This is not valid template syntax: {exc}") from exc
+        # The sandbox the e-mail renders in: allowed tags and filters only, sizes capped.
+        problem = template_problem(value)
+        if problem:
+            raise ValidationError(problem)
         return value
 
     def clean_subject(self) -> str:

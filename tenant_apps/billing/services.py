@@ -41,6 +41,7 @@ from .models import (
     PaymentAllocation,
     TaxRate,
 )
+from .number_formats import render_number
 from .signals import invoice_settled, service_periods_cancelled
 from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
 from .taxes import TaxContext, late_fee_outside_scope, tax_context
@@ -187,12 +188,8 @@ def tax_rate_delete(*, tax_rate: TaxRate, actor=None) -> None:
 
 
 def format_number(number_format: str, *, year: int, number: int) -> str:
-    if "{number" not in number_format:
-        raise ValidationError("The number format must contain {number}.")
-    try:
-        return number_format.format(year=year, number=number)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise ValidationError(f"“{number_format}” is not a valid number format ({exc}).") from exc
+    """Render a document number; the format is parsed by a grammar, never executed."""
+    return render_number(number_format, year=year, number=number)
 
 
 def numbers_take(

@@ -84,6 +84,13 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         customer = self.get_object()
         payload = CustomerInputSerializer(instance=customer, data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
+        asked_status = request.data.get("tax_id_status") if hasattr(request.data, "get") else None
+        if asked_status is not None and asked_status != customer.tax_id_status:
+            # Read-only for everyone (the registry sets it), but asking is refused like
+            # any other tax term for those who may not change them.
+            services.tax_terms_guard(
+                actor=self._actor(), customer=customer, fields=["tax_id_status"]
+            )
         changes = dict(payload.validated_data)
         missing = [field for field in REQUIRED_ON_PUT if field not in changes]
         if not partial and missing:

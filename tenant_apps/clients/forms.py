@@ -43,6 +43,8 @@ BILLING_DETAILS_FIELDS = [
     "country",
     "tax_id",
 ]
+# The customer's tax terms on the staff form (services.TAX_TERMS_FIELDS decides who writes).
+TAX_TERMS_FORM_FIELDS = ("currency", "tax_id", "tax_exempt", "tax_exempt_reason")
 # A tuple: Django's inline formset appends the foreign key to a form's `fields` list.
 CONTACT_FORM_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
 
@@ -67,9 +69,14 @@ class CustomerForm(forms.ModelForm):
             "kind": forms.RadioSelect,
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, tax_terms_locked: bool = False, **kwargs):
         kwargs.pop("instance", None)  # never bind the real customer (see module docstring)
         super().__init__(*args, **kwargs)
+        if tax_terms_locked:
+            # Disabled fields keep their initial value whatever a crafted POST sends.
+            for name in TAX_TERMS_FORM_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Changed by the owner, administrators or billing."
 
 
 class BillingDetailsForm(forms.ModelForm):

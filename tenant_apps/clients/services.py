@@ -11,7 +11,10 @@ Rules kept here and nowhere else:
   fields they change, under the customer's row lock);
 - every write records one event in the instance's audit trail (`instance.audit`), on the
   customer (or the contact) with the customer's id, so the customer page lists them all;
-- the customer's status moves only along `Customer.pipeline` (active ⇄ closed).
+- the customer's status moves only along `Customer.pipeline` (active ⇄ closed);
+- a customer's tax terms (`TAX_TERMS_FIELDS`) are changed only by users who
+  `can_change_tax_terms` (the billing roles), or the customer's own tax id by the customer:
+  `tax_terms_guard` is the one rule, for screens and API alike.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_countries import countries
 
 from tenant_apps.accounts.models import Role, User
+from tenant_apps.accounts.permissions import NOT_TAX_TERMS
 from tenant_apps.accounts.services import user_send_password_link
+from tenant_apps.accounts.throttling import INVITATION, password_mail_reserve
 from tenant_apps.instance import audit
 from tenant_apps.instance.money import validate_currency
 from tenant_apps.instance.pipelines import InvalidTransition, transition
@@ -61,6 +66,8 @@ EDITABLE_FIELDS = (
     "notes",
 )
 CONTACT_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
+# What decides how a customer is taxed and in which currency they are billed.
+TAX_TERMS_FIELDS = ("currency", "tax_id", "tax_id_status", "tax_exempt", "tax_exempt_reason")
 _TAX_STATE_FIELDS = ("tax_id_status", "tax_id_checked_at", "tax_id_check_detail")
 # Services and invoices that keep a customer open (string values: orders and billing own them).
 _LIVE_SERVICE_STATUSES = ("pending", "active", "suspended")
@@ -100,6 +107,29 @@ def _check_lengths(model, data: Mapping[str, Any], errors: dict[str, list[str]])
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+# --------------------------------------------------------------------------------------
+# Who may change what
+
+
+def tax_terms_guard(*, actor, customer: Customer | None, fields: Iterable[str]) -> None:
+    """Refuse (PermissionDenied, a 403) a change of the customer's tax terms by someone who
+    may not make it; called before anything is checked remotely or written.
+
+    Billing roles change them; support staff read them; a customer may state their own tax
+    id (the registry, not they, decides its status); the system (no user) is trusted.
+    """
+    touched = set(fields) & set(TAX_TERMS_FIELDS)
+    if not touched:
+        return
+    user = getattr(actor, "user", actor)  # a user, or a user acting through an API key
+    if not isinstance(user, User) or user.can_change_tax_terms:
+        return
+    own_record = customer is not None and customer.user_id == user.pk and user.is_customer
+    if own_record and touched <= {"tax_id"}:
+        return
+    raise PermissionDenied(NOT_TAX_TERMS)
 
 
 # --------------------------------------------------------------------------------------
@@ -331,9 +361,19 @@ def customer_create(
     actor=None,
 ) -> Customer:
     """Add a customer (and its contacts). Without a currency, the instance's own is used."""
-    if not currency:
-        identity = issuer_identity_get()
-        currency = identity.currency if identity else "EUR"
+    identity = issuer_identity_get()
+    default_currency = identity.currency if identity else "EUR"
+    currency = currency or default_currency
+    # On a new customer, a tax term counts as changed when it differs from its default.
+    set_terms = {
+        "tax_id": bool(_text(tax_id)),
+        "tax_exempt": bool(tax_exempt),
+        "tax_exempt_reason": bool(_text(tax_exempt_reason)),
+        "currency": _text(currency).upper() != default_currency,
+    }
+    tax_terms_guard(
+        actor=actor, customer=None, fields=[field for field, is_set in set_terms.items() if is_set]
+    )
     values = {
         "kind": kind,
         "name": name,
@@ -403,6 +443,7 @@ def customer_update(*, customer: Customer, actor=None, **changes: Any) -> Custom
     changed = [field for field in EDITABLE_FIELDS if data[field] != current[field]]
     if not changed:
         return customer
+    tax_terms_guard(actor=actor, customer=customer, fields=changed)
     tax_state: dict[str, Any] = {}
     if "tax_id" in changed or "country" in changed:
         tax_state = _tax_id_state(tax, data["country"])  # network: before the row lock
@@ -522,10 +563,18 @@ def customer_reopen(*, customer: Customer, actor=None) -> Customer:
     return locked
 
 
-def customer_portal_invite(*, customer: Customer, domain: str, use_https: bool, actor=None) -> User:
+def customer_portal_invite(
+    *,
+    customer: Customer,
+    domain: str,
+    use_https: bool,
+    actor=None,
+    ip_address: str | None = None,
+) -> User:
     """Give the customer a portal login (their e-mail) and mail them a set-password link.
 
     The link is built for `domain`, the instance's own host, so it works only there.
+    Invitations are limited per address and per `ip_address` (the inviter's) per hour.
     """
     if customer.status == Customer.Status.CLOSED:
         raise ValidationError({"status": ["Reopen this customer before inviting them."]})
@@ -541,6 +590,7 @@ def customer_portal_invite(*, customer: Customer, domain: str, use_https: bool, 
                 ]
             }
         )
+    password_mail_reserve(kind=INVITATION, email=email, ip_address=ip_address)
     try:
         with transaction.atomic():
             locked = Customer.objects.select_for_update().get(pk=customer.pk)

@@ -16,6 +16,7 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from tenant_apps.accounts.permissions import CustomerRequiredMixin, StaffRequiredMixin
+from tenant_apps.accounts.signins import client_ip
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.forms import form_add_service_errors as apply_errors
 from tenant_apps.instance.money import format_money
@@ -60,7 +61,14 @@ def _tax_id_message(request, customer: Customer) -> None:
         messages.warning(request, text)
 
 
-class CustomerMixin(StaffRequiredMixin):
+class TaxTermsMixin:
+    """Staff who may not change tax terms see them read-only (the service enforces it)."""
+
+    def tax_terms_locked(self) -> bool:
+        return not self.request.user.can_change_tax_terms
+
+
+class CustomerMixin(TaxTermsMixin, StaffRequiredMixin):
     def get_customer(self) -> Customer:
         try:
             return get_customer_for(self.request.user, self.kwargs["pk"])
@@ -80,25 +88,30 @@ class CustomerListView(StaffRequiredMixin, TemplateView):
         return context
 
 
-class CustomerCreateView(StaffRequiredMixin, TemplateView):
+class CustomerCreateView(TaxTermsMixin, StaffRequiredMixin, TemplateView):
     template_name = "clients/customer_form.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if "form" not in kwargs:
-            identity = issuer_identity_get()
             context["form"] = CustomerForm(
-                initial={
-                    "currency": identity.currency if identity else "EUR",
-                    "country": identity.country if identity else "",
-                }
+                initial=self.form_initial(), tax_terms_locked=self.tax_terms_locked()
             )
             context["contacts"] = ContactFormSet(instance=Customer(), prefix=CONTACTS_PREFIX)
         context["creating"] = True
         return context
 
+    def form_initial(self) -> dict:
+        identity = issuer_identity_get()
+        return {
+            "currency": identity.currency if identity else "EUR",
+            "country": identity.country if identity else "",
+        }
+
     def post(self, request, *args, **kwargs):
-        form = CustomerForm(request.POST)
+        form = CustomerForm(
+            request.POST, initial=self.form_initial(), tax_terms_locked=self.tax_terms_locked()
+        )
         contacts = ContactFormSet(request.POST, instance=Customer(), prefix=CONTACTS_PREFIX)
         if form.is_valid() and contacts.is_valid():
             new_contacts = [
@@ -148,14 +161,21 @@ class CustomerEditView(CustomerMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         customer = kwargs.get("customer") or self.get_customer()
         if "form" not in kwargs:
-            context["form"] = CustomerForm(initial=_initial(customer, CUSTOMER_FORM_FIELDS))
+            context["form"] = CustomerForm(
+                initial=_initial(customer, CUSTOMER_FORM_FIELDS),
+                tax_terms_locked=self.tax_terms_locked(),
+            )
             context["contacts"] = ContactFormSet(instance=customer, prefix=CONTACTS_PREFIX)
         context["customer"] = customer
         return context
 
     def post(self, request, *args, **kwargs):
         customer = self.get_customer()
-        form = CustomerForm(request.POST, initial=_initial(customer, CUSTOMER_FORM_FIELDS))
+        form = CustomerForm(
+            request.POST,
+            initial=_initial(customer, CUSTOMER_FORM_FIELDS),
+            tax_terms_locked=self.tax_terms_locked(),
+        )
         contacts = ContactFormSet(request.POST, instance=customer, prefix=CONTACTS_PREFIX)
         if form.is_valid() and contacts.is_valid():
             try:
@@ -242,6 +262,7 @@ class CustomerInviteView(CustomerActionView):
             domain=self.request.get_host(),
             use_https=self.request.is_secure(),
             actor=self.request.user,
+            ip_address=client_ip(self.request),
         )
         messages.success(
             self.request,

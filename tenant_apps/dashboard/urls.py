@@ -2,13 +2,20 @@
 
 from django.urls import path
 
-from . import views
+from . import team, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="home"),
-    path("team/", views.TeamView.as_view(), name="staff_list"),
+    path("team/", team.TeamView.as_view(), name="staff_list"),
+    path("team/<int:pk>/", team.StaffMemberView.as_view(), name="staff_member"),
+    path("team/<int:pk>/deactivate/", team.StaffAccessView.as_view(), name="staff_deactivate"),
+    path(
+        "team/<int:pk>/reactivate/",
+        team.StaffAccessView.as_view(reactivate=True),
+        name="staff_reactivate",
+    ),
     path("identity/", views.IdentityView.as_view(), name="identity"),
     path("api-tokens/", views.ApiTokensView.as_view(), name="api_tokens"),
     path("activity/", views.ActivityView.as_view(), name="activity"),

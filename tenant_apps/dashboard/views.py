@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.forms import ModelForm
 from django.http import FileResponse, Http404
@@ -13,10 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
 from rest_framework.authtoken.models import Token
 
-from tenant_apps.accounts.forms import StaffInviteForm
 from tenant_apps.accounts.models import STAFF_ROLES, User
 from tenant_apps.accounts.permissions import StaffRequiredMixin
-from tenant_apps.accounts.services import api_token_revoke, api_token_rotate, staff_invite
+from tenant_apps.accounts.services import api_token_revoke, api_token_rotate
 from tenant_apps.billing.issuer import issuer_missing_sentence
 from tenant_apps.instance import ports
 from tenant_apps.instance.models import IssuerIdentity
@@ -56,40 +54,6 @@ class DashboardView(StaffRequiredMixin, TemplateView):
         context["team_size"] = User.objects.filter(role__in=STAFF_ROLES, is_active=True).count()
         context["customer_count"] = User.objects.filter(role="customer", is_active=True).count()
         return context
-
-
-class TeamView(StaffRequiredMixin, FormView):
-    template_name = "dashboard/team.html"
-    form_class = StaffInviteForm
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["members"] = User.objects.filter(role__in=STAFF_ROLES).order_by("email")
-        context["can_invite"] = self.request.user.can_manage_instance
-        return context
-
-    def form_valid(self, form):
-        if not self.request.user.can_manage_instance:
-            messages.error(self.request, "Only the owner or an administrator can invite staff.")
-            return redirect("dashboard:staff_list")
-        try:
-            user = staff_invite(
-                email=form.cleaned_data["email"],
-                full_name=form.cleaned_data["full_name"],
-                role=form.cleaned_data["role"],
-                domain=self.request.get_host(),
-                use_https=self.request.is_secure(),
-                actor=self.request.user,
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
-            return self.form_invalid(form)
-        messages.success(
-            self.request, f"{user.email} was invited and will receive a link to set a password."
-        )
-        return redirect("dashboard:staff_list")
 
 
 class IdentityForm(ModelForm):

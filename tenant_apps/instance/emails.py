@@ -2,9 +2,10 @@
 
 Each e-mail's wording is the instance's `EmailTemplate` row for its key when staff wrote one,
 else the default in `templates/emails/<key>.txt` (first line `Subject: …`, then the body).
-Both are plain text rendered by the Django template engine with autoescape off and no
-loaders. Callers pass plain values only (numbers, names, formatted amounts, links), never
-model instances, so staff-written text cannot walk relations to data it must not see.
+Both are plain text rendered in the template sandbox (`email_sandbox`: allowed tags and
+filters only, dict keys only, loops and output capped) with autoescape off. Callers pass
+plain values only (numbers, names, formatted amounts, links), never model instances, so
+staff-written text cannot walk relations to data it must not see.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
-from django.template import Context, Engine, TemplateDoesNotExist, loader
+from django.template import TemplateDoesNotExist, loader
 
+from .email_sandbox import render_template
 from .models import EmailTemplate, IssuerIdentity
 
 log = logging.getLogger(__name__)
-
-# No loaders: staff-written text cannot {% include %} or {% extends %} files.
-PLAIN_TEXT = Engine(autoescape=False, loaders=[])
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,8 @@ def email_template_default(key: str) -> tuple[str, str] | None:
 
 
 def _render(subject: str, body: str, context: dict) -> Rendered:
-    # Context() escapes by default whatever the engine says; these are plain-text e-mails.
-    subject_text = PLAIN_TEXT.from_string(subject).render(Context(context, autoescape=False))
-    body_text = PLAIN_TEXT.from_string(body).render(Context(context, autoescape=False))
+    subject_text = render_template(subject, context)
+    body_text = render_template(body, context)
     # One line, whatever the template did: a newline in a subject is a header injection.
     return Rendered(" ".join(subject_text.split()), body_text.strip() + "\n")
 

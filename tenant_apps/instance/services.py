@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import audit
+from .email_sandbox import template_problem
 from .models import EmailTemplate, IssuerIdentity
 
 IDENTITY_CHANGED = audit.event_type("identity.changed", "Issuer identity changed")
@@ -39,6 +40,13 @@ def issuer_identity_set(*, legal_name: str, actor=None, **fields) -> IssuerIdent
 def email_template_set(*, key: str, subject: str, body: str, actor=None) -> EmailTemplate:
     if key not in EmailTemplate.Key.values:
         raise ValidationError({"key": [f"There is no e-mail called “{key}”."]})
+    problems = {
+        name: [problem]
+        for name, text in (("subject", subject), ("body", body))
+        if (problem := template_problem(text))
+    }
+    if problems:
+        raise ValidationError(problems)
     row, _ = EmailTemplate.objects.update_or_create(
         key=key, defaults={"subject": subject, "body": body}
     )

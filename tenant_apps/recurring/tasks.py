@@ -10,7 +10,14 @@ from config.tenant_tasks import fan_out, instance_task
 from . import services
 
 
-@instance_task(name="recurring.billing_run_instance", ignore_result=True, acks_late=True)
+# A whole instance's renewals and dunning: longer than the default limits.
+@instance_task(
+    name="recurring.billing_run_instance",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
+)
 def billing_run_instance(run_date: str | None = None) -> dict:
     """Renewals then dunning for the instance in `schema_name`; safe to run twice."""
     today = datetime.date.fromisoformat(run_date) if run_date else None

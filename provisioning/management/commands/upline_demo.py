@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -164,6 +164,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, **options):
+        if settings.UPLINE_PRODUCTION:
+            # Demo data has known passwords: in production it would be a way in.
+            raise CommandError(
+                "upline_demo creates accounts with a published password and refuses to run "
+                "with production settings."
+            )
         base = settings.UPLINE_BASE_DOMAIN
         today = timezone.localdate()
         start = today - datetime.timedelta(days=20)

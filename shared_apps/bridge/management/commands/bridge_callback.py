@@ -30,5 +30,6 @@ class Command(BaseCommand):
         self.stdout.write(endpoint.secret)
         self.stderr.write(
             f"Callbacks for {reseller.name} go to {endpoint.url}, signed with the secret above "
-            "(header X-Upline-Signature: sha256=<HMAC-SHA256 of the body>)."
+            '(X-Upline-Signature: sha256=<HMAC-SHA256 of "<X-Upline-Timestamp>.<body>">; '
+            "refuse timestamps more than 5 minutes off, see the README)."
         )

@@ -1,0 +1,68 @@
+"""The team list (django-tables2) and its filters (django-filter) on the staff screens."""
+
+from __future__ import annotations
+
+import django_filters
+import django_tables2 as tables
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from .models import STAFF_ROLES, Role, User
+from .selectors import staff_list
+
+STATUS_CHOICES = [("active", "Active"), ("inactive", "Deactivated")]
+
+
+class StaffTable(tables.Table):
+    email = tables.Column(
+        linkify=("dashboard:staff_member", {"pk": tables.A("pk")}), verbose_name="E-mail"
+    )
+    full_name = tables.Column(verbose_name="Name", default="—")
+    role = tables.Column()
+    is_active = tables.Column(verbose_name="Status")
+    last_login = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last sign-in")
+    date_joined = tables.DateTimeColumn(format="Y-m-d", verbose_name="Since")
+
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "role", "is_active", "last_login", "date_joined"]
+        empty_text = "No team members match."
+        attrs = {"class": "table"}
+
+    def render_role(self, record: User):
+        return format_html('<span class="badge badge-info">{}</span>', record.get_role_display())
+
+    def render_is_active(self, record: User):
+        if record.is_active:
+            return mark_safe('<span class="badge badge-active">Active</span>')
+        return mark_safe('<span class="badge badge-terminated">Deactivated</span>')
+
+    def render_last_login(self, record: User):
+        return record.last_login.strftime("%Y-%m-%d %H:%M") if record.last_login else "never"
+
+
+class StaffFilter(django_filters.FilterSet):
+    """q / role / status; the filtering itself is `selectors.staff_list`."""
+
+    q = django_filters.CharFilter(label="Search")
+    role = django_filters.ChoiceFilter(
+        choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES], empty_label="Any role"
+    )
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, empty_label="Any status")
+
+    class Meta:
+        model = User
+        fields = ["q", "role", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form.fields["q"].widget.attrs.update(placeholder="E-mail or name…")
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        status = data.get("status")
+        return staff_list(
+            search=data.get("q") or None,
+            role=data.get("role") or None,
+            active=None if not status else status == "active",
+        )

@@ -1,0 +1,154 @@
+"""Team screens of the staff area: the staff list, invitations, one member's role and access.
+
+Only the owner and administrators reach them (`TeamManagerMixin`); every write goes through
+`tenant_apps.accounts.services`, whose refusals (last owner, owners-only changes) come back
+as form errors or messages.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import TemplateView
+from django_tables2 import RequestConfig
+
+from tenant_apps.accounts import services
+from tenant_apps.accounts.forms import StaffInviteForm, StaffRoleForm
+from tenant_apps.accounts.models import Role, User
+from tenant_apps.accounts.permissions import TeamManagerMixin
+from tenant_apps.accounts.selectors import get_staff_member_for
+from tenant_apps.accounts.signins import client_ip
+from tenant_apps.accounts.tables import StaffFilter, StaffTable
+from tenant_apps.instance.audit import event_label
+from tenant_apps.instance.forms import form_add_service_errors
+from tenant_apps.instance.selectors import audit_event_list
+
+
+class TeamView(TeamManagerMixin, TemplateView):
+    """The team, filterable and sortable, with the invitation form beside it."""
+
+    template_name = "dashboard/team.html"
+
+    def invite_form(self, data=None) -> StaffInviteForm:
+        return StaffInviteForm(data, offer_owner=self.request.user.role == Role.OWNER)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = StaffFilter(self.request.GET or None, queryset=User.objects.none())
+        table = StaffTable(filterset.qs)
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
+        context.update(filter=filterset, table=table, form=kwargs.get("form") or self.invite_form())
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = self.invite_form(request.POST)
+        if form.is_valid():
+            try:
+                user = services.staff_invite(
+                    email=form.cleaned_data["email"],
+                    full_name=form.cleaned_data["full_name"],
+                    role=form.cleaned_data["role"],
+                    domain=request.get_host(),
+                    use_https=request.is_secure(),
+                    actor=request.user,
+                    ip_address=client_ip(request),
+                )
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("role", str(exc))
+            else:
+                messages.success(
+                    request, f"{user.email} was invited and will receive a link to set a password."
+                )
+                return redirect("dashboard:staff_list")
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class StaffMemberMixin(TeamManagerMixin):
+    def get_member(self) -> User:
+        try:
+            return get_staff_member_for(self.request.user, self.kwargs["pk"])
+        except User.DoesNotExist as exc:
+            raise Http404("No such team member.") from exc
+
+    def may_change(self, member: User) -> bool:
+        """Owners' accounts are changed by owners only (the service enforces it too)."""
+        return member.role != Role.OWNER or self.request.user.role == Role.OWNER
+
+
+class StaffMemberView(StaffMemberMixin, TemplateView):
+    """One member: role (changeable), status, deactivate or reactivate, their recent activity."""
+
+    template_name = "dashboard/team_member.html"
+
+    def role_form(self, member: User, data=None) -> StaffRoleForm:
+        return StaffRoleForm(
+            data,
+            initial={"role": member.role},
+            offer_owner=self.request.user.role == Role.OWNER,
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        member = kwargs.get("member") or self.get_member()
+        context.update(
+            member=member,
+            is_self=member.pk == self.request.user.pk,
+            can_change=self.may_change(member),
+            form=kwargs.get("form") or self.role_form(member),
+            events=[
+                {
+                    "created_at": event.created_at,
+                    "label": event_label(event.action),
+                    "actor": event.actor_label or "system",
+                }
+                for event in audit_event_list(object_type="user", object_id=str(member.pk))[:20]
+            ],
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        member = self.get_member()
+        form = self.role_form(member, request.POST)
+        if form.is_valid():
+            try:
+                changed = services.staff_role_change(
+                    user=member, role=form.cleaned_data["role"], actor=request.user
+                )
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("role", str(exc))
+            else:
+                messages.success(request, f"{changed.email} is now {changed.get_role_display()}.")
+                return redirect("dashboard:staff_member", pk=member.pk)
+        return self.render_to_response(self.get_context_data(member=member, form=form))
+
+
+class StaffAccessView(StaffMemberMixin, View):
+    """POST-only: deactivate or reactivate a member, then back to their page."""
+
+    http_method_names = ["post"]
+    reactivate = False
+
+    def post(self, request, pk: int):
+        member = self.get_member()
+        try:
+            if self.reactivate:
+                services.staff_reactivate(user=member, actor=request.user)
+                messages.success(request, f"{member.email} can sign in again.")
+            else:
+                services.staff_deactivate(user=member, actor=request.user)
+                messages.success(
+                    request,
+                    f"{member.email} is deactivated: their sessions and API token ended now.",
+                )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        return redirect("dashboard:staff_member", pk=member.pk)
