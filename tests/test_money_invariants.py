@@ -73,9 +73,10 @@ STARTS = (
     datetime.date(2026, 1, 31),  # month ends: Jan 31 → Feb 27
     datetime.date(2026, 12, 12),  # the numbers' year turns during the example
 )
-# Bugs the invariants found and that are still open each have a strict xfail test below;
-# the invariants let exactly those patterns pass (marked "KNOWN BUG") so that the suite
-# stays useful for everything else. MONEY_INVARIANT_STRICT=1 turns that off.
+# Bugs the invariants find and that are still open each get a strict xfail test below; the
+# invariants let exactly those patterns pass (marked "KNOWN BUG", guarded by this flag) so
+# that the suite stays useful for everything else. MONEY_INVARIANT_STRICT=1 turns that off.
+# None is open now: the three found so far (period billing) are fixed and checked for real.
 KNOWN_BUGS_ALLOWED = os.environ.get("MONEY_INVARIANT_STRICT") != "1"
 REFUSED = (ValidationError, DomainError)
 OPEN = (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
@@ -753,25 +754,9 @@ def check_no_period_is_billed_twice() -> None:
     for service_id, periods in charged.items():
         periods.sort()
         for (_, end, first), (start, _, second) in zip(periods, periods[1:], strict=False):
-            if start <= end and KNOWN_BUGS_ALLOWED and _billed_again_before(service_id, start):
-                # KNOWN BUG, reproduced by the strict xfail test
-                # `test_paying_a_period_billed_again_does_not_bill_the_next_period_twice`:
-                # remove this branch with that test's marker once it is fixed.
-                event("known bug: next period billed twice after a period billed again")
-                continue
             assert start > end, (
                 f"service #{service_id} is billed twice for {start}..{end}: on {first} and {second}"
             )
-
-
-def _billed_again_before(service_id: int, start: datetime.date) -> bool:
-    """Was an earlier period of the service billed again (`service.period_rebilled`)?"""
-    return any(
-        detail.get("period", "")[:10] < start.isoformat()
-        for detail in AuditEvent.objects.filter(
-            action="service.period_rebilled", object_id=str(service_id)
-        ).values_list("detail", flat=True)
-    )
 
 
 def check_no_service_runs_unpaid(today: datetime.date) -> None:
@@ -829,17 +814,6 @@ def check_no_service_runs_unpaid(today: datetime.date) -> None:
                 reasons.append("in grace")
             elif waived.filter(detail__invoice_line=line.pk).exists():
                 reasons.append("waived")
-            elif (
-                KNOWN_BUGS_ALLOWED
-                and invoice.status == Invoice.Status.CREDITED
-                and service.next_due_date > _line_period(line, service)[1]
-            ):
-                # KNOWN BUG, reproduced by the strict xfail test
-                # `test_a_period_owed_again_is_not_skipped_by_a_later_period`: paying or
-                # waiving a later period moves the service past this one, credited and owed
-                # again. Remove this branch with that test's marker once it is fixed.
-                reasons.append("known bug: skipped by a later period")
-                event("known bug: period owed again skipped by a later period")
         event(f"active service covered: {reasons[0] if reasons else 'not'}")
         assert reasons, (
             f"service #{service.pk} ({service.product.code}) is active on {today} with no "
@@ -966,12 +940,6 @@ def test_a_refunded_first_period_of_an_order_started_on_payment_is_billed_again(
     assert billed_again.exists(), "the refunded period was not billed again"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders.order_cancel credits every unpaid invoice that bills one of the order's "
-    "services in full, so a renewal invoice billing the customer's other orders too has their "
-    "periods credited (and billed again) by cancelling an unrelated order",
-)
 def test_cancelling_an_order_credits_only_that_orders_lines(money_stage):
     day = datetime.date(2026, 3, 2)
     money_stage.clock.set(day)
@@ -998,12 +966,6 @@ def test_cancelling_an_order_credits_only_that_orders_lines(money_stage):
     assert not credited.exists(), [line.description for line in credited]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders._extend_paid_period moves next_due_date to the end of the period just paid "
-    "or waived, jumping over an earlier period that was credited unpaid (or refunded) and waits "
-    "to be billed again: that period is given away, with no record",
-)
 @pytest.mark.parametrize("later", ["paid", "waived"])
 def test_a_period_owed_again_is_not_skipped_by_a_later_period(money_stage, later):
     day = datetime.date(2026, 3, 2)
@@ -1045,12 +1007,6 @@ def test_a_period_owed_again_is_not_skipped_by_a_later_period(money_stage, later
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders.service_periods_rebill_or_waive moves next_due_date back to the period "
-    "billed again and clears invoiced_period_start; once that period is paid, renewals_run "
-    "bills the next period again although its renewal invoice was already issued",
-)
 def test_paying_a_period_billed_again_does_not_bill_the_next_period_twice(money_stage):
     day = datetime.date(2026, 3, 2)
     money_stage.clock.set(day)
@@ -1093,3 +1049,102 @@ def test_paying_a_period_billed_again_does_not_bill_the_next_period_twice(money_
         invoice__kind=Invoice.Kind.INVOICE,
     )
     assert [line.invoice.number for line in april] == ["2026-000002"]
+
+
+@pytest.mark.parametrize("later", ["paid", "waived"])
+def test_paying_a_period_owed_again_moves_past_the_later_period_already_paid_or_waived(
+    money_stage, later
+):
+    day = datetime.date(2026, 3, 2)
+    money_stage.clock.set(day)
+    customer = Customer.objects.get(pk=money_stage.customers[0])
+    order = orders.order_place(
+        customer=customer,
+        items=[{"product": Product.objects.get(pk=money_stage.plans[0]), "cycle": "monthly"}],
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        first = orders.order_accept(order=order, activate=True)  # Mar 2 – Apr 1, unpaid
+    service = Service.objects.get(order_item__order=order)
+
+    def run_renewals(on: datetime.date) -> None:
+        money_stage.clock.set(on)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            runs.renewals_run(today=on)
+
+    run_renewals(datetime.date(2026, 3, 23))  # Apr 2 – May 1
+    renewal = Invoice.objects.get(lines__service=service, billing_run__isnull=False)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        billing.credit_note_create(invoice=first, reason="Wrong price")  # March owed again
+        if later == "paid":
+            billing.payment_record(
+                customer=customer, invoice=renewal, amount=renewal.amount_due, method="card"
+            )
+        else:
+            billing.credit_note_create(invoice=renewal, reason="Outage", waive_periods=True)
+    run_renewals(datetime.date(2026, 3, 24))  # March billed again
+    again = Invoice.objects.get(
+        kind=Invoice.Kind.INVOICE,
+        lines__service=service,
+        lines__period_start=day,
+        status=Invoice.Status.ISSUED,
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        billing.payment_record(
+            customer=customer, invoice=again, amount=again.amount_due, method="card"
+        )
+
+    service.refresh_from_db()
+    assert service.next_due_date == datetime.date(2026, 5, 2)
+    run_renewals(datetime.date(2026, 4, 11))  # May's renewal is due within the lead time
+    billed = InvoiceLine.objects.filter(
+        service=service, invoice__kind=Invoice.Kind.INVOICE, period_start__gte=day
+    ).order_by("period_start", "pk")
+    assert [(line.period_start, line.invoice.status) for line in billed] == [
+        (day, Invoice.Status.CREDITED),
+        (day, Invoice.Status.PAID),
+        # April, paid or waived (its invoice credited), is not billed again.
+        (datetime.date(2026, 4, 2), "paid" if later == "paid" else "credited"),
+        (datetime.date(2026, 5, 2), Invoice.Status.ISSUED),
+    ]
+
+
+def test_paying_the_rest_of_a_renewal_does_not_pay_a_line_credited_in_full(money_stage):
+    day = datetime.date(2026, 3, 2)
+    money_stage.clock.set(day)
+    customer = Customer.objects.get(pk=money_stage.customers[0])
+    for pk in money_stage.plans[:2]:
+        order = orders.order_place(
+            customer=customer, items=[{"product": Product.objects.get(pk=pk), "cycle": "monthly"}]
+        )
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            orders.order_accept(order=order, activate=True)
+    renewal_day = day + datetime.timedelta(days=14)
+    money_stage.clock.set(renewal_day)
+    runs.renewals_run(today=renewal_day)  # one renewal invoice bills both services
+    renewal = Invoice.objects.get(billing_run__isnull=False)
+    credited_line, paid_line = renewal.lines.order_by("pk")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        billing.credit_note_create(
+            invoice=renewal, reason="Not wanted in April", lines=[{"line_id": credited_line.pk}]
+        )
+    renewal.refresh_from_db()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        billing.payment_record(
+            customer=customer, invoice=renewal, amount=renewal.amount_due, method="card"
+        )
+
+    renewal.refresh_from_db()
+    assert renewal.status == Invoice.Status.PAID
+    assert Service.objects.get(pk=paid_line.service_id).next_due_date == datetime.date(2026, 5, 2)
+    assert (
+        Service.objects.get(pk=credited_line.service_id).next_due_date == credited_line.period_start
+    )
+    next_day = renewal_day + datetime.timedelta(days=1)
+    money_stage.clock.set(next_day)
+    runs.renewals_run(today=next_day)
+    billed_again = InvoiceLine.objects.filter(
+        service_id=credited_line.service_id,
+        period_start=credited_line.period_start,
+        invoice__status=Invoice.Status.ISSUED,
+    )
+    assert billed_again.exists(), "the credited April period was given away by paying the rest"

@@ -33,7 +33,8 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenant_apps.billing import selectors as billing_selectors
@@ -43,6 +44,7 @@ from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Produc
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import audit, clock
 from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.models import AuditEvent
 from tenant_apps.instance.money import round_money
 from tenant_apps.instance.pipelines import transition
 from tenant_apps.referrals.models import Referer
@@ -462,10 +464,11 @@ def order_accept(
 @transaction.atomic
 def order_cancel(*, order: Order, actor=None) -> Order:
     """Cancel an order. A pending one simply stops. An accepted one that nobody paid for is
-    undone in one go: its services are cancelled (capacity given back) and each unpaid
-    invoice is credited in full — a credit note, the document EU rules ask for, never a
-    void — so the invoices read "credited" and nothing starts. Once anything was paid the
-    order is refused (refund first).
+    undone in one go: its services are cancelled (capacity given back) and what each unpaid
+    invoice bills for the order is credited — a credit note, the document EU rules ask for,
+    never a void — so its invoices read "credited" and nothing starts. A renewal invoice
+    that also bills the customer's other orders is credited by this order's lines only: their
+    periods stay billed. Once anything was paid the order is refused (refund first).
 
     Lock order: the order, its services, then (credit notes) customer, invoice, numbers.
     """
@@ -500,8 +503,13 @@ def order_cancel(*, order: Order, actor=None) -> Order:
                     actor=actor,
                 )
         for invoice in invoices:
+            # Only this order's lines: a renewal invoice may bill the customer's other
+            # orders too, and their periods stay billed.
+            lines = _order_lines_to_credit(invoice, locked)
+            if lines == []:
+                continue
             note = billing.credit_note_create(
-                invoice=invoice, reason=f"Order #{locked.pk} cancelled", actor=actor
+                invoice=invoice, reason=f"Order #{locked.pk} cancelled", lines=lines, actor=actor
             )
             credited.append(note.number)
     before = transition(locked, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
@@ -514,6 +522,32 @@ def order_cancel(*, order: Order, actor=None) -> Order:
         detail={"credit_notes": credited} if credited else None,
     )
     return locked
+
+
+def _order_lines_to_credit(invoice: Invoice, order: Order) -> list[dict] | None:
+    """What cancelling `order` credits on `invoice`: None when it bills no other order's
+    service (the whole invoice, as charged, its late fee too), else each of the order's lines
+    with something left to credit — all of a line nobody credited yet, else by value what is
+    left of it."""
+    lines = list(invoice.lines.select_related("invoice", "service__order_item").order_by("pk"))
+
+    def of_order(line: InvoiceLine) -> bool:
+        item = line.service.order_item if line.service is not None else None
+        return item is not None and item.order_id == order.pk
+
+    ours = [line for line in lines if of_order(line)]
+    if all(of_order(line) for line in lines if line.service_id is not None):
+        return None
+    credit = []
+    for line in ours:
+        left = billing_selectors.line_credit_left(line)
+        if left <= 0:
+            continue
+        charged = line.gross_amount if invoice.prices_include_tax else line.net_amount
+        credit.append(
+            {"line_id": line.pk} if left == charged else {"line_id": line.pk, "amount": left}
+        )
+    return credit
 
 
 # --------------------------------------------------------------------------------------
@@ -755,6 +789,38 @@ def _live_service_lines(service_id: int):
             Invoice.Status.PARTIALLY_PAID,
             Invoice.Status.PAID,
         ],
+    )
+
+
+def service_lines_billing():
+    """Service lines that still bill their period: on an issued invoice that is open, partly
+    paid or paid, and not wholly credited by credit notes (a line of 0, a free period, bills
+    it too). A wholly credited line bills nothing: its period is owed again, or was waived."""
+    return (
+        InvoiceLine.objects.filter(
+            kind=InvoiceLine.Kind.SERVICE,
+            invoice__kind=Invoice.Kind.INVOICE,
+            invoice__status__in=[
+                Invoice.Status.ISSUED,
+                Invoice.Status.PARTIALLY_PAID,
+                Invoice.Status.PAID,
+            ],
+        )
+        .annotate(
+            credited=Coalesce(
+                Sum(
+                    "credited_by__gross_amount",
+                    filter=~Q(
+                        credited_by__invoice__status__in=[
+                            Invoice.Status.DRAFT,
+                            Invoice.Status.VOID,
+                        ]
+                    ),
+                ),
+                Value(Decimal(0)),
+            )
+        )
+        .filter(Q(credited=0) | Q(credited__lt=F("gross_amount")))
     )
 
 
@@ -1195,18 +1261,55 @@ def _line_period(line: InvoiceLine, service: Service) -> tuple[datetime.date, da
 
 
 def _extend_paid_period(service: Service, line: InvoiceLine) -> tuple[bool, datetime.date | None]:
-    """Move the service's next due date past the line's period, if it is not already;
-    returns whether it moved and the date it had."""
+    """Move the service's next due date past the line's period, if it is not already, and
+    on past the later periods already paid or waived; returns whether it moved and the date
+    it had.
+
+    A period that starts after the next due date moves nothing: the period due is earlier,
+    owed again (credited unpaid, or refunded) and waiting to be billed again, and paying or
+    waiving a later one never covers it. Once that one is paid or waived, the due date
+    moves past both."""
     before = service.next_due_date
     period = _line_period(line, service)
     if period is None or service.cycle == BillingCycle.ONE_TIME:
         return False, before
+    if before is not None and period[0] > before:
+        return False, before
     paid_until = period[1] + datetime.timedelta(days=1)
     if before is not None and paid_until <= before:
         return False, before
-    service.next_due_date = paid_until
+    service.next_due_date = _settled_from(service, paid_until)
     service.save(update_fields=["next_due_date"])
     return True, before
+
+
+def _settled_from(service: Service, day: datetime.date) -> datetime.date:
+    """The first day from `day` on that no paid or waived period of the service covers."""
+    waived = {
+        detail.get("invoice_line")
+        for detail in AuditEvent.objects.filter(
+            action=SERVICE_PERIOD_WAIVED.code, object_id=str(service.pk)
+        ).values_list("detail", flat=True)
+    }
+    paid = service_lines_billing().filter(
+        service=service, invoice__status=Invoice.Status.PAID, period_start__gte=day
+    )
+    gone = InvoiceLine.objects.filter(
+        service=service,
+        kind=InvoiceLine.Kind.SERVICE,
+        pk__in=waived - {None},
+        period_start__gte=day,
+    )
+    ends = {}
+    for start, end in [
+        *paid.values_list("period_start", "period_end"),
+        *gone.values_list("period_start", "period_end"),
+    ]:
+        if end is not None:
+            ends[start] = max(end, ends.get(start, end))
+    while day in ends:
+        day = ends[day] + datetime.timedelta(days=1)
+    return day
 
 
 def _still_overdue(service: Service, *, paid_invoice_id: int | None = None) -> bool:
@@ -1258,7 +1361,10 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
                         service=service, today=start, due=due, actor=actor
                     )
                     continue
-                _extend_paid_period(service, line)
+                if service_lines_billing().filter(pk=line.pk).exists():
+                    # A line credited in full bills nothing: its period is owed again (or
+                    # was waived), and paying the rest of the invoice does not pay it.
+                    _extend_paid_period(service, line)
             if (
                 service.status == Service.Status.SUSPENDED
                 and service.suspended_for_nonpayment
@@ -1284,7 +1390,8 @@ def _paid_on(invoice_id: int) -> datetime.date:
 def service_periods_rebill_or_waive(*, line_ids: list[int], waive: bool, actor=None) -> None:
     """Periods whose invoice lines were credited or voided before anyone paid: either the
     next renewal run bills them again (the service is marked not invoiced for them), or
-    they are given away — the service is paid up to the period's end — with an event."""
+    they are given away — the service is paid up to the period's end, unless an earlier
+    period is still owed (`_extend_paid_period`) — with an event."""
     with transaction.atomic():
         lines = list(
             InvoiceLine.objects.filter(

@@ -148,6 +148,15 @@ def renewals_run(
                 Q(invoiced_period_start__isnull=True)
                 | Q(invoiced_period_start__lt=F("next_due_date"))
             )
+            # A period a live line bills already is not billed twice: a period billed again
+            # late and then paid moves the due date to a renewal issued before it.
+            .filter(
+                ~Exists(
+                    services.service_lines_billing().filter(
+                        service=OuterRef("pk"), period_start=OuterRef("next_due_date")
+                    )
+                )
+            )
             .order_by("customer_id", "id")
         )
         refused = issuer_missing_sentence()
