@@ -76,6 +76,15 @@ def test_owner_invites_on_the_team_screen_and_sees_the_member_listed(
     assert "listed@acme.test" in listed and instance_a.owner not in listed
 
 
+def test_the_team_screen_lists_the_whole_team_before_any_filter(instance_a):
+    page = client_for(instance_a, instance_a.owner).get("/staff/team/")
+    listed = [row.record.email for row in page.context["table"].paginated_rows]
+    assert instance_a.owner in listed and instance_a.support in listed
+    assert instance_a.customer not in listed
+    text = page.content.decode()
+    assert "No team members match." not in text and "[invalid name]" not in text
+
+
 # --------------------------------------------------------------------------------------
 # Change a role
 

@@ -48,7 +48,9 @@ class StaffFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(
         choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES], empty_label="Any role"
     )
-    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, empty_label="Any status", label="Status"
+    )
 
     class Meta:
         model = User

@@ -19,7 +19,7 @@ from tenant_apps.accounts import services
 from tenant_apps.accounts.forms import StaffInviteForm, StaffRoleForm
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.permissions import TeamManagerMixin
-from tenant_apps.accounts.selectors import get_staff_member_for
+from tenant_apps.accounts.selectors import get_staff_member_for, staff_list
 from tenant_apps.accounts.signins import client_ip
 from tenant_apps.accounts.tables import StaffFilter, StaffTable
 from tenant_apps.instance.audit import event_label
@@ -37,7 +37,8 @@ class TeamView(TeamManagerMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        filterset = StaffFilter(self.request.GET or None, queryset=User.objects.none())
+        # Unbound (no query string) a filterset returns its queryset as given: the whole team.
+        filterset = StaffFilter(self.request.GET or None, queryset=staff_list())
         table = StaffTable(filterset.qs)
         RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
         context.update(filter=filterset, table=table, form=kwargs.get("form") or self.invite_form())
