@@ -42,6 +42,7 @@ from .models import (
     TaxRate,
 )
 from .number_formats import render_number
+from .selectors import customer_credit_balances
 from .signals import invoice_settled, service_periods_cancelled
 from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
 from .taxes import TaxContext, late_fee_outside_scope, tax_context
@@ -1382,19 +1383,13 @@ def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: 
                 ]
             }
         )
-    balances = (
-        CreditEntry.objects.filter(customer=customer)
-        .values("currency")
-        .annotate(total=Sum("amount"))
-        .exclude(total=0)
-        .order_by("currency")
-    )
-    for row in balances:
-        raise ValidationError(
-            {
-                "currency": [
-                    f"{customer} has {row['total']} {row['currency']} of account credit: use "
-                    "or refund it before changing the currency."
-                ]
-            }
-        )
+    for currency, total in customer_credit_balances(customer.pk).items():
+        if total:
+            raise ValidationError(
+                {
+                    "currency": [
+                        f"{customer} has {total} {currency} of account credit: use or refund "
+                        "it before changing the currency."
+                    ]
+                }
+            )
