@@ -159,6 +159,20 @@ def customer_credit_entries(customer_id: int, *, limit: int = 50) -> list[Credit
     )
 
 
+def credited_per_line(invoice: Invoice, *, basis: str) -> dict[int, Decimal]:
+    """What issued credit notes already took from each line of `invoice`, summed in one
+    price basis ("net_amount" or "gross_amount"), by the credited line's id."""
+    return dict(
+        InvoiceLine.objects.filter(
+            credited_line__invoice=invoice, invoice__kind=Invoice.Kind.CREDIT_NOTE
+        )
+        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .values("credited_line")
+        .annotate(taken=Sum(basis))
+        .values_list("credited_line", "taken")
+    )
+
+
 def line_credit_left(line: InvoiceLine) -> Decimal:
     """What of an issued invoice line can still be credited, in its price basis (net, or
     gross when the invoice's prices include tax): what it charged minus what credit notes

@@ -42,7 +42,7 @@ from .models import (
     TaxRate,
 )
 from .number_formats import render_number
-from .selectors import customer_credit_balances
+from .selectors import credited_per_line, customer_credit_balances
 from .signals import invoice_settled, service_periods_cancelled
 from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
 from .taxes import TaxContext, late_fee_outside_scope, tax_context
@@ -1068,15 +1068,7 @@ def credit_note_create(
     # the invoice total still allows.
     # A note by gross amounts is capped by what each line charged tax included.
     basis = "gross_amount" if note.prices_include_tax else "net_amount"
-    credited = dict(
-        InvoiceLine.objects.filter(
-            credited_line__invoice=original, invoice__kind=Invoice.Kind.CREDIT_NOTE
-        )
-        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
-        .values("credited_line")
-        .annotate(taken=Sum(basis))
-        .values_list("credited_line", "taken")
-    )
+    credited = credited_per_line(original, basis=basis)
     charged = {line.pk: getattr(line, basis) for line in source}
     unit_prices = {line.pk: line.unit_price for line in source}
     by_line = {line.pk: line for line in source}

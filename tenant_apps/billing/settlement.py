@@ -30,11 +30,11 @@ from .models import (
     CreditEntry,
     InvalidInvoiceState,
     Invoice,
-    InvoiceLine,
     Payment,
     PaymentAllocation,
     Refund,
 )
+from .selectors import credited_per_line
 
 PAYMENT_REFUNDED = audit.event_type("payment.refunded", "Payment refunded")
 PAYMENT_REVERSED = audit.event_type("payment.reversed", "Payment reversed")
@@ -63,13 +63,7 @@ def gross_split(invoice: Invoice, amount: Decimal) -> list[dict]:
     to the lines with the largest remainders, so the parts add up exactly (and the whole of
     what is left gives each line exactly its own rest)."""
     lines = list(invoice.lines.all())
-    taken = dict(
-        InvoiceLine.objects.filter(credited_line__invoice=invoice)
-        .exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
-        .values("credited_line")
-        .annotate(total=Sum("gross_amount"))
-        .values_list("credited_line", "total")
-    )
+    taken = credited_per_line(invoice, basis="gross_amount")
     weights = {
         line.pk: line.gross_amount - taken.get(line.pk, ZERO)
         for line in lines
