@@ -17,7 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from tenant_apps.catalog.models import TaxClass
@@ -704,10 +704,7 @@ def credit_available(customer: Customer, currency: str) -> Decimal:
     """The customer's account credit in one currency (the cached balance for its own)."""
     if currency == customer.currency:
         return customer.credit_balance
-    total = CreditEntry.objects.filter(customer=customer, currency=currency).aggregate(
-        total=Sum("amount")
-    )["total"]
-    return total or ZERO
+    return customer_credit_balances(customer.pk).get(currency, ZERO)
 
 
 def _payable(invoice: Invoice) -> None:
