@@ -17,13 +17,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from shared_apps.tenancy.services import reseller_create
 from tenant_apps.billing import services
 from tenant_apps.billing.models import Invoice, InvoiceLine, Payment, Refund, TaxRate
 from tenant_apps.billing.reports import selectors
@@ -1083,3 +1084,72 @@ def test_vat_sheets_export_the_rows_they_are_given(acme):
     lines = csv_text(sheet).splitlines()
     assert lines[0].startswith("Currency,Period,Country")
     assert lines[1] == "EUR,2026-01-01,FR,20.000,standard,10.00,2.00,1"
+
+
+@pytest.fixture(scope="module")
+def committed_journal(django_db_setup, django_db_blocker):
+    """A throwaway instance whose documents are COMMITTED, so a second connection sees
+    them (the journal's parallel export reads through one); everything it wrote in the
+    public schema and its schema are removed afterwards."""
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+                " AND column_name = 'id' AND table_name IN (SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public')"
+            )
+            tables = [name for (name,) in cursor.fetchall()]
+            before = {}
+            for table in tables:
+                cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM public."{table}"')
+                before[table] = cursor.fetchone()[0]
+        reseller_create(
+            slug="journalpar",
+            name="Journal Par",
+            legal_name="Journal Par Ltd",
+            owner_email="boss@journalpar.test",
+            owner_password="correct-horse-battery",
+            method="template",
+            allocations={},
+        )
+        try:
+            with schema_context("r_journalpar"):
+                _setup_instance("Journal Par Ltd")
+                carol = _customer("Carol Smith")
+                invoice = issue(carol, "100", "20", on=datetime.date(2026, 1, 10))
+                pay(carol, "144", on=datetime.date(2026, 1, 12), invoice=invoice)
+                issue(carol, "50", on=datetime.date(2026, 2, 3))
+                _refund_and_reversal(carol, on=datetime.date(2026, 2, 20))
+            yield "r_journalpar"
+        finally:
+            connection.set_schema_to_public()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute('DROP SCHEMA IF EXISTS "r_journalpar" CASCADE')
+                for table in tables:
+                    cursor.execute(f'DELETE FROM public."{table}" WHERE id > %s', [before[table]])
+
+
+def test_journal_csv_written_by_two_connections_equals_the_one_connection_export(
+    db, committed_journal
+):
+    with schema_context(committed_journal):
+        params = selectors._journal_params(START, END)
+        exports = {}
+        for parallel in (False, True):
+            # The test's own transaction (a savepoint cannot export its snapshot).
+            with connection.cursor() as cursor:
+                exports[parallel] = b"".join(
+                    selectors.journal_csv_from(cursor, params, parallel=parallel)
+                )
+    rows = list(csv.DictReader(io.StringIO(exports[True].decode())))
+    assert exports[True] == exports[False]
+    assert [r["type"] for r in rows] == [
+        "invoice",
+        "invoice",
+        "payment",
+        "payment",
+        "payment",
+        "payment_reversal",
+        "refund",
+    ]
+    assert {r["customer"] for r in rows} == {"Carol Smith"}

@@ -19,6 +19,8 @@ read the same rows.
 from __future__ import annotations
 
 import datetime
+import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,7 @@ from django.db.models.functions import (
     TruncMonth,
     TruncQuarter,
 )
+from psycopg import sql as psycopg_sql
 
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import clock
@@ -66,17 +69,22 @@ PERIODS = ("month", "quarter")
 REPORT_WORK_MEM = "64MB"
 
 
+REPORT_SETTINGS_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true)"
+
+
 @contextmanager
-def report_settings() -> Iterator[None]:
+def report_settings(*, repeatable_read: bool = False) -> Iterator[None]:
     """The report's queries in one transaction planned for reading many rows: no JIT (on
     a year of documents PostgreSQL spent two seconds compiling plans that then saved
-    nothing) and room to sort and group in memory (the default 4 MB spills to disk)."""
+    nothing) and room to sort and group in memory (the default 4 MB spills to disk).
+
+    `repeatable_read` (only for a transaction of its own) makes every statement read one
+    snapshot, the one a second connection can share (`pg_export_snapshot`)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true)",
-                [REPORT_WORK_MEM],
-            )
+            if repeatable_read:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(REPORT_SETTINGS_SQL, [REPORT_WORK_MEM])
         yield
 
 
@@ -825,16 +833,39 @@ def journal_rows(
 
 
 CSV_CHUNK_BYTES = 1 << 20
+# The bank part's CSV is held in memory up to this size while the sales part streams,
+# then in a temporary file.
+BANK_SPOOL_BYTES = 16 << 20
 
 
 def journal_csv_chunks(*, start: datetime.date, end: datetime.date) -> Iterator[bytes]:
     """The journal as CSV bytes (one header, then each part), written by PostgreSQL itself
     (COPY) and handed on in chunks of about a megabyte: COPY's own blocks are a few
-    kilobytes, and passing each one through the response costs more than writing it."""
+    kilobytes, and passing each one through the response costs more than writing it.
+
+    Outside any transaction of the caller's (a streamed response is), the bank part is
+    written at the same time as the sales part, by a second connection reading the same
+    snapshot (as `pg_dump --jobs` does): the two parts cost about the same, so a year's
+    journal comes out in about half the time. Inside a transaction (a test, a caller's
+    unit of work) the parts run one after the other on the caller's connection, which
+    alone sees what that transaction wrote."""
     params = _journal_params(start, end)
+    parallel = not connection.in_atomic_block
+    with report_settings(repeatable_read=parallel), connection.cursor() as cursor:
+        yield from journal_csv_from(cursor, params, parallel=parallel)
+
+
+def journal_csv_from(cursor, params: dict, *, parallel: bool) -> Iterator[bytes]:
+    """`journal_csv_chunks` on an open report transaction (`report_settings`)."""
+    sales, *bank = journal_sql(spreadsheet_safe=True)
     pending = bytearray()
-    with report_settings(), connection.cursor() as cursor:
-        for index, sql in enumerate(journal_sql(spreadsheet_safe=True)):
+    if parallel:
+        cursor.execute("SELECT pg_export_snapshot()")
+        bank_copy = _SnapshotCopy(cursor.fetchone()[0], bank, params)
+        bank_copy.start()
+    try:
+        parts = [sales] if parallel else [sales, *bank]
+        for index, sql in enumerate(parts):
             options = "FORMAT csv, HEADER" if index == 0 else "FORMAT csv"
             with cursor.copy(f"COPY ({sql}) TO STDOUT WITH ({options})", params) as copy:
                 for block in copy:
@@ -842,8 +873,74 @@ def journal_csv_chunks(*, start: datetime.date, end: datetime.date) -> Iterator[
                     if len(pending) >= CSV_CHUNK_BYTES:
                         yield bytes(pending)
                         pending.clear()
+        if parallel:
+            spool = bank_copy.result()
+            while block := spool.read(CSV_CHUNK_BYTES - len(pending)):
+                pending += block
+                if len(pending) >= CSV_CHUNK_BYTES:
+                    yield bytes(pending)
+                    pending.clear()
+    finally:
+        if parallel:
+            bank_copy.close()
     if pending:
         yield bytes(pending)
+
+
+class _SnapshotCopy:
+    """COPY statements run on a connection of their own, in a thread, reading the snapshot
+    another transaction exported; their CSV is spooled until `result()` is asked for."""
+
+    def __init__(self, snapshot: str, statements: list[str], params: dict) -> None:
+        self.snapshot, self.statements, self.params = snapshot, statements, params
+        self.schema_name = connection.schema_name
+        self.spool = tempfile.SpooledTemporaryFile(max_size=BANK_SPOOL_BYTES)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="journal-bank-copy", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            raw = connection.get_new_connection(connection.get_connection_params())
+            try:
+                raw.autocommit = True
+                with raw.cursor() as cursor:
+                    cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    # The exporter's snapshot (before any query), so both parts read
+                    # exactly the same rows.
+                    cursor.execute(
+                        psycopg_sql.SQL("SET TRANSACTION SNAPSHOT {}").format(
+                            psycopg_sql.Literal(self.snapshot)
+                        )
+                    )
+                    cursor.execute("SELECT set_config('search_path', %s, true)", [self._path()])
+                    cursor.execute(REPORT_SETTINGS_SQL, [REPORT_WORK_MEM])
+                    for sql in self.statements:
+                        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+                        with cursor.copy(statement, self.params) as copy:
+                            for block in copy:
+                                self.spool.write(block)
+                    cursor.execute("COMMIT")
+            finally:
+                raw.close()
+        except BaseException as exc:  # handed to the reader, raised there
+            self.error = exc
+
+    def _path(self) -> str:
+        return ", ".join(dict.fromkeys([self.schema_name, "public"]))
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.spool.seek(0)
+        return self.spool
+
+    def close(self) -> None:
+        self.thread.join()
+        self.spool.close()
 
 
 @report_settings()
