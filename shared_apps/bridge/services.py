@@ -23,6 +23,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
@@ -78,15 +79,53 @@ def reseller_require_active(reseller: Reseller) -> None:
         )
 
 
-def _reseller_for_schema(schema_name: str) -> Reseller:
-    reseller = Reseller.objects.filter(schema_name=schema_name).first()
+def _reseller_for_schema(schema_name: str, *, with_terms: bool = False) -> Reseller:
+    """The reseller whose instance is `schema_name`; `with_terms` also reads, in the same
+    query, what an escalation needs of it as the operator's customer (`_with_terms`)."""
+    resellers = Reseller.objects.filter(schema_name=schema_name)
+    if with_terms:
+        with schema_context(PUBLIC()):  # the operator's customers, not the instance's
+            reseller = _with_terms(resellers).first()
+    else:
+        reseller = resellers.first()
     if reseller is None:
         raise EscalationRefused("Only a reseller's instance can escalate to its provider.")
     return reseller
 
 
+def _with_terms(resellers):
+    """Annotate each reseller with itself as the operator's customer (`operator_customer_id`,
+    `operator_currency`) and the highest escalation price of its live reseller plans
+    (`plan_escalation_price`), so an escalation reads them with the reseller."""
+    from tenant_apps.orders.models import Service
+
+    customers = Customer.objects.filter(reseller_id=OuterRef("pk")).order_by("pk")
+    plan_prices = (
+        Service.objects.filter(
+            customer_id=Subquery(customers.values("pk")[:1]),
+            status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+            product__is_reseller_plan=True,
+            product__escalation_price__gt=0,
+        )
+        .order_by("-product__escalation_price")
+        .values("product__escalation_price")[:1]
+    )
+    return resellers.annotate(
+        operator_customer_id=Subquery(customers.values("pk")[:1]),
+        operator_currency=Subquery(customers.values("currency")[:1]),
+        plan_escalation_price=Subquery(plan_prices),
+    )
+
+
 def _operator_customer(reseller: Reseller) -> Customer:
     """The reseller as a customer of the operator (created if the operator has none yet)."""
+    if getattr(reseller, "operator_customer_id", None) is not None:
+        # Read with the reseller (`_with_terms`): the rest of the row loads if asked for.
+        return Customer.from_db(
+            None,
+            ["id", "currency", "reseller_id"],
+            [reseller.operator_customer_id, reseller.operator_currency, reseller.pk],
+        )
     customer = Customer.objects.filter(reseller_id=reseller.pk).first()
     if customer is None:
         identity = IssuerIdentity.objects.first()
@@ -119,17 +158,21 @@ def escalation_price_for(reseller: Reseller, customer: Customer | None = None) -
             return reseller.escalation_price, currency
         if customer is None:
             return None
-        prices = [
-            price
-            for price in Service.objects.filter(
-                customer=customer,
-                status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-                product__is_reseller_plan=True,
-                product__escalation_price__isnull=False,
-            ).values_list("product__escalation_price", flat=True)
-            if price > 0
-        ]
-        return (max(prices), customer.currency) if prices else None
+        if getattr(reseller, "operator_customer_id", None) == customer.pk:
+            price = reseller.plan_escalation_price  # read with the reseller (`_with_terms`)
+        else:
+            price = (
+                Service.objects.filter(
+                    customer=customer,
+                    status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+                    product__is_reseller_plan=True,
+                    product__escalation_price__gt=0,
+                )
+                .order_by("-product__escalation_price")
+                .values_list("product__escalation_price", flat=True)
+                .first()
+            )
+        return (price, customer.currency) if price is not None else None
 
 
 def _shared_text(
@@ -247,7 +290,7 @@ def ticket_escalate(
     attachment_ids = [int(a) for a in attachment_ids]
     # Events of both schemas are written once each, when the crossing is complete.
     with transaction.atomic(), batched():
-        reseller = _reseller_for_schema(reseller_schema)
+        reseller = _reseller_for_schema(reseller_schema, with_terms=True)
         with schema_context(reseller_schema):
             ticket = (
                 Ticket.objects.select_for_update(of=("self",))
@@ -415,11 +458,7 @@ def relay_to_reseller(event: TicketEvent, ticket: Ticket, message: Message | Non
     news = news_for_reseller(event)
     if news is None:
         return
-    link = (
-        EscalationLink.objects.select_related("reseller")
-        .filter(operator_ticket_id=ticket.pk)
-        .first()
-    )
+    link = _track_link(ticket.pk, news, message)
     if link is not None:
         _deliver_to_instance(link, news, ticket, message)
         return
@@ -430,12 +469,11 @@ def relay_to_reseller(event: TicketEvent, ticket: Ticket, message: Message | Non
         callbacks.callback_queue(escalation=escalation, ticket=ticket, news=news, message=message)
 
 
-def _track(row: EscalationLink | ExternalEscalation, news: Kind, message: Message | None):
-    """Keep the escalation row's state and timings in step with the operator's ticket."""
+def _track(row: ExternalEscalation, news: Kind, message: Message | None):
+    """Keep the escalation row's state and timings in step with the operator's ticket
+    (`_track_link` does the same for an instance's link, in SQL)."""
     now = timezone.now()
     if news == Kind.REPLIED and message is not None:
-        if isinstance(row, EscalationLink) and row.first_operator_reply_at is None:
-            row.first_operator_reply_at = message.created_at
         row.last_operator_reply_at = message.created_at
     elif news == Kind.CLOSED:
         row.status, row.closed_at = row.Status.CLOSED, now
@@ -443,21 +481,46 @@ def _track(row: EscalationLink | ExternalEscalation, news: Kind, message: Messag
         row.status, row.closed_at = row.Status.OPEN, None
 
 
+def _track_link(
+    operator_ticket_id: int, news: Kind, message: Message | None
+) -> EscalationLink | None:
+    """`_track` for an instance's link, as one UPDATE that also returns the link and its
+    reseller's schema (`reseller_schema`): a relay is on every operator reply, so it reads
+    and writes the row in one round trip. None when the ticket has no such link."""
+    table, resellers = EscalationLink._meta.db_table, Reseller._meta.db_table
+    assignments, params = [], {"ticket": operator_ticket_id}
+    if news == Kind.REPLIED and message is not None:
+        assignments = [
+            "first_operator_reply_at = COALESCE(l.first_operator_reply_at, %(at)s)",
+            "last_operator_reply_at = %(at)s",
+        ]
+        params["at"] = message.created_at
+    elif news == Kind.CLOSED:
+        assignments = ["status = %(status)s", "closed_at = %(now)s"]
+        params.update(status=EscalationLink.Status.CLOSED, now=timezone.now())
+    elif news == Kind.REOPENED:
+        assignments = ["status = %(status)s", "closed_at = NULL"]
+        params["status"] = EscalationLink.Status.OPEN
+    else:
+        assignments = ["status = l.status"]  # nothing to track: read it under the row lock
+    rows = list(
+        EscalationLink.objects.raw(
+            f"UPDATE {table} l SET {', '.join(assignments)} FROM {resellers} r "
+            f"WHERE l.operator_ticket_id = %(ticket)s AND r.id = l.reseller_id "
+            f"RETURNING l.*, r.schema_name AS reseller_schema",
+            params,
+        )
+    )
+    return rows[0] if rows else None
+
+
 def _deliver_to_instance(
     link: EscalationLink, news: Kind, operator_ticket: Ticket, message: Message | None
 ) -> None:
-    """Answers and status changes become staff-only upstream notes in the reseller's ticket."""
+    """Answers and status changes become staff-only upstream notes in the reseller's ticket
+    (`link` as `_track_link` returns it, its state already kept)."""
     operator = settings.UPLINE_OPERATOR_NAME
-    _track(link, news, message)
-    link.save(
-        update_fields=[
-            "first_operator_reply_at",
-            "last_operator_reply_at",
-            "status",
-            "closed_at",
-        ]
-    )
-    with schema_context(link.reseller.schema_name):
+    with schema_context(link.reseller_schema):
         # Only the id: the helpdesk service reads (and locks) the row itself, and adds
         # nothing when the reseller's staff deleted the ticket.
         reseller_ticket = Ticket(pk=link.reseller_ticket_id)
