@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -726,6 +726,7 @@ def test_a_downgrade_credits_exactly_the_unused_share_by_value(
     st.decimals(min_value="1", max_value="500", places=2),
     st.integers(min_value=1, max_value=27),
 )
+@example(Decimal("1.00"), Decimal("1.01"), 17)  # a difference that prorates to no invoice
 def test_an_upgrade_and_its_reverse_downgrade_the_same_day_net_to_zero(
     acme, django_capture_on_commit_callbacks, low, high, day
 ):
@@ -751,9 +752,10 @@ def test_an_upgrade_and_its_reverse_downgrade_the_same_day_net_to_zero(
     on = datetime.date(2026, 3, day)
     with django_capture_on_commit_callbacks(execute=True):
         upgrade = orders.service_change_plan(service=service, product=dear, today=on)
-        services.payment_record(
-            customer=customer, invoice=upgrade, amount=upgrade.amount_due, method="cash"
-        )
+        if upgrade is not None:  # None: the prorated difference rounds to nothing
+            services.payment_record(
+                customer=customer, invoice=upgrade, amount=upgrade.amount_due, method="cash"
+            )
     orders.service_change_plan(service=Service.objects.get(pk=service.pk), product=cheap, today=on)
     credited = sum(
         note.subtotal
@@ -761,7 +763,7 @@ def test_an_upgrade_and_its_reverse_downgrade_the_same_day_net_to_zero(
             customer=customer, kind=Invoice.Kind.CREDIT_NOTE, notes__contains="Downgrade"
         )
     )
-    assert credited == upgrade.subtotal
+    assert credited == (upgrade.subtotal if upgrade is not None else 0)
 
 
 # --------------------------------------------------------------------------------------
