@@ -43,6 +43,19 @@ def test_failed_query_then_rollback_still_switches(instance_a, instance_b):
     assert instance_b.owner in _emails()
 
 
+def test_a_failed_query_that_carried_the_switch_rolls_back_to_its_savepoint(instance_a):
+    # The switch travels with the failing query, inside a savepoint: rolling back to the
+    # savepoint must not send the SET first (PostgreSQL refuses it in a failed transaction),
+    # or the whole transaction is lost (a 500 the API fuzz tests found).
+    with pytest.raises(DatabaseError), transaction.atomic():
+        connection.set_schema(instance_a.schema_name)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+    assert instance_a.owner in _emails()
+    connection.set_schema_to_public()
+    assert instance_a.owner not in _emails()
+
+
 def test_server_side_cursor_after_a_switch_reads_the_right_instance(instance_a, instance_b):
     with transaction.atomic():
         connection.set_schema(instance_b.schema_name)

@@ -24,6 +24,11 @@ from django_tenants.utils import get_limit_set_calls, quote_schema_name
 # Two statements in one simple query run as one implicit transaction, which statements like
 # CREATE DATABASE or VACUUM refuse; plain DML is what pages run and is safe to combine.
 _COMBINABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+# A rollback (to a savepoint) runs without the pending SET: after a failed query PostgreSQL
+# refuses every statement but a rollback, so sending the SET first would lose the whole
+# transaction. The rollback also undoes a SET sent since the savepoint; django-tenants then
+# forgets the applied path, and the SET goes with the next query.
+_ROLLBACK = re.compile(r"\s*ROLLBACK\b", re.IGNORECASE)
 
 DatabaseError = tenants_base.DatabaseError
 IntegrityError = tenants_base.IntegrityError
@@ -42,7 +47,7 @@ class DeferredSearchPathCursor(DjangoCursor):
 
     def execute(self, query, params=None, **kwargs):
         pending = self.owner._pending_search_path if self.owner is not None else None
-        if not pending:
+        if not pending or (isinstance(query, str) and _ROLLBACK.match(query)):
             return super().execute(query, params, **kwargs)
         if not isinstance(query, str) or kwargs.get("prepare") or not _COMBINABLE.match(query):
             self._flush_pending_alone()

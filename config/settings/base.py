@@ -42,6 +42,12 @@ UPLINE_POOL_SIZE = int(env("UPLINE_POOL_SIZE", "5"))
 # Directory holding pg_dump when the server is not the system one (embedded server).
 UPLINE_PG_BIN = env("UPLINE_PG_BIN", "")
 UPLINE_EXPORT_DIR = Path(env("UPLINE_EXPORT_DIR", str(BASE_DIR / ".var" / "exports")))
+# Instance archives are signed with this key (empty: one derived from SECRET_KEY); servers
+# that move instances between them share it. Import refuses members past these sizes.
+UPLINE_ARCHIVE_KEY = env("UPLINE_ARCHIVE_KEY", "")
+UPLINE_ARCHIVE_MAX_MEMBER_BYTES = int(env("UPLINE_ARCHIVE_MAX_MEMBER_BYTES", str(2 * 1024**3)))
+UPLINE_ARCHIVE_MAX_MEMBERS = int(env("UPLINE_ARCHIVE_MAX_MEMBERS", "200000"))
+UPLINE_ARCHIVE_MAX_TOTAL_BYTES = int(env("UPLINE_ARCHIVE_MAX_TOTAL_BYTES", str(20 * 1024**3)))
 # How long a process trusts its cached host -> instance map before checking for changes.
 UPLINE_ROUTING_CACHE_SECONDS = float(env("UPLINE_ROUTING_CACHE_SECONDS", "2"))
 # How old a VIES confirmation of a customer's VAT id may be before reverse charge relies on

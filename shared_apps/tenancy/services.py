@@ -4,6 +4,11 @@ Creating a reseller is one transaction: the schema (from the warm pool or the te
 the reseller row, its domains and allocations, and — inside the new schema — the first
 owner account and the issuer identity. Any failure rolls all of it back, schema included.
 
+Importing an archive is a creation from data: the schema is built the same way, the
+archive's rows and files are verified and loaded by `provisioning.archive` (never its SQL:
+it carries none), its facts are checked like a new reseller's, and the instance starts
+suspended for review unless the operator chooses active.
+
 Every write records one event in the operator's instance trail (the public schema's
 `instance.AuditEvent`, object = the reseller), with the actor the caller passes: a console
 user, an API actor, or a label ("billing", "command"). A reseller's own instance never
@@ -76,6 +81,12 @@ class QuotaExceeded(DomainError):
 
 class DeletionRefused(DomainError):
     code = "deletion_refused"
+
+
+class ArchiveRefused(DomainError):
+    """An instance archive that cannot be written or imported; the sentence says why."""
+
+    code = "archive_refused"
 
 
 def _record(
@@ -343,11 +354,7 @@ def allocation_set(
         allocation, _ = Allocation.objects.select_for_update().get_or_create(
             reseller=reseller, resource=resource
         )
-        if quantity < allocation.used:
-            raise QuotaExceeded(
-                f"{reseller.name} already uses {allocation.used} {resource.unit} of "
-                f"{resource.name.lower()}; the allocation cannot go below that."
-            )
+        _check_allocation_floor(reseller.name, resource, quantity=quantity, used=allocation.used)
         previous = allocation.quantity
         allocation.quantity = quantity
         allocation.save(update_fields=["quantity", "updated_at"])
@@ -359,6 +366,15 @@ def allocation_set(
             resource=resource_code,
         )
     return allocation
+
+
+def _check_allocation_floor(name: str, resource: Resource, *, quantity: int, used: int) -> None:
+    """An allocation never goes below what the reseller already uses."""
+    if quantity < used:
+        raise QuotaExceeded(
+            f"{name} already uses {used} {resource.unit} of "
+            f"{resource.name.lower()}; the allocation cannot go below that."
+        )
 
 
 def allocation_reserve(*, schema_name: str, demands: Mapping[str, int]) -> None:
@@ -418,8 +434,8 @@ def allocation_release(*, schema_name: str, demands: Mapping[str, int]) -> None:
 
 
 def reseller_export(*, reseller: Reseller, directory: Path, actor: Any = None) -> ExportRecord:
-    """Write the instance to a portable archive and record it."""
-    manifest = {
+    """Write the instance (rows and files) to a signed archive and record it."""
+    facts = {
         "slug": reseller.slug,
         "name": reseller.name,
         "legal_name": reseller.legal_name,
@@ -431,9 +447,12 @@ def reseller_export(*, reseller: Reseller, directory: Path, actor: Any = None) -
             for a in reseller.allocations.all()
         },
     }
-    path, digest, size = archive.schema_export(
-        schema_name=reseller.schema_name, manifest=manifest, directory=directory
-    )
+    try:
+        path, digest, size = archive.schema_export(
+            schema_name=reseller.schema_name, reseller=facts, directory=directory
+        )
+    except archive.ArchiveError as exc:
+        raise ArchiveRefused(str(exc)) from exc
     with transaction.atomic():
         record = ExportRecord.objects.create(
             reseller_slug=reseller.slug,
@@ -448,54 +467,182 @@ def reseller_export(*, reseller: Reseller, directory: Path, actor: Any = None) -
     return record
 
 
-def reseller_import(*, path: Path, slug: str | None = None, actor: Any = None) -> Reseller:
-    """Create a reseller from an export archive, under its old slug or a new one."""
-    manifest = archive.read_manifest(path)
-    slug = (slug or manifest["slug"]).strip().lower()
-    validate_slug(slug)
-    schema_name = schema_name_for_slug(slug)
-    primary = primary_domain_for_slug(slug)
-    wanted_domains = [d for d in manifest.get("custom_domains", [])]
-    taken = set(Domain.objects.filter(domain__in=wanted_domains).values_list("domain", flat=True))
-    _check_unique(slug, [primary])
-    with transaction.atomic():
-        archive.schema_import(path=path, schema_name=schema_name)
-        reseller = Reseller.objects.create(
-            schema_name=schema_name,
-            slug=slug,
-            name=manifest["name"],
-            legal_name=manifest["legal_name"],
-            contact_email=manifest["contact_email"],
-            # The archived state is where the new row starts (a creation, not a move);
-            # anything the pipeline does not know starts active.
-            status=(
-                manifest.get("status")
-                if manifest.get("status") in Reseller.Status.values
-                else Reseller.Status.ACTIVE
-            ),
-            status_changed_at=timezone.now(),
-            provisioned_by="import",
-        )
-        Domain.objects.create(tenant=reseller, domain=primary, is_primary=True)
-        for domain in wanted_domains:
-            if domain not in taken:
-                Domain.objects.create(tenant=reseller, domain=domain, is_primary=False)
-        resources = set(Resource.objects.values_list("code", flat=True))
-        for code, values in manifest.get("allocations", {}).items():
-            if code in resources:
-                Allocation.objects.create(
-                    reseller=reseller,
-                    resource_id=code,
-                    quantity=values["quantity"],
-                    used=min(values["used"], values["quantity"]),
-                )
-        _record(RESELLER_IMPORTED, reseller, actor, path=str(path), skipped_domains=sorted(taken))
-        transaction.on_commit(routing.invalidate)
+# How an imported instance may start: suspended for review, unless the operator says active.
+IMPORT_STATUSES = (Reseller.Status.SUSPENDED, Reseller.Status.ACTIVE)
+_MAX_QUANTITY = 2**63 - 1  # what the allocation columns hold
+
+
+def _import_facts(
+    facts: Mapping[str, Any], *, slug: str | None, allocations: Mapping[str, int] | None
+) -> dict[str, Any]:
+    """The archive's reseller facts, checked as a new reseller's would be.
+
+    Domains go through the console's check; allocations through allocation_set's rules,
+    with the quantities the operator grants (`allocations`) replacing the archived ones.
+    """
+    errors: dict[str, list[str]] = {}
+    slug = slug if slug is not None else facts.get("slug")
+    slug = slug.strip().lower() if isinstance(slug, str) else ""
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        errors["slug"] = exc.messages
+    clean: dict[str, Any] = {"slug": slug}
+    for key, label in (("name", "trading name"), ("legal_name", "legal name")):
+        value = facts.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+            errors[key] = [f"The archive's {label} is missing or longer than 200 characters."]
+        else:
+            clean[key] = value.strip()
+    email = facts.get("contact_email")
+    try:
+        validate_email(email)
+        clean["contact_email"] = email.lower()
+    except (ValidationError, TypeError, AttributeError):
+        errors["contact_email"] = ["The archive's contact e-mail is not a valid address."]
+    domains = facts.get("custom_domains", [])
+    clean["custom_domains"] = []
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        errors["custom_domains"] = ["The archive's domains are not a list of names."]
+    else:
+        for raw in domains:
+            try:
+                domain = validate_custom_domain(raw)
+            except ValidationError as exc:
+                errors.setdefault("custom_domains", []).extend(exc.messages)
+            else:
+                if domain not in clean["custom_domains"]:
+                    clean["custom_domains"].append(domain)
+
+    resources = {r.code: r for r in Resource.objects.all()}
+    archived = facts.get("allocations", {})
+    granted = dict(allocations or {})
+    quantities: dict[str, tuple[int, int]] = {}
+
+    def whole(value: Any) -> bool:
+        return type(value) is int and 0 <= value <= _MAX_QUANTITY
+
+    if not isinstance(archived, dict):
+        errors["allocations"] = ["The archive's allocations are not valid."]
+        archived = {}
+    for code in sorted({*archived, *granted}):
+        resource = resources.get(code)
+        if resource is None:
+            errors.setdefault("allocations", []).append(f"Unknown resource “{code}”.")
+            continue
+        entry = archived.get(code, {"quantity": 0, "used": 0})
+        if not isinstance(entry, dict) or not all(
+            whole(entry.get(k)) for k in ("quantity", "used")
+        ):
+            errors.setdefault("allocations", []).append(
+                f"The archive's allocation of {resource.name.lower()} is not valid."
+            )
+            continue
+        quantity = granted.get(code, entry["quantity"])
+        if not whole(quantity):
+            errors.setdefault("allocations", []).append(
+                f"{resource.name}: enter a whole number of {resource.unit}, 0 or more."
+            )
+            continue
+        quantities[code] = (quantity, entry["used"])
+    if errors:
+        raise ValidationError(errors)
+    for code, (quantity, used) in quantities.items():
+        _check_allocation_floor(clean["name"], resources[code], quantity=quantity, used=used)
+    clean["allocations"] = {code: quantities.get(code, (0, 0)) for code in resources}
+    clean["resources"] = resources
+    return clean
+
+
+def reseller_import(
+    *,
+    path: Path,
+    slug: str | None = None,
+    status: str = Reseller.Status.SUSPENDED,
+    allocations: Mapping[str, int] | None = None,
+    actor: Any = None,
+) -> Reseller:
+    """Create a reseller from a signed export archive, under its old slug or a new one.
+
+    The archive brings rows and files only (see `provisioning.archive`): the schema is
+    built from the local template like a new reseller's. Its facts are checked like a new
+    reseller's, `allocations` (resource code → quantity) are what the operator grants in
+    place of the archived quantities, and the instance starts suspended for review unless
+    `status` is active. One transaction: a refused archive leaves no schema, row or file.
+    """
+    if status not in IMPORT_STATUSES:
+        raise ValidationError({"status": ["An imported instance starts suspended or active."]})
+    try:
+        with archive.archive_open(path) as reader:
+            facts = _import_facts(reader.manifest["reseller"], slug=slug, allocations=allocations)
+            slug = facts["slug"]
+            schema_name = schema_name_for_slug(slug)
+            primary = primary_domain_for_slug(slug)
+            _check_unique(slug, [primary])
+            wanted = [d for d in facts["custom_domains"] if d != primary]
+            taken = set(Domain.objects.filter(domain__in=wanted).values_list("domain", flat=True))
+            try:
+                with transaction.atomic():
+                    build = schemas.instance_schema_create(schema_name)
+                    loaded = reader.load(schema_name=schema_name)
+                    reseller = Reseller.objects.create(
+                        schema_name=schema_name,
+                        slug=slug,
+                        name=facts["name"],
+                        legal_name=facts["legal_name"],
+                        contact_email=facts["contact_email"],
+                        # A creation, not a move: the operator's choice, never the archive's.
+                        status=status,
+                        status_reason=(
+                            "Imported from an archive: review it before resuming."
+                            if status == Reseller.Status.SUSPENDED
+                            else ""
+                        ),
+                        status_changed_at=timezone.now(),
+                        provisioned_by="import",
+                        provisioning_ms=build.milliseconds,
+                    )
+                    Domain.objects.bulk_create(
+                        [Domain(tenant=reseller, domain=primary, is_primary=True)]
+                        + [
+                            Domain(tenant=reseller, domain=d, is_primary=False)
+                            for d in wanted
+                            if d not in taken
+                        ]
+                    )
+                    Allocation.objects.bulk_create(
+                        Allocation(
+                            reseller=reseller, resource=resource, quantity=quantity, used=used
+                        )
+                        for code, resource in facts["resources"].items()
+                        for quantity, used in [facts["allocations"][code]]
+                    )
+                    _record(
+                        RESELLER_IMPORTED,
+                        reseller,
+                        actor,
+                        path=str(path),
+                        status=status,
+                        archived_status=str(reader.manifest["reseller"].get("status", ""))[:20],
+                        skipped_domains=sorted(taken),
+                        **loaded,
+                    )
+                    transaction.on_commit(_after_create)
+            except IntegrityError as exc:
+                # Two operators racing for the same slug or domain: the loser gets a sentence.
+                raise ValidationError(
+                    {"slug": ["That slug or domain was just taken; choose another."]}
+                ) from exc
+    except archive.ArchiveError as exc:
+        raise ArchiveRefused(str(exc)) from exc
     return reseller
 
 
 def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: Any = None) -> None:
-    """Drop an instance for good: only after an export exists, and with the slug typed back."""
+    """Drop an instance for good: only after an export exists, and with the slug typed back.
+
+    Its stored files go too, once the deletion is committed (the archive carries them).
+    """
     if confirm_slug != reseller.slug:
         raise DeletionRefused(f"Type the slug “{reseller.slug}” exactly to confirm deletion.")
     record = ExportRecord.objects.filter(
@@ -508,11 +655,13 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: Any = None)
         )
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
-        schemas.schema_drop(locked.schema_name)
+        schema_name = locked.schema_name
+        schemas.schema_drop(schema_name)
         # Recorded before the row goes: the event keeps the reseller's id and slug.
         _record(RESELLER_DELETED, locked, actor, export=record.path)
         locked.delete()
         transaction.on_commit(routing.invalidate)
+        transaction.on_commit(lambda: archive.instance_files_delete(schema_name))
     connection.set_schema_to_public()
 
 

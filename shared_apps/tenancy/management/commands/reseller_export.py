@@ -1,4 +1,8 @@
-"""`manage.py reseller_export SLUG [--dir DIR]`: write the instance to a portable archive."""
+"""`manage.py reseller_export SLUG [--dir DIR]`: write the instance to a signed, portable archive.
+
+The archive (format 2, see `provisioning.archive`) holds the instance's rows and stored
+files, never SQL; `reseller_import` rebuilds it on a server with the same archive key.
+"""
 
 from pathlib import Path
 
@@ -11,7 +15,7 @@ from ._common import COMMAND_ACTOR, get_reseller, readable_errors
 
 
 class Command(BaseCommand):
-    help = "Export one reseller's instance (schema and data) to a .tar.gz archive."
+    help = "Export one reseller's instance (rows and files) to a signed .tar.gz archive."
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
