@@ -159,13 +159,36 @@ def _clean_routing_and_schema():
 
 
 def client_for(info: InstanceInfo, email: str | None = None) -> Client:
-    """A browser on `info`'s host, signed in as `email` (a session of that instance)."""
+    """A browser on `info`'s host, signed in as `email` (a session of that instance).
+
+    Signed in fully: where the user owes a second factor (the operator's staff, the Django
+    admin, anyone who set one up) they get an app and the session has passed that step, as
+    after typing its code (tests/test_two_factor.py signs in step by step instead).
+    """
     client = Client(HTTP_HOST=info.host)
     if email:
         with schema_context(info.schema_name):
             user = get_user_model().objects.get(email=email)
             client.force_login(user)
+            pass_second_step(client, user)
     return client
+
+
+def pass_second_step(client: Client, user) -> None:
+    """Mark `client`'s session (in the current schema) as having passed the second step."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenant_apps.accounts import selectors
+
+    device = selectors.two_factor_device(user)
+    if device is None:
+        if not (selectors.two_factor_required(user) or user.is_staff):
+            return
+        device = TOTPDevice.objects.create(user=user, name="test app", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
 from tests.conftest import PASSWORD, client_for
+from tests.two_factor import app_code, give_app
 
 
 def test_sign_in_sends_staff_to_the_staff_area_and_customers_to_the_portal(instance_a):
@@ -21,10 +22,16 @@ def test_sign_in_sends_staff_to_the_staff_area_and_customers_to_the_portal(insta
     assert response.redirect_chain[-1][0] == "/portal/"
 
 
-def test_operator_staff_land_on_the_console(operator):
+def test_operator_staff_land_on_the_console_once_they_give_their_code(operator):
+    with schema_context(operator.schema_name):
+        device = give_app(get_user_model().objects.get(email=operator.owner))
     client = client_for(operator)
     response = client.post(
         "/accounts/login/", {"username": operator.owner, "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0].startswith("/accounts/two-factor/")
+    response = client.post(
+        "/accounts/two-factor/", {"code": app_code(device), "next": "/"}, follow=True
     )
     assert response.redirect_chain[-1][0] == "/console/"
 

@@ -83,6 +83,11 @@ TENANT_APPS = [
     # Failed sign-ins (django-axes): its tables live in each instance's schema, so a
     # lockout on one instance never locks the same e-mail on another.
     "axes",
+    # Second sign-in factor (django-otp): authenticator-app devices and recovery codes
+    # live beside the users they belong to, in each instance's schema and in public.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 SHARED_APPS = [
@@ -119,6 +124,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(); then a session that still owes its second sign-in step
+    # reaches only that step (and sign-out), and counts as anonymous in the API.
+    "django_otp.middleware.OTPMiddleware",
+    "tenant_apps.accounts.middleware.SecondStepMiddleware",
     "tenant_apps.referrals.middleware.RefererCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -280,7 +289,8 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "no-reply@upline.localhost
 # API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token check, noting when each token was last used.
+        "tenant_apps.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenant_apps.accounts.permissions.IsInstanceStaff"],
@@ -353,6 +363,12 @@ AXES_LOCKOUT_CALLABLE = "tenant_apps.accounts.throttling.lockout_response"
 AXES_VERBOSE = False
 # Successful sign-ins are in the instance's audit trail already (accounts.signins).
 AXES_DISABLE_ACCESS_LOG = True
+
+# Two-factor sign-in (django-otp): wrong codes slow the device down (1, 2, 4 … seconds);
+# the admin never shows a device's secret or a user's recovery codes.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Password e-mails (reset links, invitations) per instance in a sliding hour.
 UPLINE_PASSWORD_MAIL_LIMITS = {

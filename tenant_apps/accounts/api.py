@@ -1,4 +1,5 @@
-"""Accounts API: who am I, and the instance's team (owner and administrators only).
+"""Accounts API: who am I (with my two-factor status, read-only), and the instance's team
+(owner and administrators only).
 
 The team routes follow the team screens: list, invite, change a role, deactivate (sessions
 and API token end at once) and reactivate, all through `services`; ids of users who are not
@@ -19,16 +20,24 @@ from . import services
 from .models import User
 from .permissions import CanManageTeam
 from .selectors import get_staff_member_for, staff_list
-from .serializers import StaffInviteSerializer, StaffRoleSerializer, UserSerializer
+from .serializers import (
+    MeSerializer,
+    StaffInviteSerializer,
+    StaffRoleSerializer,
+    UserSerializer,
+)
 from .signins import client_ip
 
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=UserSerializer, summary="The signed-in user of this instance")
+    @extend_schema(
+        responses=MeSerializer,
+        summary="The signed-in user of this instance, with their two-factor sign-in status",
+    )
     def get(self, request):
-        return Response(UserSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)
 
 
 @extend_schema_view(

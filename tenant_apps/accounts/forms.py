@@ -86,3 +86,43 @@ class StaffRoleForm(forms.Form):
     def __init__(self, *args, offer_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = _staff_role_choices(with_owner=offer_owner)
+
+
+class SecondFactorForm(forms.Form):
+    """The second sign-in step: the app's current code or one recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "spellcheck": "false"}
+        ),
+    )
+
+
+class TwoFactorSetupForm(forms.Form):
+    """Confirm a new authenticator app with the first code it shows."""
+
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
+
+
+class TwoFactorDisableForm(forms.Form):
+    proof = forms.CharField(
+        label="Your password or a current code",
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class SignInPolicyForm(forms.Form):
+    require_staff_two_factor = forms.BooleanField(
+        label="Require two-factor sign-in for staff", required=False
+    )

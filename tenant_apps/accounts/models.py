@@ -103,3 +103,45 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class SignInPolicy(models.Model):
+    """How this instance's staff sign in: one row at most (none means the defaults).
+
+    The operator's own staff always use a second factor whatever this row says (see
+    `selectors.two_factor_enforced_for_staff`); a reseller's owner decides for its team.
+    """
+
+    require_staff_two_factor = models.BooleanField(
+        "Require two-factor sign-in for staff",
+        default=False,
+        help_text="Staff without an authenticator app are sent to set one up when they "
+        "next sign in, and can do nothing else until it is done. Customers choose for "
+        "themselves.",
+    )
+    # Always true and unique (see Meta): at most one policy row per instance.
+    singleton = models.BooleanField(default=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sign-in policy"
+        verbose_name_plural = "sign-in policy"
+        constraints = [
+            models.UniqueConstraint(fields=["singleton"], name="one_sign_in_policy"),
+        ]
+
+    def __str__(self) -> str:
+        return "Sign-in policy"
+
+
+class ApiTokenUse(models.Model):
+    """When an API token was last used (written at most every few minutes per token, see
+    `services.api_token_touch`); goes with the token when it is revoked or replaced."""
+
+    token = models.OneToOneField(
+        "authtoken.Token", primary_key=True, on_delete=models.CASCADE, related_name="use"
+    )
+    last_used_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"last used {self.last_used_at:%Y-%m-%d %H:%M}"

@@ -1,27 +1,36 @@
 """Writes to the instance's accounts: inviting staff, roles, deactivation and reactivation,
-API tokens, passwords and profiles. Only the owner and administrators manage the team, only
-owners touch owners, and an instance always keeps one active owner. Each write records one
-event in the instance's audit trail (the user is the object; a password never appears in an
-event)."""
+API tokens, passwords and profiles, and two-factor sign-in (set-up, codes, recovery codes,
+turning it off, an owner's reset, the instance's policy). Only the owner and administrators
+manage the team, only owners touch owners, and an instance always keeps one active owner.
+Each write records one event in the instance's audit trail (the user is the object; a
+password, a secret or a code never appears in an event)."""
 
 from __future__ import annotations
+
+import hashlib
+import math
 
 from django.contrib.auth import SESSION_KEY, password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from tenant_apps.instance import audit, emails
+from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.selectors import issuer_identity_get
 
-from . import throttling
-from .models import STAFF_ROLES, Role, User
+from . import selectors, throttling
+from .models import STAFF_ROLES, ApiTokenUse, Role, SignInPolicy, User
 from .permissions import NOT_TEAM_MANAGER
 
 USER_INVITED = audit.event_type("user.invited", "Staff member invited")
@@ -33,6 +42,17 @@ USER_PASSWORD_CHANGED = audit.event_type("user.password_changed", "Password chan
 USER_PASSWORD_RESET = audit.event_type("user.password_reset", "Password reset by e-mail link")
 USER_PROFILE_UPDATED = audit.event_type("user.profile_updated", "Profile changed")
 USER_REACTIVATED = audit.event_type("user.reactivated", "Account reactivated")
+USER_TWO_FACTOR_ENABLED = audit.event_type("user.two_factor_enabled", "Two-factor sign-in set up")
+USER_TWO_FACTOR_DISABLED = audit.event_type(
+    "user.two_factor_disabled", "Two-factor sign-in turned off"
+)
+USER_TWO_FACTOR_RESET = audit.event_type("user.two_factor_reset", "Two-factor sign-in reset")
+USER_TWO_FACTOR_REFUSED = audit.event_type("user.two_factor_refused", "Wrong two-factor code")
+USER_RECOVERY_CODE_USED = audit.event_type("user.recovery_code_used", "Recovery code used")
+USER_RECOVERY_CODES_RENEWED = audit.event_type(
+    "user.recovery_codes_renewed", "New recovery codes made"
+)
+SIGN_IN_POLICY_CHANGED = audit.event_type("signinpolicy.changed", "Sign-in policy changed")
 
 _STAFF_ROLE_CHOICE = "Choose owner, administrator, billing or support."
 _ONLY_OWNERS = "Only an owner can make someone an owner or change an owner's account."
@@ -280,3 +300,303 @@ def user_profile_update(*, user: User, full_name: str, actor=None) -> User:
             changes={"full_name": [before, user.full_name]},
         )
     return user
+
+
+# --------------------------------------------------------------------------------------
+# Two-factor sign-in: an authenticator app (TOTP) plus ten single-use recovery codes
+
+
+RECOVERY_CODE_COUNT = 10
+# A script calling the API many times a minute records its token's use once per window.
+API_TOKEN_USE_WINDOW_SECONDS = 300
+_ONLY_OWNERS_RESET = "Only an owner can reset a team member's two-factor sign-in."
+_ONLY_OWNERS_POLICY = "Only an owner can change how the team signs in."
+
+
+class SecondFactorRefused(DomainError):
+    """The code is not the app's current code, nor one of the user's recovery codes."""
+
+    code = "second_factor_refused"
+
+    def __init__(self, message: str = "That code is not right. Check your app and try again."):
+        super().__init__(message)
+
+
+class SecondFactorThrottled(DomainError):
+    """Too many wrong codes in a row: the device waits before it checks another."""
+
+    code = "second_factor_throttled"
+    status_code = 429
+
+    def __init__(self, wait_seconds: int):
+        self.wait_seconds = max(1, wait_seconds)
+        unit = "second" if self.wait_seconds == 1 else "seconds"
+        super().__init__(
+            f"Too many wrong codes. Wait {self.wait_seconds} {unit} before trying again."
+        )
+
+
+def normalise_code(code: str) -> str:
+    """What the user typed, as the devices store it: no spaces or dashes, lower case
+    (recovery codes are shown as `abcd-efgh`; apps show `123 456`)."""
+    return "".join(ch for ch in str(code or "") if ch not in " -\t").lower()
+
+
+def _is_app_code(token: str) -> bool:
+    return token.isdigit() and len(token) in (6, 8)
+
+
+def _wait_seconds(device: Device) -> int | None:
+    """Seconds before `device` checks another code, or None when it may check now."""
+    allowed, info = device.verify_is_allowed()
+    if allowed:
+        return None
+    until = (info or {}).get("locked_until")
+    return math.ceil((until - timezone.now()).total_seconds()) if until else 1
+
+
+def _check(device: Device | None, token: str) -> tuple[bool, int | None]:
+    """(accepted, seconds to wait when throttled) for one code on one locked device."""
+    if device is None:
+        return False, None
+    wait = _wait_seconds(device)
+    if wait is not None:
+        return False, wait
+    return device.verify_token(token), None
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    """Replace the user's recovery codes with `RECOVERY_CODE_COUNT` new ones."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, defaults={"name": "Recovery codes", "confirmed": True}
+    )
+    device.token_set.all().delete()
+    device.throttle_reset(commit=False)
+    device.confirmed = True
+    device.save()
+    codes: set[str] = set()
+    while len(codes) < RECOVERY_CODE_COUNT:
+        codes.add(StaticToken.random_token())
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return sorted(codes)
+
+
+def _two_factor_remove(user: User) -> bool:
+    """Delete the user's apps and recovery codes; True when they had two-factor on."""
+    had = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()  # its codes go with it
+    return had
+
+
+def two_factor_setup_begin(*, user: User) -> TOTPDevice:
+    """The not-yet-confirmed app device whose secret the set-up screen shows (the same
+    one on every visit until it is confirmed, so a reload does not change the QR code).
+    Nothing is audited: it signs no one in until `two_factor_enable` confirms it."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+def two_factor_enable(
+    *, user: User, device: TOTPDevice, code: str, ip_address: str | None = None
+) -> tuple[TOTPDevice, list[str]]:
+    """Turn two-factor sign-in on with a first valid code from the app being set up.
+
+    Returns the confirmed device and ten new recovery codes (shown once, never again). A
+    previous app of the user's stops working and earlier recovery codes are replaced.
+    Raises SecondFactorRefused or SecondFactorThrottled; wrong codes are counted on the
+    device even then (this function does not roll them back).
+    """
+    token = normalise_code(code)
+    with transaction.atomic():
+        pending = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, pk=device.pk, confirmed=False)
+            .first()
+        )
+        if pending is None:
+            raise ValidationError(
+                {"code": ["This set-up has expired or was already finished. Start again."]}
+            )
+        accepted, wait = _check(pending, token)
+        if accepted:
+            replaced = TOTPDevice.objects.filter(user=user).exclude(pk=pending.pk).delete()[0] > 0
+            pending.confirmed = True
+            pending.save(update_fields=["confirmed"])
+            codes = _new_recovery_codes(user)
+            audit.audit_record(
+                USER_TWO_FACTOR_ENABLED,
+                actor=user,
+                obj=user,
+                detail={"replaced_app": replaced, "recovery_codes": len(codes)},
+                ip_address=ip_address,
+            )
+    if wait is not None:
+        raise SecondFactorThrottled(wait)
+    if not accepted:
+        raise SecondFactorRefused(
+            "That code does not match. Scan the QR code again or check your phone's clock."
+        )
+    return pending, codes
+
+
+def two_factor_verify(*, user: User, code: str, ip_address: str | None = None) -> Device:
+    """The second sign-in step: a code from the user's app, or one of their recovery codes
+    (used up when accepted, and audited with how many are left).
+
+    Returns the device that accepted it. Raises SecondFactorRefused (audited, with the
+    address) or SecondFactorThrottled: each wrong code doubles the wait before the device
+    checks another (1, 2, 4 … seconds), and that count survives signing in again with the
+    password, so guessing stays slow across sessions.
+    """
+    token = normalise_code(code)
+    model = TOTPDevice if _is_app_code(token) else StaticDevice
+    with transaction.atomic():
+        device = (
+            model.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .order_by("-pk")
+            .first()
+        )
+        accepted, wait = _check(device, token) if token else (False, None)
+        if accepted and model is StaticDevice:
+            audit.audit_record(
+                USER_RECOVERY_CODE_USED,
+                actor=user,
+                obj=user,
+                detail={"left": device.token_set.count()},
+                ip_address=ip_address,
+            )
+        elif not accepted and wait is None:
+            audit.audit_record(
+                USER_TWO_FACTOR_REFUSED,
+                actor=user,
+                obj=user,
+                detail={"kind": "app" if model is TOTPDevice else "recovery code"},
+                ip_address=ip_address,
+            )
+    if wait is not None:
+        raise SecondFactorThrottled(wait)
+    if not accepted:
+        raise SecondFactorRefused()
+    return device
+
+
+def recovery_codes_renew(*, user: User) -> list[str]:
+    """Ten new recovery codes for a user with two-factor on; the old ones stop working."""
+    with transaction.atomic():
+        if selectors.two_factor_device(user) is None:
+            raise ValidationError("Set up two-factor sign-in first.")
+        codes = _new_recovery_codes(user)
+        audit.audit_record(USER_RECOVERY_CODES_RENEWED, actor=user, obj=user)
+    return codes
+
+
+def two_factor_disable(*, user: User, proof: str, ip_address: str | None = None) -> None:
+    """Turn the user's two-factor sign-in off, proven with their password or a current code.
+
+    Refused where it is required (staff of an instance that enforces it, the operator's
+    staff). While the user's devices are slowed down by wrong codes, the password is not
+    checked either, so this form cannot be used to guess it.
+    """
+    if selectors.two_factor_required(user):
+        raise ValidationError(
+            {"proof": ["Two-factor sign-in is required for staff here: it cannot be turned off."]}
+        )
+    if selectors.two_factor_device(user) is None:
+        return
+    for device in (selectors.two_factor_device(user), selectors.recovery_device(user)):
+        wait = _wait_seconds(device) if device is not None else None
+        if wait is not None:
+            raise SecondFactorThrottled(wait)
+    if not user.check_password(proof):
+        try:
+            two_factor_verify(user=user, code=proof, ip_address=ip_address)
+        except SecondFactorRefused as exc:
+            raise ValidationError(
+                {"proof": ["That is neither your password nor a current code."]}
+            ) from exc
+    with transaction.atomic():
+        _two_factor_remove(user)
+        audit.audit_record(USER_TWO_FACTOR_DISABLED, actor=user, obj=user, ip_address=ip_address)
+
+
+@transaction.atomic
+def two_factor_reset(*, user: User, actor) -> User:
+    """Clear a user's second factor (a lost phone): their app and recovery codes stop
+    working at once, and where two-factor is required they set it up again on their next
+    page. On the team screen an owner resets a staff member, never themselves (that is the
+    security page); another instance's users are not in this schema. With no user acting
+    (`manage.py two_factor_reset`) anyone can be reset: how a last owner gets back in."""
+    acting = _acting_user(actor)
+    if acting is None:
+        locked = User.objects.select_for_update().get(pk=user.pk)
+    else:
+        locked = _staff_member(user, actor=actor)
+        if acting.role != Role.OWNER:
+            raise PermissionDenied(_ONLY_OWNERS_RESET)
+        if acting.pk == locked.pk:
+            raise ValidationError(
+                "Use your own security page to set up a new app or make new recovery codes."
+            )
+    had = _two_factor_remove(locked)
+    audit.audit_record(
+        USER_TWO_FACTOR_RESET, actor=actor, obj=locked, detail={"had_two_factor": had}
+    )
+    return locked
+
+
+@transaction.atomic
+def sign_in_policy_set(*, require_staff_two_factor: bool, actor=None) -> SignInPolicy:
+    """Whether this instance's staff must sign in with a second factor (owners decide)."""
+    if selectors.is_operator_instance():
+        raise ValidationError(
+            {
+                "require_staff_two_factor": [
+                    "The operator's staff always sign in with a second factor."
+                ]
+            }
+        )
+    acting = _acting_user(actor)
+    if acting is not None and acting.role != Role.OWNER:
+        raise PermissionDenied(_ONLY_OWNERS_POLICY)
+    policy, _ = SignInPolicy.objects.select_for_update().get_or_create(singleton=True)
+    before = policy.require_staff_two_factor
+    if before == require_staff_two_factor:
+        return policy
+    policy.require_staff_two_factor = require_staff_two_factor
+    policy.save(update_fields=["require_staff_two_factor", "updated_at"])
+    audit.audit_record(
+        SIGN_IN_POLICY_CHANGED,
+        actor=actor,
+        obj=policy,
+        changes={"require_staff_two_factor": [before, require_staff_two_factor]},
+    )
+    return policy
+
+
+def staff_api_token_revoke(*, user: User, actor) -> bool:
+    """A team manager revokes a staff member's API token (the rules of deactivation: an
+    owner's token only at an owner's hand). True when there was one."""
+    with transaction.atomic():
+        locked = _staff_member(user, actor=actor)
+        had = Token.objects.filter(user=locked).exists()
+        api_token_revoke(user=locked, actor=actor)
+    return had
+
+
+def api_token_touch(*, token: Token) -> None:
+    """Note that `token` was just used, for its owner's security page.
+
+    One write per token per window (the cache, per instance, remembers the last one), so a
+    busy script costs nothing per call. Not an audit event: using a token changes nothing.
+    """
+    marker = "api-token-used:" + hashlib.sha256(token.key.encode()).hexdigest()[:32]
+    if not cache.add(marker, 1, timeout=API_TOKEN_USE_WINDOW_SECONDS):
+        return
+    ApiTokenUse.objects.bulk_create(
+        [ApiTokenUse(token=token, last_used_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["token"],
+        update_fields=["last_used_at"],
+    )

@@ -20,12 +20,22 @@ class StaffTable(tables.Table):
     full_name = tables.Column(verbose_name="Name", default="—")
     role = tables.Column()
     is_active = tables.Column(verbose_name="Status")
+    # Annotated by `selectors.staff_list` (one EXISTS, not a query per row).
+    two_factor_enabled = tables.Column(verbose_name="Two-factor", orderable=True)
     last_login = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last sign-in")
     date_joined = tables.DateTimeColumn(format="Y-m-d", verbose_name="Since")
 
     class Meta:
         model = User
-        fields = ["email", "full_name", "role", "is_active", "last_login", "date_joined"]
+        fields = [
+            "email",
+            "full_name",
+            "role",
+            "is_active",
+            "two_factor_enabled",
+            "last_login",
+            "date_joined",
+        ]
         empty_text = "No team members match."
         attrs = {"class": "table"}
 
@@ -36,6 +46,11 @@ class StaffTable(tables.Table):
         if record.is_active:
             return mark_safe('<span class="badge badge-active">Active</span>')
         return mark_safe('<span class="badge badge-terminated">Deactivated</span>')
+
+    def render_two_factor_enabled(self, value: bool):
+        if value:
+            return mark_safe('<span class="badge badge-success">On</span>')
+        return mark_safe('<span class="badge badge-neutral">Off</span>')
 
     def render_last_login(self, record: User):
         return record.last_login.strftime("%Y-%m-%d %H:%M") if record.last_login else "never"

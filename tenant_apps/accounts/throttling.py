@@ -1,6 +1,7 @@
 """Limits on what an anonymous or careless caller can make an instance do over and over:
-how django-axes names a sign-in attempt (the e-mail, the client address), and how many
-password e-mails (reset links, invitations) go out per address and per client address.
+how django-axes names a sign-in attempt (the e-mail, the client address), wrong two-factor
+codes counted as failed sign-ins, and how many password e-mails (reset links, invitations)
+go out per address and per client address.
 
 Everything here is per instance by construction: the attempts table is in the instance's
 schema, and the default cache prefixes every key with the schema (`KEY_FUNCTION`), so a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -92,3 +94,25 @@ def password_mail_reserve(*, kind: str, email: str, ip_address: str | None) -> N
             cache.incr(key)
         except ValueError:  # expired between add and incr: this e-mail starts a new hour
             cache.set(key, 1, timeout=window)
+
+
+# The second sign-in step counts wrong codes in the same django-axes attempts as wrong
+# passwords (the account's e-mail and the client address): ten in a row lock both steps
+# out for the cool-off. A correct password clears the count (AXES_RESET_ON_SUCCESS), so
+# what keeps guessing slow across sessions is the device's own doubling wait (services).
+
+
+def _second_step_credentials(user) -> dict:
+    return {"username": user.email}
+
+
+def second_step_locked_out(request, user) -> bool:
+    return not AxesProxyHandler.is_allowed(request, _second_step_credentials(user))
+
+
+def second_step_failed(request, user) -> bool:
+    """Count a wrong code against the account and the address; True once locked out."""
+    AxesProxyHandler.user_login_failed(
+        sender=__name__, credentials=_second_step_credentials(user), request=request
+    )
+    return bool(getattr(request, "axes_locked_out", False))

@@ -1,9 +1,12 @@
-"""Sign-in, sign-out, password change and reset, served by every instance on its own domain."""
+"""Sign-in (password, then the second factor), sign-out, password change and reset, and the
+user's security page, served by every instance on its own domain."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from . import views
 from .forms import ChangePasswordForm, EmailAuthenticationForm, ResetPasswordForm
+from .middleware import second_step_exempt
 from .password_reset import LimitedPasswordResetView
 
 app_name = "accounts"
@@ -16,7 +19,25 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", second_step_exempt(auth_views.LogoutView.as_view()), name="logout"),
+    path(
+        "two-factor/",
+        second_step_exempt(views.TwoFactorVerifyView.as_view()),
+        name="two_factor_verify",
+    ),
+    path(
+        "two-factor/set-up/",
+        second_step_exempt(views.TwoFactorSetupView.as_view()),
+        name="two_factor_setup",
+    ),
+    path(
+        "two-factor/recovery-codes/",
+        views.RecoveryCodesRenewView.as_view(),
+        name="recovery_codes_renew",
+    ),
+    path("two-factor/disable/", views.TwoFactorDisableView.as_view(), name="two_factor_disable"),
+    path("security/", views.SecurityView.as_view(), name="security"),
+    path("security/api-token/revoke/", views.ApiTokenRevokeView.as_view(), name="api_token_revoke"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(

@@ -1,4 +1,5 @@
-"""Team screens of the staff area: the staff list, invitations, one member's role and access.
+"""Team screens of the staff area: the staff list, invitations, one member's role and access,
+their second factor and API token, and whether the team must sign in with two factors.
 
 Only the owner and administrators reach them (`TeamManagerMixin`); every write goes through
 `tenant_apps.accounts.services`, whose refusals (last owner, owners-only changes) come back
@@ -15,8 +16,8 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from tenant_apps.accounts import services
-from tenant_apps.accounts.forms import StaffInviteForm, StaffRoleForm
+from tenant_apps.accounts import selectors, services
+from tenant_apps.accounts.forms import SignInPolicyForm, StaffInviteForm, StaffRoleForm
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.permissions import TeamManagerMixin
 from tenant_apps.accounts.selectors import get_staff_member_for, staff_list
@@ -41,7 +42,18 @@ class TeamView(TeamManagerMixin, TemplateView):
         filterset = StaffFilter(self.request.GET or None, queryset=staff_list())
         table = StaffTable(filterset.qs)
         RequestConfig(self.request, paginate={"per_page": 25}).configure(table)
-        context.update(filter=filterset, table=table, form=kwargs.get("form") or self.invite_form())
+        policy = selectors.sign_in_policy_get()
+        context.update(
+            filter=filterset,
+            table=table,
+            form=kwargs.get("form") or self.invite_form(),
+            operator_instance=selectors.is_operator_instance(),
+            two_factor_enforced=selectors.two_factor_enforced_for_staff(),
+            can_set_policy=self.request.user.role == Role.OWNER,
+            policy_form=SignInPolicyForm(
+                initial={"require_staff_two_factor": policy.require_staff_two_factor}
+            ),
+        )
         return context
 
     def post(self, request, *args, **kwargs):
@@ -67,6 +79,32 @@ class TeamView(TeamManagerMixin, TemplateView):
                 )
                 return redirect("dashboard:staff_list")
         return self.render_to_response(self.get_context_data(form=form))
+
+
+class SignInPolicyView(TeamManagerMixin, View):
+    """POST-only: whether this instance's staff must sign in with a second factor (owners)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = SignInPolicyForm(request.POST)
+        form.is_valid()  # a checkbox: absent means off, nothing else can be wrong
+        required = bool(form.cleaned_data.get("require_staff_two_factor"))
+        try:
+            services.sign_in_policy_set(require_staff_two_factor=required, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                "Staff now sign in with a code from their phone too; those without an app "
+                "are asked to set one up on their next page."
+                if required
+                else "Two-factor sign-in is now each staff member's choice.",
+            )
+        return redirect("dashboard:staff_list")
 
 
 class StaffMemberMixin(TeamManagerMixin):
@@ -96,10 +134,16 @@ class StaffMemberView(StaffMemberMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         member = kwargs.get("member") or self.get_member()
+        token = selectors.api_token_for(member)
         context.update(
             member=member,
             is_self=member.pk == self.request.user.pk,
             can_change=self.may_change(member),
+            two_factor=selectors.two_factor_status(member),
+            # Resetting someone's second factor is an owner's call (the service decides too).
+            can_reset_two_factor=self.request.user.role == Role.OWNER,
+            token=token,
+            token_last_used=selectors.api_token_last_used(token),
             form=kwargs.get("form") or self.role_form(member),
             events=[
                 {
@@ -152,4 +196,49 @@ class StaffAccessView(StaffMemberMixin, View):
             messages.error(request, " ".join(exc.messages))
         except PermissionDenied as exc:
             messages.error(request, str(exc))
+        return redirect("dashboard:staff_member", pk=member.pk)
+
+
+class StaffTwoFactorResetView(StaffMemberMixin, View):
+    """POST-only: an owner clears a member's authenticator app and recovery codes."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        member = self.get_member()
+        try:
+            services.two_factor_reset(user=member, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"{member.email}'s two-factor sign-in was reset: their app and recovery codes "
+                "no longer work.",
+            )
+        return redirect("dashboard:staff_member", pk=member.pk)
+
+
+class StaffApiTokenRevokeView(StaffMemberMixin, View):
+    """POST-only: revoke a member's API token (scripts using it stop at once)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        member = self.get_member()
+        try:
+            had = services.staff_api_token_revoke(user=member, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"{member.email}'s API token was revoked."
+                if had
+                else f"{member.email} has no API token.",
+            )
         return redirect("dashboard:staff_member", pk=member.pk)

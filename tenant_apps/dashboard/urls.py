@@ -9,7 +9,18 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="home"),
     path("team/", team.TeamView.as_view(), name="staff_list"),
+    path("team/sign-in-policy/", team.SignInPolicyView.as_view(), name="staff_sign_in_policy"),
     path("team/<int:pk>/", team.StaffMemberView.as_view(), name="staff_member"),
+    path(
+        "team/<int:pk>/two-factor/reset/",
+        team.StaffTwoFactorResetView.as_view(),
+        name="staff_two_factor_reset",
+    ),
+    path(
+        "team/<int:pk>/api-token/revoke/",
+        team.StaffApiTokenRevokeView.as_view(),
+        name="staff_api_token_revoke",
+    ),
     path("team/<int:pk>/deactivate/", team.StaffAccessView.as_view(), name="staff_deactivate"),
     path(
         "team/<int:pk>/reactivate/",

@@ -144,3 +144,51 @@ def _audit_trail_left_as_found(db):
     marks = _in_own_connection(_trail_marks)
     yield
     _in_own_connection(_trail_trim, marks)
+
+
+# --------------------------------------------------------------------------------------
+# Two-factor sign-in: the operator's staff give a code after their password
+
+
+OPERATOR_STAFF = ("owner@operator.test", "support@operator.test")
+
+
+def _apps_create() -> dict:
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        users = get_user_model().objects.filter(email__in=OPERATOR_STAFF)
+        return {
+            user.email: TOTPDevice.objects.create(user=user, name="browser test", confirmed=True)
+            for user in users
+        }
+
+
+def _apps_delete(devices: dict) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        TOTPDevice.objects.filter(pk__in=[device.pk for device in devices.values()]).delete()
+
+
+@pytest.fixture
+def operator_apps(db):
+    """An authenticator app for each of the operator's staff, committed (the server reads
+    it from its own connections) and removed afterwards: {e-mail: device}."""
+    devices = _in_own_connection(_apps_create)
+    yield devices
+    _in_own_connection(_apps_delete, devices)
+
+
+def pass_second_step(page, device) -> None:
+    """On the code page after the password, type the code the app shows now."""
+    from tests.two_factor import app_code
+
+    assert "/accounts/two-factor/" in page.url, f"no code asked at {page.url}"
+    page.fill("input[name=code]", app_code(device))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Verify").click()
+    assert "/accounts/two-factor/" not in page.url, "the code was refused"

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from shared_apps.tenancy.models import Reseller
+from tests.browser.conftest import pass_second_step
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -42,11 +43,14 @@ def _sign_in(page, url, email, password):
     assert "/accounts/login/" not in page.url, "sign-in failed"
 
 
-def test_operator_creates_reseller_whose_owner_signs_in_then_suspends_it(page, live_url, cleanup):
+def test_operator_creates_reseller_whose_owner_signs_in_then_suspends_it(
+    page, live_url, cleanup, operator_apps
+):
     operator = live_url.format(host="upline.localhost")
     instance = live_url.format(host="browserco.upline.localhost")
 
     _sign_in(page, operator, "owner@operator.test", PASSWORD)
+    pass_second_step(page, operator_apps["owner@operator.test"])
     page.goto(operator + "/console/resellers/new/")
     page.fill("input[name=name]", "Browser Co")
     page.fill("input[name=legal_name]", "Browser Co Ltd")

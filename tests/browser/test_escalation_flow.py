@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 from shared_apps.bridge.models import EscalationLink
 from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk.models import Outbox, Ticket
+from tests.browser.conftest import pass_second_step
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -42,7 +43,7 @@ def cleanup(db):
     thread.join()
 
 
-def _sign_in(browser, url, email):
+def _sign_in(browser, url, email, app=None):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(15_000)
     page.goto(url + "/accounts/login/")
@@ -51,10 +52,14 @@ def _sign_in(browser, url, email):
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     assert "/accounts/login/" not in page.url, f"sign-in failed for {email}"
+    if app is not None:
+        pass_second_step(page, app)
     return page
 
 
-def test_customer_ticket_escalated_answered_upstream_and_relayed(browser, live_url, cleanup):
+def test_customer_ticket_escalated_answered_upstream_and_relayed(
+    browser, live_url, cleanup, operator_apps
+):
     acme = live_url.format(host="acme.upline.localhost")
     operator_url = live_url.format(host="upline.localhost")
 
@@ -74,7 +79,9 @@ def test_customer_ticket_escalated_answered_upstream_and_relayed(browser, live_u
     reseller.wait_for_load_state()
     assert "Escalated upstream" in reseller.content()
 
-    operator = _sign_in(browser, operator_url, "support@operator.test")
+    operator = _sign_in(
+        browser, operator_url, "support@operator.test", operator_apps["support@operator.test"]
+    )
     operator.goto(operator_url + "/console/escalations/")
     operator.get_by_role("link", name=re.compile(re.escape(SUBJECT))).click()
     operator.wait_for_load_state()

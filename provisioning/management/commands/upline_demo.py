@@ -387,6 +387,10 @@ class Command(BaseCommand):
             "",
             f"  Operator console   http://{base}{suffix}/console/    "
             f"owner@{base} (owner), support@{base}",
+            "                     The operator's staff always sign in with two factors: at "
+            "the first sign-in each is asked",
+            "                     to set up an authenticator app (scan the QR code, or type "
+            "the key shown) and to save recovery codes.",
         ]
         for spec in RESELLERS:
             url = f"http://{primary_domain_for_slug(spec['slug'])}{suffix}/"
