@@ -8,6 +8,7 @@ urlpatterns = [
     path("console/", include("shared_apps.console.urls")),
     path("api/console/", include("shared_apps.console.api_urls")),
     path("api/bridge/", include("shared_apps.bridge.api_urls")),
+    path("stripe/webhooks/", include("shared_apps.stripe_webhooks.urls")),
     *instance_urlpatterns,
 ]
 

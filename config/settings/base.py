@@ -76,6 +76,7 @@ TENANT_APPS = [
     "tenant_apps.referrals",
     "tenant_apps.orders",
     "tenant_apps.billing",
+    "tenant_apps.cards",
     "tenant_apps.recurring",
     "tenant_apps.helpdesk",
     "tenant_apps.dashboard",
@@ -95,6 +96,7 @@ SHARED_APPS = [
     "shared_apps.tenancy",
     "shared_apps.console",
     "shared_apps.bridge",
+    "shared_apps.stripe_webhooks",
     "provisioning",
     *TENANT_APPS,
     "django.contrib.staticfiles",
@@ -249,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bridge.callbacks_deliver",
         "schedule": 60.0,
     },
+    # Stripe events a broker outage left unprocessed (each is applied once whatever happens).
+    "stripe-events-sweep": {
+        "task": "stripe_webhooks.events_sweep",
+        "schedule": 5 * 60.0,
+    },
     "helpdesk-sla-sweep-everywhere": {
         "task": "helpdesk.sla_sweep_all_instances",
         "schedule": 5 * 60.0,
@@ -338,6 +345,8 @@ SPECTACULAR_SETTINGS = {
         "TicketStatusEnum": "tenant_apps.helpdesk.models.Ticket.Status",
         "TicketSourceEnum": "tenant_apps.helpdesk.models.Ticket.Source",
         "MessageKindEnum": "tenant_apps.helpdesk.models.Message.Kind",
+        "CardPaymentStatusEnum": "tenant_apps.cards.models.CardPayment.Status",
+        "CardRefundStatusEnum": "tenant_apps.cards.models.CardRefund.Status",
     },
 }
 
@@ -383,8 +392,22 @@ UPLINE_PASSWORD_MAIL_LIMITS = {
 }
 UPLINE_PASSWORD_MAIL_WINDOW_SECONDS = 3600
 
+# Card payments (Stripe Connect; tenant_apps/cards). Every instance is the merchant of
+# record of its own invoices: resellers are connected accounts of this platform account,
+# the operator's own instance uses the platform account. No secret key: the card screens
+# say "Card payments are not set up" and manual payments carry on. The API base is empty
+# for Stripe itself; tests and the demo point it at localstripe.
+UPLINE_STRIPE_SECRET_KEY = env("UPLINE_STRIPE_SECRET_KEY", "")
+UPLINE_STRIPE_PUBLISHABLE_KEY = env("UPLINE_STRIPE_PUBLISHABLE_KEY", "")
+UPLINE_STRIPE_API_BASE = env("UPLINE_STRIPE_API_BASE", "")
+UPLINE_STRIPE_JS_URL = env("UPLINE_STRIPE_JS_URL", "https://js.stripe.com/v3/")
+UPLINE_STRIPE_WEBHOOK_SECRET = env("UPLINE_STRIPE_WEBHOOK_SECRET", "")
+UPLINE_STRIPE_CONNECT_WEBHOOK_SECRET = env("UPLINE_STRIPE_CONNECT_WEBHOOK_SECRET", "")
+
 # Content-Security-Policy (django-csp): scripts only from our own static files, never
-# inline. Inline style attributes remain (meters, PDF previews) and cannot run code.
+# inline. Inline style attributes remain (meters, PDF previews) and cannot run code. The
+# card payment page alone adds the origin of UPLINE_STRIPE_JS_URL (and Stripe's API and
+# 3-D Secure frames) to script-src, connect-src and frame-src (tenant_apps/cards).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -429,5 +452,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "weasyprint.progress": {"level": "WARNING"},  # seven INFO lines per PDF otherwise
         "axes": {"level": "WARNING"},  # failures and lockouts only, not every sign-in
+        "stripe": {"level": "WARNING"},  # not a line per API call (cards log refusals)
     },
 }

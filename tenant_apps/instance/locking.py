@@ -8,6 +8,8 @@ takes a row of an earlier kind while it holds a row of a later kind:
                         dunning (the services an overdue invoice bills, by id)
     3. Allocation       the operator's capacity row of the instance (public schema), taken
                         through `orders.ports.capacity_reserve/release` while a service moves
+    3b. CardPayment     a card payment applied or refunded (cards): Stripe's news is applied
+                        under its row lock, then billing's payment or refund takes the rest
     4. Customer         balances: payments, credit, credit notes
     5. Invoice          drafts being edited or issued, invoices being paid, voided, reminded
     6. PendingCharge    charges riding on the next renewal invoice
@@ -23,6 +25,7 @@ LOCK_ORDER = (
     "orders.Order",
     "orders.Service",
     "tenancy.Allocation",
+    "cards.CardPayment",
     "clients.Customer",
     "billing.Invoice",
     "billing.PendingCharge",

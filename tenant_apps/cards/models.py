@@ -1,0 +1,299 @@
+"""What an instance knows of its card payments: its Stripe connection, its customers' Stripe
+ids and saved cards, and one row per PaymentIntent with the refunds and disputes on it.
+
+Money is Decimal in the invoice's currency; Stripe's minor units exist only in the gateway.
+The ids of our rows name the idempotency keys of the calls they cause, so a retried
+request or task never charges or refunds twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenant_apps.instance.errors import DomainError
+from tenant_apps.instance.money import ZERO
+from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
+
+
+class CardError(DomainError):
+    """A card payment the rules or the card network refuse, said in a sentence."""
+
+    code = "card_payment"
+
+
+class CardsNotSetUp(CardError):
+    status_code = 409
+    code = "cards_not_set_up"
+
+
+class InvalidCardPaymentState(CardError, InvalidTransition):
+    status_code = 409
+
+
+class CardConnection(models.Model):
+    """This instance's Stripe account (one row). A reseller's is a connected account of the
+    platform; the operator's instance charges on the platform account and has no id here."""
+
+    account_id = models.CharField("Stripe account", max_length=255, blank=True)
+    charges_enabled = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    requirements_due = models.JSONField(
+        default=list, blank=True, help_text="What Stripe still needs before it pays out"
+    )
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Stripe connection"
+
+    def __str__(self) -> str:
+        return self.account_id or "Stripe (not connected)"
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer object of one of our customers, on this instance's account."""
+
+    customer = models.OneToOneField(
+        "clients.Customer", related_name="stripe_customer", on_delete=models.CASCADE
+    )
+    stripe_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.stripe_id
+
+
+class SavedCard(models.Model):
+    """A card the customer chose to keep for later payments (Stripe holds the number)."""
+
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="saved_cards", on_delete=models.CASCADE
+    )
+    payment_method_id = models.CharField(max_length=255, unique=True)
+    brand = models.CharField(max_length=32, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default=True),
+                name="one_default_card_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        expiry = (
+            f" {self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else ""
+        )
+        return f"{self.brand.title() or 'Card'} •••• {self.last4}{expiry}"
+
+
+class CardSettings(models.Model):
+    """A customer's choices about paying by card (one row, made when first changed)."""
+
+    customer = models.OneToOneField(
+        "clients.Customer", related_name="card_settings", on_delete=models.CASCADE
+    )
+    # Stored for the renewal run that will charge it (issue 11); nothing charges yet.
+    auto_charge_renewals = models.BooleanField(
+        "Charge my default card automatically when a renewal invoice is issued",
+        default=False,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "card settings"
+        verbose_name_plural = "card settings"
+
+    def __str__(self) -> str:
+        return f"Card settings of customer {self.customer_id}"
+
+
+class CardPayment(models.Model):
+    """One PaymentIntent on this instance's account for (part of) one invoice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting card"
+        REQUIRES_ACTION = "requires_action", "Awaiting authentication"
+        PROCESSING = "processing", "Processing"
+        FAILED = "failed", "Declined"
+        SUCCEEDED = "succeeded", "Paid"
+        CANCELED = "canceled", "Cancelled"
+
+    OPEN = (Status.PENDING, Status.REQUIRES_ACTION, Status.PROCESSING, Status.FAILED)
+
+    # A declined attempt leaves the intent open for another card. Stripe's word is final:
+    # an intent it reports paid is paid, even one we had given up on (a race with cancel).
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.PENDING: {
+                Status.REQUIRES_ACTION,
+                Status.PROCESSING,
+                Status.FAILED,
+                Status.SUCCEEDED,
+                Status.CANCELED,
+            },
+            Status.REQUIRES_ACTION: {
+                Status.PENDING,
+                Status.PROCESSING,
+                Status.FAILED,
+                Status.SUCCEEDED,
+                Status.CANCELED,
+            },
+            Status.PROCESSING: {Status.FAILED, Status.SUCCEEDED, Status.PENDING},
+            Status.FAILED: {
+                Status.PENDING,
+                Status.REQUIRES_ACTION,
+                Status.PROCESSING,
+                Status.SUCCEEDED,
+                Status.CANCELED,
+            },
+            Status.CANCELED: {Status.SUCCEEDED},
+        },
+        error=InvalidCardPaymentState,
+    )
+
+    invoice = models.ForeignKey(
+        "billing.Invoice", related_name="card_payments", on_delete=models.PROTECT
+    )
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="card_payments", on_delete=models.PROTECT
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    # NULL until Stripe answered the create call (the unique constraint ignores NULLs).
+    intent_id = models.CharField(  # noqa: DJ001
+        "PaymentIntent", max_length=255, unique=True, null=True, blank=True
+    )
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_message = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Cards tried on this intent (names each confirm call's key)"
+    )
+    payment = models.OneToOneField(
+        "billing.Payment",
+        null=True,
+        blank=True,
+        related_name="card_payment",
+        on_delete=models.PROTECT,
+        help_text="The payment it produced once Stripe confirmed it",
+    )
+    disputed = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "card payment"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="card_payment_positive"),
+            # Two tabs starting a payment for one invoice share one intent, never two.
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status__in=["pending", "requires_action", "processing", "failed"]),
+                name="one_open_card_payment_per_invoice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Card payment of {self.amount} {self.currency} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+    @property
+    def refundable(self) -> Decimal:
+        """What staff may still refund: paid, less refunds sent or being sent."""
+        if self.payment_id is None:
+            return ZERO
+        taken = sum((r.amount for r in self.refunds.all() if r.status in CardRefund.COUNTED), ZERO)
+        return max(min(self.amount - taken, self.payment.refundable), ZERO)
+
+
+class CardRefund(models.Model):
+    """Money sent back on a card payment, from staff or seen in Stripe (its dashboard)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending to Stripe"
+        SENT = "sent", "Refunded at Stripe, not yet in the books"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Refused by Stripe"
+
+    class Origin(models.TextChoices):
+        STAFF = "staff", "Staff"
+        STRIPE = "stripe", "Stripe"
+
+    # Refunds that count against what Stripe reports refunded on the charge.
+    COUNTED = (Status.PENDING, Status.SENT, Status.SUCCEEDED)
+
+    card_payment = models.ForeignKey(CardPayment, related_name="refunds", on_delete=models.PROTECT)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.STAFF)
+    stripe_refund_id = models.CharField(  # noqa: DJ001
+        max_length=255, unique=True, null=True, blank=True
+    )
+    reason = models.CharField(max_length=300)
+    refund = models.OneToOneField(
+        "billing.Refund",
+        null=True,
+        blank=True,
+        related_name="card_refund",
+        on_delete=models.PROTECT,
+        help_text="The refund in the books, with its credit notes",
+    )
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="card_refund_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Card refund of {self.amount} {self.currency}"
+
+
+class CardDispute(models.Model):
+    """A chargeback the cardholder opened with their bank (Stripe's dispute object)."""
+
+    card_payment = models.ForeignKey(CardPayment, related_name="disputes", on_delete=models.PROTECT)
+    dispute_id = models.CharField(max_length=255, unique=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="card_dispute_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute of {self.amount} {self.currency} ({self.reason or 'no reason given'})"
