@@ -351,3 +351,46 @@ def test_operator_sets_a_price_per_reseller_that_overrides_the_plan(
     with schema_context("public"):
         _escalate(instance_a, acme_ticket)
         assert PendingCharge.objects.get().amount == Decimal("9.50")
+
+
+def test_the_plan_price_is_read_for_the_resellers_own_customer_whatever_the_ids(
+    instance_a, acme_ticket
+):
+    """Services and resellers count their ids apart: the price must follow the reseller's
+    customer, not whichever customer's id happens to equal the service's."""
+    from decimal import Decimal
+
+    from tenant_apps.billing.models import PendingCharge
+    from tenant_apps.clients.models import Customer
+    from tenant_apps.orders.models import Service
+    from tests.billing_fixtures import make_product, setup_issuer
+
+    setup_issuer("FR")
+    plan = make_product("reseller-ids", amount="300", is_reseller_plan=True)
+    plan.escalation_price = Decimal("9.00")
+    plan.save()
+    acme = Reseller.objects.get(slug="acme")
+    other = make_customer("Someone else", kind="company", company_name="Else Ltd")
+    for _ in range(3):  # ids move on: the plan service's id is not the reseller's
+        Service.objects.create(
+            customer=other,
+            product=plan,
+            status="cancelled",
+            cycle="monthly",
+            currency="EUR",
+            recurring_amount=Decimal("300"),
+        )
+    reseller_customer = Customer.objects.filter(reseller_id=acme.pk).first() or make_customer(
+        "Acme", kind="company", company_name="Acme Ltd", reseller_id=acme.pk
+    )
+    Service.objects.create(
+        customer=reseller_customer,
+        product=plan,
+        status="active",
+        cycle="monthly",
+        currency="EUR",
+        recurring_amount=Decimal("300"),
+    )
+    with schema_context("public"):
+        _escalate(instance_a, acme_ticket)
+        assert PendingCharge.objects.get().amount == Decimal("9.00")

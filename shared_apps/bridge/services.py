@@ -100,9 +100,11 @@ def _with_terms(resellers):
     from tenant_apps.orders.models import Service
 
     customers = Customer.objects.filter(reseller_id=OuterRef("pk")).order_by("pk")
+    # One level deeper, the reseller is the outer query's outer query.
+    first_customer = Customer.objects.filter(reseller_id=OuterRef(OuterRef("pk"))).order_by("pk")
     plan_prices = (
         Service.objects.filter(
-            customer_id=Subquery(customers.values("pk")[:1]),
+            customer_id=Subquery(first_customer.values("pk")[:1]),
             status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
             product__is_reseller_plan=True,
             product__escalation_price__gt=0,
