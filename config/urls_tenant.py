@@ -31,5 +31,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "tenant_apps.dashboard.views.page_not_found"
+handler404 = "config.errors.page_not_found"  # JSON under /api/, else the page
 handler403 = "tenant_apps.dashboard.views.permission_denied"

@@ -66,9 +66,7 @@ def billing_client(info):
         {"tax_exempt": True, "phone": "+33 2"},  # the allowed part is not written either
     ],
 )
-def test_support_patch_of_a_tax_term_answers_403_and_writes_nothing(
-    instance_a, customer, change
-):
+def test_support_patch_of_a_tax_term_answers_403_and_writes_nothing(instance_a, customer, change):
     before = terms_of(instance_a, customer)
     support = client_for(instance_a, instance_a.support)
 

@@ -120,6 +120,8 @@ AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
     "shared_apps.tenancy.middleware.InstanceRoutingMiddleware",
+    # A NUL character in an API query string is a 400 before any view reads it.
+    "config.api_input.ApiQueryGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -302,7 +304,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenant_apps.accounts.permissions.IsInstanceStaff"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api_input.ApiPagination",
+    # JSON, form and multipart bodies alike refuse text PostgreSQL cannot store (NUL …).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api_input.GuardedJSONParser",
+        "config.api_input.GuardedFormParser",
+        "config.api_input.GuardedMultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Per user (or per address when anonymous), per instance: the default cache prefixes
@@ -324,6 +332,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema (and the docs page, see config.api_schema) is for the instance's staff.
     "SERVE_PERMISSIONS": ["tenant_apps.accounts.permissions.IsInstanceStaff"],
+    # Every operation documents the refusals it can answer (400, 401, 403, 404, 409, 429 …).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.document_error_responses",
+    ],
     # API docs are served from the sidecar package's static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -337,6 +350,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceKindEnum": "tenant_apps.billing.models.Invoice.Kind",
         "InvoiceStatusEnum": "tenant_apps.billing.models.Invoice.Status",
         "InvoiceLineKindEnum": "tenant_apps.billing.models.InvoiceLine.Kind",
+        "TaxTreatmentEnum": "tenant_apps.billing.models.Invoice.TaxTreatment",
         "BillingRunKindEnum": "tenant_apps.recurring.models.BillingRun.Kind",
         "BillingRunStatusEnum": "tenant_apps.recurring.models.BillingRun.Status",
         "OrderStatusEnum": "tenant_apps.orders.models.Order.Status",

@@ -21,10 +21,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as APIValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from config.api_input import GuardedJSONParser
 from shared_apps.tenancy.models import Reseller
 
 from . import inbox
@@ -194,11 +194,15 @@ def _since(value: str | None) -> datetime.datetime | None:
             parsed = None
         if parsed is not None:
             break
-    if parsed is None:
-        raise APIValidationError({"since": ["Give an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."]})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, datetime.UTC)
-    return parsed
+    if parsed is not None:
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, datetime.UTC)
+        try:
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:  # e.g. year 1 at +01:00 is before year 1 in UTC
+            pass
+    raise APIValidationError({"since": ["Give an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."]})
 
 
 class EscalationViewSet(viewsets.GenericViewSet):
@@ -207,7 +211,7 @@ class EscalationViewSet(viewsets.GenericViewSet):
     authentication_classes = [InboxKeyAuthentication]
     permission_classes = [IsInboxClient]
     throttle_classes = [InboxThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [GuardedJSONParser]
     serializer_class = InboxEscalationSerializer
     lookup_value_regex = r"[0-9]+"
 

@@ -17,6 +17,9 @@ from shared_apps.tenancy.selectors import reseller_list
 from tenant_apps.accounts.permissions import IsInstanceStaff
 from tenant_apps.instance import audit
 
+# Allocations are PostgreSQL bigints: a larger quantity is refused here, not by the database.
+MAX_QUANTITY = 2**63 - 1
+
 
 class IsOperatorStaff(IsInstanceStaff):
     message = "The console API is for the operator's staff, on the operator's domain."
@@ -73,7 +76,9 @@ class ResellerCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=253), required=False, default=list
     )
     allocations = serializers.DictField(
-        child=serializers.IntegerField(min_value=0), required=False, default=dict
+        child=serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY),
+        required=False,
+        default=dict,
     )
 
 
@@ -82,7 +87,9 @@ class StatusSerializer(serializers.Serializer):
 
 
 class AllocationUpdateSerializer(serializers.Serializer):
-    allocations = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    allocations = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
+    )
 
 
 def _validation(exc: ValidationError):

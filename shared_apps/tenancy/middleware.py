@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
+from django.http import JsonResponse
 from django.template.response import SimpleTemplateResponse
 from django.urls import set_urlconf
 
@@ -12,7 +13,12 @@ from . import routing
 from .naming import normalize_host
 
 
-def _page(template: str, status: int, context: dict) -> SimpleTemplateResponse:
+def _page(
+    request, template: str, status: int, context: dict, detail: str
+) -> SimpleTemplateResponse | JsonResponse:
+    """The page for a browser; for an API call, the JSON body its schema documents."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=status)
     response = SimpleTemplateResponse(template, context, status=status)
     response.render()
     return response
@@ -32,16 +38,30 @@ class InstanceRoutingMiddleware:
         instance = routing.resolve(host) if host else None
         if instance is None:
             return _page(
+                request,
                 "errors/unknown_host.html",
                 404,
                 {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN},
+                "No instance answers at this address.",
             )
         if instance.status == "suspended":
-            response = _page("errors/suspended.html", 503, {"instance": instance})
+            response = _page(
+                request,
+                "errors/suspended.html",
+                503,
+                {"instance": instance},
+                "This instance is suspended for now: try again later.",
+            )
             response["Retry-After"] = "3600"
             return response
         if instance.status == "terminated":
-            return _page("errors/terminated.html", 410, {"instance": instance})
+            return _page(
+                request,
+                "errors/terminated.html",
+                410,
+                {"instance": instance},
+                "This instance was closed.",
+            )
 
         request.tenant = instance
         if connection.schema_name != instance.schema_name:

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Protocol
 
+from django.core.exceptions import ValidationError
+
 from tenant_apps.instance.money import ZERO, round_money
 
 from .models import Invoice, InvoiceLine
@@ -143,9 +145,27 @@ def balance_vat(
     return lines
 
 
+# Amount columns hold 14 digits, 2 of them decimals: a document's amounts stay below this.
+AMOUNT_LIMIT = Decimal("1000000000000")
+
+
 def set_totals(document: Invoice, lines: Iterable[InvoiceLine]) -> None:
-    """Totals are sums of the already-rounded lines, so a document always reconciles."""
+    """Totals are sums of the already-rounded lines, so a document always reconciles.
+
+    A line or total too large to store is refused here, the one place every document's
+    amounts pass, with a sentence rather than a database error."""
     lines = list(lines)
     document.subtotal = sum((line.net_amount for line in lines), ZERO)
     document.tax_total = sum((line.tax_amount for line in lines), ZERO)
     document.total = document.subtotal + document.tax_total
+    amounts = [document.subtotal, document.tax_total, document.total]
+    amounts += [line.gross_amount for line in lines] + [line.net_amount for line in lines]
+    if any(abs(amount) >= AMOUNT_LIMIT for amount in amounts):
+        raise ValidationError(
+            {
+                "lines": [
+                    f"A document cannot come to {AMOUNT_LIMIT:,} {document.currency} or more: "
+                    "split it into several."
+                ]
+            }
+        )

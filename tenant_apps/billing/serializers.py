@@ -306,13 +306,17 @@ class RefundSerializer(serializers.ModelSerializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
-    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None)
+    invoice_number = serializers.CharField(
+        source="invoice.number", read_only=True, default=None, allow_null=True
+    )
     amount = money()
     applied_amount = money(help_text="Part settled on invoices; the rest went to credit")
     refunded_amount = money(help_text="Part paid back to the customer")
     allocations = PaymentAllocationSerializer(many=True, read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    created_by = serializers.EmailField(
+        source="created_by.email", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Payment

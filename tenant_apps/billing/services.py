@@ -422,10 +422,10 @@ def _reprice(invoice: Invoice) -> Invoice:
     pricing.balance_vat(
         lines, currency=invoice.currency, prices_include_tax=invoice.prices_include_tax
     )
+    pricing.set_totals(invoice, lines)  # refuses amounts too large to store, before any write
     InvoiceLine.objects.bulk_update(lines, ["tax_rate", "net_amount", "tax_amount", "gross_amount"])
     invoice.tax_treatment = context.treatment
     invoice.legal_notes = context.note
-    pricing.set_totals(invoice, lines)
     invoice.save(update_fields=["tax_treatment", "legal_notes", "subtotal", "tax_total", "total"])
     return invoice
 

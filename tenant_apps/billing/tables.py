@@ -194,7 +194,7 @@ class InvoiceFilter(django_filters.FilterSet):
         )
         # "Draft #12" and "#12" find drafts, which have no number yet.
         digits = text.lower().removeprefix("draft").strip().lstrip("#")
-        if digits.isdigit():
+        if digits.isdecimal():
             query |= Q(pk=int(digits))
         return queryset.filter(query)
 

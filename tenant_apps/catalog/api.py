@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -16,6 +15,8 @@ from . import services
 from .models import BillingCycle, Product, TaxClass
 from .selectors import product_list, tax_class_list
 
+MAX_INT = 2_147_483_647  # PostgreSQL's integer
+
 
 class CanManageCatalogOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; only the owner and administrators write."""
@@ -24,7 +25,7 @@ class CanManageCatalogOrReadOnly(StaffReadManagersWrite):
 
 
 class PriceSerializer(serializers.Serializer):
-    currency = serializers.CharField(help_text="ISO 4217 code, e.g. EUR")
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217 code, e.g. EUR")
     cycle = serializers.ChoiceField(choices=BillingCycle.choices)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     setup_fee = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
@@ -72,8 +73,11 @@ class ProductWriteSerializer(serializers.Serializer):
         choices=Product.Kind.choices, required=False, help_text="plan (default) or addon"
     )
     description = serializers.CharField(required=False, allow_blank=True)
-    position = serializers.IntegerField(required=False)
-    resources = serializers.DictField(child=serializers.IntegerField(), required=False)
+    # Bounded like the columns they end up in (a larger number would be a database error).
+    position = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+    resources = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_INT), required=False
+    )
     is_reseller_plan = serializers.BooleanField(required=False)
     once_per_service = serializers.BooleanField(
         required=False, help_text="Add-ons: a service can have it only once (default true)"
@@ -96,14 +100,21 @@ class TaxClassSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "product_count"]
 
 
+class ProductFilterSerializer(serializers.Serializer):
+    """Query parameters of the product list: a value that is not one is a 400, not ignored."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Name, code or description"
+    )
+    kind = serializers.ChoiceField(choices=Product.Kind.choices, required=False, allow_blank=True)
+    # Read from a plain dict (see get_queryset): on form-style input DRF takes a missing
+    # boolean for false, which would list only the inactive ones.
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="Products of this instance's catalog",
-        parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, description="Name, code or description"),
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=Product.Kind.values),
-            OpenApiParameter("active", OpenApiTypes.BOOL),
-        ],
+        summary="Products of this instance's catalog", parameters=[ProductFilterSerializer]
     ),
     retrieve=extend_schema(summary="One product with its prices"),
 )
@@ -117,12 +128,13 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self):
         if self.action != "list":
             return product_list()
-        params = self.request.query_params
-        active = {"true": True, "1": True, "false": False, "0": False}.get(
-            params.get("active", "").lower()
-        )
+        query = ProductFilterSerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
         return product_list(
-            search=params.get("search") or None, kind=params.get("kind") or None, active=active
+            search=filters.get("search") or None,
+            kind=filters.get("kind") or None,
+            active=filters["active"],
         )
 
     def get_object(self) -> Product:

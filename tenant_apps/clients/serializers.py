@@ -65,30 +65,38 @@ class ContactInputSerializer(serializers.Serializer):
     receives_invoices = serializers.BooleanField(required=False, default=False)
 
 
-def _text(**kwargs):
-    return serializers.CharField(required=False, allow_blank=True, trim_whitespace=True, **kwargs)
+def _text(field: str, **kwargs):
+    """Optional text for the model field `field`, no longer than the column holds."""
+    max_length = Customer._meta.get_field(field).max_length
+    return serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=True, max_length=max_length, **kwargs
+    )
+
+
+# What a new customer cannot do without (PUT checks the same in the view).
+REQUIRED_ON_CREATE = ("name", "email", "country")
 
 
 class CustomerInputSerializer(serializers.Serializer):
     """Fields a client may set; missing or wrong values are reported by the services."""
 
     kind = serializers.ChoiceField(choices=Customer.Kind.choices, required=False)
-    name = _text()
-    company_name = _text()
-    email = _text()
-    phone = _text()
-    address_line1 = _text()
-    address_line2 = _text()
-    postal_code = _text()
-    city = _text()
-    region = _text()
-    country = _text(help_text="ISO 3166-1 alpha-2, e.g. FR")
-    currency = _text(help_text="ISO 4217; defaults to the instance's currency")
-    language = _text()
-    tax_id = _text(help_text="EU VAT ids are normalised and checked with VIES")
+    name = _text("name")
+    company_name = _text("company_name")
+    email = _text("email")
+    phone = _text("phone")
+    address_line1 = _text("address_line1")
+    address_line2 = _text("address_line2")
+    postal_code = _text("postal_code")
+    city = _text("city")
+    region = _text("region")
+    country = _text("country", help_text="ISO 3166-1 alpha-2, e.g. FR")
+    currency = _text("currency", help_text="ISO 4217; defaults to the instance's currency")
+    language = _text("language")
+    tax_id = _text("tax_id", help_text="EU VAT ids are normalised and checked with VIES")
     tax_exempt = serializers.BooleanField(required=False)
-    tax_exempt_reason = _text()
-    notes = _text()
+    tax_exempt_reason = _text("tax_exempt_reason")
+    notes = _text("notes")
     contacts = ContactInputSerializer(many=True, required=False, help_text="On create only")
 
     def validate(self, attrs):
@@ -96,4 +104,10 @@ class CustomerInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"contacts": ["Change contacts through /customers/{id}/contacts/."]}
             )
+        if self.instance is None:
+            missing = [field for field in REQUIRED_ON_CREATE if field not in attrs]
+            if missing:
+                raise serializers.ValidationError(
+                    {field: ["This field is required."] for field in missing}
+                )
         return attrs

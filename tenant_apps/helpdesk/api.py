@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from tenant_apps.accounts.models import User
@@ -39,8 +38,29 @@ NOT_FOUND = OpenApiResponse(description="No such object in this instance")
 REFUSED = OpenApiResponse(description="Bad input (400) or not allowed in this state (409)")
 
 
+class TicketFilterSerializer(serializers.Serializer):
+    """Query parameters of the queue: a value that is not one is a 400, not ignored."""
+
+    status = serializers.ChoiceField(
+        choices=[("active", "Not closed"), *Ticket.Status.choices], required=False
+    )
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+    assignee = serializers.RegexField(
+        r"^(mine|unassigned|[0-9]{1,18})$",
+        required=False,
+        help_text="A staff user's id, “mine” or “unassigned”",
+        error_messages={"invalid": "Give a staff user's id, “mine” or “unassigned”."},
+    )
+    q = serializers.CharField(
+        required=False, max_length=200, help_text="Subject, customer, e-mail or #id"
+    )
+
+    def validate_assignee(self, value: str) -> str | int:
+        return int(value) if value.isdecimal() else value
+
+
 @extend_schema_view(
-    list=extend_schema(summary="The ticket queue"),
+    list=extend_schema(summary="The ticket queue", parameters=[TicketFilterSerializer]),
     retrieve=extend_schema(
         summary="One ticket with its whole conversation",
         responses={200: TicketDetailSerializer, 404: NOT_FOUND},
@@ -50,16 +70,19 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     permission_classes = [IsInstanceStaff]
     serializer_class = TicketSerializer
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        params = self.request.query_params
+        filters = {}
+        if self.action == "list":
+            query = TicketFilterSerializer(data=self.request.query_params)
+            query.is_valid(raise_exception=True)
+            filters = query.validated_data
         return ticket_queue(
             user=self.request.user,
-            status=params.get("status") or None,
-            priority=params.get("priority") or None,
-            assignee=params.get("assignee") or None,
-            search=params.get("q") or None,
+            status=filters.get("status"),
+            priority=filters.get("priority"),
+            assignee=filters.get("assignee"),
+            search=filters.get("q"),
         )
 
     def get_serializer_class(self):

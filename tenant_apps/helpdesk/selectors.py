@@ -93,7 +93,7 @@ def ticket_queue(
             | Q(customer__email__icontains=text)
             | Q(requester__email__icontains=text)
         )
-        if text.lstrip("#").isdigit():
+        if text.lstrip("#").isdecimal():
             query |= Q(pk=int(text.lstrip("#")))
         qs = qs.filter(query)
     return qs

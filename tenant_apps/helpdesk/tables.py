@@ -269,7 +269,7 @@ class TicketFilter(django_filters.FilterSet):
             user=self.user,
             status=data.get("status") or None,
             department=data.get("department"),
-            assignee=int(assignee) if assignee and assignee.isdigit() else assignee,
+            assignee=int(assignee) if assignee and assignee.isdecimal() else assignee,
             priority=data.get("priority") or None,
             breached=True if data.get("breached") else None,
             escalated=True if data.get("escalated") else None,

@@ -104,7 +104,7 @@ class TicketCreateView(StaffRequiredMixin, View):
 
     def get(self, request):
         initial = {"assignee": request.user.pk}
-        if request.GET.get("customer", "").isdigit():
+        if request.GET.get("customer", "").isdecimal():
             initial["customer"] = int(request.GET["customer"])
         return render(request, self.template_name, {"form": StaffTicketForm(initial=initial)})
 

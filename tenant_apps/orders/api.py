@@ -13,9 +13,8 @@ wrong instance.
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -56,28 +55,35 @@ class CanManageOrders(BasePermission):
         return request.method in SAFE_METHODS or user_can_manage_orders(request.user)
 
 
-def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    return int(value) if value.isdigit() else None
+class OrderFilterSerializer(serializers.Serializer):
+    """Query parameters of the order list: a value that is not one is a 400, not ignored."""
+
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    source = serializers.ChoiceField(choices=Order.Source.choices, required=False)
+    customer = serializers.IntegerField(required=False, help_text="Customer id")
+    referer = serializers.IntegerField(required=False, help_text="Referer id")
+    q = serializers.CharField(
+        required=False, max_length=200, help_text="Customer, product, label or #id"
+    )
 
 
-ORDER_FILTERS = [
-    OpenApiParameter("status", OpenApiTypes.STR, enum=Order.Status.values),
-    OpenApiParameter("source", OpenApiTypes.STR, enum=Order.Source.values),
-    OpenApiParameter("customer", OpenApiTypes.INT, description="Customer id"),
-    OpenApiParameter("referer", OpenApiTypes.INT, description="Referer id"),
-    OpenApiParameter("q", OpenApiTypes.STR, description="Customer, product, label or #id"),
-]
-SERVICE_FILTERS = [
-    OpenApiParameter("status", OpenApiTypes.STR, enum=Service.Status.values),
-    OpenApiParameter("customer", OpenApiTypes.INT, description="Customer id"),
-    OpenApiParameter("product", OpenApiTypes.INT, description="Product id"),
-    OpenApiParameter("q", OpenApiTypes.STR, description="Label, product or customer"),
-]
+class ServiceFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Service.Status.choices, required=False)
+    customer = serializers.IntegerField(required=False, help_text="Customer id")
+    product = serializers.IntegerField(required=False, help_text="Product id")
+    q = serializers.CharField(
+        required=False, max_length=200, help_text="Label, product or customer"
+    )
+
+
+def _filters(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Orders of this instance", parameters=ORDER_FILTERS),
+    list=extend_schema(summary="Orders of this instance", parameters=[OrderFilterSerializer]),
     retrieve=extend_schema(summary="One order, with its items and invoices"),
 )
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -85,13 +91,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = OrderSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        if self.action != "list":
+            return order_list()
+        filters = _filters(OrderFilterSerializer, self.request)
         return order_list(
-            status=params.get("status") or None,
-            source=params.get("source") or None,
-            customer_id=_int_param(self.request, "customer"),
-            referer_id=_int_param(self.request, "referer"),
-            search=params.get("q") or None,
+            status=filters.get("status"),
+            source=filters.get("source"),
+            customer_id=filters.get("customer"),
+            referer_id=filters.get("referer"),
+            search=filters.get("q"),
         )
 
     def get_object(self) -> Order:
@@ -177,7 +185,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Services of this instance", parameters=SERVICE_FILTERS),
+    list=extend_schema(summary="Services of this instance", parameters=[ServiceFilterSerializer]),
     retrieve=extend_schema(summary="One service"),
 )
 class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -185,12 +193,12 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = ServiceSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        filters = _filters(ServiceFilterSerializer, self.request) if self.action == "list" else {}
         return service_list(
-            status=params.get("status") or None,
-            customer_id=_int_param(self.request, "customer"),
-            product_id=_int_param(self.request, "product"),
-            search=params.get("q") or None,
+            status=filters.get("status"),
+            customer_id=filters.get("customer"),
+            product_id=filters.get("product"),
+            search=filters.get("q"),
         ).select_related("order_item")
 
     def get_object(self) -> Service:

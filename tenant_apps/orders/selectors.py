@@ -65,7 +65,7 @@ def order_list(
             | Q(items__label__icontains=text)
             | Q(items__product__name__icontains=text)
         )
-        if text.lstrip("#").isdigit():
+        if text.lstrip("#").isdecimal():
             match |= Q(pk=int(text.lstrip("#")))
         # Filter on ids so the item join adds no duplicate orders.
         orders = orders.filter(pk__in=Order.objects.filter(match).values("pk"))

@@ -54,7 +54,9 @@ class OrderItemSerializer(serializers.ModelSerializer):
 
 class OrderSerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
-    referer_code = serializers.CharField(source="referer.code", read_only=True, default=None)
+    referer_code = serializers.CharField(
+        source="referer.code", read_only=True, default=None, allow_null=True
+    )
     items = OrderItemSerializer(many=True, read_only=True)
     invoices = serializers.SerializerMethodField()
 
@@ -139,7 +141,9 @@ class ServiceSerializer(serializers.ModelSerializer):
     product_code = serializers.CharField(source="product.code", read_only=True)
     product_name = serializers.CharField(source="product.name", read_only=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
-    order = serializers.IntegerField(source="order_item.order_id", read_only=True, default=None)
+    order = serializers.IntegerField(
+        source="order_item.order_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Service

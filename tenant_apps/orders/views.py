@@ -137,7 +137,7 @@ class OrderCreateView(OrderManagerMixin, FormView):
     def get_initial(self):
         initial = super().get_initial()
         customer = self.request.GET.get("customer", "")
-        if customer.isdigit():
+        if customer.isdecimal():
             initial["customer"] = int(customer)
         return initial
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -55,14 +54,19 @@ class RefererSerializer(serializers.ModelSerializer):
         return share_link(base_url(request), obj.code) if request else ""
 
 
+class RefererFilterSerializer(serializers.Serializer):
+    """Query parameters of the referer list: a value that is not one is a 400, not ignored."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Name, code or e-mail"
+    )
+    # Read from a plain dict (see get_queryset): on form-style input DRF takes a missing
+    # boolean for false, which would list only the inactive ones.
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
 @extend_schema_view(
-    list=extend_schema(
-        summary="Referers of this instance",
-        parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, description="Name, code or e-mail"),
-            OpenApiParameter("active", OpenApiTypes.BOOL),
-        ],
-    ),
+    list=extend_schema(summary="Referers of this instance", parameters=[RefererFilterSerializer]),
     retrieve=extend_schema(summary="One referer"),
 )
 class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,11 +79,10 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self):
         if self.action != "list":
             return referer_list()
-        params = self.request.query_params
-        active = {"true": True, "1": True, "false": False, "0": False}.get(
-            params.get("active", "").lower()
-        )
-        return referer_list(search=params.get("search") or None, active=active)
+        query = RefererFilterSerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        return referer_list(search=filters.get("search") or None, active=filters["active"])
 
     def get_object(self) -> Referer:
         try:

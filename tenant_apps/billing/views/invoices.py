@@ -95,7 +95,7 @@ class InvoiceCreateView(BillingWriteMixin, View):
 
     def get(self, request):
         initial = {}
-        if request.GET.get("customer", "").isdigit():
+        if request.GET.get("customer", "").isdecimal():
             initial["customer"] = int(request.GET["customer"])
         return self.render_page(InvoiceCreateForm(initial=initial), LineFormSet(prefix="lines"))
 
@@ -253,7 +253,7 @@ class InvoiceActionView(InvoiceDetailView):
 
     def do_remove_line(self, invoice):
         line_id = self.request.POST.get("line", "")
-        if not line_id.isdigit():
+        if not line_id.isdecimal():
             raise ValidationError("Choose a line to remove.")
         services.invoice_line_remove(invoice=invoice, line_id=int(line_id), actor=self.request.user)
         messages.success(self.request, "Line removed.")

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         allocations = {}
         for item in options["alloc"]:
             code, sep, quantity = item.partition("=")
-            if not sep or not quantity.strip().isdigit():
+            if not sep or not quantity.strip().isdecimal():
                 raise CommandError(
                     f"--alloc takes RESOURCE=QUANTITY with a whole number, not “{item}”."
                 )

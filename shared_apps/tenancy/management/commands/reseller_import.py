@@ -17,7 +17,7 @@ from ._common import COMMAND_ACTOR, readable_errors
 
 def _allocation(text: str) -> tuple[str, int]:
     code, sep, quantity = text.partition("=")
-    if not sep or not code.strip() or not quantity.strip().isdigit():
+    if not sep or not code.strip() or not quantity.strip().isdecimal():
         raise CommandError(f"--allocation takes CODE=N (e.g. disk_gb=100), not “{text}”.")
     return code.strip(), int(quantity)
 
