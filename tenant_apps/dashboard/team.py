@@ -174,71 +174,56 @@ class StaffMemberView(StaffMemberMixin, TemplateView):
         return self.render_to_response(self.get_context_data(member=member, form=form))
 
 
-class StaffAccessView(StaffMemberMixin, View):
-    """POST-only: deactivate or reactivate a member, then back to their page."""
+class _MemberActionView(StaffMemberMixin, View):
+    """POST-only: one action on a member (`act` returns what to tell the user), a refusal
+    shown as a message, then back to their page."""
 
     http_method_names = ["post"]
+
+    def act(self, member, actor) -> str:
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        member = self.get_member()
+        try:
+            done = self.act(member, request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done)
+        return redirect("dashboard:staff_member", pk=member.pk)
+
+
+class StaffAccessView(_MemberActionView):
+    """Deactivate or reactivate a member."""
+
     reactivate = False
 
-    def post(self, request, pk: int):
-        member = self.get_member()
-        try:
-            if self.reactivate:
-                services.staff_reactivate(user=member, actor=request.user)
-                messages.success(request, f"{member.email} can sign in again.")
-            else:
-                services.staff_deactivate(user=member, actor=request.user)
-                messages.success(
-                    request,
-                    f"{member.email} is deactivated: their sessions and API token ended now.",
-                )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-        return redirect("dashboard:staff_member", pk=member.pk)
+    def act(self, member, actor) -> str:
+        if self.reactivate:
+            services.staff_reactivate(user=member, actor=actor)
+            return f"{member.email} can sign in again."
+        services.staff_deactivate(user=member, actor=actor)
+        return f"{member.email} is deactivated: their sessions and API token ended now."
 
 
-class StaffTwoFactorResetView(StaffMemberMixin, View):
-    """POST-only: an owner clears a member's authenticator app and recovery codes."""
+class StaffTwoFactorResetView(_MemberActionView):
+    """An owner clears a member's authenticator app and recovery codes."""
 
-    http_method_names = ["post"]
-
-    def post(self, request, pk: int):
-        member = self.get_member()
-        try:
-            services.two_factor_reset(user=member, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                f"{member.email}'s two-factor sign-in was reset: their app and recovery codes "
-                "no longer work.",
-            )
-        return redirect("dashboard:staff_member", pk=member.pk)
+    def act(self, member, actor) -> str:
+        services.two_factor_reset(user=member, actor=actor)
+        return (
+            f"{member.email}'s two-factor sign-in was reset: their app and recovery codes "
+            "no longer work."
+        )
 
 
-class StaffApiTokenRevokeView(StaffMemberMixin, View):
-    """POST-only: revoke a member's API token (scripts using it stop at once)."""
+class StaffApiTokenRevokeView(_MemberActionView):
+    """Revoke a member's API token (scripts using it stop at once)."""
 
-    http_method_names = ["post"]
-
-    def post(self, request, pk: int):
-        member = self.get_member()
-        try:
-            had = services.staff_api_token_revoke(user=member, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                f"{member.email}'s API token was revoked."
-                if had
-                else f"{member.email} has no API token.",
-            )
-        return redirect("dashboard:staff_member", pk=member.pk)
+    def act(self, member, actor) -> str:
+        if services.staff_api_token_revoke(user=member, actor=actor):
+            return f"{member.email}'s API token was revoked."
+        return f"{member.email} has no API token."
