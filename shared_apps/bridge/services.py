@@ -93,29 +93,35 @@ def _reseller_for_schema(schema_name: str, *, with_terms: bool = False) -> Resel
     return reseller
 
 
-def _with_terms(resellers):
-    """Annotate each reseller with itself as the operator's customer (`operator_customer_id`,
-    `operator_currency`) and the highest escalation price of its live reseller plans
-    (`plan_escalation_price`), so an escalation reads them with the reseller."""
+def _plan_prices(**customer):
+    """Escalation prices of the customer's live reseller plans, highest first (public
+    schema); `customer` filters the services (`customer=…`, or `customer_id=` a subquery)."""
     from tenant_apps.orders.models import Service
 
-    customers = Customer.objects.filter(reseller_id=OuterRef("pk")).order_by("pk")
-    # One level deeper, the reseller is the outer query's outer query.
-    first_customer = Customer.objects.filter(reseller_id=OuterRef(OuterRef("pk"))).order_by("pk")
-    plan_prices = (
+    return (
         Service.objects.filter(
-            customer_id=Subquery(first_customer.values("pk")[:1]),
+            **customer,
             status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
             product__is_reseller_plan=True,
             product__escalation_price__gt=0,
         )
         .order_by("-product__escalation_price")
-        .values("product__escalation_price")[:1]
+        .values_list("product__escalation_price", flat=True)
     )
+
+
+def _with_terms(resellers):
+    """Annotate each reseller with itself as the operator's customer (`operator_customer_id`,
+    `operator_currency`) and the highest escalation price of its live reseller plans
+    (`plan_escalation_price`), so an escalation reads them with the reseller."""
+    customers = Customer.objects.filter(reseller_id=OuterRef("pk")).order_by("pk")
+    # One level deeper, the reseller is the outer query's outer query.
+    first_customer = Customer.objects.filter(reseller_id=OuterRef(OuterRef("pk"))).order_by("pk")
+    plan_price = _plan_prices(customer_id=Subquery(first_customer.values("pk")[:1]))[:1]
     return resellers.annotate(
         operator_customer_id=Subquery(customers.values("pk")[:1]),
         operator_currency=Subquery(customers.values("currency")[:1]),
-        plan_escalation_price=Subquery(plan_prices),
+        plan_escalation_price=Subquery(plan_price),
     )
 
 
@@ -147,8 +153,6 @@ def escalation_price_for(reseller: Reseller, customer: Customer | None = None) -
     """What one escalation costs the reseller — its own price if the operator set one, else
     its reseller plan's — or None when free. `customer` is the reseller as the operator's
     customer, when the caller has it already."""
-    from tenant_apps.orders.models import Service
-
     with schema_context(PUBLIC()):
         if customer is None:
             customer = Customer.objects.filter(reseller_id=reseller.pk).first()
@@ -163,17 +167,7 @@ def escalation_price_for(reseller: Reseller, customer: Customer | None = None) -
         if getattr(reseller, "operator_customer_id", None) == customer.pk:
             price = reseller.plan_escalation_price  # read with the reseller (`_with_terms`)
         else:
-            price = (
-                Service.objects.filter(
-                    customer=customer,
-                    status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-                    product__is_reseller_plan=True,
-                    product__escalation_price__gt=0,
-                )
-                .order_by("-product__escalation_price")
-                .values_list("product__escalation_price", flat=True)
-                .first()
-            )
+            price = _plan_prices(customer=customer).first()
         return (price, customer.currency) if price is not None else None
 
 
