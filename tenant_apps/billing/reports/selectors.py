@@ -19,6 +19,7 @@ read the same rows.
 from __future__ import annotations
 
 import datetime
+import itertools
 import tempfile
 import threading
 from collections import defaultdict
@@ -858,38 +859,41 @@ def journal_csv_chunks(*, start: datetime.date, end: datetime.date) -> Iterator[
 def journal_csv_from(cursor, params: dict, *, parallel: bool) -> Iterator[bytes]:
     """`journal_csv_chunks` on an open report transaction (`report_settings`)."""
     sales, *bank = journal_sql(spreadsheet_safe=True)
-    pending = bytearray()
-    if parallel:
-        cursor.execute("SELECT pg_export_snapshot()")
-        bank_copy = _SnapshotCopy(cursor.fetchone()[0], bank, params)
-        bank_copy.start()
+    if not parallel:
+        yield from _in_chunks(_copied(cursor, [sales, *bank], params))
+        return
+    cursor.execute("SELECT pg_export_snapshot()")
+    bank_copy = _SnapshotCopy(cursor.fetchone()[0], bank, params)
+    bank_copy.start()
     try:
-        parts = [sales] if parallel else [sales, *bank]
-        for index, sql in enumerate(parts):
-            options = "FORMAT csv, HEADER" if index == 0 else "FORMAT csv"
-            with cursor.copy(f"COPY ({sql}) TO STDOUT WITH ({options})", params) as copy:
-                for block in copy:
-                    pending += block
-                    if len(pending) >= CSV_CHUNK_BYTES:
-                        yield bytes(pending)
-                        pending.clear()
-        if parallel:
-            spool = bank_copy.result()
-            while block := spool.read(CSV_CHUNK_BYTES - len(pending)):
-                pending += block
-                if len(pending) >= CSV_CHUNK_BYTES:
-                    yield bytes(pending)
-                    pending.clear()
+        yield from _in_chunks(itertools.chain(_copied(cursor, [sales], params), bank_copy.blocks()))
     finally:
-        if parallel:
-            bank_copy.close()
+        bank_copy.close()
+
+
+def _copied(cursor, statements: list[str], params: dict) -> Iterator[bytes]:
+    """COPY's CSV blocks of each statement in turn, the header before the first."""
+    for index, sql in enumerate(statements):
+        options = "FORMAT csv, HEADER" if index == 0 else "FORMAT csv"
+        with cursor.copy(f"COPY ({sql}) TO STDOUT WITH ({options})", params) as copy:
+            yield from copy
+
+
+def _in_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """`blocks` gathered into chunks of about `CSV_CHUNK_BYTES`."""
+    pending = bytearray()
+    for block in blocks:
+        pending += block
+        if len(pending) >= CSV_CHUNK_BYTES:
+            yield bytes(pending)
+            pending.clear()
     if pending:
         yield bytes(pending)
 
 
 class _SnapshotCopy:
     """COPY statements run on a connection of their own, in a thread, reading the snapshot
-    another transaction exported; their CSV is spooled until `result()` is asked for."""
+    another transaction exported; their CSV is spooled until `blocks()` reads it."""
 
     def __init__(self, snapshot: str, statements: list[str], params: dict) -> None:
         self.snapshot, self.statements, self.params = snapshot, statements, params
@@ -931,12 +935,14 @@ class _SnapshotCopy:
     def _path(self) -> str:
         return ", ".join(dict.fromkeys([self.schema_name, "public"]))
 
-    def result(self):
+    def blocks(self) -> Iterator[bytes]:
+        """The spooled CSV, once the thread is done (its error raised here)."""
         self.thread.join()
         if self.error is not None:
             raise self.error
         self.spool.seek(0)
-        return self.spool
+        while block := self.spool.read(CSV_CHUNK_BYTES):
+            yield block
 
     def close(self) -> None:
         self.thread.join()
