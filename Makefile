@@ -2,6 +2,9 @@
 
 PY ?= .venv/bin/python
 PORT ?= 8000
+# Card payments in the demo: auto (your Stripe test keys if UPLINE_STRIPE_SECRET_KEY and
+# UPLINE_STRIPE_PUBLISHABLE_KEY are set, else localstripe, a local fake Stripe), localstripe, off.
+STRIPE ?= auto
 PYTEST_ARGS ?=
 
 SHELL := /bin/bash
@@ -22,6 +25,7 @@ help:
 	@echo "make venv         create .venv and install the project with its dev extra"
 	@echo "make services     resolve PostgreSQL/Redis into $(SERVICES_ENV)"
 	@echo "make demo         set up demo data, run worker + beat + runserver on PORT=$(PORT)"
+	@echo "                  (card payments: STRIPE=auto|localstripe|off, default auto)"
 	@echo "make test         run pytest (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint         ruff check and the architecture contracts (lint-imports)"
 	@echo "make bench        provisioning and routing benchmarks with 200 tenants"
@@ -63,14 +67,16 @@ demo: export DJANGO_SETTINGS_MODULE := config.settings.dev
 demo: system-deps venv services
 	@mkdir -p .var/log
 	. $(SERVICES_ENV) \
+	&& trap 'kill $$worker $$beat $$localstripe_pid 2>/dev/null; wait $$worker $$beat 2>/dev/null' EXIT \
+	&& trap 'exit 130' INT TERM \
+	&& stripe_env=$$($(PY) devtools/demo_stripe.py start --mode '$(STRIPE)' --web-port $(PORT)) \
+	&& eval "$$stripe_env" \
 	&& $(PY) manage.py upline_migrate \
 	&& $(PY) manage.py upline_demo --port $(PORT) \
 	&& { $(PY) -m celery -A config worker -l info >.var/log/worker.log 2>&1 & worker=$$!; } \
 	&& { $(PY) -m celery -A config beat -l info --schedule .var/celerybeat-schedule \
 		>.var/log/beat.log 2>&1 & beat=$$!; } \
-	&& trap 'kill $$worker $$beat 2>/dev/null; wait $$worker $$beat 2>/dev/null' EXIT \
-	&& trap 'exit 130' INT TERM \
-	&& echo "demo: worker and beat log to .var/log/; serving on port $(PORT)" \
+	&& echo "demo: worker, beat (and localstripe) log to .var/log/; serving on port $(PORT)" \
 	&& $(PY) manage.py runserver 0.0.0.0:$(PORT)
 
 test: system-deps venv services

@@ -2,6 +2,12 @@
 orders, services, invoices and payments — all made through the real services — then the
 URLs and logins.
 
+Card payments follow the Stripe settings (`make demo` sets them, devtools/demo_stripe.py):
+with a fake Stripe (an API base such as localstripe's) each reseller is given a connected
+account that takes charges, through the real connect service with Connect's account calls
+answered here (localstripe has none); with real test keys resellers connect their own from
+*Card payments*; without keys the summary says card payments are not set up.
+
 Idempotent: a second run leaves existing demo data alone and prints the same logins.
 """
 
@@ -22,6 +28,9 @@ from tenant_apps.accounts.models import Role
 from tenant_apps.billing import services as billing
 from tenant_apps.billing import settlement
 from tenant_apps.billing.models import Refund, TaxRate
+from tenant_apps.cards import gateway
+from tenant_apps.cards import selectors as card_selectors
+from tenant_apps.cards import services as card_services
 from tenant_apps.catalog.models import Price, Product, TaxClass
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import services as instance_services
@@ -116,7 +125,43 @@ RESELLERS = [
     },
 ]
 
+# Stripe's test cards, which localstripe knows too (any future expiry date, any CVC).
+TEST_CARDS = [
+    ("4242 4242 4242 4242", "succeeds"),
+    ("4000 0000 0000 0002", "is declined"),
+    ("4000 0025 0000 3155", "asks for 3-D Secure (the fake bank's buttons), then succeeds"),
+]
+
 TAX_RATES = {"FR": "20", "DE": "19", "BE": "21", "AT": "20", "IT": "22", "ES": "21", "NL": "21"}
+
+
+def stripe_is_local() -> bool:
+    """Keys for a Stripe API other than Stripe's own: a fake (localstripe in the demo)."""
+    return gateway.keys_configured() and bool(settings.UPLINE_STRIPE_API_BASE)
+
+
+class DemoConnectAccounts:
+    """Connect's account calls as the demo's fake Stripe would answer them if it had
+    Connect: a reseller's account exists at once, fully onboarded, taking charges."""
+
+    def _account(self, account_id: str) -> dict:
+        return {
+            "id": account_id,
+            "object": "account",
+            "charges_enabled": True,
+            "payouts_enabled": True,
+            "details_submitted": True,
+            "requirements": {"currently_due": [], "past_due": []},
+        }
+
+    def create(self, *, key: str, country: str, email: str, metadata) -> dict:
+        return self._account(f"acct_demo_{metadata['upline_schema']}")
+
+    def link(self, *, account_id: str, refresh_url: str, return_url: str) -> dict:
+        return {"url": return_url}
+
+    def retrieve(self, *, account_id: str) -> dict:
+        return self._account(account_id)
 
 
 def _user(email: str, name: str, role: str):
@@ -180,7 +225,26 @@ class Command(BaseCommand):
                 self._reseller(spec, start)
         with transaction.atomic():
             self._helpdesk(base)
+        self._card_accounts(options["port"])
         self._print(base, options["port"])
+
+    def _card_accounts(self, port: int) -> None:
+        """With a fake Stripe, each reseller's instance gets its connected account (the
+        operator's instance takes cards on the platform account: nothing to connect)."""
+        if not stripe_is_local():
+            return
+        with gateway.connect_accounts.plugged(DemoConnectAccounts()):
+            for spec in RESELLERS:
+                schema = Reseller.objects.get(slug=spec["slug"]).schema_name
+                with schema_context(schema):
+                    row = card_selectors.connection_get()
+                    if row is not None and row.account_id:
+                        continue
+                    suffix = "" if port == 80 else f":{port}"
+                    url = f"http://{primary_domain_for_slug(spec['slug'])}{suffix}/"
+                    card_services.card_connection_connect(
+                        return_url=url, refresh_url=url, actor="command"
+                    )
 
     def _helpdesk(self, base: str) -> None:
         """Tickets in both resellers, and one escalated to the operator and answered there."""
@@ -400,9 +464,39 @@ class Command(BaseCommand):
             lines.append(f"  {spec['name']:<18} {url:<34} staff: {people}")
             customers = ", ".join(c[0] for c in spec["customers"])
             lines.append(f"  {'':<18} {url + 'portal/':<34} customers: {customers}")
+        lines += ["", *self._card_lines()]
         lines += [
             "",
             f"  API docs           http://{base}{suffix}/api/docs/  (each instance has its own)",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+    def _card_lines(self) -> list[str]:
+        if not gateway.keys_configured():
+            return [
+                "  Card payments      not set up (no Stripe keys): the card screens say so, and "
+                "manual payments work.",
+            ]
+        if stripe_is_local():
+            where = (
+                "go to a local fake Stripe (localstripe at "
+                f"{settings.UPLINE_STRIPE_API_BASE}): no money moves"
+            )
+            how = (
+                "each reseller's Stripe account is connected. Try it: bob@example.com owes Acme "
+                "an invoice",
+                "(portal → Invoices → the invoice → Pay by card), and Bluebird owes the operator "
+                "one (owner@bluebird.test → Supplier bills).",
+            )
+        else:
+            where = "use the Stripe test keys from the environment (Stripe's test mode)"
+            how = (
+                "the operator's instance takes cards; a reseller's owner connects its own "
+                "Stripe account",
+                "under Card payments in the staff area.",
+            )
+        lines = [f"  Card payments      {where};", *(f"  {'':<18} {line}" for line in how)]
+        lines += [f"  {'':<18} {number}  {outcome}" for number, outcome in TEST_CARDS]
+        lines.append(f"  {'':<18} (any future expiry date, any CVC and postcode)")
+        return lines
