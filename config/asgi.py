@@ -6,3 +6,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_asgi_application()
+
+from config.boot import urlconfs_load  # noqa: E402  (after Django is set up)
+
+urlconfs_load()

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from celery import Task
 from django.db import connection
-from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
+from django_tenants.utils import (
+    get_public_schema_name,
+    get_tenant_model,
+    quote_schema_name,
+    schema_context,
+)
 
 from config.celery import app
 from tenant_apps.instance import ports
@@ -31,13 +36,22 @@ class InstanceGone(RuntimeError):
 def require_instance_schema(schema_name: str) -> None:
     """Raise InstanceGone unless `schema_name` is the public schema or the schema of an
     existing instance that is still there in PostgreSQL."""
-    if schema_name == get_public_schema_name():
+    public = get_public_schema_name()
+    if schema_name == public:
         return
-    with schema_context(get_public_schema_name()):
-        registered = get_tenant_model().objects.filter(schema_name=schema_name).exists()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
-            exists = cursor.fetchone() is not None
+    # One query, the tenant table named in the public schema itself (no switch there).
+    table = (
+        quote_schema_name(public)
+        + "."
+        + connection.ops.quote_name(get_tenant_model()._meta.db_table)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE schema_name = %s), "
+            "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
+            [schema_name, schema_name],
+        )
+        registered, exists = cursor.fetchone()
     if not (registered and exists):
         raise InstanceGone(
             f"Refused to run in schema {schema_name!r}: "

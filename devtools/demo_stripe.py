@@ -237,6 +237,10 @@ def serve(*, port: int, store: Path) -> None:
     resources.Store.try_load_from_disk = load
     resources.Store.dump_to_disk = dump
     resources.store.try_load_from_disk()
+    # The platform fee the operator may set rides on a connected account's intents.
+    from devtools.localstripe_connect import teach_application_fees
+
+    teach_application_fees(resources)
     # Webhook deliveries are logged on aiohttp.access: keep them in the demo's log.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     web.run_app(server.app, host="127.0.0.1", port=port, print=None)

@@ -18,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -27,14 +28,21 @@ PLATFORM_SECRET = "whsec_upline_platform_suite"
 CONNECT_SECRET = "whsec_upline_connect_suite"
 
 # localstripe binds only the loopback address and keeps its state in memory (it would
-# otherwise pickle its whole store to /tmp/localstripe.pickle after every write).
+# otherwise pickle its whole store to /tmp/localstripe.pickle after every write), and takes
+# the platform fee Upline sends on a connected account's intent (devtools/localstripe_connect).
 _LAUNCH = """
 import sys
+sys.path.insert(0, sys.argv[2])
 from aiohttp import web
 from localstripe import resources, server
+from devtools.localstripe_connect import teach_application_fees
 resources.Store.dump_to_disk = lambda self: None
+teach_application_fees(resources)
 web.run_app(server.app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -47,7 +55,7 @@ def _free_port() -> int:
 def localstripe_url():
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH, str(port)],
+        [sys.executable, "-c", _LAUNCH, str(port), str(REPOSITORY)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -237,6 +237,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recurring.billing_run_all_instances",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Automatic card charges and failure e-mails a broker outage or a dead worker left.
+    "card-auto-charges-sweep-everywhere": {
+        "task": "cards.auto_charges_sweep_all_instances",
+        "schedule": 60 * 60.0,
+    },
     "finalise-stray-documents-everywhere": {
         "task": "billing.documents_sweep_all_instances",
         "schedule": 15 * 60.0,

@@ -1,10 +1,11 @@
-"""Console forms: creating resellers, allocations, domains, status changes."""
+"""Console forms: creating resellers, allocations, domains, status changes, the suspension
+policy."""
 
 from __future__ import annotations
 
 from django import forms
 
-from shared_apps.tenancy.models import Resource
+from shared_apps.tenancy.models import Resource, SuspensionPolicy
 from shared_apps.tenancy.naming import MAX_SLUG_LENGTH
 
 
@@ -90,3 +91,14 @@ class StatusForm(forms.Form):
 
 class DeleteForm(forms.Form):
     confirm_slug = forms.CharField(label="Type the slug to confirm", max_length=40)
+
+
+class SuspensionPolicyForm(forms.Form):
+    customers_see = forms.ChoiceField(
+        label=SuspensionPolicy._meta.get_field("customers_see").verbose_name,
+        choices=SuspensionPolicy.CustomerView.choices,
+        widget=forms.RadioSelect,
+        help_text="The reseller's own staff can always sign in, read their staff area and pay "
+        "their supplier bills. A suspension you make by hand shows everyone the suspension "
+        "page.",
+    )

@@ -16,13 +16,25 @@ from django_tables2 import RequestConfig
 from provisioning.models import PoolSchema, TemplateSnapshot
 from shared_apps.tenancy import services
 from shared_apps.tenancy.models import Allocation, Reseller, Resource
-from shared_apps.tenancy.selectors import reseller_activity, reseller_get, reseller_list
+from shared_apps.tenancy.selectors import (
+    reseller_activity,
+    reseller_get,
+    reseller_list,
+    suspension_policy_get,
+)
 from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.instance import audit
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.forms import form_add_service_errors as apply_errors
 
-from .forms import AllocationForm, DeleteForm, DomainForm, ResellerCreateForm, StatusForm
+from .forms import (
+    AllocationForm,
+    DeleteForm,
+    DomainForm,
+    ResellerCreateForm,
+    StatusForm,
+    SuspensionPolicyForm,
+)
 from .tables import ResellerFilter, ResellerTable
 
 
@@ -296,3 +308,33 @@ class EscalationListView(OperatorStaffMixin, TemplateView):
         status = status if status in ("open", "closed", "") else "open"
         context.update(rows=escalation_queue(status=status or None), status=status)
         return context
+
+
+class SuspensionPolicyView(OperatorManagerMixin, FormView):
+    """What customers of a reseller suspended for non-payment see (owners and admins edit)."""
+
+    template_name = "console/suspension_policy.html"
+    form_class = SuspensionPolicyForm
+
+    def get_initial(self):
+        return {"customers_see": suspension_policy_get().customers_see}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_manage"] = self.request.user.can_manage_instance
+        context["held"] = Reseller.objects.filter(
+            status=Reseller.Status.SUSPENDED, held_by_billing=True
+        ).order_by("name")
+        return context
+
+    def form_valid(self, form):
+        self.check_manager()
+        policy = services.suspension_policy_set(
+            customers_see=form.cleaned_data["customers_see"], actor=self.request.user
+        )
+        messages.success(
+            self.request,
+            "Customers of a reseller suspended for non-payment now see "
+            f"{policy.get_customers_see_display().lower()}.",
+        )
+        return redirect("console:suspension_policy")

@@ -1,5 +1,6 @@
 """App config of the Stripe webhooks: records account → instance when an instance
-connects its Stripe account (a signal card payments declare)."""
+connects its Stripe account (a signal card payments declare), and answers card payments'
+question of the platform fee (a port they declare)."""
 
 from django.apps import AppConfig
 
@@ -13,8 +14,9 @@ class StripeWebhooksConfig(AppConfig):
     def ready(self) -> None:
         from tenant_apps.cards import ports as card_ports
 
-        from . import services
+        from . import platform_fee, services
 
         card_ports.account_connected.connect(
             services.on_account_connected, dispatch_uid="stripe-webhooks-account-route"
         )
+        card_ports.platform_fee_percent.plug(platform_fee.platform_fee_percent)

@@ -1,8 +1,12 @@
 """Public-schema tables of the Stripe webhooks: the route from a connected account to its
-instance, and each event received (its id unique, so a replay does nothing)."""
+instance, each event received (its id unique, so a replay does nothing), and the fee the
+platform takes on card payments made on resellers' connected accounts."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -52,3 +56,36 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class PlatformFee(models.Model):
+    """The operator's fee on each card payment a reseller takes on its connected account,
+    in percent (one row, id 1; absent means no fee). Sent to Stripe as the intent's
+    `application_fee_amount`; never taken on the operator's own instance."""
+
+    SINGLETON_ID = 1
+    MAX_PERCENT = Decimal("20")
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    percent = models.DecimalField(
+        "Platform fee (% of each card payment)",
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_PERCENT)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "platform fee"
+        verbose_name_plural = "platform fee"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="one_platform_fee"),
+            models.CheckConstraint(
+                condition=models.Q(percent__gte=0, percent__lte=20),
+                name="platform_fee_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Platform fee of {self.percent} %" if self.percent else "No platform fee"

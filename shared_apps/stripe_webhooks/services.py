@@ -25,6 +25,7 @@ from config.tenant_tasks import InstanceGone, require_instance_schema
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.cards import gateway
 from tenant_apps.cards import services as card_services
+from tenant_apps.instance import audit, clock
 
 from .models import StripeAccountRoute, StripeEvent
 
@@ -47,35 +48,51 @@ def _secret(endpoint: str) -> str:
 
 
 def _store_once(
-    *, event: dict, body: bytes, endpoint: str, account_id: str, schema_name: str
-) -> int | None:
-    """INSERT the event unless its id is known; the new row's id, or None for a replay.
-    The payload stored is the verified body itself (valid JSON: it was just parsed)."""
-    table = StripeEvent._meta.db_table
+    *, event: dict, body: bytes, endpoint: str, account_id: str
+) -> tuple[bool, int | None]:
+    """Route and store in ONE statement: (routed, id of the new row). routed is False for
+    an account no instance owns (nothing stored); the id is None for a replay. One
+    statement in autocommit is its own transaction: no BEGIN, no COMMIT, no ORM lookup of
+    the route first. The payload stored is the verified body itself (valid JSON: it was
+    just parsed)."""
+    events = StripeEvent._meta.db_table
+    if account_id:
+        route = f"""SELECT reseller.schema_name FROM {StripeAccountRoute._meta.db_table} r
+                    JOIN {Reseller._meta.db_table} reseller ON reseller.id = r.reseller_id
+                    WHERE r.account_id = %(account_id)s"""
+    else:
+        # No account: the operator's own instance (the platform account is its account).
+        route = "SELECT %(public)s::varchar AS schema_name"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {table}
-                (event_id, type, endpoint, account_id, schema_name, livemode, payload,
-                 received_at, outcome)
-                VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, '')
-                ON CONFLICT (event_id) DO NOTHING RETURNING id""",
-            [
-                str(event["id"]),
-                str(event.get("type") or "")[:100],
-                endpoint,
-                account_id,
-                schema_name,
-                bool(event.get("livemode")),
-                body.decode("utf-8"),
-                timezone.now(),
-            ],
+            f"""WITH route AS ({route}),
+                stored AS (
+                    INSERT INTO {events}
+                        (event_id, type, endpoint, account_id, schema_name, livemode, payload,
+                         received_at, outcome)
+                    SELECT %(event_id)s, %(type)s, %(endpoint)s, %(account_id)s,
+                           route.schema_name, %(livemode)s, %(payload)s::jsonb,
+                           %(received_at)s, ''
+                    FROM route
+                    ON CONFLICT (event_id) DO NOTHING RETURNING id)
+                SELECT EXISTS (SELECT 1 FROM route), (SELECT id FROM stored)""",
+            {
+                "event_id": str(event["id"]),
+                "type": str(event.get("type") or "")[:100],
+                "endpoint": endpoint,
+                "account_id": account_id,
+                "public": get_public_schema_name(),
+                "livemode": bool(event.get("livemode")),
+                "payload": body.decode("utf-8"),
+                "received_at": timezone.now(),
+            },
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        routed, stored = cursor.fetchone()
+    return routed, stored
 
 
 def event_receive(*, payload: bytes, signature: str, endpoint: str) -> Receipt:
-    """Verify, route and store one webhook delivery; enqueue its processing on commit."""
+    """Verify, route and store one webhook delivery; enqueue its processing once stored."""
     try:
         event = gateway.verify_webhook(payload, signature, _secret(endpoint))
     except ValueError as exc:
@@ -87,43 +104,38 @@ def event_receive(*, payload: bytes, signature: str, endpoint: str) -> Receipt:
         logger.warning("Stripe event %s: livemode differs from the key's mode", event["id"])
         return Receipt(400, "The event's mode (live or test) is not the mode of our keys.")
     account_id = str(event.get("account") or "")
-    if account_id:
-        route = (
-            StripeAccountRoute.objects.select_related("reseller")
-            .filter(account_id=account_id)
-            .first()
+    routed, stored = _store_once(
+        event=event, body=payload, endpoint=endpoint, account_id=account_id
+    )
+    if not routed:
+        logger.warning(
+            "Stripe event %s for unknown account %s: acknowledged, nothing recorded",
+            event["id"],
+            account_id,
         )
-        if route is None:
-            logger.warning(
-                "Stripe event %s for unknown account %s: acknowledged, nothing recorded",
-                event["id"],
-                account_id,
-            )
-            return Receipt(200, "Unknown account: acknowledged, nothing recorded.")
-        schema_name = route.reseller.schema_name
-    else:
-        schema_name = get_public_schema_name()
-    with transaction.atomic():
-        stored = _store_once(
-            event=event,
-            body=payload,
-            endpoint=endpoint,
-            account_id=account_id,
-            schema_name=schema_name,
-        )
-        if stored is not None:
-            from .tasks import stripe_event_process
-
-            transaction.on_commit(lambda: stripe_event_process.delay(stored))
+        return Receipt(200, "Unknown account: acknowledged, nothing recorded.")
     if stored is None:
         return Receipt(200, "Already received.")
+    from .tasks import stripe_event_process
+
+    # Outside a transaction (a request) the row is committed already and this runs at
+    # once; inside one (a test, a caller's atomic block) it waits for the commit.
+    transaction.on_commit(lambda: stripe_event_process.delay(stored))
     return Receipt(200, "Received.", stored=True)
 
 
 def event_process(*, event_pk: int) -> str:
     """Apply a stored event in its instance's schema, once (the row lock and processed_at
-    make a second run — a redelivered task, the sweep — do nothing)."""
-    with schema_context(get_public_schema_name()), transaction.atomic():
+    make a second run — a redelivered task, the sweep — do nothing).
+
+    The instance's time zone is read once for the whole task (the payment, then the
+    settlement's after-commit work, each ask for "today"), and the audit rows the event
+    leaves go in one INSERT at the end of its transaction."""
+    with (
+        clock.time_zones_held(),
+        schema_context(get_public_schema_name()),
+        transaction.atomic(),
+    ):
         row = StripeEvent.objects.select_for_update().get(pk=event_pk)
         if row.processed_at is not None:
             return row.outcome
@@ -135,7 +147,7 @@ def event_process(*, event_pk: int) -> str:
             logger.warning("Stripe event %s: instance %s is gone", row.event_id, row.schema_name)
             outcome = "instance gone"
         else:
-            with schema_context(row.schema_name):
+            with schema_context(row.schema_name), audit.batched():
                 outcome = card_services.stripe_event_apply(event=row.payload)
         row.processed_at = timezone.now()
         row.outcome = outcome

@@ -9,16 +9,26 @@ class TenancyConfig(AppConfig):
     verbose_name = "Resellers"
 
     def ready(self) -> None:
+        from tenant_apps.cards import ports as card_ports
         from tenant_apps.catalog import ports as catalog_ports
+        from tenant_apps.dashboard import ports as dashboard_ports
         from tenant_apps.instance import ports as instance_ports
         from tenant_apps.orders import ports as order_ports
 
-        from . import reseller_plans, selectors, services, signals  # noqa: F401 (signals)
+        from . import (  # noqa: F401 (signals)
+            reseller_plans,
+            selectors,
+            services,
+            signals,
+            supplier_cards,
+        )
 
         instance_ports.public_url.plug(selectors.instance_base_url)
         instance_ports.reseller_schemas.plug(selectors.active_reseller_schema_names)
         instance_ports.allocations.plug(selectors.allocations_for_schema)
         instance_ports.supplier_bills.plug(selectors.supplier_invoices_for)
+        dashboard_ports.supplier_cards.plug(supplier_cards.SupplierCardPayments())
+        card_ports.reseller_pay_links.plug(selectors.reseller_pay_links)
         catalog_ports.resource_choices.plug(selectors.resource_choices)
         order_ports.capacity_reserve.plug(services.allocation_reserve)
         order_ports.capacity_release.plug(services.allocation_release)

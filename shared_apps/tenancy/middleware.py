@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.template.response import SimpleTemplateResponse
 from django.urls import set_urlconf
 
-from . import routing
+from . import payment_hold, routing
 from .naming import normalize_host
 
 
@@ -24,8 +24,25 @@ def _page(
     return response
 
 
+def _suspended(request, instance) -> SimpleTemplateResponse | JsonResponse:
+    response = _page(
+        request,
+        "errors/suspended.html",
+        503,
+        {"instance": instance},
+        "This instance is suspended for now: try again later.",
+    )
+    response["Retry-After"] = "3600"
+    return response
+
+
 class InstanceRoutingMiddleware:
-    """Replaces django-tenants' TenantMainMiddleware (see `routing` for why)."""
+    """Replaces django-tenants' TenantMainMiddleware (see `routing` for why).
+
+    An instance suspended for non-payment is routed like an active one, read-only: once
+    the view is known (and the user, after the authentication middleware), `process_view`
+    applies `payment_hold`'s rules. Any other suspension answers the suspension page here.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -44,16 +61,8 @@ class InstanceRoutingMiddleware:
                 {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN},
                 "No instance answers at this address.",
             )
-        if instance.status == "suspended":
-            response = _page(
-                request,
-                "errors/suspended.html",
-                503,
-                {"instance": instance},
-                "This instance is suspended for now: try again later.",
-            )
-            response["Retry-After"] = "3600"
-            return response
+        if instance.status == "suspended" and not instance.held_by_billing:
+            return _suspended(request, instance)
         if instance.status == "terminated":
             return _page(
                 request,
@@ -71,3 +80,11 @@ class InstanceRoutingMiddleware:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        instance = getattr(request, "tenant", None)
+        if instance is None or not instance.is_held_for_payment:
+            return None  # every active instance: one attribute read
+        return payment_hold.refusal(
+            request, view_func, suspension_page=lambda: _suspended(request, instance)
+        )

@@ -138,3 +138,37 @@ class Allocation(models.Model):
     @property
     def percent_used(self) -> int:
         return round(100 * self.used / self.quantity) if self.quantity else 0
+
+
+class SuspensionPolicy(models.Model):
+    """The operator's choice of what a reseller's customers see while the reseller is
+    suspended for non-payment (one row, id 1; absent means the defaults).
+
+    Its staff always keep a read-only staff area to pay from (see `payment_hold`); a
+    suspension made by hand in the console always shows everyone the suspension page.
+    """
+
+    class CustomerView(models.TextChoices):
+        PAGE = "page", "The suspension page"
+        READ_ONLY = "read_only", "Their customer portal, read-only"
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    customers_see = models.CharField(
+        "What a reseller's customers see while it is suspended for non-payment",
+        max_length=12,
+        choices=CustomerView.choices,
+        default=CustomerView.PAGE,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "suspension policy"
+        verbose_name_plural = "suspension policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="one_suspension_policy"),
+        ]
+
+    def __str__(self) -> str:
+        return f"While a reseller is held for payment: {self.get_customers_see_display()}"

@@ -19,6 +19,8 @@ from django.core.cache import caches
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from .models import SuspensionPolicy
+
 GENERATION_KEY = "upline:routing:generation"
 MAX_ENTRIES = 20_000  # bounds memory when clients send random Host headers
 
@@ -33,6 +35,10 @@ class Instance:
     reseller_id: int | None = None
     status: str = "active"
     domain_url: str = ""
+    # Suspended by the operator's billing, not by hand: staff may still sign in and pay.
+    held_by_billing: bool = False
+    # What its customers see meanwhile (the operator's SuspensionPolicy, read with the route).
+    customers_while_held: str = "page"
 
     @property
     def is_operator(self) -> bool:
@@ -41,6 +47,11 @@ class Instance:
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def is_held_for_payment(self) -> bool:
+        """Suspended for non-payment: read-only, and paying its supplier bills lifts it."""
+        return self.status == "suspended" and self.held_by_billing
 
     def get_tenant_type(self) -> None:  # django-tenants asks tenants for their type
         return None
@@ -63,18 +74,21 @@ def _operator_instance(host: str) -> Instance:
 
 def _query(host: str) -> Instance | None:
     # Schema-qualified so it runs correctly whatever search_path the connection has now,
-    # without a SET round trip.
+    # without a SET round trip. The operator's suspension policy (one row, or none: the
+    # default) rides along, so a held instance's requests cost no query either.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT r.id, r.schema_name, r.name, r.slug, r.status "
+            "SELECT r.id, r.schema_name, r.name, r.slug, r.status, r.held_by_billing, "
+            "COALESCE((SELECT p.customers_see FROM public.tenancy_suspensionpolicy p "
+            "WHERE p.id = %s), %s) "
             "FROM public.tenancy_domain d JOIN public.tenancy_reseller r ON r.id = d.tenant_id "
             "WHERE d.domain = %s",
-            [host],
+            [SuspensionPolicy.SINGLETON_ID, SuspensionPolicy.CustomerView.PAGE, host],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    reseller_id, schema_name, name, slug, status = row
+    reseller_id, schema_name, name, slug, status, held_by_billing, customers_while_held = row
     return Instance(
         schema_name=schema_name,
         name=name,
@@ -82,6 +96,8 @@ def _query(host: str) -> Instance | None:
         reseller_id=reseller_id,
         status=status,
         domain_url=host,
+        held_by_billing=held_by_billing,
+        customers_while_held=customers_while_held,
     )
 
 

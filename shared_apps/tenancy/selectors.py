@@ -78,6 +78,7 @@ def supplier_invoices_for(schema_name: str, invoice_id: int | None = None) -> li
         return []
     with schema_context(get_public_schema_name()):
         from tenant_apps.billing.models import Invoice
+        from tenant_apps.cards.selectors import invoice_payable_by_card
 
         qs = (
             Invoice.objects.filter(customer__reseller_id=reseller.pk)
@@ -100,6 +101,8 @@ def supplier_invoices_for(schema_name: str, invoice_id: int | None = None) -> li
                     "currency": invoice.currency,
                     "total": invoice.total,
                     "amount_due": invoice.amount_due,
+                    # Something is due on it now (the "Pay by card" button).
+                    "payable": invoice_payable_by_card(invoice),
                     "pdf": invoice.pdf.name or "",
                     "issuer": invoice.issuer_snapshot.get("legal_name", ""),
                     "lines": [
@@ -135,3 +138,29 @@ def instance_base_url(schema_name: str) -> str:
         .first()
     )
     return f"{scheme}://{domain}" if domain else ""
+
+
+def reseller_pay_links(reseller_id: int, invoice_id: int) -> tuple[str, str] | None:
+    """Where the reseller `reseller_id` pays the operator's invoice `invoice_id` and keeps its
+    cards: its own instance's supplier bill pages (absolute), or None when unknown."""
+    from django.urls import reverse
+
+    schema_name = (
+        Reseller.objects.filter(pk=reseller_id).values_list("schema_name", flat=True).first()
+    )
+    base = instance_base_url(schema_name) if schema_name else ""
+    if not base:
+        return None
+    return (
+        base + reverse("dashboard:supplier_bill_pay", args=[invoice_id]),
+        base + reverse("dashboard:supplier_cards"),
+    )
+
+
+def suspension_policy_get():
+    """The operator's suspension policy (an unsaved row with the defaults when never set)."""
+    from .models import SuspensionPolicy
+
+    return SuspensionPolicy.objects.filter(pk=SuspensionPolicy.SINGLETON_ID).first() or (
+        SuspensionPolicy()
+    )

@@ -40,7 +40,7 @@ from tenant_apps.instance.pipelines import transition
 from tenant_apps.instance.services import issuer_identity_set
 
 from . import routing
-from .models import Allocation, Domain, Reseller, Resource
+from .models import Allocation, Domain, Reseller, Resource, SuspensionPolicy
 from .naming import (
     normalize_host,
     primary_domain_for_slug,
@@ -684,3 +684,34 @@ def reseller_set_escalation_price(*, reseller: Reseller, price, actor: Any = Non
             changes={"escalation_price": [previous, value]},
         )
     return locked
+
+
+# --------------------------------------------------------------------------------------
+# What customers of a reseller suspended for non-payment see
+
+SUSPENSION_POLICY_SET = audit.event_type(
+    "suspensionpolicy.updated", "Suspension policy for customers changed"
+)
+
+
+def suspension_policy_set(*, customers_see: str, actor: Any = None) -> SuspensionPolicy:
+    """Choose what customers of a reseller suspended for non-payment see: the suspension
+    page, or their portal read-only. The routes carry it (`routing.Instance`); saving the
+    row clears them on commit (signals.py)."""
+    if customers_see not in SuspensionPolicy.CustomerView.values:
+        raise ValidationError({"customers_see": [f"Unknown choice “{customers_see}”."]})
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        policy, _ = SuspensionPolicy.objects.select_for_update().get_or_create(
+            pk=SuspensionPolicy.SINGLETON_ID
+        )
+        before = policy.customers_see
+        if before != customers_see:
+            policy.customers_see = customers_see
+            policy.save(update_fields=["customers_see", "updated_at"])
+            audit.audit_record(
+                SUSPENSION_POLICY_SET,
+                actor=actor,
+                obj=policy,
+                changes={"customers_see": [before, customers_see]},
+            )
+    return policy

@@ -1,8 +1,13 @@
 """Sign-in (password, then the second factor), sign-out, password change and reset, and the
-user's security page, served by every instance on its own domain."""
+user's security page, served by every instance on its own domain.
+
+Signing in and out and resetting a forgotten password keep working while the instance is
+held for non-payment (`payment_hold_exempt`): its staff must be able to get in to pay."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
+
+from tenant_apps.instance.payment_hold import payment_hold_exempt
 
 from . import views
 from .forms import ChangePasswordForm, EmailAuthenticationForm, ResetPasswordForm
@@ -14,20 +19,26 @@ app_name = "accounts"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        payment_hold_exempt(
+            auth_views.LoginView.as_view(
+                authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),
-    path("logout/", second_step_exempt(auth_views.LogoutView.as_view()), name="logout"),
+    path(
+        "logout/",
+        payment_hold_exempt(second_step_exempt(auth_views.LogoutView.as_view())),
+        name="logout",
+    ),
     path(
         "two-factor/",
-        second_step_exempt(views.TwoFactorVerifyView.as_view()),
+        payment_hold_exempt(second_step_exempt(views.TwoFactorVerifyView.as_view())),
         name="two_factor_verify",
     ),
     path(
         "two-factor/set-up/",
-        second_step_exempt(views.TwoFactorSetupView.as_view()),
+        payment_hold_exempt(second_step_exempt(views.TwoFactorSetupView.as_view())),
         name="two_factor_setup",
     ),
     path(
@@ -53,29 +64,33 @@ urlpatterns = [
     ),
     path(
         "password-reset/",
-        LimitedPasswordResetView.as_view(
-            success_url=reverse_lazy("accounts:password_reset_done"),
-            email_template_name="registration/password_reset_email.html",
-            subject_template_name="registration/password_reset_subject.txt",
+        payment_hold_exempt(
+            LimitedPasswordResetView.as_view(
+                success_url=reverse_lazy("accounts:password_reset_done"),
+                email_template_name="registration/password_reset_email.html",
+                subject_template_name="registration/password_reset_subject.txt",
+            )
         ),
         name="password_reset",
     ),
     path(
         "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(),
+        payment_hold_exempt(auth_views.PasswordResetDoneView.as_view()),
         name="password_reset_done",
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            form_class=ResetPasswordForm,
-            success_url=reverse_lazy("accounts:password_reset_complete"),
+        payment_hold_exempt(
+            auth_views.PasswordResetConfirmView.as_view(
+                form_class=ResetPasswordForm,
+                success_url=reverse_lazy("accounts:password_reset_complete"),
+            )
         ),
         name="password_reset_confirm",
     ),
     path(
         "reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
+        payment_hold_exempt(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
     ),
 ]

@@ -196,7 +196,11 @@ class RefundForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
     reason = forms.CharField(max_length=300, help_text="Printed on the credit notes.")
     method = forms.ChoiceField(
-        choices=Payment.Method.choices, label="Paid back by", initial=Payment.Method.BANK_TRANSFER
+        choices=Payment.Method.choices,
+        label="Paid back by",
+        initial=Payment.Method.BANK_TRANSFER,
+        help_text="A card payment taken online goes back to the card through Stripe; choose "
+        "another method only if you pay it back yourself.",
     )
     reference = forms.CharField(max_length=200, required=False, help_text="Bank reference…")
     waive_periods = forms.BooleanField(

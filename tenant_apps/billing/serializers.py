@@ -389,7 +389,10 @@ class RefundCreateSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(max_length=300)
     method = serializers.ChoiceField(
-        choices=Payment.Method.choices, required=False, help_text="Default: the payment's"
+        choices=Payment.Method.choices,
+        required=False,
+        help_text="Default: the payment's. A card payment taken online is then refunded to "
+        "the card through Stripe (reference: Stripe's refund id; date: today).",
     )
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     refunded_on = serializers.DateField(required=False, help_text="Default: today")

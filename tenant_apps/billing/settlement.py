@@ -8,6 +8,9 @@ included, reduces the sale, and the invoice's paid amount goes down with it. A r
 undoes a payment that never happened (a wrong bank line): its allocations come off the
 invoices, which reopen, and the credit it left is taken back; no document is issued.
 
+A payment a gateway took (a card through Stripe) is refunded through that gateway first
+(`ports.gateway_refund`), which then books it here.
+
 Both run under the customer's row lock (`tenant_apps.instance.locking`: Customer →
 Invoice → NumberSequence), so two refunds of one payment never pay back twice.
 """
@@ -25,7 +28,7 @@ from django.utils import timezone
 from tenant_apps.instance import audit, clock
 from tenant_apps.instance.money import ZERO, currency_exponent, round_money, to_decimal
 
-from . import services
+from . import ports, services
 from .models import (
     CreditEntry,
     InvalidInvoiceState,
@@ -85,7 +88,6 @@ def gross_split(invoice: Invoice, amount: Decimal) -> list[dict]:
     return [{"line_id": pk, "gross": share} for pk, share in shares.items() if share > 0]
 
 
-@transaction.atomic
 def payment_refund(
     *,
     payment: Payment,
@@ -97,7 +99,49 @@ def payment_refund(
     waive_periods: bool = False,
     actor=None,
 ) -> Refund:
-    """Pay back part or all of a payment, issuing the credit notes the settled part needs."""
+    """Pay back part or all of a payment: the one entry of every screen and the API.
+
+    Money a gateway took (a card payment through Stripe) goes back the way it came: the
+    gateway refunds it, then books it with `payment_refund_book` (Stripe's refund id as the
+    reference, today as the date). Staff who pay it back another way (`method` other than
+    the payment's: a bank transfer once the card is gone) book it here, as for any other
+    payment. Not one transaction: the gateway's call to Stripe is made outside any."""
+    if method in (None, "", payment.method):
+        refunded = ports.gateway_refund(
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            waive_periods=waive_periods,
+            actor=actor,
+        )
+        if refunded is not None:
+            return refunded
+    return payment_refund_book(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        method=method,
+        reference=reference,
+        refunded_on=refunded_on,
+        waive_periods=waive_periods,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def payment_refund_book(
+    *,
+    payment: Payment,
+    amount,
+    reason: str,
+    method: str | None = None,
+    reference: str = "",
+    refunded_on: datetime.date | None = None,
+    waive_periods: bool = False,
+    actor=None,
+) -> Refund:
+    """Book money paid back on a payment, issuing the credit notes the settled part needs
+    (a gateway calls this once its refund is made; screens call `payment_refund`)."""
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Give the reason for the refund."]})
     amount = to_decimal(amount, field="amount")

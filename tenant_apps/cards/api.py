@@ -1,5 +1,6 @@
 """Card payments API of one instance (staff): card payments and their status on an
-invoice, refunds to the card, and a customer's saved payment methods.
+invoice, automatic charges of renewal invoices (read-only), refunds to the card, and a
+customer's saved payment methods.
 
 Every staff member reads. Refunding and removing a saved card need the owner, an
 administrator or billing staff (`can_bill`), and call the same services as the screens with
@@ -33,8 +34,9 @@ from tenant_apps.clients.selectors import get_customer_for
 from tenant_apps.instance.audit import request_actor
 
 from . import selectors, services
-from .models import CardPayment, SavedCard
+from .models import AutoChargeAttempt, CardPayment, SavedCard
 from .serializers import (
+    AutoChargeAttemptSerializer,
     CardPaymentSerializer,
     CardRefundCreateSerializer,
     CardRefundSerializer,
@@ -122,6 +124,26 @@ CARD_PAYMENT_EXAMPLE = {
     "disputes": [],
     "created_at": "2026-11-26T09:30:00Z",
     "succeeded_at": "2026-11-26T09:31:02Z",
+}
+AUTO_CHARGE_EXAMPLE = {
+    "id": 12,
+    "invoice": 17,
+    "invoice_number": "INV-2026-0017",
+    "customer": 5,
+    "number": 1,
+    "trigger": "renewal",
+    "dunning_step": 0,
+    "charge_date": "2026-11-26",
+    "status": "failed",
+    "status_label": "Declined",
+    "card_label": "Visa •••• 0341 12/2030",
+    "amount": "120.00",
+    "card_payment": 41,
+    "intent_id": "pi_3QxDeclined",
+    "failure_message": "Your card was declined.",
+    "created_at": "2026-11-26T03:00:04Z",
+    "finished_at": "2026-11-26T03:00:06Z",
+    "notified_at": "2026-11-26T03:00:07Z",
 }
 SAVED_CARD_EXAMPLE = {
     "id": 8,
@@ -231,6 +253,60 @@ class CardPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(CardRefundSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 
+class AutoChargeFilterSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=AutoChargeAttempt.Status.choices, required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Automatic charges of renewal invoices to customers' default cards, newest first",
+        parameters=[AutoChargeFilterSerializer],
+        examples=[
+            OpenApiExample(
+                "A page of automatic charges",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [AUTO_CHARGE_EXAMPLE],
+                },
+                response_only=True,
+            )
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One automatic charge and its outcome",
+        examples=[OpenApiExample("Declined at renewal", value=AUTO_CHARGE_EXAMPLE)],
+    ),
+)
+class AutoChargeAttemptViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Read-only: charges are made by the renewal and dunning runs, never through the API."""
+
+    permission_classes = [CanBillOrReadOnly]
+    serializer_class = AutoChargeAttemptSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        query = AutoChargeFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        return selectors.auto_charge_attempt_list(
+            invoice_id=filters.get("invoice"),
+            customer_id=filters.get("customer"),
+            status=filters.get("status"),
+        )
+
+    def get_object(self) -> AutoChargeAttempt:
+        try:
+            return selectors.get_auto_charge_attempt_for(self.request.user, self.kwargs["pk"])
+        except AutoChargeAttempt.DoesNotExist as exc:
+            raise NotFound("No such automatic charge.") from exc
+
+
 class InvoiceCardStatusView(APIView):
     """Whether an invoice can be paid by card, and how its card payments stand."""
 
@@ -253,6 +329,7 @@ class InvoiceCardStatusView(APIView):
                     "card_status": "succeeded",
                     "disputed": False,
                     "card_payments": [CARD_PAYMENT_EXAMPLE],
+                    "auto_charge_attempts": [],
                 },
             )
         ],
@@ -278,6 +355,7 @@ class InvoiceCardStatusView(APIView):
             "card_status": payments[0].status if payments else None,
             "disputed": any(p.disputed for p in payments),
             "card_payments": payments,
+            "auto_charge_attempts": selectors.auto_charge_attempts_of(invoice),
         }
         return Response(InvoiceCardStatusSerializer(data).data)
 

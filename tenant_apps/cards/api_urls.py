@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .api import (
+    AutoChargeAttemptViewSet,
     CardPaymentViewSet,
     CustomerPaymentMethodsView,
     CustomerPaymentMethodView,
@@ -12,6 +13,9 @@ from .api import (
 
 router = SimpleRouter()
 router.register("card-payments", CardPaymentViewSet, basename="cards-api-card-payment")
+router.register(
+    "auto-charge-attempts", AutoChargeAttemptViewSet, basename="cards-api-auto-charge-attempt"
+)
 
 urlpatterns = [
     path(

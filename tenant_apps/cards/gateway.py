@@ -9,7 +9,9 @@ localstripe in tests and the demo.
 Every call that moves money carries an idempotency key named after our own row
 (`"r_acme:cardpayment:42:create"`), so a retried request or task gets Stripe's first answer
 back instead of charging twice. Amounts cross as integers in the currency's minor unit,
-converted from Decimal by the currency's exponent — never through float.
+converted from Decimal by the currency's exponent — never through float. On a connected
+account an intent carries the platform's fee (`application_fee_amount`) its card payment
+row fixed (platform_fee.py); on the platform's own account it never does.
 
 What Stripe answers comes back as plain dicts (the same shape a webhook event carries), so
 the services handle one shape whichever way the news arrived. Connect's account calls go
@@ -19,6 +21,7 @@ so no test ever calls the real Stripe.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -131,6 +134,19 @@ class Gateway:
     def _options(self, key: str | None = None) -> dict:
         return {"idempotency_key": key} if key else {}
 
+    def _fee(self, application_fee: Decimal, amount: Decimal, currency: str) -> dict:
+        """The platform's fee as Stripe takes it on a direct charge (`application_fee_amount`,
+        minor units): only on a connected account — the platform charging its own account
+        has nobody to take a fee from, and a fee above the amount is a bug, not a charge."""
+        if not application_fee:
+            return {}
+        if self.account_id is None:
+            raise ValueError("No platform fee is taken on the platform's own account.")
+        fee = to_minor_units(application_fee, currency)
+        if fee < 0 or fee > to_minor_units(amount, currency):
+            raise ValueError(f"A fee of {application_fee} {currency} does not fit {amount}.")
+        return {"application_fee_amount": fee}
+
     # Customers and cards --------------------------------------------------------------
     def customer_create(self, *, customer_pk: int, name: str, email: str) -> dict:
         params = {"name": name, "metadata": {"upline_customer": str(customer_pk)}}
@@ -197,6 +213,7 @@ class Gateway:
         currency: str,
         stripe_customer: str,
         metadata: Mapping[str, str],
+        application_fee: Decimal = Decimal("0"),
     ) -> dict:
         return _call(
             "payment intent create",
@@ -207,6 +224,7 @@ class Gateway:
                 "customer": stripe_customer,
                 "payment_method_types": ["card"],
                 "metadata": dict(metadata),
+                **self._fee(application_fee, amount, currency),
             },
             options=self._options(self.key("cardpayment", card_payment_pk, "create")),
         )
@@ -232,6 +250,80 @@ class Gateway:
             intent_id,
             options=self._options(self.key("cardpayment", card_payment_pk, f"confirm-{attempt}")),
         )
+
+    def payment_intent_charge_saved_card(
+        self,
+        *,
+        card_payment_pk: int,
+        attempt: int,
+        amount: Decimal,
+        currency: str,
+        stripe_customer: str,
+        payment_method: str,
+        metadata: Mapping[str, str],
+        application_fee: Decimal = Decimal("0"),
+    ) -> dict:
+        """Charge a saved card with nobody at the keyboard (off-session): one call creates
+        and confirms the intent, keyed by our row and the attempt number.
+
+        A decline or Stripe's "authentication required" comes back as the intent Stripe
+        made (status requires_payment_method with its last_payment_error), like a webhook
+        would carry it; an intent asking for 3-D Secure comes back as requires_action.
+        CardDeclined when Stripe refused the card without making an intent (detached, no
+        such card); GatewayUnavailable when Stripe could not be reached — the outcome is
+        then unknown, and only a call with the same key may ask again."""
+        key = self.key("cardpayment", card_payment_pk, f"offsession-{attempt}")
+        try:
+            return _plain(
+                self._stripe.v1.payment_intents.create(
+                    params={
+                        "amount": to_minor_units(amount, currency),
+                        "currency": currency.lower(),
+                        "customer": stripe_customer,
+                        "payment_method": payment_method,
+                        "payment_method_types": ["card"],
+                        "confirm": True,
+                        "off_session": True,
+                        "metadata": dict(metadata),
+                        **self._fee(application_fee, amount, currency),
+                    },
+                    options=self._options(key),
+                )
+            )
+        except stripe.CardError as exc:
+            intent = self._intent_of_card_error(exc)
+            if intent is None:
+                raise CardDeclined(exc.user_message or "The card was declined.") from exc
+            if not intent.get("last_payment_error"):
+                intent["last_payment_error"] = {
+                    "code": exc.code or "",
+                    "message": exc.user_message or "The card was declined.",
+                }
+            return intent
+        except stripe.InvalidRequestError as exc:
+            # Refused before any money moved (the card was detached, the customer is gone).
+            logger.warning("Stripe refused an off-session charge: %s", exc)
+            raise CardDeclined(exc.user_message or "The saved card cannot be charged.") from exc
+        except stripe.StripeError as exc:
+            logger.warning("Stripe did not answer an off-session charge: %s", exc)
+            raise GatewayUnavailable(
+                "Stripe could not be reached; the charge will be asked again with the same "
+                "key, so it is never made twice."
+            ) from exc
+
+    def _intent_of_card_error(self, exc: stripe.CardError) -> dict | None:
+        """The intent a declined off-session charge made: Stripe puts it in the error; a
+        fake that names only the failed charge is asked for the charge's intent."""
+        error = (exc.json_body or {}).get("error") or {}
+        intent = error.get("payment_intent")
+        if isinstance(intent, Mapping) and intent.get("id"):
+            return dict(intent)
+        charge_id = error.get("charge")
+        if not charge_id:
+            return None
+        charge = _call("charge retrieve", self._stripe.v1.charges.retrieve, charge_id)
+        intent_id = charge.get("payment_intent")
+        return self.payment_intent_retrieve(str(intent_id)) if intent_id else None
 
     def payment_intent_cancel(self, *, card_payment_pk: int, intent_id: str) -> dict:
         return _call(
@@ -298,13 +390,25 @@ def instance_gateway(account_id: str | None) -> Gateway:
 
 
 def verify_webhook(payload: bytes, signature: str, secret: str) -> dict:
-    """The event in a webhook body whose signature `secret` made, or ValueError."""
+    """The event in a webhook body whose signature `secret` made, or ValueError.
+
+    Stripe's own check of the header (HMAC of the raw body, timestamp within its
+    tolerance), then one plain `json.loads`: building the library's StripeObject tree
+    only to turn it back into dicts cost more than the whole check."""
     if not secret:
         raise ValueError("No webhook secret is configured for this endpoint.")
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
+        stripe.WebhookSignature.verify_header(
+            payload, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except stripe.SignatureVerificationError as exc:
         raise ValueError("The signature does not match the body.") from exc
+    except ValueError as exc:  # a body that is not UTF-8
+        raise ValueError("The body is not a Stripe event.") from exc
+    try:
+        event = json.loads(payload)
     except ValueError as exc:
         raise ValueError("The body is not a Stripe event.") from exc
-    return _plain(event)
+    if not isinstance(event, dict) or event.get("object") == "v2.core.event":
+        raise ValueError("The body is not a Stripe event.")
+    return event

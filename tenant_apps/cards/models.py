@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import ZERO
@@ -106,7 +106,7 @@ class CardSettings(models.Model):
     customer = models.OneToOneField(
         "clients.Customer", related_name="card_settings", on_delete=models.CASCADE
     )
-    # Stored for the renewal run that will charge it (issue 11); nothing charges yet.
+    # The renewal run charges the default card when this is on (cards/autocharge.py).
     auto_charge_renewals = models.BooleanField(
         "Charge my default card automatically when a renewal invoice is issued",
         default=False,
@@ -174,6 +174,15 @@ class CardPayment(models.Model):
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
+    # Fixed when the payment is opened, sent as the intent's application_fee_amount
+    # (cards/platform_fee.py); 0 on the operator's own instance and while no fee is set.
+    application_fee = models.DecimalField(
+        "Platform fee",
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="What the platform takes from this payment through Stripe",
+    )
     # NULL until Stripe answered the create call (the unique constraint ignores NULLs).
     intent_id = models.CharField(  # noqa: DJ001
         "PaymentIntent", max_length=255, unique=True, null=True, blank=True
@@ -205,6 +214,10 @@ class CardPayment(models.Model):
         verbose_name = "card payment"
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(application_fee__gte=0, application_fee__lte=F("amount")),
+                name="card_payment_fee_within_amount",
+            ),
             # Two tabs starting a payment for one invoice share one intent, never two.
             models.UniqueConstraint(
                 fields=["invoice"],
@@ -254,6 +267,10 @@ class CardRefund(models.Model):
         max_length=255, unique=True, null=True, blank=True
     )
     reason = models.CharField(max_length=300)
+    # Staff's choice on billing's refund form, applied when the refund is booked.
+    waive_periods = models.BooleanField(
+        default=False, help_text="Service periods wholly refunded are given away"
+    )
     refund = models.OneToOneField(
         "billing.Refund",
         null=True,
@@ -297,3 +314,114 @@ class CardDispute(models.Model):
 
     def __str__(self) -> str:
         return f"Dispute of {self.amount} {self.currency} ({self.reason or 'no reason given'})"
+
+
+class AutoChargeAttempt(models.Model):
+    """One automatic charge of a customer's default card for a renewal invoice: the one made
+    when the invoice is issued, or a retry on a dunning step (cards/autocharge.py).
+
+    Each attempt that reaches Stripe has its own CardPayment (one PaymentIntent per attempt,
+    as for cards typed in the portal), whose idempotency key names that row and this
+    attempt's number: a task run twice for one attempt gets Stripe's first answer back.
+    """
+
+    class Trigger(models.TextChoices):
+        RENEWAL = "renewal", "Renewal invoice issued"
+        DUNNING = "dunning", "Dunning step"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CHARGING = "charging", "Charging"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Paid"
+        FAILED = "failed", "Declined"
+        REQUIRES_ACTION = "requires_action", "Needs the customer's authentication"
+        SKIPPED = "skipped", "Not charged"
+
+    # Attempts the customer hears about ("we could not charge your card").
+    UNSUCCESSFUL = (Status.FAILED, Status.REQUIRES_ACTION)
+    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.REQUIRES_ACTION, Status.SKIPPED)
+
+    pipeline = Pipeline(
+        Status,
+        {
+            Status.SCHEDULED: {Status.CHARGING, Status.SKIPPED},
+            Status.CHARGING: {
+                Status.PROCESSING,
+                Status.SUCCEEDED,
+                Status.FAILED,
+                Status.REQUIRES_ACTION,
+                Status.SKIPPED,
+            },
+            # Stripe settles a processing charge later (its webhook updates the card payment).
+            Status.PROCESSING: {Status.SUCCEEDED, Status.FAILED},
+        },
+    )
+
+    invoice = models.ForeignKey(
+        "billing.Invoice", related_name="auto_charge_attempts", on_delete=models.PROTECT
+    )
+    customer = models.ForeignKey(
+        "clients.Customer", related_name="auto_charge_attempts", on_delete=models.PROTECT
+    )
+    number = models.PositiveSmallIntegerField(help_text="1 for the first attempt on the invoice")
+    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+    dunning_step = models.PositiveSmallIntegerField(
+        default=0, help_text="The dunning step that retried the card (0: at renewal)"
+    )
+    charge_date = models.DateField(help_text="The instance's day the attempt was made for")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    card_label = models.CharField(max_length=64, blank=True, help_text="The card charged")
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    card_payment = models.OneToOneField(
+        CardPayment,
+        null=True,
+        blank=True,
+        related_name="auto_charge_attempt",
+        on_delete=models.PROTECT,
+    )
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    charging_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was told the charge failed"
+    )
+
+    class Meta:
+        ordering = ["invoice_id", "number"]
+        verbose_name = "automatic card charge"
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "number"], name="auto_charge_number"),
+            # At most one attempt per dunning step (step 0: when the invoice is issued)…
+            models.UniqueConstraint(fields=["invoice", "dunning_step"], name="auto_charge_step"),
+            # …and never two on one day, whatever ran them.
+            models.UniqueConstraint(fields=["invoice", "charge_date"], name="auto_charge_day"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="auto_charge_status")]
+
+    def __str__(self) -> str:
+        return f"Automatic charge {self.number} of invoice {self.invoice_id}"
+
+    @property
+    def outcome(self) -> str:
+        """The status to show: a processing charge reads as its card payment now stands."""
+        if self.status == self.Status.PROCESSING and self.card_payment_id is not None:
+            settled = {
+                CardPayment.Status.SUCCEEDED: self.Status.SUCCEEDED,
+                CardPayment.Status.FAILED: self.Status.FAILED,
+                CardPayment.Status.CANCELED: self.Status.FAILED,
+            }.get(self.card_payment.status)
+            if settled:
+                return settled
+        return self.status
+
+    @property
+    def outcome_label(self) -> str:
+        return str(self.Status(self.outcome).label)
+
+    @property
+    def trigger_label(self) -> str:
+        if self.trigger == self.Trigger.DUNNING:
+            return f"Dunning step {self.dunning_step}"
+        return str(self.get_trigger_display())

@@ -9,8 +9,6 @@ script); the card number never reaches this server.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, JsonResponse
@@ -21,13 +19,15 @@ from django.views import View
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
 from tenant_apps.billing.models import Invoice
 from tenant_apps.billing.selectors import get_invoice_for
+from tenant_apps.billing.services import billing_settings_get
 from tenant_apps.clients.selectors import customer_for_user
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import format_money
 
-from . import gateway, selectors, services
+from . import autocharge, gateway, selectors, services
 from .forms import CardSettingsForm
 from .models import CardPayment, SavedCard
+from .stripe_js import allow_stripe_js, stripe_origins  # noqa: F401 (stripe_origins: public)
 
 
 def _invoice_or_404(request, pk) -> Invoice:
@@ -42,16 +42,6 @@ def _card_payment_or_404(request, pk) -> CardPayment:
         return selectors.get_card_payment_for(request.user, pk)
     except CardPayment.DoesNotExist as exc:
         raise Http404("No such card payment.") from exc
-
-
-def stripe_origins() -> list[str]:
-    """Where Stripe.js comes from, talks to and frames 3-D Secure from: the only page that
-    loads it widens its Content-Security-Policy by these, and no other page does."""
-    parts = urlsplit(settings.UPLINE_STRIPE_JS_URL)
-    origins = [f"{parts.scheme}://{parts.netloc}"]
-    if origins == ["https://js.stripe.com"]:
-        origins += ["https://api.stripe.com", "https://hooks.stripe.com"]
-    return origins
 
 
 class CardPayView(CustomerRequiredMixin, View):
@@ -87,15 +77,7 @@ class CardPayView(CustomerRequiredMixin, View):
             charge_url=reverse("portal_cards:charge", args=[card_payment.pk]),
             result_url=reverse("portal_cards:result", args=[card_payment.pk]),
         )
-        response = render(request, self.template_name, context)
-        origins = stripe_origins()
-        # django-csp reads this per response (what its csp_update decorator sets).
-        response._csp_update = {
-            "script-src": origins,
-            "connect-src": origins,
-            "frame-src": ["'self'", *origins],
-        }
-        return response
+        return allow_stripe_js(render(request, self.template_name, context))
 
 
 class CardChargeView(CustomerRequiredMixin, View):
@@ -193,14 +175,18 @@ class PaymentMethodsView(CustomerRequiredMixin, View):
         context = {"customer": customer}
         if customer is not None:
             settings_row = selectors.card_settings_for(customer)
+            cards = selectors.saved_cards_for(customer)
             context.update(
-                cards=selectors.saved_cards_for(customer),
+                cards=cards,
+                default_card=next((card for card in cards if card.is_default), None),
                 card_settings=settings_row,
                 form=form
                 or CardSettingsForm(
                     initial={"auto_charge_renewals": settings_row.auto_charge_renewals}
                 ),
                 setup=selectors.card_setup(),
+                retry_days=autocharge.retry_days(billing_settings_get()),
+                max_attempts=autocharge.MAX_ATTEMPTS_PER_INVOICE,
             )
         return render(request, self.template_name, context, status=status)
 
@@ -215,11 +201,15 @@ class PaymentMethodsView(CustomerRequiredMixin, View):
         form = CardSettingsForm(request.POST)
         if not form.is_valid():
             return self._render(request, form=form, status=400)
-        row = services.card_settings_update(
-            customer=customer,
-            auto_charge_renewals=form.cleaned_data["auto_charge_renewals"],
-            actor=request.user,
-        )
+        try:
+            row = services.card_settings_update(
+                customer=customer,
+                auto_charge_renewals=form.cleaned_data["auto_charge_renewals"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            form.add_error("auto_charge_renewals", str(exc))
+            return self._render(request, form=form, status=exc.status_code)
         messages.success(
             request,
             "Renewal invoices will be charged to your default card."
@@ -243,9 +233,15 @@ class PaymentMethodRemoveView(CustomerRequiredMixin, View):
         card = _saved_card_or_404(request, pk)
         label = str(card)
         try:
-            services.saved_card_remove(card=card, actor=request.user)
+            stopped = services.saved_card_remove(card=card, actor=request.user)
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"{label} was removed.")
+            if stopped:
+                messages.warning(
+                    request,
+                    "Automatic payment of renewal invoices is now off: you have no saved card "
+                    "left to charge. Save a card and turn it on again to keep it.",
+                )
         return redirect("portal_cards:payment_methods")

@@ -3,6 +3,7 @@ user may see (staff: any of this instance; a customer: their own)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.db.models import QuerySet
 from tenant_apps.billing.models import Invoice
 
 from . import gateway
-from .models import CardConnection, CardPayment, CardSettings, SavedCard
+from .models import AutoChargeAttempt, CardConnection, CardPayment, CardSettings, SavedCard
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,51 @@ def invoice_payable_by_card(invoice: Invoice) -> bool:
         and invoice.status in (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
         and invoice.amount_due > 0
     )
+
+
+# --------------------------------------------------------------------------------------
+# Automatic charges of renewal invoices
+
+
+def auto_charge_cards_for(customer_ids: Iterable[int]) -> dict[int, SavedCard]:
+    """{customer id: default card} of those customers who opted in to automatic payment of
+    renewal invoices and have a default card (one query)."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
+    cards = SavedCard.objects.filter(
+        customer_id__in=ids,
+        is_default=True,
+        customer__card_settings__auto_charge_renewals=True,
+    )
+    return {card.customer_id: card for card in cards}
+
+
+def auto_charge_attempts_of(invoice: Invoice) -> list[AutoChargeAttempt]:
+    """The automatic charges of an invoice, first first (staff and portal invoice pages)."""
+    return list(
+        AutoChargeAttempt.objects.filter(invoice=invoice)
+        .select_related("invoice", "card_payment")
+        .order_by("number")
+    )
+
+
+def auto_charge_attempt_list(
+    *, invoice_id: int | None = None, customer_id: int | None = None, status: str | None = None
+) -> QuerySet[AutoChargeAttempt]:
+    """Automatic charges of this instance, newest first (the API)."""
+    qs = AutoChargeAttempt.objects.select_related("invoice", "card_payment")
+    if invoice_id is not None:
+        qs = qs.filter(invoice_id=invoice_id)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def get_auto_charge_attempt_for(user, pk) -> AutoChargeAttempt:
+    """An automatic charge for instance staff; AutoChargeAttempt.DoesNotExist otherwise."""
+    if not (user.is_authenticated and user.is_instance_staff):
+        raise PermissionDenied("Only staff see automatic charges through the API.")
+    return auto_charge_attempt_list().get(pk=pk)

@@ -1,5 +1,6 @@
-"""API shapes of card payments: card payments with their refunds and disputes, an
-invoice's card payment status, saved payment methods, and a refund request.
+"""API shapes of card payments: card payments with their refunds and disputes, automatic
+charges of renewal invoices, an invoice's card payment status, saved payment methods, and a
+refund request.
 
 Amounts are strings of the Decimal in the payment's currency (never floats); Stripe's minor
 units never leave the gateway.
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from .models import CardDispute, CardPayment, CardRefund, SavedCard
+from .models import AutoChargeAttempt, CardDispute, CardPayment, CardRefund, SavedCard
 
 
 class CardRefundSerializer(serializers.ModelSerializer):
@@ -84,6 +85,52 @@ class CardPaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AutoChargeAttemptSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    status = serializers.ChoiceField(
+        source="outcome",
+        choices=AutoChargeAttempt.Status.choices,
+        read_only=True,
+        help_text="How the attempt ended (a processing charge reads as Stripe settled it)",
+    )
+    status_label = serializers.CharField(source="outcome_label", read_only=True)
+    amount = serializers.DecimalField(
+        source="card_payment.amount",
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="What was asked of the card (null: the attempt never reached Stripe)",
+    )
+    intent_id = serializers.CharField(
+        source="card_payment.intent_id", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = AutoChargeAttempt
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "customer",
+            "number",
+            "trigger",
+            "dunning_step",
+            "charge_date",
+            "status",
+            "status_label",
+            "card_label",
+            "amount",
+            "card_payment",
+            "intent_id",
+            "failure_message",
+            "created_at",
+            "finished_at",
+            "notified_at",
+        ]
+        read_only_fields = fields
+
+
 class InvoiceCardStatusSerializer(serializers.Serializer):
     invoice = serializers.IntegerField()
     invoice_number = serializers.CharField(allow_blank=True)
@@ -101,6 +148,9 @@ class InvoiceCardStatusSerializer(serializers.Serializer):
     )
     disputed = serializers.BooleanField(help_text="A card payment of the invoice is disputed")
     card_payments = CardPaymentSerializer(many=True)
+    auto_charge_attempts = AutoChargeAttemptSerializer(
+        many=True, help_text="Automatic charges of the customer's default card, first first"
+    )
 
 
 class SavedCardSerializer(serializers.ModelSerializer):

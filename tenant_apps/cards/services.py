@@ -8,7 +8,7 @@ reference the intent id): a second delivery finds the payment and does nothing.
 
 Lock order (tenant_apps/instance/locking.py): the CardPayment row first, then billing's own
 order (Customer → Payment → Invoice → NumberSequence) inside payment_record and
-payment_refund. Calls to Stripe are made outside any row lock where we can, and each one
+payment_refund_book. Calls to Stripe are made outside any row lock where we can, and each one
 that moves money carries an idempotency key named after our row (see gateway.py).
 """
 
@@ -36,7 +36,7 @@ from tenant_apps.instance.money import ZERO, round_money, to_decimal
 from tenant_apps.instance.pipelines import transition
 from tenant_apps.instance.selectors import issuer_identity_get
 
-from . import gateway, selectors
+from . import gateway, platform_fee, selectors
 from .gateway import CardDeclined, Gateway, from_minor_units
 from .models import (
     CardConnection,
@@ -166,17 +166,18 @@ def saved_card_set_default(*, card: SavedCard, actor=None) -> SavedCard:
     return card
 
 
-def saved_card_remove(*, card: SavedCard, actor=None) -> None:
+def saved_card_remove(*, card: SavedCard, actor=None) -> bool:
     """Forget a saved card: Stripe detaches it from the customer first (keyed by our row,
     so a retry is harmless), then our row goes. When Stripe refuses, the card is kept
-    and the error says so. A removed default passes to the newest card left."""
+    and the error says so. A removed default passes to the newest card left; removing the
+    last card turns automatic payment of renewals off (True is returned then)."""
     gw = _instance_gateway()
     gw.payment_method_detach(saved_card_pk=card.pk, payment_method_id=card.payment_method_id)
     with transaction.atomic():
         Customer.objects.select_for_update().get(pk=card.customer_id)
         locked = SavedCard.objects.filter(pk=card.pk).first()
         if locked is None:
-            return  # removed by another request meanwhile
+            return False  # removed by another request meanwhile
         label, was_default = str(locked), locked.is_default
         audit.audit_record(
             SAVED_CARD_REMOVED,
@@ -198,16 +199,48 @@ def saved_card_remove(*, card: SavedCard, actor=None) -> None:
             if newest is not None:
                 newest.is_default = True
                 newest.save(update_fields=["is_default"])
+        return _auto_charge_stop_when_no_card(customer_id=card.customer_id, actor=actor)
+
+
+def _auto_charge_stop_when_no_card(*, customer_id: int, actor) -> bool:
+    """Automatic payment without a card to charge would promise what cannot happen."""
+    if SavedCard.objects.filter(customer_id=customer_id).exists():
+        return False
+    row = CardSettings.objects.filter(customer_id=customer_id, auto_charge_renewals=True).first()
+    if row is None:
+        return False
+    row.auto_charge_renewals = False
+    row.save(update_fields=["auto_charge_renewals", "updated_at"])
+    audit.audit_record(
+        CARD_SETTINGS_UPDATED,
+        actor=actor,
+        obj=row,
+        changes={"auto_charge_renewals": [True, False]},
+        detail={"reason": "The last saved card was removed."},
+    )
+    return True
+
+
+NO_DEFAULT_CARD = (
+    "Save a card first: automatic payment charges your default card, and you have none."
+)
 
 
 def card_settings_update(
     *, customer: Customer, auto_charge_renewals: bool, actor=None
 ) -> CardSettings:
-    """Store whether the customer's default card pays their renewal invoices by itself."""
+    """Store whether the customer's default card pays their renewal invoices by itself.
+    Turning it on needs a default card (CardError otherwise: nothing could be charged)."""
     with transaction.atomic():
         Customer.objects.select_for_update().get(pk=customer.pk)
         row, _ = CardSettings.objects.get_or_create(customer=customer)
         before = row.auto_charge_renewals
+        if (
+            auto_charge_renewals
+            and not before
+            and not SavedCard.objects.filter(customer=customer, is_default=True).exists()
+        ):
+            raise CardError(NO_DEFAULT_CARD)
         if before != auto_charge_renewals:
             row.auto_charge_renewals = auto_charge_renewals
             row.save(update_fields=["auto_charge_renewals", "updated_at"])
@@ -256,6 +289,9 @@ def _open_card_payment(*, invoice: Invoice, due: Decimal, gw: Gateway, actor) ->
                         customer_id=invoice.customer_id,
                         amount=due,
                         currency=invoice.currency,
+                        application_fee=platform_fee.application_fee_for(
+                            amount=due, currency=invoice.currency, account_id=gw.account_id
+                        ),
                         created_by=_user(actor),
                     )
                     audit.audit_record(
@@ -266,6 +302,7 @@ def _open_card_payment(*, invoice: Invoice, due: Decimal, gw: Gateway, actor) ->
                             "invoice": invoice.number,
                             "amount": due,
                             "currency": created.currency,
+                            "platform_fee": created.application_fee,
                         },
                     )
                 return created
@@ -315,6 +352,7 @@ def _intent_of(card_payment: CardPayment, *, gw: Gateway, stripe_customer: str) 
             "upline_card_payment": str(card_payment.pk),
             "upline_invoice": card_payment.invoice.number or "",
         },
+        application_fee=card_payment.application_fee,
     )
     CardPayment.objects.filter(pk=card_payment.pk, intent_id__isnull=True).update(
         intent_id=intent["id"]
@@ -520,6 +558,11 @@ def _lock_card_payment(*, intent_id: str = "", charge_id: str = "") -> CardPayme
 def card_intent_apply(*, intent: Mapping[str, Any], actor=STRIPE) -> CardPayment | None:
     """Bring our card payment in line with a PaymentIntent as Stripe reports it. Idempotent:
     a payment already recorded stays the one payment. None: not one of ours (logged)."""
+    return _intent_apply(intent, actor=actor)
+
+
+def _intent_apply(intent: Mapping[str, Any], *, actor) -> CardPayment | None:
+    """card_intent_apply's work, inside the caller's transaction."""
     card_payment = _lock_card_payment(intent_id=str(intent.get("id") or ""))
     if card_payment is None:
         logger.info("PaymentIntent %s is not a card payment of this instance", intent.get("id"))
@@ -634,12 +677,13 @@ def card_dispute_record(*, dispute: Mapping[str, Any], actor=STRIPE) -> CardDisp
 def _refund_book(refund: CardRefund, *, actor) -> CardRefund:
     """The money side of a refund Stripe made: billing's refund with its credit notes."""
     card_payment = refund.card_payment
-    booked = settlement.payment_refund(
+    booked = settlement.payment_refund_book(
         payment=card_payment.payment,
         amount=refund.amount,
         reason=refund.reason,
         method=Payment.Method.CARD,
         reference=refund.stripe_refund_id or card_payment.intent_id or "",
+        waive_periods=refund.waive_periods,
         actor=actor,
     )
     refund.refund = booked
@@ -675,10 +719,11 @@ def _refund_book_safely(refund: CardRefund, *, actor) -> bool:
 
 
 def card_payment_refund(
-    *, card_payment: CardPayment, amount, reason: str, actor=None
+    *, card_payment: CardPayment, amount, reason: str, waive_periods: bool = False, actor=None
 ) -> CardRefund:
     """Pay back all or part of a card payment: Stripe refunds the card (the key is our
-    CardRefund row's), then billing issues the refund and its credit note."""
+    CardRefund row's), then billing issues the refund and its credit note. Every refund of
+    a card payment comes here, billing's own screens and API included (billing_ports.py)."""
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Give the reason for the refund."]})
     amount = to_decimal(amount, field="amount")
@@ -698,6 +743,7 @@ def card_payment_refund(
             amount=amount,
             currency=locked.currency,
             reason=reason.strip()[:300],
+            waive_periods=waive_periods,
             created_by=_user(actor),
         )
     try:
@@ -837,7 +883,10 @@ def stripe_event_apply(*, event: Mapping[str, Any]) -> str:
     kind = str(event.get("type") or "")
     obj = (event.get("data") or {}).get("object") or {}
     if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-        result: Any = card_intent_apply(intent=obj)
+        # In the worker's own transaction, which marks the event processed: no savepoint
+        # (an error rolls the whole event back, and the event waits to be run again).
+        with transaction.atomic(savepoint=False):
+            result: Any = _intent_apply(obj, actor=STRIPE)
     elif kind == "charge.refunded":
         result = card_charge_refunded(charge=obj)
     elif kind == "charge.dispute.created":

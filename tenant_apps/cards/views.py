@@ -15,7 +15,7 @@ from tenant_apps.accounts.permissions import BillingWriteMixin, StaffRequiredMix
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import format_money
 
-from . import gateway, selectors, services
+from . import gateway, platform_fee, selectors, services
 from .forms import CardRefundForm
 from .models import CardPayment
 
@@ -52,6 +52,8 @@ class CardSettingsView(CardManagerMixin, TemplateView):
             connection=setup.connection or selectors.connection_get(),
             keys_configured=gateway.keys_configured(),
             not_set_up=gateway.NOT_SET_UP,
+            # The operator's share of each payment on this instance's connected account.
+            platform_fee_percent=None if setup.platform else platform_fee.current_percent(),
         )
         return context
 

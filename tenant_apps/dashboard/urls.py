@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import supplier_payments as pay
 from . import team, views
 
 app_name = "dashboard"
@@ -33,4 +34,36 @@ urlpatterns = [
     path("supplier-bills/", views.SupplierBillsView.as_view(), name="supplier_bills"),
     path("supplier-bills/<int:pk>/", views.SupplierBillView.as_view(), name="supplier_bill"),
     path("supplier-bills/<int:pk>/pdf/", views.supplier_bill_pdf, name="supplier_bill_pdf"),
+    # Paying them by card: open while the instance is suspended for non-payment.
+    path(
+        "supplier-bills/<int:pk>/pay/",
+        pay.exempt(pay.SupplierBillPayView),
+        name="supplier_bill_pay",
+    ),
+    path(
+        "supplier-bills/payments/<int:pk>/",
+        pay.exempt(pay.SupplierCardResultView),
+        name="supplier_card_result",
+    ),
+    path(
+        "supplier-bills/payments/<int:pk>/pay/",
+        pay.exempt(pay.SupplierCardChargeView),
+        name="supplier_card_charge",
+    ),
+    path(
+        "supplier-bills/payments/<int:pk>/status/",
+        pay.exempt(pay.SupplierCardStatusView),
+        name="supplier_card_status",
+    ),
+    path("supplier-bills/cards/", pay.exempt(pay.SupplierCardsView), name="supplier_cards"),
+    path(
+        "supplier-bills/cards/<int:pk>/default/",
+        pay.exempt(pay.SupplierCardDefaultView),
+        name="supplier_card_default",
+    ),
+    path(
+        "supplier-bills/cards/<int:pk>/remove/",
+        pay.exempt(pay.SupplierCardRemoveView),
+        name="supplier_card_remove",
+    ),
 ]

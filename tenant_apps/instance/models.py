@@ -94,6 +94,7 @@ class EmailTemplate(models.Model):
             "Helpdesk: customer replied (to staff)",
         )
         HELPDESK_SLA_BREACHED = "helpdesk_sla_breached", "Helpdesk: SLA target missed (to staff)"
+        CARD_CHARGE_FAILED = "card_charge_failed", "Automatic card payment failed"
 
     key = models.CharField(max_length=30, choices=Key.choices, unique=True)
     subject = models.CharField(

@@ -18,6 +18,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
+from tenant_apps.billing.ports import online_payment_url
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.selectors import customer_for_user
 from tenant_apps.instance.errors import DomainError
@@ -224,13 +225,24 @@ class PortalOrderCreateView(PortalCustomerMixin, View):
                     actor=request.user,
                 )
                 # Portal orders are invoiced now and start when the first invoice is paid.
-                services.order_accept(order=order, activate=False, actor=request.user)
+                invoice = services.order_accept(order=order, activate=False, actor=request.user)
         except ValidationError as exc:
             apply_service_errors(form, exc, aliases={"cycle": "price", "product": "price"})
             return self.render_form(form)
         except DomainError as exc:
             form.add_error(None, str(exc))
             return self.render_form(form)
+        # Straight on to paying when the instance takes cards (billing's port, which card
+        # payments answer: orders and cards do not import each other); else the order page
+        # with the invoice and its bank details.
+        pay_url = online_payment_url(invoice) if invoice is not None else ""
+        if pay_url:
+            messages.success(
+                request,
+                f"Order #{order.pk} is placed. Pay invoice {invoice} now and your service "
+                "starts at once.",
+            )
+            return redirect(pay_url)
         return redirect("portal_orders:order_detail", pk=order.pk)
 
 
@@ -257,5 +269,13 @@ class PortalOrderDetailView(PortalCustomerMixin, TemplateView):
             }
             for item in order.items.all()
         ]
-        context.update(order=order, rows=rows, invoices=invoices, invoice=(invoices or [None])[0])
+        first = (invoices or [None])[0]
+        context.update(
+            order=order,
+            rows=rows,
+            invoices=invoices,
+            invoice=first,
+            # "Pay now by card" while the first invoice is unpaid and the instance takes cards.
+            pay_url=online_payment_url(first["invoice"]) if first else "",
+        )
         return context

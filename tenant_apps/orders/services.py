@@ -1333,15 +1333,18 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
     The services are locked in id order before any of them moves (two settlements touching
     the same services wait for each other instead of deadlocking); no invoice is locked.
     """
+    # Every line that names a service counts for lifting a suspension (an upgrade's
+    # adjustment line too: its unpaid invoice is what suspended the service); only service
+    # lines start services and extend paid periods. The lines are read, not locked, so the
+    # read needs no transaction, and an invoice without any opens none.
+    lines = list(
+        InvoiceLine.objects.filter(invoice_id=invoice_id, service__isnull=False).order_by("id")
+    )
+    if not lines:
+        return
     with transaction.atomic():
-        # Every line that names a service counts for lifting a suspension (an upgrade's
-        # adjustment line too: its unpaid invoice is what suspended the service); only
-        # service lines start services and extend paid periods.
-        lines = list(
-            InvoiceLine.objects.filter(invoice_id=invoice_id, service__isnull=False).order_by("id")
-        )
         locked = _lock_services_of(lines)
-        paid_on = _paid_on(invoice_id)
+        paid_on: datetime.date | None = None  # read when a service starts on payment
         for line in lines:
             service = locked[line.service_id]
             # A plan on an earlier line may have moved this add-on with it a moment ago.
@@ -1352,6 +1355,7 @@ def services_on_invoice_settled(*, invoice_id: int, actor=None) -> None:
                 if service.status == Service.Status.PENDING:
                     if line.period_start is None:
                         # The invoice stated the period's length: it starts today, on payment.
+                        paid_on = paid_on or _paid_on(invoice_id)
                         start, due = paid_on, None
                     else:
                         start, due = line.period_start, None

@@ -27,6 +27,7 @@ from tenant_apps.billing import services as billing
 from tenant_apps.billing.issuer import issuer_missing_sentence
 from tenant_apps.billing.models import BillingSettings, Invoice, InvoiceLine, PendingCharge
 from tenant_apps.billing.tax_evidence import vat_ids_reconfirm_before_run
+from tenant_apps.cards import autocharge
 from tenant_apps.catalog.models import BillingCycle
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import audit, clock
@@ -215,6 +216,8 @@ def renewals_run(
                 PendingCharge.objects.bulk_update(
                     [c for group in charges.values() for c in group], ["invoice"]
                 )
+                # Customers who opted in are charged on their default card after commit.
+                autocharge.renewal_invoices_schedule(invoices=invoices, today=today, actor=actor)
                 # One UPDATE for the batch: each service is now invoiced up to its due period.
                 Service.objects.filter(pk__in=[s.pk for s in batch]).update(
                     invoiced_period_start=F("next_due_date")
@@ -266,6 +269,7 @@ def _bill_waiting_charges(run: BillingRun, *, today: datetime.date, actor, log: 
             for charge in grouped[key]:
                 charge.invoice = invoice
         PendingCharge.objects.bulk_update(waiting, ["invoice"])
+        autocharge.renewal_invoices_schedule(invoices=invoices, today=today, actor=actor)
         run.invoices_created += len(invoices)
         log.append(
             f"Issued {len(invoices)} invoice(s) for {len(waiting)} charge(s) waiting since "
@@ -333,7 +337,12 @@ def _overdue_invoices(today: datetime.date):
 def dunning_run(
     *, today: datetime.date | None = None, triggered_by: str = "schedule", actor=None
 ) -> BillingRun:
-    """Remind, charge late fees, suspend and terminate, following the instance's settings."""
+    """Remind, charge late fees, suspend and terminate, following the instance's settings.
+
+    On each new dunning step, a renewal invoice of a customer who opted in to automatic
+    payment is first charged to their default card again (`cards.autocharge`): when that
+    succeeds the invoice is paid and the step reminds, fines and suspends nothing.
+    """
     today = today or clock.today()
     actor = _actor(actor, triggered_by)
     settings_row = billing.billing_settings_get()
@@ -369,8 +378,22 @@ def dunning_run(
                 log,
                 actor,
             )
+        # Renewal invoices of customers who opted in: the card is tried again first on each
+        # new dunning step; a charge that succeeds leaves nothing of the step to do.
+        card_retries = autocharge.dunning_retries_plan(
+            invoices=overdue_invoices, today=today, settings_row=settings_row
+        )
         for invoice in overdue_invoices:
             overdue = (today - invoice.due_date).days
+            if invoice.pk in card_retries:
+                attempt = autocharge.dunning_retry(
+                    invoice_id=invoice.pk, step=card_retries[invoice.pk], today=today, actor=actor
+                )
+                if attempt is not None:
+                    log.append(
+                        f"Card {attempt.card_label} tried again for invoice {invoice.number}: "
+                        f"{attempt.outcome_label.lower()}."
+                    )
             with transaction.atomic():
                 # Lock order: the invoice's services first, then the invoice, then (late
                 # fee) the number sequence — as renewals do (services, then numbers).

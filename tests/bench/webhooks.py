@@ -166,6 +166,11 @@ def main() -> None:
     deliveries += [
         _signed(event(first + n, *intents[n % first])) for n in range(renews)
     ]  # the same news, a new event id
+    # A web process imports its URL configurations (every view module) when it boots,
+    # as config/wsgi.py does, not on the first delivery: so does the bench, untimed.
+    from config.boot import urlconfs_load
+
+    urlconfs_load()
     prepared = time.perf_counter() - started
     print(f"set-up: {prepared:.1f}s for {first} invoices awaiting cards", file=sys.stderr)
 

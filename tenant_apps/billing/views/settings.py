@@ -180,6 +180,17 @@ EMAIL_VARIABLES = {
         "invoice.url",
     ],
     EmailTemplate.Key.SERVICE_SUSPENDED: ["service.name", "service.reason", "service.suspended_at"],
+    EmailTemplate.Key.CARD_CHARGE_FAILED: [
+        "invoice.number",
+        "invoice.amount_due",
+        "invoice.due_date",
+        "charge.amount",
+        "charge.card",
+        "charge.reason",
+        "charge.needs_authentication",
+        "pay_url",
+        "payment_methods_url",
+    ],
 }
 COMMON_EMAIL_VARIABLES = ["customer.name", "customer.display_name", "issuer.name", "portal_url"]
 

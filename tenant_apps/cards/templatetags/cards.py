@@ -1,6 +1,6 @@
-"""Template tags that put card payments on billing's invoice pages (portal and staff)
-without billing importing this app, and the saved cards on the staff customer page (clients):
-`{% load cards %}` in the template."""
+"""Template tags that put card payments and automatic card charges on billing's invoice pages
+(portal and staff) without billing importing this app, and the saved cards on the staff
+customer page (clients): `{% load cards %}` in the template."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def card_invoice_panel(context, invoice):
             {
                 "card_payment": card_payment,
                 "amount": format_money(card_payment.amount, card_payment.currency),
+                "platform_fee": format_money(card_payment.application_fee, card_payment.currency)
+                if card_payment.application_fee
+                else "",
                 "refunds": list(card_payment.refunds.all()),
                 "disputes": list(card_payment.disputes.all()),
                 "refundable": format_money(refundable, card_payment.currency) if refundable else "",
@@ -59,4 +62,53 @@ def card_customer_panel(customer):
     return {
         "cards": selectors.saved_cards_for(customer),
         "card_settings": selectors.card_settings_for(customer),
+    }
+
+
+@register.inclusion_tag("cards/_auto_charge_panel.html")
+def card_auto_charge_panel(invoice):
+    """Staff invoice page: the automatic charges of a renewal invoice and their outcome, and
+    whether the customer's card is charged for it at all."""
+    attempts = selectors.auto_charge_attempts_of(invoice) if invoice.pk else []
+    renewal = invoice.kind == invoice.Kind.INVOICE and invoice.billing_run_id is not None
+    card = selectors.auto_charge_cards_for([invoice.customer_id]).get(invoice.customer_id)
+    return {
+        "show": bool(attempts) or renewal,
+        "attempts": [_attempt_row(attempt) for attempt in attempts],
+        "auto_charge_on": selectors.card_settings_for(invoice.customer).auto_charge_renewals,
+        "card": card,
+        "setup": selectors.card_setup(),
+    }
+
+
+@register.inclusion_tag("cards/_auto_charge_portal.html")
+def card_auto_charge_attempts(invoice):
+    """Portal invoice page: the automatic charges of the customer's invoice, if any (those
+    not made at all, for a reason staff read, are left out)."""
+    attempts = [
+        attempt
+        for attempt in (selectors.auto_charge_attempts_of(invoice) if invoice.pk else [])
+        if attempt.status != attempt.Status.SKIPPED
+    ]
+    last = attempts[-1] if attempts else None
+    return {
+        "invoice": invoice,
+        "attempts": [_attempt_row(attempt) for attempt in attempts],
+        "ask_to_pay": bool(
+            last is not None
+            and last.outcome in last.UNSUCCESSFUL
+            and selectors.invoice_payable_by_card(invoice)
+            and selectors.card_setup().ready
+        ),
+    }
+
+
+def _attempt_row(attempt) -> dict:
+    amount = attempt.card_payment.amount if attempt.card_payment_id else None
+    currency = attempt.card_payment.currency if attempt.card_payment_id else ""
+    return {
+        "attempt": attempt,
+        "outcome": attempt.outcome,
+        "outcome_label": attempt.outcome_label,
+        "amount": format_money(amount, currency) if amount is not None else "",
     }
