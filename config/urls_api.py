@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("tenant_apps.billing.api_urls")),
     path("", include("tenant_apps.recurring.api_urls")),
     path("", include("tenant_apps.referrals.api_urls")),
+    path("", include("tenant_apps.commissions.api_urls")),
     path("", include("tenant_apps.helpdesk.api_urls")),
     path("", include("tenant_apps.cards.api_urls")),
 ]

@@ -5,9 +5,13 @@ from django.urls import include, path
 
 from config.api_schema import InstanceSchemaView, StaffApiDocsView
 from tenant_apps.dashboard.views import home
+from tenant_apps.storefront.views import front
 
 urlpatterns = [
-    path("", home, name="home"),
+    # Visitors see the shop; anyone signed in goes to their own area.
+    path("", front(home), name="home"),
+    path("shop/", include("tenant_apps.storefront.urls")),
+    path("staff/storefront/", include("tenant_apps.storefront.staff_urls")),
     path("accounts/", include("tenant_apps.accounts.urls")),
     path("staff/", include("tenant_apps.dashboard.urls")),
     path("staff/customers/", include("tenant_apps.clients.urls")),
@@ -17,6 +21,7 @@ urlpatterns = [
     path("staff/billing/", include("tenant_apps.billing.urls")),
     path("staff/cards/", include("tenant_apps.cards.urls")),
     path("staff/referrals/", include("tenant_apps.referrals.urls")),
+    path("staff/commissions/", include("tenant_apps.commissions.urls")),
     path("staff/escalations/", include("shared_apps.bridge.urls")),
     path("staff/helpdesk/", include("tenant_apps.helpdesk.urls")),
     path("portal/", include("tenant_apps.portal.urls")),
@@ -25,6 +30,7 @@ urlpatterns = [
     path("portal/billing/", include("tenant_apps.billing.portal_urls")),
     path("portal/cards/", include("tenant_apps.cards.portal_urls")),
     path("portal/support/", include("tenant_apps.helpdesk.portal_urls")),
+    path("portal/partner/", include("tenant_apps.commissions.portal_urls")),
     path("api/", include("config.urls_api")),
     path("api/schema/", InstanceSchemaView.as_view(), name="api-schema"),
     path("api/docs/", StaffApiDocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -26,7 +26,7 @@ def test_valid_code_sets_a_host_only_http_only_cookie_for_30_days(instance_a):
 
 def test_cookie_is_set_even_when_the_page_redirects(instance_a):
     make_referer(instance_a)
-    response = client_for(instance_a).get("/", {"ref": "partner"})
+    response = client_for(instance_a).get("/portal/", {"ref": "partner"})  # anonymous: to sign-in
     assert response.status_code == 302
     assert response.cookies["upline_ref"].value == "partner"
 

@@ -79,8 +79,10 @@ TENANT_APPS = [
     "tenant_apps.cards",
     "tenant_apps.recurring",
     "tenant_apps.helpdesk",
+    "tenant_apps.commissions",
     "tenant_apps.dashboard",
     "tenant_apps.portal",
+    "tenant_apps.storefront",
     # Failed sign-ins (django-axes): its tables live in each instance's schema, so a
     # lockout on one instance never locks the same e-mail on another.
     "axes",
@@ -151,6 +153,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shared_apps.tenancy.context_processors.instance",
+                "tenant_apps.referrals.context_processors.partner",
             ],
         },
     },
@@ -242,9 +245,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cards.auto_charges_sweep_all_instances",
         "schedule": 60 * 60.0,
     },
+    # Commission posts a lost settlement announcement left out (the sync is idempotent).
+    "commissions-sweep-everywhere": {
+        "task": "commissions.sweep_all_instances",
+        "schedule": 60 * 60.0,
+    },
     "finalise-stray-documents-everywhere": {
         "task": "billing.documents_sweep_all_instances",
         "schedule": 15 * 60.0,
+    },
+    # Shop sign-ups whose confirmation link expired (they never made an account).
+    "storefront-signups-purge-everywhere": {
+        "task": "storefront.signups_purge_all_instances",
+        "schedule": 6 * 60 * 60.0,
     },
     "recheck-unverified-vat-ids-everywhere": {
         "task": "tenant_apps.clients.tasks.tax_ids_recheck_all_instances",
@@ -366,6 +379,12 @@ SPECTACULAR_SETTINGS = {
         "MessageKindEnum": "tenant_apps.helpdesk.models.Message.Kind",
         "CardPaymentStatusEnum": "tenant_apps.cards.models.CardPayment.Status",
         "CardRefundStatusEnum": "tenant_apps.cards.models.CardRefund.Status",
+        "CommissionKindEnum": "tenant_apps.commissions.models.CommissionRule.Kind",
+        "CommissionDurationEnum": "tenant_apps.commissions.models.CommissionRule.Duration",
+        "CommissionEntryKindEnum": "tenant_apps.commissions.models.CommissionEntry.Kind",
+        "PayoutMethodEnum": "tenant_apps.commissions.models.Payout.Method",
+        # Named once two "method" choice sets exist (payments and payouts).
+        "PaymentMethodEnum": "tenant_apps.billing.models.Payment.Method",
     },
 }
 
@@ -410,6 +429,11 @@ UPLINE_PASSWORD_MAIL_LIMITS = {
     },
 }
 UPLINE_PASSWORD_MAIL_WINDOW_SECONDS = 3600
+# Storefront sign-ups (tenant_apps.storefront): form posts per client address and
+# confirmation e-mails per address, each per hour.
+UPLINE_SIGNUP_POSTS_PER_IP = int(env("UPLINE_SIGNUP_POSTS_PER_IP", "20"))
+UPLINE_SIGNUP_MAILS_PER_ADDRESS = int(env("UPLINE_SIGNUP_MAILS_PER_ADDRESS", "3"))
+UPLINE_SIGNUP_LINK_HOURS = int(env("UPLINE_SIGNUP_LINK_HOURS", "48"))
 
 # Card payments (Stripe Connect; tenant_apps/cards). Every instance is the merchant of
 # record of its own invoices: resellers are connected accounts of this platform account,

@@ -23,6 +23,7 @@ from shared_apps.tenancy.selectors import (
     suspension_policy_get,
 )
 from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.commissions.selectors import customer_referral
 from tenant_apps.instance import audit
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.forms import form_add_service_errors as apply_errors
@@ -188,6 +189,9 @@ class ResellerDetailView(ResellerMixin, TemplateView):
                 for target in Reseller.Status.values
             },
             can_manage=self.request.user.can_manage_instance,
+            # The operator's instance is the public schema: the reseller is a customer there,
+            # and the order of its plan carries the partner who referred it.
+            referral=customer_referral(reseller_id=reseller.pk),
         )
         return context
 

@@ -54,6 +54,13 @@ def service_changed(*, event: str, service) -> None:
             name=customer.name,
             legal_name=customer.company_name or customer.name,
             owner_email=customer.email,
+            # Bought in the operator's shop: the buyer keeps the password they chose there.
+            owner_password_hash=(
+                customer.user.password
+                if customer.user_id and customer.user.has_usable_password()
+                else None
+            ),
+            owner_name=customer.name,
             allocations=_allocations(service),
             actor=ACTOR,
         )

@@ -132,6 +132,7 @@ def reseller_create(
     legal_name: str,
     owner_email: str,
     owner_password: str | None = None,
+    owner_password_hash: str | None = None,
     owner_name: str = "",
     custom_domains: Iterable[str] = (),
     allocations: Mapping[str, int] | None = None,
@@ -140,7 +141,9 @@ def reseller_create(
 ) -> Reseller:
     """Create a reseller and its complete, working instance in one step.
 
-    Without `owner_password` the owner gets a link to choose one (password reset flow).
+    Without `owner_password` the owner gets a link to choose one (password reset flow),
+    unless `owner_password_hash` carries the one they already chose (a reseller plan bought
+    in the operator's shop: the buyer signs in to the new instance with it).
     """
     slug = (slug or "").strip().lower()
     errors: dict[str, list[str]] = {}
@@ -209,6 +212,9 @@ def reseller_create(
                     full_name=owner_name,
                     role=Role.OWNER,
                 )
+                if owner_password_hash and not owner_password:
+                    owner.password = owner_password_hash
+                    owner.save(update_fields=["password"])
                 issuer_identity_set(
                     legal_name=legal_name.strip(),
                     trading_name=name.strip(),
@@ -224,7 +230,7 @@ def reseller_create(
                 allocations=dict(allocations or {}),
             )
             transaction.on_commit(_after_create)
-            if not owner_password:
+            if not owner_password and not owner_password_hash:
                 transaction.on_commit(
                     lambda: _invite_owner(
                         schema_name=schema_name, owner_id=owner.pk, domain=primary

@@ -43,7 +43,7 @@ from .models import (
 )
 from .number_formats import render_number
 from .selectors import credited_per_line, customer_credit_balances
-from .signals import invoice_settled, service_periods_cancelled
+from .signals import invoice_settled, invoice_settlement_changed, service_periods_cancelled
 from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
 from .taxes import TaxContext, late_fee_outside_scope, tax_context
 
@@ -661,16 +661,21 @@ def _settle(invoice: Invoice, now: datetime.datetime) -> str:
         transition(invoice, target, noun=_noun(invoice))
     if target != Invoice.Status.PAID:
         invoice.paid_at = None  # a reversal or refund took the payment back
+    schema = connection.schema_name
+    invoice_id = invoice.pk
     if target == Invoice.Status.PAID:
         invoice.paid_at = invoice.paid_at or now
         if before != Invoice.Status.PAID:
-            schema = connection.schema_name
-            invoice_id = invoice.pk
             transaction.on_commit(
                 lambda: invoice_settled.send(
                     sender=Invoice, invoice_id=invoice_id, schema_name=schema
                 )
             )
+    transaction.on_commit(
+        lambda: invoice_settlement_changed.send(
+            sender=Invoice, invoice_id=invoice_id, schema_name=schema
+        )
+    )
     return before
 
 

@@ -22,6 +22,7 @@ from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.instance.services import issuer_identity_set
 
 from .activity import ActivityPageMixin
+from .first_steps import first_steps
 
 
 @login_required
@@ -53,6 +54,8 @@ class DashboardView(StaffRequiredMixin, TemplateView):
         context["issuer_missing"] = issuer_missing_sentence(context["identity"])
         context["team_size"] = User.objects.filter(role__in=STAFF_ROLES, is_active=True).count()
         context["customer_count"] = User.objects.filter(role="customer", is_active=True).count()
+        steps = first_steps(context["identity"])
+        context["first_steps"] = steps if not all(step.done for step in steps) else []
         return context
 
 

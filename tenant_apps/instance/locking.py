@@ -10,6 +10,11 @@ takes a row of an earlier kind while it holds a row of a later kind:
                         through `orders.ports.capacity_reserve/release` while a service moves
     3b. CardPayment     a card payment applied or refunded (cards): Stripe's news is applied
                         under its row lock, then billing's payment or refund takes the rest
+    3c. Referer         a partner's commission payout (commissions.payout_record) …
+    3d. CommissionEntry … and the ledger entries it settles; an account-credit payout then
+                        takes the partner's Customer. The ledger sync after a billing event
+                        takes only the Invoice (5); correcting an order's referer takes the
+                        Order (1), then each Invoice it re-syncs
     4. Customer         balances: payments, credit, credit notes
     5. Invoice          drafts being edited or issued, invoices being paid, voided, reminded
     6. PendingCharge    charges riding on the next renewal invoice
@@ -26,6 +31,8 @@ LOCK_ORDER = (
     "orders.Service",
     "tenancy.Allocation",
     "cards.CardPayment",
+    "referrals.Referer",
+    "commissions.CommissionEntry",
     "clients.Customer",
     "billing.Invoice",
     "billing.PendingCharge",

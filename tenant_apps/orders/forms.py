@@ -322,7 +322,8 @@ class CheckoutForm(forms.Form):
         code = self.cleaned_data.get("referral_code", "").strip()
         if not code:
             return ""
-        referer = referer_by_code(code)
+        # A partner's main code or one of its checkout codes (campaign link codes are for links).
+        referer = referer_by_code(code, kind="checkout")
         if referer is None:
             raise ValidationError(
                 f"We don't know the referral code “{code}”. Check it, or leave the field empty."

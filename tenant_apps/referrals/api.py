@@ -14,7 +14,7 @@ from tenant_apps.instance.audit import request_actor
 
 from . import services
 from .links import base_url, share_link
-from .models import Referer
+from .models import Referer, RefererCode
 from .selectors import referer_list
 
 
@@ -28,8 +28,15 @@ class RefererSerializer(serializers.ModelSerializer):
     customer = serializers.PrimaryKeyRelatedField(
         queryset=Customer.objects.all(), allow_null=True, required=False
     )
+    referred_by = serializers.PrimaryKeyRelatedField(
+        queryset=Referer.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The partner who referred this one (earns the second level)",
+    )
     orders_count = serializers.IntegerField(read_only=True)
     share_link = serializers.SerializerMethodField()
+    codes = serializers.SerializerMethodField(help_text="Further link and checkout codes")
 
     class Meta:
         model = Referer
@@ -39,19 +46,29 @@ class RefererSerializer(serializers.ModelSerializer):
             "name",
             "email",
             "customer",
+            "referred_by",
             "is_active",
             "orders_count",
             "share_link",
+            "codes",
             "created_at",
         ]
-        read_only_fields = ["id", "is_active", "orders_count", "share_link", "created_at"]
+        read_only_fields = ["id", "is_active", "orders_count", "share_link", "codes", "created_at"]
         # Uniqueness (case-insensitive) is the service's to judge, with one message.
         validators: list = []
         extra_kwargs = {"code": {"validators": []}}
 
+    def get_codes(self, obj: Referer) -> list[dict[str, str]]:
+        return [{"code": code.code, "kind": code.kind} for code in obj.codes.all()]
+
     def get_share_link(self, obj: Referer) -> str:
         request = self.context.get("request")
         return share_link(base_url(request), obj.code) if request else ""
+
+
+class RefererCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    kind = serializers.ChoiceField(choices=RefererCode.Kind.choices)
 
 
 class RefererFilterSerializer(serializers.Serializer):
@@ -133,3 +150,18 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             referer=self.get_object(), actor=request_actor(request)
         )
         return self._respond(referer)
+
+    @extend_schema(
+        request=RefererCodeSerializer,
+        responses={201: RefererSerializer},
+        summary="Give a partner a further link or checkout code",
+    )
+    @action(detail=True, methods=["post"])
+    def codes(self, request, pk=None):
+        payload = RefererCodeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        referer = self.get_object()
+        services.referer_code_add(
+            referer=referer, **payload.validated_data, actor=request_actor(request)
+        )
+        return self._respond(referer, status.HTTP_201_CREATED)

@@ -20,4 +20,11 @@ urlpatterns = [
         views.RefererStatusView.as_view(activate=True),
         name="referer_reactivate",
     ),
+    path("<int:pk>/codes/", views.RefererCodeAddView.as_view(), name="referer_code_add"),
+    path(
+        "<int:pk>/codes/<int:code_id>/remove/",
+        views.RefererCodeRemoveView.as_view(),
+        name="referer_code_remove",
+    ),
+    path("<int:pk>/invite/", views.RefererInviteView.as_view(), name="referer_invite"),
 ]

@@ -11,12 +11,13 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from tenant_apps.accounts.permissions import StaffRequiredMixin
+from tenant_apps.accounts.signins import client_ip
 from tenant_apps.instance.forms import form_add_service_errors as _apply_errors
 
 from . import services
-from .forms import RefererForm
+from .forms import RefererCodeForm, RefererForm, RefererInviteForm
 from .links import base_url, share_link
-from .models import Referer
+from .models import Referer, RefererCode
 from .selectors import get_referer_for, referer_list
 from .tables import RefererFilter, RefererTable
 
@@ -68,7 +69,16 @@ class RefererFormView(RefererManagerMixin, View):
     def render_page(self, form, referer):
         link = share_link(base_url(self.request), referer.code) if referer else ""
         return render(
-            self.request, self.template_name, {"form": form, "referer": referer, "link": link}
+            self.request,
+            self.template_name,
+            {
+                "form": form,
+                "referer": referer,
+                "link": link,
+                "code_form": RefererCodeForm(),
+                "invite_form": RefererInviteForm(),
+                "base_link": base_url(self.request),
+            },
         )
 
     def get(self, request, pk: int | None = None):
@@ -116,3 +126,67 @@ class RefererStatusView(RefererManagerMixin, View):
                 request, f"{referer.name} is deactivated; their links and code no longer count."
             )
         return redirect("referrals:referer_list")
+
+
+class RefererCodeAddView(RefererManagerMixin, View):
+    """POST only: give a partner a further link or checkout code."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        referer = _referer_or_404(request, pk)
+        form = RefererCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.referer_code_add(referer=referer, **form.cleaned_data, actor=request.user)
+            except ValidationError as exc:
+                for error in exc.messages:
+                    messages.error(request, error)
+            else:
+                messages.success(request, f"Code “{form.cleaned_data['code']}” added.")
+        else:
+            messages.error(request, "Enter a code and choose its kind.")
+        return redirect("referrals:referer_edit", pk=referer.pk)
+
+
+class RefererCodeRemoveView(RefererManagerMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int, code_id: int):
+        referer = _referer_or_404(request, pk)
+        code = RefererCode.objects.filter(referer=referer, pk=code_id).first()
+        if code is None:
+            raise Http404("No such code.")
+        services.referer_code_remove(code=code, actor=request.user)
+        messages.success(request, f"Code “{code.code}” removed; links with it no longer count.")
+        return redirect("referrals:referer_edit", pk=referer.pk)
+
+
+class RefererInviteView(RefererManagerMixin, View):
+    """POST only: give the partner a portal login (through its customer record)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        referer = _referer_or_404(request, pk)
+        form = RefererInviteForm(request.POST)
+        country = form.cleaned_data.get("country", "") if form.is_valid() else ""
+        try:
+            user = services.referer_portal_invite(
+                referer=referer,
+                domain=request.get_host(),
+                use_https=request.is_secure(),
+                country=country,
+                actor=request.user,
+                ip_address=client_ip(request),
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                messages.error(request, error)
+        else:
+            messages.success(
+                request,
+                f"{user.email} can now sign in to see their referrals; "
+                "a link to set a password is on its way.",
+            )
+        return redirect("referrals:referer_edit", pk=referer.pk)

@@ -1,0 +1,1 @@
+"""The instance's public shop: catalog, cart, sign-up with e-mail verification, checkout."""

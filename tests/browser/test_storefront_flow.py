@@ -1,0 +1,261 @@
+"""In a real browser, the shop end to end.
+
+1. On a reseller's instance: a visitor follows a partner's `?ref=` link, puts a plan in
+   the cart, signs up, confirms the e-mailed link, pays by card (localstripe's Stripe.js)
+   and the service is active, with the partner on the order.
+2. On the operator's instance: a visitor buys a reseller plan, pays, and signs in to the
+   new instance on `<name>.<base domain>` with the password chosen at sign-up; its
+   dashboard shows the first-steps checklist.
+
+The server commits what the browser does; each test takes marks of every table first and
+removes what was added after them (foreign keys are checked at commit, so one transaction
+deletes in any order), puts the capacity in use back, and drops the instance the second
+test created.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection, connections, transaction
+from django_tenants.utils import schema_context
+
+from shared_apps.tenancy import routing
+from shared_apps.tenancy.models import Allocation, Reseller
+from tenant_apps.billing.models import Invoice, NumberSequence
+from tenant_apps.cards.models import CardConnection
+from tenant_apps.orders.models import Order, Service
+from tenant_apps.referrals.services import referer_create
+from tests import stripe_fixtures
+from tests.storefront_fixtures import build_catalog
+
+pytestmark = pytest.mark.browser
+
+localstripe_url = stripe_fixtures.localstripe_url
+stripe_keys = stripe_fixtures.stripe_keys
+localstripe = stripe_fixtures.localstripe
+
+BUYER = "shop.buyer@example.com"
+BUYER_PASSWORD = "amber-lantern-quiet-58"
+
+
+def _in_own_connection(function, *args):
+    result = {}
+
+    def target():
+        try:
+            result["value"] = function(*args)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "value" not in result:
+        raise RuntimeError("setting up or cleaning the browser test's data failed (see the log)")
+    return result["value"]
+
+
+def _tables(schema: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND column_name = 'id' AND data_type IN ('bigint', 'integer')",
+            [schema],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _marks(schema: str) -> dict:
+    marks = {}
+    with connection.cursor() as cursor:
+        for table in _tables(schema):
+            cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{schema}"."{table}"')
+            marks[table] = cursor.fetchone()[0]
+    with schema_context(schema):
+        marks["__sequences__"] = dict(NumberSequence.objects.values_list("pk", "next_number"))
+    return marks
+
+
+def _back_to(schema: str, marks: dict) -> bool:
+    new_resellers = []
+    if schema == "public":
+        new_resellers = list(
+            Reseller.objects.filter(pk__gt=marks.get("tenancy_reseller", 0)).values_list(
+                "schema_name", flat=True
+            )
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in _tables(schema):
+            if table in marks:
+                cursor.execute(f'DELETE FROM "{schema}"."{table}" WHERE id > %s', [marks[table]])
+    for schema_name in new_resellers:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+    with schema_context(schema):
+        for pk, next_number in marks["__sequences__"].items():
+            NumberSequence.objects.filter(pk=pk).update(next_number=next_number)
+    routing.invalidate()
+    return True
+
+
+def _allocations() -> dict:
+    """Capacity in use per reseller: a service that starts takes some (an update, which
+    the id marks do not undo)."""
+    return {a.pk: (a.quantity, a.used) for a in Allocation.objects.all()}
+
+
+def _restore(snapshot: dict) -> bool:
+    for schema in ("r_acme", "public"):
+        if schema in snapshot:
+            _back_to(schema, snapshot[schema])
+    for pk, (quantity, used) in snapshot["allocations"].items():
+        Allocation.objects.filter(pk=pk).update(quantity=quantity, used=used)
+    return True
+
+
+def _prepare_acme() -> dict:
+    marks = {"r_acme": _marks("r_acme"), "public": _marks("public"), "allocations": _allocations()}
+    with schema_context("r_acme"):
+        build_catalog()
+        referer_create(code="browserpartner", name="Browser Partner")
+        CardConnection.objects.create(account_id="acct_browser_shop", charges_enabled=True)
+    return marks
+
+
+def _prepare_operator() -> dict:
+    marks = {"public": _marks("public"), "allocations": _allocations()}
+    with schema_context("public"):
+        build_catalog(reseller_plan=True)
+    return marks
+
+
+@pytest.fixture
+def acme_shop(db, localstripe):
+    marks = _in_own_connection(_prepare_acme)
+    yield
+    _in_own_connection(_restore, marks)
+
+
+@pytest.fixture
+def operator_shop(db, localstripe):
+    marks = _in_own_connection(_prepare_operator)
+    yield
+    _in_own_connection(_restore, marks)
+
+
+def _new_page(browser):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+def _sign_up(page, base: str) -> None:
+    """From the checkout: create an account, then open the link the e-mail carries."""
+    page.get_by_role("link", name="Create an account").click()
+    page.fill("input[name=email]", BUYER)
+    page.fill("input[name=password1]", BUYER_PASSWORD)
+    page.fill("input[name=password2]", BUYER_PASSWORD)
+    page.fill("input[name=name]", "Shop Buyer")
+    page.fill("input[name=address_line1]", "2 rue du Bac")
+    page.fill("input[name=postal_code]", "75007")
+    page.fill("input[name=city]", "Paris")
+    page.select_option("select[name=country]", "FR")
+    page.check("input[name=accept_terms]")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create account").click()
+    assert "Check your e-mail" in page.content()
+    message = next(m for m in reversed(mail.outbox) if m.to == [BUYER])
+    path = re.search(r"https?://[^/\s]+(/shop/sign-up/confirm/[^/\s]+/)", message.body).group(1)
+    page.goto(base + path)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Confirm and create my account").click()
+
+
+def _pay_by_card(page) -> None:
+    page.wait_for_selector("[data-card-element] input")
+    card = "[data-card-element] input[placeholder={}]"
+    page.fill(card.format("number"), "4242424242424242")
+    page.fill(card.format("exp_month"), "12")
+    page.fill(card.format("exp_year"), "30")
+    page.fill(card.format("cvc"), "123")
+    page.fill(card.format("postal_code"), "75007")
+    page.get_by_role("button", name=re.compile("^Pay ")).click()
+    page.wait_for_url(re.compile(r".*/portal/cards/payments/\d+/$"))
+    assert "is paid" in page.content()
+
+
+def test_a_visitor_from_a_partner_link_signs_up_pays_by_card_and_has_an_active_service(
+    browser, live_url, acme_shop
+):
+    acme = live_url.format(host="acme.upline.localhost")
+    page = _new_page(browser)
+    page.goto(acme + "/?ref=browserpartner")
+    assert "Starter hosting" in page.content()
+    page.check("text=Daily backups")
+    page.get_by_role("button", name="Add Starter hosting to cart").click()
+    page.wait_for_url(re.compile(r".*/shop/cart/$"))
+    page.get_by_role("link", name="Check out").click()
+    _sign_up(page, acme)
+    assert page.url.endswith("/shop/checkout/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Place order and pay").click()
+    assert re.search(r"/portal/cards/invoices/\d+/pay/$", page.url)
+    _pay_by_card(page)
+
+    def outcome():
+        with schema_context("r_acme"):
+            order = Order.objects.select_related("referer").get(customer__email=BUYER)
+            return (
+                order.referer.code,
+                list(
+                    Service.objects.filter(customer__email=BUYER)
+                    .order_by("id")
+                    .values_list("status", flat=True)
+                ),
+                list(
+                    Invoice.objects.filter(customer__email=BUYER).values_list("status", flat=True)
+                ),
+            )
+
+    referer, services, invoices = _in_own_connection(outcome)
+    assert referer == "browserpartner"
+    assert services == [Service.Status.ACTIVE, Service.Status.ACTIVE]  # plan and add-on
+    assert invoices == [Invoice.Status.PAID]
+
+
+def test_a_visitor_buys_a_reseller_plan_and_signs_in_to_the_new_instance(
+    browser, live_url, operator_shop
+):
+    operator = live_url.format(host="upline.localhost")
+    page = _new_page(browser)
+    page.goto(operator + "/")
+    page.get_by_role("button", name="Add Reseller S to cart").click()
+    page.wait_for_url(re.compile(r".*/shop/cart/$"))
+    page.get_by_role("link", name="Check out").click()
+    _sign_up(page, operator)
+    page.fill("input[name=instance_0]", "shopbuilt")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Place order and pay").click()
+    _pay_by_card(page)
+
+    def instance():
+        reseller = Reseller.objects.get(slug="shopbuilt")
+        return reseller.status, {a.resource_id: a.quantity for a in reseller.allocations.all()}
+
+    status, allocations = _in_own_connection(instance)
+    assert status == Reseller.Status.ACTIVE
+    assert allocations["disk_gb"] == 50 and allocations["hosting_accounts"] == 5
+
+    new = live_url.format(host="shopbuilt.upline.localhost")
+    page.goto(new + "/accounts/login/")
+    page.fill("input[name=username]", BUYER)
+    page.fill("input[name=password]", BUYER_PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/staff/$"))
+    content = page.content()
+    assert "First steps" in content and "Stripe connection" in content
