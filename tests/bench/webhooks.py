@@ -14,6 +14,10 @@ broker), then every stored event is processed as a worker does (`event_process`:
 instance's schema, the idempotent card service, one billing payment per intent) by
 --workers threads at once, as a Celery worker with that concurrency would.
 events_per_s = deliveries / (view time + worker time); the target is >= 200.
+--processes N (default: the machine's CPU count, as Celery's worker concurrency and one
+gunicorn worker per core default to) splits both the deliveries and the stored events
+among N forked processes, each with its own connections; --processes 1 gives one core's
+figure. --workers N runs N threads in one process instead (GIL-bound).
 duplicates_applied counts billing payments beyond one per paid intent: it must be 0.
 Prints figures to stderr and, as its last line, one JSON object.
 """
@@ -26,6 +30,7 @@ import hashlib
 import hmac
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import sys
@@ -55,10 +60,22 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker threads applying events (celery -c N)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="forked processes for the view and the worker phases (default: CPU count)",
+    )
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     if args.events < 5:
         parser.error("--events must be at least 5")
 
+    # Tasks are queued for a worker to an in-memory broker: set before Django and Celery
+    # read their settings (changing the app's broker afterwards reaches no producer, and
+    # every enqueue went to the configured Redis, where nothing ever consumed it).
+    os.environ["CELERY_BROKER_URL"] = "memory://"
     configure(DB)
     from django.conf import settings
     from django.db import connections
@@ -77,9 +94,8 @@ def main() -> None:
     from tenant_apps.clients.models import Customer
     from tenant_apps.instance.services import issuer_identity_set
 
-    # Tasks are queued for a worker (an in-memory broker), not run inside the request.
+    # Tasks are queued (not run inside the request), as with a worker.
     app.conf.task_always_eager = False
-    app.conf.broker_url = "memory://"
     settings.UPLINE_STRIPE_SECRET_KEY = "sk_test_bench"
     settings.UPLINE_STRIPE_PUBLISHABLE_KEY = "pk_test_bench"
     settings.UPLINE_STRIPE_CONNECT_WEBHOOK_SECRET = SECRET
@@ -179,19 +195,54 @@ def main() -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    view_times = []
-    refused = 0
+    forked = args.processes > 1 and not profiler
+    fork = multiprocessing.get_context("fork")  # runs Celery's after-fork hooks (producers)
+
+    def post_all(share) -> tuple[list[float], int]:
+        times, refusals = [], 0
+        for body, signature in share:
+            t0 = time.perf_counter()
+            response = client.post(
+                "/stripe/webhooks/connect/",
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=signature,
+            )
+            times.append((time.perf_counter() - t0) * 1000)
+            refusals += response.status_code != 200
+        return times, refusals
+
+    def in_processes(target, shares) -> list:
+        """Run target(share) in one forked process per share; their results, in order."""
+        connections.close_all()  # no connection crosses a fork
+        results = fork.Queue()
+
+        def child(index, share):
+            try:
+                results.put((index, target(share)))
+            finally:
+                connections.close_all()
+
+        children = [fork.Process(target=child, args=(i, sh)) for i, sh in enumerate(shares)]
+        for process in children:
+            process.start()
+        gathered = dict(results.get() for _ in children)
+        for process in children:
+            process.join()
+            if process.exitcode:
+                raise SystemExit(f"a bench process failed (exit code {process.exitcode})")
+        return [gathered[i] for i in range(len(shares))]
+
     view_started = time.perf_counter()
-    for body, signature in deliveries:
-        t0 = time.perf_counter()
-        response = client.post(
-            "/stripe/webhooks/connect/",
-            data=body,
-            content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=signature,
-        )
-        view_times.append((time.perf_counter() - t0) * 1000)
-        refused += response.status_code != 200
+    if forked:
+        view_times, refused = [], 0
+        for times, refusals in in_processes(
+            post_all, [deliveries[i :: args.processes] for i in range(args.processes)]
+        ):
+            view_times += times
+            refused += refusals
+    else:
+        view_times, refused = post_all(deliveries)
     view_elapsed = time.perf_counter() - view_started
 
     worker_started = time.perf_counter()
@@ -208,9 +259,17 @@ def main() -> None:
         finally:
             connections.close_all()
 
-    if args.workers <= 1 or profiler:
-        for pk in pending:
+    def apply_all(share: list[int]) -> int:
+        for pk in share:
             event_process(event_pk=pk)
+        return len(share)
+
+    if forked:
+        # Like a Celery worker with --concurrency N (prefork): two deliveries of one intent
+        # may run at once in two processes; the card payment's row lock decides.
+        in_processes(apply_all, [pending[i :: args.processes] for i in range(args.processes)])
+    elif args.workers <= 1 or profiler:
+        apply_all(pending)
     else:
         # Like a Celery worker with --concurrency N: each thread its own connection; two
         # deliveries of one intent may run at once (the card payment's row lock decides).
@@ -254,6 +313,7 @@ def main() -> None:
         "stored": len(pending),
         "paid": paid,
         "refused": refused,
+        "processes": args.processes if forked else 1,
         "workers": args.workers,
         "view_p95_ms": p95(view_times),
         "target_events_per_s": TARGET,
