@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -178,6 +178,21 @@ class SupplierCardStatusView(SupplierCardsMixin, View):
         return JsonResponse(_state(_payment(request, pk)))
 
 
+def _card_action(request, action, said) -> HttpResponse:
+    """Run one change of the supplier cards; its refusal, or what `said(result)` says of it,
+    is shown on the cards page. A bill, payment or card of another reseller stays a 404."""
+    try:
+        result = action()
+    except SupplierBillNotFound:
+        raise
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        for level, text in said(result):
+            messages.add_message(request, level, text)
+    return redirect("dashboard:supplier_cards")
+
+
 class SupplierCardsView(SupplierCardsMixin, View):
     """Saved cards with the operator, and automatic charging of the supplier's bills."""
 
@@ -192,55 +207,52 @@ class SupplierCardsView(SupplierCardsMixin, View):
 
     def post(self, request):
         enabled = request.POST.get("auto_charge") == "1"
-        try:
-            now = supplier_cards.implementation.auto_charge_set(
+        return _card_action(
+            request,
+            lambda: supplier_cards.implementation.auto_charge_set(
                 _schema(request), enabled=enabled, actor=_actor(request)
-            )
-        except SupplierBillNotFound:
-            raise
-        except DomainError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                "Renewal bills will be charged to your default card when they are issued."
-                if now
-                else "Supplier bills will not be charged automatically.",
-            )
-        return redirect("dashboard:supplier_cards")
+            ),
+            lambda now: [
+                (
+                    messages.SUCCESS,
+                    "Renewal bills will be charged to your default card when they are issued."
+                    if now
+                    else "Supplier bills will not be charged automatically.",
+                )
+            ],
+        )
 
 
 class SupplierCardDefaultView(SupplierCardsMixin, View):
     def post(self, request, pk: int):
-        try:
-            card = supplier_cards.implementation.card_make_default(
+        return _card_action(
+            request,
+            lambda: supplier_cards.implementation.card_make_default(
                 _schema(request), card_id=pk, actor=_actor(request)
-            )
-        except SupplierBillNotFound:
-            raise
-        except DomainError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"{card} is now your default card.")
-        return redirect("dashboard:supplier_cards")
+            ),
+            lambda card: [(messages.SUCCESS, f"{card} is now your default card.")],
+        )
 
 
 class SupplierCardRemoveView(SupplierCardsMixin, View):
     def post(self, request, pk: int):
-        try:
-            label, stopped = supplier_cards.implementation.card_remove(
+        return _card_action(
+            request,
+            lambda: supplier_cards.implementation.card_remove(
                 _schema(request), card_id=pk, actor=_actor(request)
-            )
-        except SupplierBillNotFound:
-            raise
-        except DomainError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"{label} was removed.")
-            if stopped:
-                messages.warning(
-                    request,
-                    "Automatic charging of your supplier bills is now off: no saved card is "
-                    "left to charge.",
+            ),
+            lambda removed: (
+                [(messages.SUCCESS, f"{removed[0]} was removed.")]
+                + (
+                    [
+                        (
+                            messages.WARNING,
+                            "Automatic charging of your supplier bills is now off: no saved "
+                            "card is left to charge.",
+                        )
+                    ]
+                    if removed[1]
+                    else []
                 )
-        return redirect("dashboard:supplier_cards")
+            ),
+        )
