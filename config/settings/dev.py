@@ -1,7 +1,9 @@
 """Development settings: debug on, console e-mail, localhost serves the operator too."""
 
+import os
+
 from .base import *  # noqa: F401,F403
-from .base import UPLINE_OPERATOR_HOSTS
+from .base import INSTALLED_APPS, UPLINE_OPERATOR_HOSTS
 
 DEBUG = True
 UPLINE_OPERATOR_HOSTS = [*UPLINE_OPERATOR_HOSTS, "localhost", "127.0.0.1"]
@@ -15,3 +17,7 @@ STORAGES = {
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# A fake Stripe (localstripe, which `make demo` starts) has no Connect: the demo answers
+# Connect's account calls itself (devtools/demo_connect.py).
+if os.environ.get("UPLINE_STRIPE_API_BASE"):
+    INSTALLED_APPS = [*INSTALLED_APPS, "devtools.demo_connect.DemoConnectConfig"]

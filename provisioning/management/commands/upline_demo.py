@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from devtools.demo_connect import DemoConnectAccounts
 from shared_apps.tenancy.models import Reseller
 from shared_apps.tenancy.naming import primary_domain_for_slug
 from shared_apps.tenancy.services import reseller_create
@@ -138,30 +139,6 @@ TAX_RATES = {"FR": "20", "DE": "19", "BE": "21", "AT": "20", "IT": "22", "ES": "
 def stripe_is_local() -> bool:
     """Keys for a Stripe API other than Stripe's own: a fake (localstripe in the demo)."""
     return gateway.keys_configured() and bool(settings.UPLINE_STRIPE_API_BASE)
-
-
-class DemoConnectAccounts:
-    """Connect's account calls as the demo's fake Stripe would answer them if it had
-    Connect: a reseller's account exists at once, fully onboarded, taking charges."""
-
-    def _account(self, account_id: str) -> dict:
-        return {
-            "id": account_id,
-            "object": "account",
-            "charges_enabled": True,
-            "payouts_enabled": True,
-            "details_submitted": True,
-            "requirements": {"currently_due": [], "past_due": []},
-        }
-
-    def create(self, *, key: str, country: str, email: str, metadata) -> dict:
-        return self._account(f"acct_demo_{metadata['upline_schema']}")
-
-    def link(self, *, account_id: str, refresh_url: str, return_url: str) -> dict:
-        return {"url": return_url}
-
-    def retrieve(self, *, account_id: str) -> dict:
-        return self._account(account_id)
 
 
 def _user(email: str, name: str, role: str):
