@@ -642,3 +642,37 @@ def test_a_section_of_one_instance_is_unknown_on_another(instance_a, instance_b,
         == 404
     )
     assert "Acme only" not in _visitor(instance_b).get("/").content.decode()
+
+
+def test_a_sign_up_through_a_partner_link_is_credited_to_that_partner_once_confirmed(
+    instance_a, acme_shop, django_capture_on_commit_callbacks
+):
+    from tenant_apps.referrals.models import SignUp
+
+    with schema_context(instance_a.schema_name):
+        partner = referer_create(code="partnerx", name="Partner X")
+    client = _visitor(instance_a)
+    client.get("/?ref=partnerx")
+    _sign_up(client, django_capture_on_commit_callbacks)
+    with schema_context(instance_a.schema_name):
+        assert not SignUp.objects.exists()  # nobody signed up yet: the link is unconfirmed
+    client.post(_confirm_link())
+    with schema_context(instance_a.schema_name):
+        [signup] = SignUp.objects.select_related("customer")
+        assert signup.referer_id == partner.pk
+        assert signup.customer.email == "new.buyer@example.com"
+
+
+def test_a_sign_up_without_a_partner_link_is_credited_to_nobody(
+    instance_a, acme_shop, django_capture_on_commit_callbacks
+):
+    from tenant_apps.referrals.models import SignUp
+
+    with schema_context(instance_a.schema_name):
+        referer_create(code="partnerx", name="Partner X")
+    client = _visitor(instance_a)
+    _sign_up(client, django_capture_on_commit_callbacks)
+    client.post(_confirm_link())
+    with schema_context(instance_a.schema_name):
+        assert Customer.objects.filter(email="new.buyer@example.com").exists()
+        assert not SignUp.objects.exists()

@@ -31,6 +31,7 @@ from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.orders.forms import price_text
 from tenant_apps.orders.models import Order
 from tenant_apps.referrals.selectors import referer_from_request
+from tenant_apps.referrals.services import signup_attribute_from_request
 
 from . import cart as session_cart
 from . import selectors, services
@@ -425,6 +426,13 @@ class SignupConfirmView(ShopView):
         except ValidationError as exc:
             return self.render(self.template_name, {"refused": " ".join(exc.messages)}, status=400)
         login(request, user, backend=BACKEND)
+        # The new customer is credited to the partner whose ?ref= link this browser
+        # followed, as the order placed next is; a partner deactivated a moment ago
+        # credits nothing, and the account stands either way.
+        try:
+            signup_attribute_from_request(customer=customer_for_user(user), request=request)
+        except ValidationError:
+            pass
         request.session.pop("storefront_signup_email", None)
         messages.success(request, "Your e-mail address is confirmed and your account is ready.")
         if session_cart.cart_count(request.session):

@@ -1,16 +1,18 @@
 """In a real browser, the shop end to end.
 
-1. On a reseller's instance: a visitor follows a partner's `?ref=` link, puts a plan in
-   the cart, signs up, confirms the e-mailed link, pays by card (localstripe's Stripe.js)
-   and the service is active, with the partner on the order.
+1. On a reseller's instance with a 10 % commission rule: a visitor follows a partner's
+   `?ref=` link, puts a plan in the cart, signs up, confirms the e-mailed link, pays by card
+   (localstripe's Stripe.js) and the service is active, with the partner on the order; the
+   partner then signs in to the portal and its page shows the sign-up, the conversion and
+   the commission on that sale, pending.
 2. On the operator's instance: a visitor buys a reseller plan, pays, and signs in to the
    new instance on `<name>.<base domain>` with the password chosen at sign-up; its
    dashboard shows the first-steps checklist.
 
 The server commits what the browser does; each test takes marks of every table first and
-removes what was added after them (foreign keys are checked at commit, so one transaction
-deletes in any order), puts the capacity in use back, and drops the instance the second
-test created.
+removes what was added after them, sign-in sessions included (foreign keys are checked at
+commit, so one transaction deletes in any order), puts the capacity in use back, and drops
+the instance the second test created.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from shared_apps.tenancy.models import Allocation, Reseller
 from tenant_apps.billing.models import Invoice, NumberSequence
 from tenant_apps.cards.models import CardConnection
 from tenant_apps.orders.models import Order, Service
-from tenant_apps.referrals.services import referer_create
+from tenant_apps.referrals.services import referer_create, referer_portal_invite
 from tests import stripe_fixtures
+from tests.commission_fixtures import percent_rule
 from tests.storefront_fixtures import build_catalog
 
 pytestmark = pytest.mark.browser
@@ -40,6 +43,8 @@ localstripe = stripe_fixtures.localstripe
 
 BUYER = "shop.buyer@example.com"
 BUYER_PASSWORD = "amber-lantern-quiet-58"
+PARTNER = "browser.partner@example.com"
+PARTNER_PASSWORD = "cobalt-harbour-swift-94"
 
 
 def _in_own_connection(function, *args):
@@ -75,6 +80,9 @@ def _marks(schema: str) -> dict:
         for table in _tables(schema):
             cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{schema}"."{table}"')
             marks[table] = cursor.fetchone()[0]
+        # Sessions are keyed by a string, not an id: the keys present now are the mark.
+        cursor.execute(f'SELECT session_key FROM "{schema}".django_session')
+        marks["__sessions__"] = [row[0] for row in cursor.fetchall()]
     with schema_context(schema):
         marks["__sequences__"] = dict(NumberSequence.objects.values_list("pk", "next_number"))
     return marks
@@ -92,6 +100,10 @@ def _back_to(schema: str, marks: dict) -> bool:
         for table in _tables(schema):
             if table in marks:
                 cursor.execute(f'DELETE FROM "{schema}"."{table}" WHERE id > %s', [marks[table]])
+        cursor.execute(
+            f'DELETE FROM "{schema}".django_session WHERE NOT (session_key = ANY(%s))',
+            [marks["__sessions__"]],
+        )
     for schema_name in new_resellers:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
@@ -121,7 +133,15 @@ def _prepare_acme() -> dict:
     marks = {"r_acme": _marks("r_acme"), "public": _marks("public"), "allocations": _allocations()}
     with schema_context("r_acme"):
         build_catalog()
-        referer_create(code="browserpartner", name="Browser Partner")
+        percent_rule("10")
+        referer = referer_create(code="browserpartner", name="Browser Partner", email=PARTNER)
+        # An external partner: the invitation gives it a customer record and a portal login;
+        # the password it would choose through the e-mailed link is set here instead.
+        partner = referer_portal_invite(
+            referer=referer, domain="acme.upline.localhost", use_https=False, country="FR"
+        )
+        partner.set_password(PARTNER_PASSWORD)
+        partner.save(update_fields=["password"])
         CardConnection.objects.create(account_id="acct_browser_shop", charges_enabled=True)
     return marks
 
@@ -188,7 +208,7 @@ def _pay_by_card(page) -> None:
     assert "is paid" in page.content()
 
 
-def test_a_visitor_from_a_partner_link_signs_up_pays_by_card_and_has_an_active_service(
+def test_a_visitor_from_a_partner_link_pays_by_card_and_the_partner_sees_the_commission(
     browser, live_url, acme_shop
 ):
     acme = live_url.format(host="acme.upline.localhost")
@@ -225,6 +245,28 @@ def test_a_visitor_from_a_partner_link_signs_up_pays_by_card_and_has_an_active_s
     assert referer == "browserpartner"
     assert services == [Service.Status.ACTIVE, Service.Status.ACTIVE]  # plan and add-on
     assert invoices == [Invoice.Status.PAID]
+
+    # The partner, in a browser of its own: 10 % of the sale's net price (plan 10.00 and
+    # add-on 2.00, tax excluded), pending for the programme's 30-day refund window.
+    partner = _new_page(browser)
+    partner.goto(acme + "/accounts/login/?next=/portal/partner/")
+    partner.fill("input[name=username]", PARTNER)
+    partner.fill("input[name=password]", PARTNER_PASSWORD)
+    with partner.expect_navigation():
+        partner.get_by_role("button", name="Sign in").click()
+    partner.wait_for_url(re.compile(r".*/portal/partner/$"))
+
+    def stat(label: str) -> str:
+        return partner.locator(".stat", has_text=label).locator(".stat-value").inner_text()
+
+    assert (stat("Clicks"), stat("Sign-ups"), stat("Conversions")) == ("1", "1", "1")
+    assert (
+        "of 1 order credited to you"
+        in partner.locator(".stat", has_text="Conversions").inner_text()
+    )
+    balance = partner.locator("section.card", has_text="Balance").locator("tbody tr")
+    assert balance.count() == 1
+    assert balance.locator("td").all_inner_texts() == ["EUR", "1.20", "0.00", "0.00"]
 
 
 def test_a_visitor_buys_a_reseller_plan_and_signs_in_to_the_new_instance(
