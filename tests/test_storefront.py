@@ -676,3 +676,19 @@ def test_a_sign_up_without_a_partner_link_is_credited_to_nobody(
     with schema_context(instance_a.schema_name):
         assert Customer.objects.filter(email="new.buyer@example.com").exists()
         assert not SignUp.objects.exists()
+
+
+def test_the_partner_is_credited_even_when_the_link_is_confirmed_in_another_browser(
+    instance_a, acme_shop, django_capture_on_commit_callbacks
+):
+    from tenant_apps.referrals.models import SignUp
+
+    with schema_context(instance_a.schema_name):
+        partner = referer_create(code="partnerx", name="Partner X")
+    visitor = _visitor(instance_a)
+    visitor.get("/?ref=partnerx")
+    _sign_up(visitor, django_capture_on_commit_callbacks)
+    _visitor(instance_a).post(_confirm_link())  # the phone's mail app: no ?ref= cookie
+    with schema_context(instance_a.schema_name):
+        [signup] = SignUp.objects.all()
+        assert (signup.referer_id, signup.source) == (partner.pk, "link")

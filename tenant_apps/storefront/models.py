@@ -58,6 +58,12 @@ class PendingSignup(models.Model):
     # The billing details as the customer services take them (validated at sign-up).
     billing = models.JSONField(default=dict)
     terms_version = models.CharField(max_length=40)
+    # The partner whose link or code brought the visitor, kept with the sign-up so the
+    # confirmation link credits it even when opened in another browser (no cookie there).
+    referer = models.ForeignKey(
+        "referrals.Referer", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    referer_source = models.CharField(max_length=8, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

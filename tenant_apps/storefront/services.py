@@ -42,6 +42,7 @@ from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.orders import services as order_services
 from tenant_apps.orders.models import Order
 from tenant_apps.referrals.models import Referer
+from tenant_apps.referrals.services import signup_attribute
 
 from .addresses import normalised_email, signup_email_problem
 from .models import PendingSignup, ShopGroup, StorefrontSettings, TermsAcceptance
@@ -189,13 +190,17 @@ def signup_start(
     terms_version: str,
     ip_address: str | None,
     confirm_url_for: Any,
+    referer: Referer | None = None,
+    referer_source: str = "",
 ) -> PendingSignup:
     """Keep a sign-up until its address is confirmed and e-mail the confirmation link.
 
     `billing` is validated by the caller's form against the customer rules; `password` has
     passed the password validators. `confirm_url_for(token)` builds the absolute link on
-    this instance's own host. Raises ValidationError({"email": …}) for an address that
-    cannot sign up, SignupThrottled when the address had its e-mails for the hour.
+    this instance's own host. `referer` (with `referer_source`, "link" or "code") is the
+    partner the visitor came through, credited when the link is confirmed. Raises
+    ValidationError({"email": …}) for an address that cannot sign up, SignupThrottled when
+    the address had its e-mails for the hour.
     """
     email = normalised_email(email)
     problem = signup_email_problem(email)
@@ -221,6 +226,8 @@ def signup_start(
             full_name=full_name.strip(),
             billing=dict(billing),
             terms_version=terms_version,
+            referer=referer,
+            referer_source=referer_source if referer is not None else "",
             ip_address=ip_address or None,
             expires_at=timezone.now() + timedelta(hours=hours),
         )
@@ -299,6 +306,16 @@ def signup_confirm(*, token: str, ip_address: str | None = None):
                 accepted_at=timezone.now(),
                 ip_address=ip_address or None,
             )
+            if locked.referer_id is not None:
+                try:
+                    signup_attribute(
+                        customer=customer,
+                        referer=locked.referer,
+                        source=locked.referer_source,
+                        actor=user,
+                    )
+                except ValidationError:
+                    pass  # the partner was deactivated meanwhile: nobody is credited
             audit.audit_record(
                 SIGNUP_CONFIRMED,
                 actor=user,

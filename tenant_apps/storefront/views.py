@@ -30,7 +30,7 @@ from tenant_apps.instance.money import format_money
 from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.orders.forms import price_text
 from tenant_apps.orders.models import Order
-from tenant_apps.referrals.selectors import referer_from_request
+from tenant_apps.referrals.selectors import attribution_for, referer_from_request
 from tenant_apps.referrals.services import signup_attribute_from_request
 
 from . import cart as session_cart
@@ -377,6 +377,7 @@ class SignupView(ShopView):
             path = reverse("storefront:signup_confirm", kwargs={"token": token})
             return f"{scheme}://{host}{path}"
 
+        attribution = attribution_for(request)
         try:
             services.signup_start(
                 email=form.cleaned_data["email"],
@@ -386,6 +387,8 @@ class SignupView(ShopView):
                 terms_version=form.cleaned_data["terms_version"],
                 ip_address=ip_address,
                 confirm_url_for=confirm_url_for,
+                referer=attribution.referer if attribution else None,
+                referer_source=attribution.source if attribution else "",
             )
         except ValidationError as exc:
             form_add_service_errors(form, exc)
