@@ -401,6 +401,10 @@ def test_invite_creates_a_customer_login_and_mails_a_link_on_commit(
     assert customer_for_user(user).pk == customer.pk
     assert mailoutbox[0].to == ["zoe@example.com"]
     assert f"https://{in_a.host}/accounts/reset/" in mailoutbox[0].body
+    # An invitation, not a password reset nobody asked for.
+    assert mailoutbox[0].subject.startswith("You are invited to")
+    assert "An account was opened for you" in mailoutbox[0].body
+    assert "reset" not in mailoutbox[0].subject.lower()
 
 
 def test_invite_is_refused_when_the_email_already_has_a_login(in_a, mailoutbox):

@@ -610,7 +610,9 @@ def customer_portal_invite(
         ) from exc
     customer.user = user
     transaction.on_commit(
-        lambda: user_send_password_link(user=user, domain=domain, use_https=use_https)
+        lambda: user_send_password_link(
+            user=user, domain=domain, use_https=use_https, invitation=True
+        )
     )
     return user
 
