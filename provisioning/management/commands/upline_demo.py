@@ -8,6 +8,11 @@ account that takes charges, through the real connect service with Connect's acco
 answered here (localstripe has none); with real test keys resellers connect their own from
 *Card payments*; without keys the summary says card payments are not set up.
 
+Acme's instance also runs a referral programme: a commission rule, an external partner
+with a portal login and a link code, and one customer who came through that link and paid —
+so the Commissions ledger shows a pending entry. The summary lists each instance's shop
+(its home page for visitors) and the partner's link.
+
 Idempotent: a second run leaves existing demo data alone and prints the same logins.
 """
 
@@ -16,6 +21,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +31,7 @@ from devtools.demo_connect import DemoConnectAccounts
 from shared_apps.tenancy.models import Reseller
 from shared_apps.tenancy.naming import primary_domain_for_slug
 from shared_apps.tenancy.services import reseller_create
+from tenant_apps.accounts import services as accounts
 from tenant_apps.accounts.models import Role
 from tenant_apps.billing import services as billing
 from tenant_apps.billing import settlement
@@ -33,9 +40,13 @@ from tenant_apps.cards import gateway
 from tenant_apps.cards import selectors as card_selectors
 from tenant_apps.cards import services as card_services
 from tenant_apps.catalog.models import Price, Product, TaxClass
+from tenant_apps.clients import services as clients
 from tenant_apps.clients.models import Customer
+from tenant_apps.commissions import services as commissions
+from tenant_apps.commissions.models import CommissionRule
 from tenant_apps.instance import services as instance_services
 from tenant_apps.orders import services as orders
+from tenant_apps.referrals import services as referrals
 from tenant_apps.referrals.models import Referer
 
 PASSWORD = "upline-demo-2026"
@@ -133,6 +144,18 @@ TEST_CARDS = [
     ("4000 0025 0000 3155", "asks for 3-D Secure (the fake bank's buttons), then succeeds"),
 ]
 
+# Acme's referral programme: an external partner (a web agency) with its own link code and
+# portal login, and the customer it brought in, whose paid order earned it a commission.
+PARTNER = {
+    "slug": "acme",
+    "code": "partner-demo",
+    "name": "Pixel Studio",
+    "email": "partner@pixelstudio.test",
+    "country": "FR",
+    "rule": "Partners: 10 % of recurring invoices for 12 months",
+    "referred": ("erin@example.com", "Erin Petit", "FR", "web-m"),
+}
+
 TAX_RATES = {"FR": "20", "DE": "19", "BE": "21", "AT": "20", "IT": "22", "ES": "21", "NL": "21"}
 
 
@@ -177,6 +200,14 @@ def _product(code, name, monthly, annual, resources, **extra) -> Product:
     return product
 
 
+def _partner_can_sign_in() -> bool:
+    schema = Reseller.objects.get(slug=PARTNER["slug"]).schema_name
+    with schema_context(schema):
+        return Referer.objects.filter(
+            code__iexact=PARTNER["code"], customer__user__isnull=False
+        ).exists()
+
+
 class Command(BaseCommand):
     help = (
         "Create demo data (operator, two resellers, customers, orders, invoices) and print logins."
@@ -202,6 +233,7 @@ class Command(BaseCommand):
                 self._reseller(spec, start)
         with transaction.atomic():
             self._helpdesk(base)
+        self._referral_programme(options["port"], start)
         self._card_accounts(options["port"])
         self._print(base, options["port"])
 
@@ -222,6 +254,84 @@ class Command(BaseCommand):
                     card_services.card_connection_connect(
                         return_url=url, refresh_url=url, actor="command"
                     )
+
+    def _referral_programme(self, port: int, start: datetime.date) -> None:
+        """Acme's commission rule, its partner (with a portal login) and one referred paid
+        order, whose invoice the ledger is synced with here: billing announces the payment
+        only after the commit, and the sync posts nothing when run again.
+
+        The transaction is opened inside the instance's schema: the invitation e-mail is
+        sent on commit and must still be written in Acme's name."""
+        schema = Reseller.objects.get(slug=PARTNER["slug"]).schema_name
+        with schema_context(schema), transaction.atomic():
+            if not CommissionRule.objects.filter(product__isnull=True).exists():
+                commissions.commission_rule_create(
+                    name=PARTNER["rule"],
+                    kind=CommissionRule.Kind.PERCENT,
+                    rate=Decimal("10"),
+                    duration=CommissionRule.Duration.RECURRING,
+                    months=12,
+                    actor="command",
+                )
+            partner = Referer.objects.filter(code__iexact=PARTNER["code"]).first()
+            if partner is None:
+                partner = referrals.referer_create(
+                    code=PARTNER["code"],
+                    name=PARTNER["name"],
+                    email=PARTNER["email"],
+                    actor="command",
+                )
+            if partner.customer_id is None:
+                # An external partner's login is a customer record of its own; the invitation
+                # mails a set-password link, and the demo sets its published password too.
+                suffix = "" if port == 80 else f":{port}"
+                try:
+                    user = referrals.referer_portal_invite(
+                        referer=partner,
+                        domain=f"{primary_domain_for_slug(PARTNER['slug'])}{suffix}",
+                        use_https=False,
+                        country=PARTNER["country"],
+                        actor="command",
+                    )
+                except ValidationError as exc:
+                    # Invitations per address are limited per hour, counted in Redis, which
+                    # demo databases built one after another share: the demo goes on, and
+                    # a later run invites the partner.
+                    message = " ".join(exc.messages)
+                    self.stderr.write(f"The demo partner gets no portal login this time: {message}")
+                else:
+                    accounts.user_password_set(user=user, password=PASSWORD, actor="command")
+            email, name, country, plan_code = PARTNER["referred"]
+            if Customer.objects.filter(email=email).exists():
+                return
+            customer = clients.customer_create(
+                name=name, email=email, country=country, currency="EUR", actor="command"
+            )
+            referrals.signup_attribute(
+                customer=customer, referer=partner, source="link", actor="command"
+            )
+            order = orders.order_place(
+                customer=customer,
+                referer=partner,
+                referer_source="link",
+                items=[
+                    {
+                        "product": Product.objects.get(code=plan_code),
+                        "cycle": "monthly",
+                        "label": f"{name.split()[0].lower()}.example.com",
+                    }
+                ],
+                actor="command",
+            )
+            invoice = orders.order_accept(order=order, today=start)
+            billing.payment_record(
+                customer=customer,
+                invoice=invoice,
+                amount=invoice.total,
+                method="bank_transfer",
+                received_on=start,
+            )
+            commissions.commission_sync_invoice(invoice_id=invoice.pk)
 
     def _helpdesk(self, base: str) -> None:
         """Tickets in both resellers, and one escalated to the operator and answered there."""
@@ -379,8 +489,8 @@ class Command(BaseCommand):
         billing.billing_settings_update(reminder_days=[3, 10])
         for code, name, monthly, annual, resources in RESELLER_PLANS:
             _product(code, name, monthly, annual, resources)
-        referer, _ = Referer.objects.get_or_create(
-            code="partner", defaults={"name": "Web agency partner"}
+        referer = Referer.objects.filter(code="partner").first() or referrals.referer_create(
+            code="partner", name="Web agency partner", actor="command"
         )
         for email, name, country, plan_code, pays in spec["customers"]:
             if Customer.objects.filter(email=email).exists():
@@ -441,6 +551,7 @@ class Command(BaseCommand):
             lines.append(f"  {spec['name']:<18} {url:<34} staff: {people}")
             customers = ", ".join(c[0] for c in spec["customers"])
             lines.append(f"  {'':<18} {url + 'portal/':<34} customers: {customers}")
+        lines += ["", *self._shop_lines(suffix)]
         lines += ["", *self._card_lines()]
         lines += [
             "",
@@ -448,6 +559,49 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+    def _shop_lines(self, suffix: str) -> list[str]:
+        pad = f"  {'':<18} "
+        lines = []
+        for index, spec in enumerate(RESELLERS):
+            url = f"http://{primary_domain_for_slug(spec['slug'])}{suffix}/"
+            label = "Shop" if index == 0 else ""
+            lines.append(
+                f"  {label:<18} {url:<34} {spec['name']}'s shop: its home page for visitors"
+            )
+        if settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+            mail = (
+                "the confirmation e-mail is printed, link included, in the web server's output",
+                "(the terminal running `make demo`): open its link to finish the sign-up.",
+            )
+        else:
+            mail = (f"the confirmation e-mail goes out through {settings.EMAIL_BACKEND}.",)
+        lines += [
+            pad + "Signed out (or in a private window), visitors see the shop at / and sign up "
+            "there;",
+            *(pad + line for line in mail),
+        ]
+        shop = f"http://{primary_domain_for_slug(PARTNER['slug'])}{suffix}/"
+        referred = PARTNER["referred"][0]
+        lines += [
+            "",
+            f"  {'Partner link':<18} {shop}?ref={PARTNER['code']}",
+            pad + f"{PARTNER['name']}, an external partner of Acme: 10 % of the recurring "
+            "invoices of the customers",
+            pad + "it brings, for 12 months. Visitors through its link who sign up are "
+            "credited to it.",
+            pad
+            + (
+                f"Partner portal: {PARTNER['email']} at {shop}portal/partner/ (clicks, "
+                "sign-ups, commission)."
+                if _partner_can_sign_in()
+                else "No partner portal login yet (see the message above): run the demo "
+                "again later."
+            ),
+            pad + f"Staff: owner@acme.test → Referrals, Commissions ({referred}'s paid order "
+            "earned a pending entry).",
+        ]
+        return lines
 
     def _card_lines(self) -> list[str]:
         if not gateway.keys_configured():
