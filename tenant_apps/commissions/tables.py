@@ -23,17 +23,23 @@ def _status_badge(entry: CommissionEntry) -> str:
 
 
 class EntryTable(tables.Table):
-    created_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Date")
+    created_at = tables.DateTimeColumn(
+        format="Y-m-d", verbose_name="Date", attrs={"td": {"class": "nowrap"}}
+    )
     referer = tables.Column(verbose_name="Partner", order_by=("referer__name",))
     level = tables.Column(attrs={"td": {"class": "num"}})
     kind = tables.Column(verbose_name="Entry")
     invoice = tables.Column(
-        linkify=("billing:invoice_detail", {"pk": tables.A("invoice_id")}), order_by=("invoice_id",)
+        linkify=("billing:invoice_detail", {"pk": tables.A("invoice_id")}),
+        order_by=("invoice_id",),
+        attrs={"td": {"class": "nowrap"}},
     )
     base = tables.Column(verbose_name="Net amount", attrs={"td": {"class": "num"}})
     amount = tables.Column(verbose_name="Commission", attrs={"td": {"class": "num"}})
     currency = tables.Column()
-    matures_on = tables.DateColumn(format="Y-m-d", verbose_name="Payable from")
+    matures_on = tables.DateColumn(
+        format="Y-m-d", verbose_name="Payable from", attrs={"td": {"class": "nowrap"}}
+    )
     status = tables.Column(empty_values=(), orderable=False)
 
     class Meta:
@@ -147,7 +153,9 @@ class RuleTable(tables.Table):
 
 
 class PayoutTable(tables.Table):
-    paid_on = tables.DateColumn(format="Y-m-d", verbose_name="Paid on")
+    paid_on = tables.DateColumn(
+        format="Y-m-d", verbose_name="Paid on", attrs={"td": {"class": "nowrap"}}
+    )
     referer = tables.Column(verbose_name="Partner", order_by=("referer__name",))
     amount = tables.Column(attrs={"td": {"class": "num"}})
     currency = tables.Column()
