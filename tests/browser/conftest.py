@@ -18,6 +18,8 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 
+from tests.browser.committed import in_own_connection
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args):  # keep test output readable
@@ -121,29 +123,13 @@ def _trail_trim(marks: dict[str, int]) -> None:
             AuditEvent.objects.filter(id__gt=top).delete()
 
 
-def _in_own_connection(function, *args):
-    """Run outside the test's rolled-back transaction, as the server's threads do."""
-    result = {}
-
-    def target():
-        try:
-            result["value"] = function(*args)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    return result.get("value")
-
-
 @pytest.fixture(autouse=True)
 def _audit_trail_left_as_found(db):
     """The server commits what the browser does (sign-ins, escalations…) to the audit trail;
     later tests count events, so each browser test removes the rows it added."""
-    marks = _in_own_connection(_trail_marks)
+    marks = in_own_connection(_trail_marks)
     yield
-    _in_own_connection(_trail_trim, marks)
+    in_own_connection(_trail_trim, marks)
 
 
 # --------------------------------------------------------------------------------------
@@ -178,9 +164,9 @@ def _apps_delete(devices: dict) -> None:
 def operator_apps(db):
     """An authenticator app for each of the operator's staff, committed (the server reads
     it from its own connections) and removed afterwards: {e-mail: device}."""
-    devices = _in_own_connection(_apps_create)
+    devices = in_own_connection(_apps_create)
     yield devices
-    _in_own_connection(_apps_delete, devices)
+    in_own_connection(_apps_delete, devices)
 
 
 def pass_second_step(page, device) -> None:

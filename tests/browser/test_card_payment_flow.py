@@ -5,12 +5,10 @@ that shows the invoice paid (the server asked Stripe: no webhook is needed)."""
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from tenant_apps.billing import services as billing
@@ -27,6 +25,7 @@ from tenant_apps.cards.models import CardConnection, CardPayment
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
 from tests import stripe_fixtures
+from tests.browser.committed import in_own_connection
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -35,24 +34,6 @@ localstripe_url = stripe_fixtures.localstripe_url  # the session's fake Stripe (
 stripe_keys = stripe_fixtures.stripe_keys
 localstripe = stripe_fixtures.localstripe
 CUSTOMER_NAME = "Browser Card Customer"
-
-
-def _in_own_connection(function, *args):
-    """Commit outside the test's rolled-back transaction, as the server's threads read."""
-    result = {}
-
-    def target():
-        try:
-            result["value"] = function(*args)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "value" not in result:
-        raise RuntimeError("setting up the browser test's data failed (see the log)")
-    return result["value"]
 
 
 def _prepare() -> dict:
@@ -104,9 +85,9 @@ def _cleanup(state: dict) -> bool:
 
 @pytest.fixture
 def card_invoice(db, localstripe):
-    state = _in_own_connection(_prepare)
+    state = in_own_connection(_prepare)
     yield state
-    _in_own_connection(_cleanup, state)
+    in_own_connection(_cleanup, state)
 
 
 def _complete_3d_secure(page) -> None:
@@ -154,4 +135,4 @@ def test_a_customer_pays_an_invoice_by_card_through_3d_secure(
         with schema_context("r_acme"):
             return Invoice.objects.get(pk=card_invoice["invoice"]).status
 
-    assert _in_own_connection(paid) == Invoice.Status.PAID
+    assert in_own_connection(paid) == Invoice.Status.PAID

@@ -18,11 +18,10 @@ the instance the second test created.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.tenancy import routing
@@ -32,6 +31,7 @@ from tenant_apps.cards.models import CardConnection
 from tenant_apps.orders.models import Order, Service
 from tenant_apps.referrals.services import referer_create, referer_portal_invite
 from tests import stripe_fixtures
+from tests.browser.committed import in_own_connection
 from tests.commission_fixtures import percent_rule
 from tests.storefront_fixtures import build_catalog
 
@@ -45,23 +45,6 @@ BUYER = "shop.buyer@example.com"
 BUYER_PASSWORD = "amber-lantern-quiet-58"
 PARTNER = "browser.partner@example.com"
 PARTNER_PASSWORD = "cobalt-harbour-swift-94"
-
-
-def _in_own_connection(function, *args):
-    result = {}
-
-    def target():
-        try:
-            result["value"] = function(*args)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "value" not in result:
-        raise RuntimeError("setting up or cleaning the browser test's data failed (see the log)")
-    return result["value"]
 
 
 def _tables(schema: str) -> list[str]:
@@ -155,16 +138,16 @@ def _prepare_operator() -> dict:
 
 @pytest.fixture
 def acme_shop(db, localstripe):
-    marks = _in_own_connection(_prepare_acme)
+    marks = in_own_connection(_prepare_acme)
     yield
-    _in_own_connection(_restore, marks)
+    in_own_connection(_restore, marks)
 
 
 @pytest.fixture
 def operator_shop(db, localstripe):
-    marks = _in_own_connection(_prepare_operator)
+    marks = in_own_connection(_prepare_operator)
     yield
-    _in_own_connection(_restore, marks)
+    in_own_connection(_restore, marks)
 
 
 def _new_page(browser):
@@ -241,7 +224,7 @@ def test_a_visitor_from_a_partner_link_pays_by_card_and_the_partner_sees_the_com
                 ),
             )
 
-    referer, services, invoices = _in_own_connection(outcome)
+    referer, services, invoices = in_own_connection(outcome)
     assert referer == "browserpartner"
     assert services == [Service.Status.ACTIVE, Service.Status.ACTIVE]  # plan and add-on
     assert invoices == [Invoice.Status.PAID]
@@ -288,7 +271,7 @@ def test_a_visitor_buys_a_reseller_plan_and_signs_in_to_the_new_instance(
         reseller = Reseller.objects.get(slug="shopbuilt")
         return reseller.status, {a.resource_id: a.quantity for a in reseller.allocations.all()}
 
-    status, allocations = _in_own_connection(instance)
+    status, allocations = in_own_connection(instance)
     assert status == Reseller.Status.ACTIVE
     assert allocations["disk_gb"] == 50 and allocations["hosting_accounts"] == 5
 

@@ -6,17 +6,16 @@ and the instance answers again — the banner is gone and the refused write goes
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.billing.models import Invoice
 from tenant_apps.cards.models import SavedCard
 from tests import stripe_fixtures
+from tests.browser.committed import in_own_connection
 from tests.conftest import PASSWORD
 from tests.supplier_fixtures import forget_debt, owe_and_hold
 
@@ -30,24 +29,6 @@ NEW_HIRE = "newhire@acme.test"
 BANNER = "This instance is suspended for non-payment — pay your supplier bills to resume."
 
 
-def _in_own_connection(function, *args):
-    """Commit outside the test's rolled-back transaction, as the server's threads read."""
-    result = {}
-
-    def target():
-        try:
-            result["value"] = function(*args)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "value" not in result:
-        raise RuntimeError("preparing or reading the browser test's data failed (see the log)")
-    return result["value"]
-
-
 def _cleanup(state: dict) -> bool:
     with schema_context("r_acme"):
         get_user_model().objects.filter(email=NEW_HIRE).delete()
@@ -58,9 +39,9 @@ def _cleanup(state: dict) -> bool:
 @pytest.fixture
 def acme_owes(db, localstripe):
     """Acme owes its plan bill and billing suspended it (committed; undone afterwards)."""
-    state = _in_own_connection(owe_and_hold, "acme")
+    state = in_own_connection(owe_and_hold, "acme")
     yield state
-    _in_own_connection(_cleanup, state)
+    in_own_connection(_cleanup, state)
 
 
 def _books(state: dict) -> dict:
@@ -88,7 +69,7 @@ def _invite(page, acme: str) -> None:
 def test_a_suspended_reseller_pays_its_overdue_bill_by_card_and_answers_again(
     browser, live_url, acme_owes, localstripe
 ):
-    assert _in_own_connection(_books, acme_owes)["status"] == "suspended"
+    assert in_own_connection(_books, acme_owes)["status"] == "suspended"
     acme = live_url.format(host="acme.upline.localhost")
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(15_000)
@@ -128,7 +109,7 @@ def test_a_suspended_reseller_pays_its_overdue_bill_by_card_and_answers_again(
     assert "Your instance is active again" in page.content()
     assert page.locator("[data-payment-hold]").count() == 0
 
-    books = _in_own_connection(_books, acme_owes)
+    books = in_own_connection(_books, acme_owes)
     assert books == {"status": "active", "held": False, "invoice": "paid", "cards": ["4242"]}
 
     # The instance answers again: no banner, and the write refused before goes through.
@@ -141,4 +122,4 @@ def test_a_suspended_reseller_pays_its_overdue_bill_by_card_and_answers_again(
         with schema_context("r_acme"):
             return get_user_model().objects.filter(email=NEW_HIRE).exists()
 
-    assert _in_own_connection(invited)
+    assert in_own_connection(invited)
