@@ -171,22 +171,20 @@ class CardPaymentFilterSerializer(serializers.Serializer):
     created_before = serializers.DateField(required=False)
 
 
+def _page_example(title: str, item: dict) -> OpenApiExample:
+    """A list response's example: one page holding `item`."""
+    return OpenApiExample(
+        title,
+        value={"count": 1, "next": None, "previous": None, "results": [item]},
+        response_only=True,
+    )
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Card payments of this instance, newest first",
         parameters=[CardPaymentFilterSerializer],
-        examples=[
-            OpenApiExample(
-                "A page of card payments",
-                value={
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "results": [CARD_PAYMENT_EXAMPLE],
-                },
-                response_only=True,
-            )
-        ],
+        examples=[_page_example("A page of card payments", CARD_PAYMENT_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="One card payment, with its refunds and disputes",
@@ -263,18 +261,7 @@ class AutoChargeFilterSerializer(serializers.Serializer):
     list=extend_schema(
         summary="Automatic charges of renewal invoices to customers' default cards, newest first",
         parameters=[AutoChargeFilterSerializer],
-        examples=[
-            OpenApiExample(
-                "A page of automatic charges",
-                value={
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "results": [AUTO_CHARGE_EXAMPLE],
-                },
-                response_only=True,
-            )
-        ],
+        examples=[_page_example("A page of automatic charges", AUTO_CHARGE_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="One automatic charge and its outcome",

@@ -43,7 +43,7 @@ from tenant_apps.billing.models import BillingSettings, Invoice
 from tenant_apps.instance import audit
 from tenant_apps.instance.pipelines import transition
 
-from . import platform_fee, selectors, services
+from . import selectors, services
 from .gateway import CardDeclined, GatewayUnavailable
 from .models import AutoChargeAttempt, CardPayment, CardsNotSetUp
 
@@ -77,6 +77,11 @@ KEY_LIFETIME = datetime.timedelta(hours=23)
 NOTIFY_WITHIN = datetime.timedelta(days=3)
 
 PAYABLE = (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
+
+
+def _due(invoice: Invoice) -> bool:
+    """Something is still due on `invoice` (as it stands in this object)."""
+    return invoice.status in PAYABLE and invoice.amount_due > 0
 
 
 class _Skip(Exception):
@@ -113,7 +118,7 @@ def _is_renewal_invoice(invoice: Invoice) -> bool:
 
 def _refusal(invoice: Invoice, *, cards: Mapping[int, object] | None = None) -> str:
     """Why `invoice` must not be charged automatically now ("" when it may)."""
-    if invoice.status not in PAYABLE or invoice.amount_due <= 0:
+    if not _due(invoice):
         return f"Nothing is due on invoice {invoice} any more."
     if not _is_renewal_invoice(invoice):
         return f"Invoice {invoice} is not a renewal invoice."
@@ -136,7 +141,7 @@ def renewal_invoices_schedule(
     """Inside the renewal run's transaction: schedule one attempt per renewal invoice of a
     customer who opted in and has a default card; the charges run after commit, one task
     each. Returns the attempts' ids."""
-    due = [i for i in invoices if i.status in PAYABLE and i.amount_due > 0 and i.billing_run_id]
+    due = [i for i in invoices if _due(i) and i.billing_run_id]
     if not due or not selectors.card_setup().ready:
         return []
     cards = selectors.auto_charge_cards_for({invoice.customer_id for invoice in due})
@@ -315,7 +320,7 @@ def _card_payment_of(attempt: AutoChargeAttempt, *, gw, actor) -> CardPayment:
                 raise _Skip("Another card payment of this invoice is being processed.")
             services.card_payment_abandon(card_payment=open_payment, gw=gw, actor=actor)
         invoice = Invoice.objects.get(pk=attempt.invoice_id)
-        if not _still_due(invoice.pk):
+        if not _due(invoice):
             raise _Skip(f"Nothing is due on invoice {invoice} any more.")
         try:
             with transaction.atomic():
@@ -324,32 +329,16 @@ def _card_payment_of(attempt: AutoChargeAttempt, *, gw, actor) -> CardPayment:
                     return CardPayment.objects.select_related("invoice", "customer").get(
                         pk=locked.card_payment_id
                     )
-                card_payment = CardPayment.objects.create(
+                card_payment = services.card_payment_new(
                     invoice=invoice,
-                    customer_id=invoice.customer_id,
                     amount=invoice.amount_due,
-                    currency=invoice.currency,
-                    application_fee=platform_fee.application_fee_for(
-                        amount=invoice.amount_due,
-                        currency=invoice.currency,
-                        account_id=gw.account_id,
-                    ),
+                    gw=gw,
+                    actor=actor,
                     attempts=1,
+                    detail={"automatic": True, "attempt": locked.number},
                 )
                 locked.card_payment = card_payment
                 locked.save(update_fields=["card_payment"])
-                audit.audit_record(
-                    services.CARD_PAYMENT_STARTED,
-                    actor=actor,
-                    obj=card_payment,
-                    detail={
-                        "invoice": invoice.number,
-                        "amount": card_payment.amount,
-                        "currency": card_payment.currency,
-                        "automatic": True,
-                        "attempt": locked.number,
-                    },
-                )
             attempt.card_payment = card_payment
             return card_payment
         except IntegrityError:
@@ -405,8 +394,7 @@ def _void_unsent(card_payment: CardPayment, *, actor) -> None:
 
 
 def _still_due(invoice_id: int) -> bool:
-    invoice = Invoice.objects.get(pk=invoice_id)
-    return invoice.status in PAYABLE and invoice.amount_due > 0
+    return _due(Invoice.objects.get(pk=invoice_id))
 
 
 def _charge(attempt: AutoChargeAttempt, card_payment: CardPayment, *, gw) -> dict:

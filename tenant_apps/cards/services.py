@@ -276,6 +276,38 @@ class PayResult:
     client_secret: str = ""
 
 
+def card_payment_new(
+    *, invoice: Invoice, amount: Decimal, gw: Gateway, actor, attempts: int = 0, detail=None
+) -> CardPayment:
+    """A new card payment of `amount` on `invoice`, with the platform fee of the gateway's
+    account frozen on it, and its audit row (in the caller's transaction; the unique open
+    payment per invoice raises IntegrityError when another one was opened meanwhile)."""
+    created = CardPayment.objects.create(
+        invoice=invoice,
+        customer_id=invoice.customer_id,
+        amount=amount,
+        currency=invoice.currency,
+        application_fee=platform_fee.application_fee_for(
+            amount=amount, currency=invoice.currency, account_id=gw.account_id
+        ),
+        attempts=attempts,
+        created_by=_user(actor),
+    )
+    audit.audit_record(
+        CARD_PAYMENT_STARTED,
+        actor=actor,
+        obj=created,
+        detail={
+            "invoice": invoice.number,
+            "amount": amount,
+            "currency": created.currency,
+            "platform_fee": created.application_fee,
+            **(detail or {}),
+        },
+    )
+    return created
+
+
 def _open_card_payment(*, invoice: Invoice, due: Decimal, gw: Gateway, actor) -> CardPayment:
     """The invoice's open card payment for exactly `due`, made if there is none (a stale
     one for another amount is cancelled first)."""
@@ -284,28 +316,7 @@ def _open_card_payment(*, invoice: Invoice, due: Decimal, gw: Gateway, actor) ->
         if existing is None:
             try:
                 with transaction.atomic():
-                    created = CardPayment.objects.create(
-                        invoice=invoice,
-                        customer_id=invoice.customer_id,
-                        amount=due,
-                        currency=invoice.currency,
-                        application_fee=platform_fee.application_fee_for(
-                            amount=due, currency=invoice.currency, account_id=gw.account_id
-                        ),
-                        created_by=_user(actor),
-                    )
-                    audit.audit_record(
-                        CARD_PAYMENT_STARTED,
-                        actor=actor,
-                        obj=created,
-                        detail={
-                            "invoice": invoice.number,
-                            "amount": due,
-                            "currency": created.currency,
-                            "platform_fee": created.application_fee,
-                        },
-                    )
-                return created
+                    return card_payment_new(invoice=invoice, amount=due, gw=gw, actor=actor)
             except IntegrityError:
                 continue  # another tab opened one a moment ago: use it
         if existing.amount == due and existing.currency == invoice.currency:
