@@ -134,6 +134,9 @@ MIDDLEWARE = [
     # reaches only that step (and sign-out), and counts as anonymous in the API.
     "django_otp.middleware.OTPMiddleware",
     "tenant_apps.accounts.middleware.SecondStepMiddleware",
+    # The reader's language (their choice, the switch's cookie, then the browser's).
+    "tenant_apps.accounts.middleware.LanguageMiddleware",
+
     "tenant_apps.referrals.middleware.RefererCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -481,7 +484,12 @@ MEDIA_ROOT = Path(env("UPLINE_MEDIA_ROOT", str(BASE_DIR / ".var" / "media")))
 
 DJANGO_TABLES2_TEMPLATE = "components/table.html"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of screens, e-mails and documents: each user and each customer picks one
+# (tenant_apps/accounts/middleware.py LanguageMiddleware); catalogs live in locale/.
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "upline_language"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

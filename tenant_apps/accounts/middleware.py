@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from rest_framework.views import APIView
 
 from . import selectors
@@ -65,3 +68,39 @@ class SecondStepMiddleware:
         if request.method == "GET":
             target += "?" + urlencode({"next": request.get_full_path()})
         return redirect(target)
+
+
+class LanguageMiddleware:
+    """Screens in the reader's language: a signed-in user's own choice, else the
+    language cookie the switch sets, else the browser's Accept-Language, else English.
+
+    Installed after authentication (it reads `request.user`), instead of Django's
+    LocaleMiddleware, which knows nothing of users; there are no language prefixes in
+    URLs, so a page's language depends on who asks and the response says it varies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = _language_of(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", language)
+        return response
+
+
+def _language_of(request) -> str:
+    user = getattr(request, "user", None)
+    chosen = getattr(user, "language", "") if user is not None else ""
+    if chosen and chosen in _supported():
+        return chosen
+    return translation.get_language_from_request(request, check_path=False)
+
+
+def _supported() -> dict:
+    return dict(settings.LANGUAGES)

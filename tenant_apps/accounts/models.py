@@ -6,6 +6,7 @@ customer of one reseller and staff of another without the two accounts ever meet
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
@@ -61,6 +62,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Access to /admin/ (Django admin) is for superusers of the instance only.
     is_django_admin = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Screens in this language; blank follows the browser (cookie, then Accept-Language).
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
 
     objects = UserManager()
 

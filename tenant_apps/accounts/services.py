@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY, password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
@@ -39,6 +40,7 @@ USER_DEACTIVATED = audit.event_type("user.deactivated", "Account deactivated")
 USER_API_TOKEN_ROTATED = audit.event_type("user.api_token_rotated", "API token replaced")
 USER_API_TOKEN_REVOKED = audit.event_type("user.api_token_revoked", "API token revoked")
 USER_PASSWORD_CHANGED = audit.event_type("user.password_changed", "Password changed")
+USER_LANGUAGE_CHANGED = audit.event_type("user.language_changed", "Language changed")
 USER_PASSWORD_RESET = audit.event_type("user.password_reset", "Password reset by e-mail link")
 USER_PROFILE_UPDATED = audit.event_type("user.profile_updated", "Profile changed")
 USER_REACTIVATED = audit.event_type("user.reactivated", "Account reactivated")
@@ -302,8 +304,27 @@ def user_profile_update(*, user: User, full_name: str, actor=None) -> User:
     return user
 
 
+def user_language_set(*, user: User, language: str, actor=None) -> User:
+    """Keep the language a signed-in user chose for their screens (and, for a customer,
+    their e-mails and documents: `clients.selectors.customer_language`)."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": "Choose one of the languages offered."})
+    before = user.language
+    if before != language:
+        user.language = language
+        user.save(update_fields=["language"])
+        audit.audit_record(
+            USER_LANGUAGE_CHANGED,
+            actor=actor if actor is not None else user,
+            obj=user,
+            changes={"language": [before, language]},
+        )
+    return user
+
+
 # --------------------------------------------------------------------------------------
-# Two-factor sign-in: an authenticator app (TOTP) plus ten single-use recovery codes
+# Two-factor sign-in: an authenticator app
+ (TOTP) plus ten single-use recovery codes
 
 
 RECOVERY_CODE_COUNT = 10

@@ -27,6 +27,11 @@ urlpatterns = [
         name="login",
     ),
     path(
+        "language/",
+        payment_hold_exempt(second_step_exempt(views.LanguageSetView.as_view())),
+        name="language_set",
+    ),
+    path(
         "logout/",
         payment_hold_exempt(second_step_exempt(auth_views.LogoutView.as_view())),
         name="logout",

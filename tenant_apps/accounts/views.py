@@ -18,10 +18,12 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
@@ -284,3 +286,35 @@ class ApiTokenRevokeView(LoginRequiredMixin, View):
         services.api_token_revoke(user=request.user)
         messages.success(request, "Your API token was revoked.")
         return redirect("accounts:security")
+
+
+@method_decorator(never_cache, name="dispatch")
+class LanguageSetView(View):
+    """The language switch: kept on the user when signed in, and in a cookie for
+    everyone (visitors, and the sign-in page after signing out); back to the same page."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        language = request.POST.get("language", "")
+        next_url = request.POST.get("next") or request.headers.get("referer") or "/"
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = "/"
+        if language not in dict(settings.LANGUAGES):
+            messages.error(request, _("Choose one of the languages offered."))
+            return redirect(next_url)
+        if request.user.is_authenticated:
+            services.user_language_set(user=request.user, language=language)
+        translation.activate(language)
+        response = redirect(next_url)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+            httponly=True,
+        )
+        return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
@@ -75,6 +76,14 @@ def customer_for_user(user) -> Customer | None:
     if not user.is_authenticated:
         return None
     return Customer.objects.filter(user=user).first()
+
+
+def customer_language(customer: Customer) -> str:
+    """The language the customer reads: what they chose in their portal (their login's),
+    else what staff set on the customer (e-mails, invoices, the portal before sign-in)."""
+    user = customer.user if customer.user_id else None
+    chosen = user.language if user is not None else ""
+    return chosen or customer.language or settings.LANGUAGE_CODE
 
 
 def _event_summary(event: AuditEvent) -> str:

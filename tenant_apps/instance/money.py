@@ -10,7 +10,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 ZERO = Decimal("0")
 # ISO 4217 codes babel knows (includes historic ones we never want on an invoice).
@@ -88,5 +90,12 @@ def to_decimal(value, *, field: str = "amount") -> Decimal:
     return result
 
 
-def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
-    return format_currency(amount, currency, locale=locale)
+def format_money(amount: Decimal, currency: str, locale: str | None = None) -> str:
+    """`amount` as the reader writes money: "€1,234.50", "1 234,50 €", "1.234,50 €" (the
+    active language unless `locale` is given; an e-mail or invoice activates its
+    customer's)."""
+    return format_currency(amount, currency, locale=locale or _babel_locale())
+
+
+def _babel_locale() -> str:
+    return (translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
