@@ -27,6 +27,7 @@ from weasyprint.urls import URLFetcher
 
 from tenant_apps.instance.models import IssuerIdentity
 
+from . import ports
 from .models import Invoice
 from .presenters import document_presentation
 from .services import InvalidInvoiceState
@@ -138,12 +139,16 @@ def invoice_html_render(*, invoice: Invoice) -> str:
     return loader.render_to_string(TEMPLATE, invoice_html_context(invoice))
 
 
-def invoice_pdf_render(*, invoice: Invoice) -> bytes:
-    """The PDF of an issued invoice or credit note, from its frozen snapshots and lines."""
+def invoice_pdf_render(*, invoice: Invoice, pdf_variant: str | None = None) -> bytes:
+    """The PDF of an issued invoice or credit note, from its frozen snapshots and lines.
+
+    `pdf_variant` asks WeasyPrint for a standard variant ("pdf/a-3b": what Factur-X embeds
+    its XML in)."""
     html = invoice_html_render(invoice=invoice)
     base_url = str(_template_dirs()[0]) if _template_dirs() else None
     document = HTML(string=html, base_url=base_url, url_fetcher=LocalFilesOnly())
-    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config())
+    options = {"pdf_variant": pdf_variant} if pdf_variant else {}
+    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config(), **options)
 
 
 # --------------------------------------------------------------------------------------
@@ -168,7 +173,9 @@ def invoice_pdf_store(*, invoice: Invoice) -> str:
     if recorded:
         invoice.pdf.name = recorded
         return recorded
-    content = invoice_pdf_render(invoice=invoice)
+    # An app above billing may store another rendering (e-invoicing: Factur-X, when the
+    # instance makes it the default PDF); None means billing's own.
+    content = ports.stored_pdf(invoice) or invoice_pdf_render(invoice=invoice)
     storage = invoice.pdf.storage
     # The model's upload_to would put every instance's files in one folder; the storage
     # is called directly so the name is exactly the per-instance path. An existing file
