@@ -99,9 +99,14 @@ def test_concurrent_run_that_read_the_invoice_before_the_send_does_not_send_agai
     assert len(mailoutbox) == 1
 
 
-def test_failed_send_leaves_the_invoice_unmailed_so_a_retry_sends_it(
+def test_failed_send_is_kept_in_the_outbox_and_its_retry_sends_the_invoice_once(
     instance_a, mailoutbox, monkeypatch
 ):
+    # Changed with the mail outbox: the e-mail is recorded with the claim, a failed send
+    # stays in the outbox with its reason and is retried there (no longer by re-notifying).
+    from tenant_apps.mail.models import OutgoingEmail
+    from tenant_apps.mail.services import email_deliver
+
     with schema_context(instance_a.schema_name):
         set_up_billing()
         invoice = issue(CustomerFactory())
@@ -111,12 +116,13 @@ def test_failed_send_leaves_the_invoice_unmailed_so_a_retry_sends_it(
             raise ConnectionRefusedError("SMTP server down")
 
         monkeypatch.setattr(EmailMessage, "send", smtp_down)
-        with pytest.raises(ConnectionRefusedError):
-            notifications.invoice_issued_notify(invoice=invoice)
-        assert Invoice.objects.get(pk=invoice.pk).emailed_at is None
+        assert notifications.invoice_issued_notify(invoice=invoice) is True
+        [row] = OutgoingEmail.objects.filter(template_key="invoice_issued")
+        assert row.status == "failed" and "refused the connection" in row.last_error
 
         monkeypatch.setattr(EmailMessage, "send", real_send)
-        assert notifications.invoice_issued_notify(invoice=invoice) is True
+        assert notifications.invoice_issued_notify(invoice=invoice) is False
+        email_deliver(email_id=row.pk)
     assert len(mailoutbox) == 1
 
 
@@ -157,7 +163,9 @@ def test_invoice_mail_comes_from_the_issuer_with_its_wording(instance_a, mailout
         notifications.invoice_issued_notify(invoice=invoice, base_url="https://acme.example/")
 
     [message] = mailoutbox
-    assert message.from_email == "Acme Cloud <billing@acme.test>"
+    # Changed with per-instance sending: through the operator's relay (no SMTP of its own)
+    # the From is the instance's name on the relay's address; replies go to the issuer.
+    assert message.from_email == "Acme Cloud <no-reply@upline.localhost>"
     assert message.reply_to == ["billing@acme.test"]
     assert message.subject == f"Invoice {invoice.number} from Acme Cloud"
     assert "Hello Jeanne Martin," in message.body
@@ -216,7 +224,9 @@ def test_instance_wording_replaces_the_default(instance_a, mailoutbox):
 
     [message] = mailoutbox
     assert message.subject == f"Votre facture {invoice.number}"
-    assert message.body == "Bonjour Jeanne, montant : €60.00.\n"
+    wording, signature = message.body.split("\n-- \n")
+    assert wording == "Bonjour Jeanne, montant : €60.00.\n"
+    assert "FR64443061841" in signature  # the issuer's identity closes every e-mail
 
 
 @pytest.mark.parametrize(

@@ -229,9 +229,11 @@ def test_staff_edit_the_failure_email_and_the_customer_gets_their_wording(
     invoice = _renew(django_capture_on_commit_callbacks)
     [message] = [m for m in mail.outbox if m.subject.startswith("Card refused")]
     assert message.subject == f"Card refused for {invoice.number}"
-    assert message.body.strip() == (
+    wording, signature = message.body.split("\n-- \n")
+    assert wording.strip() == (
         f"Pay here: http://{acme.info.host}/portal/cards/invoices/{invoice.pk}/pay/ (€12.00)"
     )
+    assert signature.startswith("Acme")  # who sends it, under the usual "-- " line
     owner = client_for(acme.info, acme.info.owner)
     page = owner.get("/staff/billing/settings/emails/card_charge_failed/")
     assert page.status_code == 200 and "{{ pay_url }}" in page.content.decode()

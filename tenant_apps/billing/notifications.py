@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import logging
 
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import clock
-from tenant_apps.instance.emails import email_render, link, sender_address
+from tenant_apps.instance.emails import link
 from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
 from tenant_apps.instance.money import format_money
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.models import OutgoingEmail
+from tenant_apps.mail.services import Attachment, email_deliver, email_record
 
-from . import documents
+from . import documents, ports
 from .models import InvalidInvoiceState, Invoice, Payment
 
 log = logging.getLogger(__name__)
@@ -111,23 +112,30 @@ def mail_send(
     *,
     key: str,
     context: dict,
-    identity: IssuerIdentity | None,
     recipients: list[str],
+    customer_id: int | None = None,
     attachment: tuple[str, bytes] | None = None,
-) -> EmailMessage:
-    rendered = email_render(key=key, context=context)
-    message = EmailMessage(
-        subject=rendered.subject,
-        body=rendered.body,
-        from_email=sender_address(identity),
+    attachments: list[tuple[str, bytes, str]] = (),
+    deliver: bool = True,
+) -> OutgoingEmail:
+    """Record the e-mail in the instance's outbox (From, road and HTML part are the mail
+    app's) and, unless `deliver` is False, send it now; a failed send is retried by the
+    outbox, never lost."""
+    files = [
+        Attachment(name, content=content, mimetype=mimetype)
+        for name, content, mimetype in attachments
+    ]
+    if attachment is not None:
+        files.insert(0, Attachment(attachment[0], content=attachment[1]))
+    row = email_record(
+        key=key,
+        context=context,
         to=recipients[:1],
         cc=recipients[1:],
-        reply_to=[identity.email] if identity and identity.email else None,
+        customer_id=customer_id,
+        attachments=files,
     )
-    if attachment is not None:
-        message.attach(attachment[0], attachment[1], "application/pdf")
-    message.send()
-    return message
+    return (email_deliver(email_id=row.pk) or row) if deliver else row
 
 
 def _fresh(invoice_id: int) -> Invoice:
@@ -146,8 +154,9 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
     """E-mail a newly issued invoice or credit note, with its PDF, exactly once.
 
     Returns False when it was already sent. `emailed_at` is claimed by a conditional
-    UPDATE before sending, in a transaction that a failed send rolls back: a retry after
-    a failure sends it, a retry (or a concurrent run) after a success does not.
+    UPDATE in the transaction that records the e-mail in the outbox: a retry (or a
+    concurrent run) after that commits sends nothing, and a failed send is retried by the
+    outbox (`mail`), so claiming it is never losing it.
     """
     caller_copy, invoice = invoice, _fresh(invoice.pk)
     if invoice.status == Invoice.Status.DRAFT or not invoice.number:
@@ -157,7 +166,9 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
     if invoice.status == Invoice.Status.VOID:
         log.info("Invoice %s was voided before it was e-mailed; not sending it.", invoice)
         return False
-    attachment = _pdf_attachment(invoice)  # before claiming: rendering is slow, sending is not
+    # Before claiming: rendering is slow, sending is not. The PDF, or what an app above
+    # billing attaches with or instead of it (the customer's e-invoice: `ports`).
+    attachments = ports.mail_attachments(invoice, _pdf_attachment(invoice))
     key = (
         EmailTemplate.Key.CREDIT_NOTE_ISSUED
         if invoice.kind == Invoice.Kind.CREDIT_NOTE
@@ -174,13 +185,15 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
         customer = invoice.customer
         context = mail_context(identity, customer, base_url)
         context["invoice"] = _invoice_context(invoice, base_url)
-        mail_send(
+        recorded = mail_send(
             key=key,
             context=context,
-            identity=identity,
             recipients=billing_recipients(customer),
-            attachment=attachment,
+            customer_id=customer.pk,
+            attachments=attachments,
+            deliver=False,
         )
+    email_deliver(email_id=recorded.pk)  # after the claim and the record commit together
     caller_copy.emailed_at = invoice.emailed_at = now
     return True
 
@@ -217,8 +230,8 @@ def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     mail_send(
         key=EmailTemplate.Key.PAYMENT_RECEIPT,
         context=context,
-        identity=identity,
         recipients=billing_recipients(customer),
+        customer_id=customer.pk,
     )
 
 
@@ -247,8 +260,8 @@ def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "")
     mail_send(
         key=EmailTemplate.Key.INVOICE_REMINDER,
         context=context,
-        identity=identity,
         recipients=billing_recipients(customer),
+        customer_id=customer.pk,
         attachment=_pdf_attachment(invoice),
     )
     return True

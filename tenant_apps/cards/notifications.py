@@ -21,6 +21,7 @@ from tenant_apps.instance.emails import link
 from tenant_apps.instance.models import EmailTemplate
 from tenant_apps.instance.money import format_money
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.services import email_deliver
 
 from . import ports
 from .models import AutoChargeAttempt
@@ -64,8 +65,9 @@ def auto_charge_failed_notify(*, attempt_id: int, base_url: str | None = None) -
     """Tell the customer, once, that an automatic charge failed. False when it was told
     already, or when the invoice was settled meanwhile (nothing to ask any more).
 
-    `notified_at` is claimed by a conditional UPDATE in a transaction the sending rolls
-    back when it fails: a retry after a failure sends, a retry after a success does not.
+    `notified_at` is claimed by a conditional UPDATE in the transaction that records the
+    e-mail in the outbox: a retry after that sends nothing again, and a failed send is
+    retried by the outbox (`mail`).
     """
     attempt = (
         AutoChargeAttempt.objects.select_related("invoice__customer", "card_payment")
@@ -85,11 +87,14 @@ def auto_charge_failed_notify(*, attempt_id: int, base_url: str | None = None) -
         )
         if not claimed:
             return False
-        context, identity = auto_charge_failed_context(attempt, invoice, base_url)
-        mail_send(
+        context, _identity = auto_charge_failed_context(attempt, invoice, base_url)
+        recorded = mail_send(
             key=EmailTemplate.Key.CARD_CHARGE_FAILED,
             context=context,
-            identity=identity,
             recipients=billing_recipients(invoice.customer),
+            customer_id=invoice.customer_id,
+            deliver=False,
         )
+    # Sent once the claim and the record commit; a failed send is the outbox's to retry.
+    email_deliver(email_id=recorded.pk)
     return True

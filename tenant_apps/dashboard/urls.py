@@ -2,8 +2,8 @@
 
 from django.urls import path
 
+from . import mail, team, views
 from . import supplier_payments as pay
-from . import team, views
 
 app_name = "dashboard"
 
@@ -29,8 +29,13 @@ urlpatterns = [
         name="staff_reactivate",
     ),
     path("identity/", views.IdentityView.as_view(), name="identity"),
+    path("identity/palette/", views.IdentityPaletteView.as_view(), name="identity_palette"),
     path("api-tokens/", views.ApiTokensView.as_view(), name="api_tokens"),
     path("activity/", views.ActivityView.as_view(), name="activity"),
+    path("mail/", mail.MailSettingsView.as_view(), name="mail_settings"),
+    path("mail/test/", mail.MailTestView.as_view(), name="mail_test"),
+    path("mail/log/", mail.EmailLogView.as_view(), name="mail_log"),
+    path("mail/log/<int:pk>/retry/", mail.EmailRetryView.as_view(), name="mail_retry"),
     path("supplier-bills/", views.SupplierBillsView.as_view(), name="supplier_bills"),
     path("supplier-bills/<int:pk>/", views.SupplierBillView.as_view(), name="supplier_bill"),
     path("supplier-bills/<int:pk>/pdf/", views.supplier_bill_pdf, name="supplier_bill_pdf"),

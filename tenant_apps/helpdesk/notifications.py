@@ -1,10 +1,12 @@
-"""Helpdesk e-mails, delivered from the Outbox exactly once.
+"""Helpdesk e-mails, handed from the helpdesk Outbox to the instance's mail outbox exactly once.
 
 Rows are written by the services in the transaction of the change they report. `outbox_deliver`
-claims one undelivered row at a time with `select_for_update(skip_locked=True)`, sends it and
-marks it delivered in the same transaction, so two drains running at once never send the
-same row and a drain after a crash retries only what was not marked. A failed send counts an
-attempt and keeps the row for the next drain (up to MAX_ATTEMPTS).
+claims one undelivered row at a time with `select_for_update(skip_locked=True)`, records its
+e-mails in the mail outbox (`mail.services.email_record`) and marks it delivered in the same
+transaction, so two drains running at once never hand over the same row and a drain after a
+crash retries only what was not marked; the e-mails are then sent, and a failed send is
+retried by the mail outbox (visible in the staff area's e-mail log). A row whose e-mails
+cannot even be composed counts an attempt and waits for the next drain (up to MAX_ATTEMPTS).
 
 Wording is the instance's EmailTemplate `helpdesk_<key>` if staff wrote one, else
 `templates/emails/helpdesk_<key>.txt` (first line `Subject: …`), rendered as plain
@@ -16,15 +18,15 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from tenant_apps.accounts.models import Role, User
-from tenant_apps.instance.emails import email_render, link, sender_address, sender_name
+from tenant_apps.instance.emails import email_render, link, sender_name
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.services import email_deliver, email_record
 
 from .models import Message, Outbox, Ticket
 from .rich_text import html_to_text
@@ -42,10 +44,6 @@ def _render(key: str, context: dict) -> tuple[str, str]:
 
 def _instance_name() -> str:
     return sender_name(issuer_identity_get()) or settings.UPLINE_OPERATOR_NAME
-
-
-def _from_address() -> str:
-    return sender_address(issuer_identity_get(), fallback_name=_instance_name())
 
 
 def _customer_address(ticket: Ticket) -> list[str]:
@@ -101,7 +99,8 @@ def _context(ticket: Ticket, message: Message | None, base_url: str, *, staff: b
     }
 
 
-def _compose(row: Outbox, base_url: str) -> list[EmailMessage]:
+def _compose(row: Outbox, base_url: str) -> list[dict]:
+    """The e-mails a row asks for, as keyword arguments of `mail.services.email_record`."""
     payload = row.payload or {}
     ticket = (
         Ticket.objects.select_related("customer", "requester", "assignee", "department")
@@ -137,7 +136,13 @@ def _compose(row: Outbox, base_url: str) -> list[EmailMessage]:
         return []
     subject, body = _render(key, context)
     return [
-        EmailMessage(subject=subject, body=body, from_email=_from_address(), to=[address])
+        {
+            "to": [address],
+            "key": f"helpdesk_{key}",
+            "subject": subject,
+            "body": body,
+            "customer_id": ticket.customer_id,
+        }
         for address in dict.fromkeys(recipients)
     ]
 
@@ -147,6 +152,7 @@ def outbox_deliver(*, limit: int = 200, base_url: str = "") -> int:
     delivered = 0
     tried: list[int] = []
     for _ in range(limit):
+        recorded = []
         with transaction.atomic():
             row = (
                 Outbox.objects.select_for_update(skip_locked=True)
@@ -159,8 +165,8 @@ def outbox_deliver(*, limit: int = 200, base_url: str = "") -> int:
                 break
             tried.append(row.pk)
             try:
-                for email in _compose(row, base_url):
-                    email.send()
+                with transaction.atomic():  # all of the row's e-mails, or none
+                    recorded = [email_record(**email) for email in _compose(row, base_url)]
             except Exception as exc:  # keep the row for the next drain, count the attempt
                 log.warning("Helpdesk notification %s failed: %s", row.pk, exc)
                 row.attempts += 1
@@ -172,4 +178,6 @@ def outbox_deliver(*, limit: int = 200, base_url: str = "") -> int:
             row.last_error = ""
             row.save(update_fields=["attempts", "delivered_at", "last_error"])
             delivered += 1
+        for email in recorded:  # handed over and committed: send them now
+            email_deliver(email_id=email.pk)
     return delivered

@@ -31,6 +31,7 @@ from django.template.base import (
     Variable,
     VariableDoesNotExist,
 )
+from django.utils.translation import gettext as _
 
 MAX_OUTPUT_CHARACTERS = 50_000
 MAX_SOURCE_CHARACTERS = 20_000
@@ -131,7 +132,10 @@ class _LoopBudget(Node):
         spent = context.render_context.get(key, 0) + 1
         context.render_context[key] = spent
         if spent > MAX_LOOP_ITERATIONS:
-            raise TemplateTooLarge(f"The loops ran more than {MAX_LOOP_ITERATIONS} times.")
+            raise TemplateTooLarge(
+                _("The loops ran more than %(MAX_LOOP_ITERATIONS)s times.")
+                % {"MAX_LOOP_ITERATIONS": MAX_LOOP_ITERATIONS}
+            )
         return ""
 
 
@@ -171,21 +175,27 @@ def compile_template(source: str) -> Template:
 def template_problem(source: str) -> str | None:
     """Why staff-written text cannot be saved as e-mail wording, as a sentence, or None."""
     if len(source) > MAX_SOURCE_CHARACTERS:
-        return f"Keep the text under {MAX_SOURCE_CHARACTERS:,} characters."
+        return _("Keep the text under %(MAX_SOURCE_CHARACTERS)s characters.") % {
+            "MAX_SOURCE_CHARACTERS": format(MAX_SOURCE_CHARACTERS, ",")
+        }
     try:
         compile_template(source)
     except TemplateSyntaxError as exc:
-        return (
-            f"This is not valid template syntax for an e-mail: {exc}. Allowed tags: "
-            f"{', '.join(ALLOWED_TAGS)}; allowed filters: {', '.join(ALLOWED_FILTERS)}."
-        )
+        return _(
+            "This is not valid template syntax for an e-mail: %(exc)s. Allowed tags: "
+            "%(ALLOWED_TAGS)s; allowed filters: %(ALLOWED_FILTERS)s."
+        ) % {
+            "exc": exc,
+            "ALLOWED_TAGS": ", ".join(ALLOWED_TAGS),
+            "ALLOWED_FILTERS": ", ".join(ALLOWED_FILTERS),
+        }
     try:
         # Without data: catches what the text itself does (loops and sizes over the limits).
         render_template(source, {})
     except TemplateTooLarge as exc:
-        return f"This cannot be used in an e-mail: {exc}"
+        return _("This cannot be used in an e-mail: %(problem)s") % {"problem": exc}
     except Exception as exc:  # noqa: BLE001 - any other failure is the text's, say so
-        return f"This cannot be used in an e-mail: {exc}"
+        return _("This cannot be used in an e-mail: %(problem)s") % {"problem": exc}
     return None
 
 
@@ -195,7 +205,8 @@ def render_template(source: str, context: dict) -> str:
     text = compile_template(source).render(Context(context, autoescape=False))
     if len(text) > MAX_OUTPUT_CHARACTERS:
         raise TemplateTooLarge(
-            f"The e-mail is longer than {MAX_OUTPUT_CHARACTERS:,} characters once filled in."
+            _("The e-mail is longer than %(MAX_OUTPUT_CHARACTERS)s characters once filled in.")
+            % {"MAX_OUTPUT_CHARACTERS": format(MAX_OUTPUT_CHARACTERS, ",")}
         )
     return text
 

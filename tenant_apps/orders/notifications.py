@@ -30,6 +30,6 @@ def service_suspended_notify(*, service: Service, base_url: str = "") -> None:
     mail_send(
         key=EmailTemplate.Key.SERVICE_SUSPENDED,
         context=context,
-        identity=identity,
         recipients=billing_recipients(customer),
+        customer_id=customer.pk,
     )
