@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.forms import ModelForm
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
 from django.views.generic import FormView, TemplateView
 from rest_framework.authtoken.models import Token
 
@@ -17,12 +23,16 @@ from tenant_apps.accounts.permissions import StaffRequiredMixin
 from tenant_apps.accounts.services import api_token_revoke, api_token_rotate
 from tenant_apps.billing.issuer import issuer_missing_sentence
 from tenant_apps.instance import ports
+from tenant_apps.instance.brand_images import logo_prepare
+from tenant_apps.instance.branding import branding_for_request, contrast_ratio, palette_for
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.instance.services import issuer_identity_set
 
 from .activity import ActivityPageMixin
 from .first_steps import first_steps
+
+BRAND_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @login_required
@@ -59,6 +69,27 @@ class DashboardView(StaffRequiredMixin, TemplateView):
         return context
 
 
+class _CurrentLogo:
+    """The stored logo as the file input shows it: linked at the address pages load it
+    from (uploads are not served from a media folder)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # One address per stored file, so a browser never shows a replaced logo here.
+        self.url = f"/brand/logo/?file={quote(str(self))}"
+
+    def __str__(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+class LogoInput(forms.ClearableFileInput):
+    def is_initial(self, value) -> bool:
+        return bool(value and getattr(value, "name", ""))
+
+    def format_value(self, value):
+        return _CurrentLogo(value.name) if self.is_initial(value) else None
+
+
 class IdentityForm(ModelForm):
     class Meta:
         model = IssuerIdentity
@@ -81,10 +112,38 @@ class IdentityForm(ModelForm):
             "brand_color",
             "logo",
         ]
-        widgets = {"brand_color": forms.TextInput(attrs={"type": "color"})}
-
-    LOGO_MAX_BYTES = 1024 * 1024
-    LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
+        widgets = {
+            "brand_color": forms.TextInput(attrs={"type": "color"}),
+            "logo": LogoInput(attrs={"accept": "image/png,image/jpeg"}),
+        }
+        labels = {
+            "legal_name": gettext_lazy("Legal name"),
+            "trading_name": gettext_lazy("Trading name"),
+            "address_line1": gettext_lazy("Address line1"),
+            "address_line2": gettext_lazy("Address line2"),
+            "postal_code": gettext_lazy("Postal code"),
+            "city": gettext_lazy("City"),
+            "country": gettext_lazy("Country"),
+            "registration_number": gettext_lazy("Registration number"),
+            "email": gettext_lazy("Email"),
+            "phone": gettext_lazy("Phone"),
+            "currency": gettext_lazy("Currency"),
+            "time_zone": gettext_lazy("Time zone"),
+            "bank_details": gettext_lazy("Bank details"),
+            "invoice_footer": gettext_lazy("Invoice footer"),
+            "brand_color": gettext_lazy("Brand color"),
+            "logo": gettext_lazy("Logo"),
+        }
+        help_texts = {
+            "brand_color": gettext_lazy(
+                "The accent of every page, invoice and e-mail of this instance: "
+                "buttons, links, the menu. Text on it is chosen to stay readable."
+            ),
+            "logo": gettext_lazy(
+                "PNG or JPEG, up to 1 MB, 16 to 4000 pixels a side. Pages show it about "
+                "30 pixels high, and browsers as the tab icon. SVG is not accepted."
+            ),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,13 +157,8 @@ class IdentityForm(ModelForm):
         logo = self.cleaned_data.get("logo")
         if not logo or not hasattr(logo, "size") or getattr(logo, "_committed", False):
             return logo  # unchanged or cleared
-        if logo.size > self.LOGO_MAX_BYTES:
-            raise forms.ValidationError("The logo must be 1 MB or smaller.")
-        head = logo.read(8)
-        logo.seek(0)
-        if not any(head.startswith(magic) for magic in self.LOGO_TYPES):
-            raise forms.ValidationError("Upload the logo as a PNG or JPEG image.")
-        return logo
+        # Type, size and dimensions checked, then re-encoded (brand_images says why).
+        return logo_prepare(logo)
 
 
 class IdentityView(StaffRequiredMixin, FormView):
@@ -114,6 +168,11 @@ class IdentityView(StaffRequiredMixin, FormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["issuer_missing"] = issuer_missing_sentence()
+        palette = branding_for_request(self.request).palette
+        context["preview_contrast"] = {
+            "on_accent": contrast_ratio(palette.on_accent, palette.accent),
+            "links": contrast_ratio(palette.accent_text, "#ffffff"),
+        }
         return context
 
     def get_form_kwargs(self):
@@ -124,15 +183,35 @@ class IdentityView(StaffRequiredMixin, FormView):
     def form_valid(self, form):
         if not self.request.user.can_manage_instance:
             messages.error(
-                self.request, "Only the owner or an administrator can change the identity."
+                self.request, _("Only the owner or an administrator can change the identity.")
             )
             return redirect("dashboard:identity")
         data = dict(form.cleaned_data)
         if data.get("logo") is None:
             data.pop("logo", None)  # no new file: keep the current logo
+        elif data["logo"] is False:
+            data["logo"] = ""  # "Clear" ticked: no logo (pages show the monogram)
         issuer_identity_set(legal_name=data.pop("legal_name"), actor=self.request.user, **data)
-        messages.success(self.request, "Issuer identity saved. New invoices will carry it.")
+        messages.success(self.request, _("Issuer identity saved. New invoices will carry it."))
         return redirect("dashboard:identity")
+
+
+class IdentityPaletteView(StaffRequiredMixin, View):
+    """The palette a brand colour gives (the identity screen's live preview): the same
+    derivation /brand.css applies, with the contrast of each pair."""
+
+    def get(self, request):
+        color = request.GET.get("color", "")
+        if not BRAND_COLOR.match(color):
+            return JsonResponse({"detail": _("Give a colour like #4f46e5.")}, status=400)
+        palette = palette_for(color)
+        return JsonResponse(
+            {
+                **palette.as_dict(),
+                "contrast_on_accent": round(contrast_ratio(palette.on_accent, palette.accent), 2),
+                "contrast_of_links": round(contrast_ratio(palette.accent_text, "#ffffff"), 2),
+            }
+        )
 
 
 class ApiTokensView(StaffRequiredMixin, TemplateView):
@@ -146,11 +225,11 @@ class ApiTokensView(StaffRequiredMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         if request.POST.get("action") == "revoke":
             api_token_revoke(user=request.user)
-            messages.success(request, "Your API token was revoked.")
+            messages.success(request, _("Your API token was revoked."))
         else:
             api_token_rotate(user=request.user)
             messages.success(
-                request, "A new API token was created; the previous one no longer works."
+                request, _("A new API token was created; the previous one no longer works.")
             )
         return redirect("dashboard:api_tokens")
 
