@@ -43,6 +43,12 @@ PLACEHOLDER = "__upline_schema__"
 # Advisory-lock keys serialising template rebuilds and pool refills across processes.
 TEMPLATE_LOCK_KEY = 0x55504C494E45
 POOL_LOCK_KEY = 0x55504C494E46
+# A PostgreSQL backend keeps a relation-cache entry for every table, index and sequence it
+# created until it disconnects, and ends every transaction that created more than 32
+# relations by scanning that whole cache. A connection that builds schemas all day (a
+# Celery worker refilling the pool, a script creating instances) would get slower and
+# bigger with each one, so it is closed, after its transaction, once it has built this many.
+SCHEMA_BUILDS_PER_CONNECTION = 20
 
 
 class ProvisioningError(Exception):
@@ -184,6 +190,21 @@ def sequence_values(schema_name: str) -> dict[str, int]:
         return {name: int(value) for name, value in cursor.fetchall()}
 
 
+def _schema_built() -> None:
+    connection.upline_schemas_built = getattr(connection, "upline_schemas_built", 0) + 1
+
+
+def _connection_worn() -> bool:
+    return getattr(connection, "upline_schemas_built", 0) >= SCHEMA_BUILDS_PER_CONNECTION
+
+
+def recycle_worn_connection() -> None:
+    """Close the connection if it built enough schemas (see SCHEMA_BUILDS_PER_CONNECTION)."""
+    if _connection_worn() and not connection.in_atomic_block:
+        connection.close()
+        connection.upline_schemas_built = 0
+
+
 def replay(
     schema_name: str,
     *,
@@ -210,6 +231,7 @@ def replay(
     # The replayed SQL ran on psycopg's cursor: make sure django-tenants re-issues its
     # SET search_path before the next ORM query instead of trusting its cached value.
     connection.search_path_set_schemas = None
+    _schema_built()
 
 
 def schema_drop(schema_name: str) -> None:
@@ -340,19 +362,58 @@ def pool_refill(target: int | None = None) -> int:
     the same shortfall and overfill the pool, so only one runs; the others return 0.
     """
     target = settings.UPLINE_POOL_SIZE if target is None else target
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [POOL_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            return 0
+    if getattr(connection, "transaction_pooling", False):
+        return _pool_refill_in_one_transaction(target)
+    if not _advisory_try_lock(POOL_LOCK_KEY):
+        return 0
+    locked = True
     try:
+        pool_discard_stale()
+        missing = max(target - PoolSchema.objects.filter(version=migration_version()).count(), 0)
+        for built in range(1, missing + 1):
+            pool_schema_build()
+            if _connection_worn() and built < missing:
+                # A fresh connection for the rest; the lock is the connection's, so let it go
+                # first and stop if another refill took it meanwhile.
+                _advisory_unlock(POOL_LOCK_KEY)
+                locked = False
+                recycle_worn_connection()
+                if not _advisory_try_lock(POOL_LOCK_KEY):
+                    return built
+                locked = True
+        return missing
+    finally:
+        if locked:
+            _advisory_unlock(POOL_LOCK_KEY)
+        recycle_worn_connection()
+
+
+def _pool_refill_in_one_transaction(target: int) -> int:
+    """Behind PgBouncer in transaction pooling a session lock may be taken on one server
+    connection and released on another, so the refill holds a transaction-level lock and
+    commits its schemas together."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [POOL_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return 0
         pool_discard_stale()
         missing = max(target - PoolSchema.objects.filter(version=migration_version()).count(), 0)
         for _ in range(missing):
             pool_schema_build()
-        return missing
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [POOL_LOCK_KEY])
+    recycle_worn_connection()
+    return missing
+
+
+def _advisory_try_lock(key: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])
+
+
+def _advisory_unlock(key: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _pool_claim(version: str) -> str | None:
@@ -407,6 +468,7 @@ def instance_schema_create(schema_name: str, *, method: str = "auto") -> SchemaB
                 data=snapshot.data,
                 sequences=snapshot.sequences,
             )
+            transaction.on_commit(recycle_worn_connection)
             used = "template"
     elapsed = int((time.perf_counter() - started) * 1000)
     return SchemaBuild(schema_name=schema_name, method=used, milliseconds=elapsed)

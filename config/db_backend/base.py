@@ -11,6 +11,15 @@ once PostgreSQL has executed it, so a cursor that is opened and never used canno
 the connection believing it is in a schema it is not in. Anything this path does not
 cover (server-side cursors, executemany, COPY, composed SQL) sends the SET first, exactly
 as django-tenants does.
+
+Behind PgBouncer in transaction pooling (`PGBOUNCER_TRANSACTION_POOLING` in the database
+settings, from UPLINE_PGBOUNCER_TRANSACTION_POOLING) consecutive transactions of one
+connection may run on different server connections, so "the path is already set" cannot be
+remembered past a transaction. The schema then travels inside every transaction as
+`SET LOCAL search_path`, which PostgreSQL forgets at the transaction's end (nothing leaks to
+the next client of that server connection): with every statement in autocommit (the
+statement and its SET form one implicit transaction), once per explicit transaction
+otherwise. Off (the default), nothing of this runs.
 """
 
 from __future__ import annotations
@@ -29,6 +38,13 @@ _COMBINABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECA
 # transaction. The rollback also undoes a SET sent since the savepoint; django-tenants then
 # forgets the applied path, and the SET goes with the next query.
 _ROLLBACK = re.compile(r"\s*ROLLBACK\b", re.IGNORECASE)
+# Statements PostgreSQL refuses inside a transaction block: never combined, even behind
+# PgBouncer (they do not depend on the search path in this project).
+_OUTSIDE_TRANSACTION = re.compile(
+    r"\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+DATABASE"
+    r"|CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY)\b",
+    re.IGNORECASE,
+)
 
 DatabaseError = tenants_base.DatabaseError
 IntegrityError = tenants_base.IntegrityError
@@ -49,7 +65,7 @@ class DeferredSearchPathCursor(DjangoCursor):
         pending = self.owner._pending_search_path if self.owner is not None else None
         if not pending or (isinstance(query, str) and _ROLLBACK.match(query)):
             return super().execute(query, params, **kwargs)
-        if not isinstance(query, str) or kwargs.get("prepare") or not _COMBINABLE.match(query):
+        if not isinstance(query, str) or kwargs.get("prepare") or not self._combinable(query):
             self._flush_pending_alone()
             return super().execute(query, params, **kwargs)
         statement, paths = pending
@@ -58,7 +74,19 @@ class DeferredSearchPathCursor(DjangoCursor):
         self.owner._search_path_applied(paths)
         return self
 
+    def _combinable(self, query: str) -> bool:
+        if _COMBINABLE.match(query):
+            return True
+        # Behind PgBouncer a SET sent alone in autocommit may reach another server
+        # connection than the statement after it: DDL travels with its SET too.
+        return self.owner.transaction_pooling and not _OUTSIDE_TRANSACTION.match(query)
+
     def executemany(self, query, params_seq, **kwargs):
+        if self.owner is not None and self.owner.transaction_pooling and self.connection.autocommit:
+            # One transaction for the SET and every statement: one server connection.
+            with self.connection.transaction():
+                self._flush_pending_alone()
+                return super().executemany(query, params_seq, **kwargs)
         self._flush_pending_alone()
         return super().executemany(query, params_seq, **kwargs)
 
@@ -75,6 +103,8 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         self._pending_search_path: tuple[str, list[str]] | None = None
         super().__init__(*args, **kwargs)
+        # Behind PgBouncer in transaction pooling: the schema is set inside each transaction.
+        self.transaction_pooling = bool(self.settings_dict.get("PGBOUNCER_TRANSACTION_POOLING"))
 
     def get_connection_params(self):
         params = super().get_connection_params()
@@ -93,6 +123,11 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         super().close()
 
     def _search_path_applied(self, paths: list[str]) -> None:
+        if self.transaction_pooling and self.get_autocommit():
+            # That SET LOCAL ended with its statement's implicit transaction: the next
+            # statement carries it again.
+            self.search_path_set_schemas = None
+            return
         self.search_path_set_schemas = paths
         self._pending_search_path = None
 
@@ -108,5 +143,33 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if get_limit_set_calls() and self.search_path_set_schemas == paths:
             self._pending_search_path = None
             return
-        statement = "SET search_path = " + ",".join(quote_schema_name(p) for p in paths)
+        self._arm_search_path(paths)
+
+    def _arm_search_path(self, paths: list[str]) -> None:
+        verb = "SET LOCAL" if self.transaction_pooling else "SET"
+        statement = f"{verb} search_path = " + ",".join(quote_schema_name(p) for p in paths)
         self._pending_search_path = (statement, paths)
+
+    def _transaction_ended(self) -> None:
+        # The SET LOCAL went with the transaction; the next one may be on another server.
+        self.search_path_set_schemas = None
+        if self.schema_name:
+            self._arm_search_path(self._get_cursor_search_paths())
+
+    def _commit(self):
+        result = super()._commit()
+        if self.transaction_pooling:
+            self._transaction_ended()
+        return result
+
+    def _rollback(self):
+        result = super()._rollback()
+        if self.transaction_pooling:
+            self._transaction_ended()
+        return result
+
+    def savepoint_rollback(self, sid):
+        super().savepoint_rollback(sid)
+        if self.transaction_pooling and self.schema_name:
+            # A SET LOCAL sent after the savepoint is undone with it: send it again.
+            self._arm_search_path(self._get_cursor_search_paths())
