@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
+from django.template import loader
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -41,3 +42,11 @@ def page_not_found(request, exception=None):
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return html_page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: the page, named for the instance the routing chose. Read from the route
+    only (no query, no context processor): the database may be what failed."""
+    tenant = getattr(request, "tenant", None)
+    html = loader.get_template("500.html").render({"instance": tenant})
+    return HttpResponseServerError(html)

@@ -1,6 +1,8 @@
 /*
  * Upline: tiny progressive enhancements, no dependencies, loaded with `defer`.
- *  - <form data-confirm="Really?">     asks confirm() before submitting
+ *  - <form data-confirm="Really?">     asks in an accessible <dialog> before submitting
+ *  - [data-nav-toggle]                 the menu button that opens the navigation on phones
+ *  - .table-scroll                     focusable (keyboard-scrollable) while it overflows
  *  - <button data-busy="Working…">     disabled + relabelled while its form submits
  *  - .alert-success                    fades out after 6 s (unless [data-persist])
  *  - .alert [data-dismiss]             close button removes its alert
@@ -49,16 +51,146 @@
     }
 
     var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
+    if (question && form.getAttribute("data-confirmed") !== "true") {
       event.preventDefault();
+      askToConfirm(form, event.submitter || null, question);
       return;
     }
+    form.removeAttribute("data-confirmed");
 
     var buttons = busyButtons(form);
     if (buttons.length) {
       form.setAttribute("data-submitting", "true");
       buttons.forEach(setBusy);
     }
+  });
+
+  /* Confirmation: one modal <dialog> (built here, so no page carries markup for it) with
+     the question as its name and two buttons; Escape or "Cancel" keeps the form unsent,
+     the confirming button (labelled like the button that was pressed) sends it with that
+     button's name and value. Focus starts on Cancel and returns to the pressed button. */
+  var confirmDialog = null;
+
+  function buildConfirmDialog() {
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-question");
+    var form = document.createElement("form");
+    form.method = "dialog";
+    var question = document.createElement("p");
+    question.id = "confirm-dialog-question";
+    question.className = "confirm-dialog-question";
+    var actions = document.createElement("div");
+    actions.className = "confirm-dialog-actions";
+    var cancel = document.createElement("button");
+    cancel.type = "submit";
+    cancel.value = "cancel";
+    cancel.className = "btn";
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("data-cancel", "");
+    var ok = document.createElement("button");
+    ok.type = "submit";
+    ok.value = "confirm";
+    ok.className = "btn btn-primary";
+    ok.setAttribute("data-confirm-ok", "");
+    actions.appendChild(cancel);
+    actions.appendChild(ok);
+    form.appendChild(question);
+    form.appendChild(actions);
+    dialog.appendChild(form);
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  function askToConfirm(form, submitter, question) {
+    if (typeof HTMLDialogElement !== "function") {
+      // A browser without <dialog>: the plain question is still better than no question.
+      if (window.confirm(question)) sendConfirmed(form, submitter);
+      return;
+    }
+    confirmDialog = confirmDialog || buildConfirmDialog();
+    var dialog = confirmDialog;
+    var ok = dialog.querySelector("[data-confirm-ok]");
+    var label = submitter ? (submitter.textContent || submitter.value || "").trim() : "";
+    dialog.querySelector(".confirm-dialog-question").textContent = question;
+    ok.textContent = label || "Confirm";
+    var danger = submitter && submitter.classList.contains("btn-danger");
+    ok.className = "btn " + (danger ? "btn-danger" : "btn-primary");
+    dialog.returnValue = "";
+    dialog.onclose = function () {
+      dialog.onclose = null;
+      if (dialog.returnValue === "confirm") {
+        sendConfirmed(form, submitter);
+      } else if (submitter && document.contains(submitter)) {
+        submitter.focus();
+      }
+    };
+    dialog.showModal();
+    dialog.querySelector("[data-cancel]").focus();
+  }
+
+  function sendConfirmed(form, submitter) {
+    form.setAttribute("data-confirmed", "true");
+    if (typeof form.requestSubmit === "function") {
+      form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+    } else {
+      form.submit();
+    }
+    // A submission the browser refused (a required field left empty) asks again next time.
+    form.removeAttribute("data-confirmed");
+  }
+
+  /* Phones: the sidebar folds away behind a menu button (only where this script runs;
+     without it the navigation stays a scrollable row). Escape closes it again. */
+  function navToggles() {
+    return document.querySelectorAll("[data-nav-toggle]");
+  }
+
+  function setNavOpen(button, open) {
+    var nav = document.getElementById(button.getAttribute("aria-controls"));
+    if (!nav) return;
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    nav.classList.toggle("is-open", open);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-nav-toggle]");
+    if (!button) return;
+    setNavOpen(button, button.getAttribute("aria-expanded") !== "true");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    Array.prototype.forEach.call(navToggles(), function (button) {
+      if (button.getAttribute("aria-expanded") !== "true") return;
+      setNavOpen(button, false);
+      button.focus();
+    });
+  });
+
+  /* A table wider than its box scrolls inside it; keyboard users reach the scroll with
+     Tab (and arrow keys) only while there is something to scroll. */
+  function markScrollAreas() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-scroll"), function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        if (!box.hasAttribute("aria-label")) {
+          var table = box.querySelector("table");
+          var name = table && (table.getAttribute("aria-label") || (table.caption && table.caption.textContent));
+          box.setAttribute("aria-label", (name || "Table") + " (scrolls sideways)");
+        }
+        box.setAttribute("role", "region");
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+      }
+    });
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(markScrollAreas, 100);
   });
 
   // Coming back with the browser's back button restores a page from the
@@ -156,7 +288,10 @@
     var on = internal.checked;
     form.classList.toggle("is-internal", on);
     submit.textContent = on ? "Add internal note" : "Send reply";
-    hint.textContent = on ? "Only staff of this instance see internal notes." : "The customer gets this by e-mail and in their portal.";
+    // The page says who a reply reaches (the customer, or a reseller's staff upstream).
+    hint.textContent = on
+      ? "Only staff of this instance see internal notes."
+      : hint.getAttribute("data-reply-hint") || hint.textContent;
   }
 
   document.addEventListener("change", function (event) {
@@ -189,6 +324,11 @@
       if (form.querySelector("input[type=checkbox][data-plans]")) refreshAddons(form);
     });
     syncReplyForm();
+    if (navToggles().length) document.documentElement.classList.add("has-nav-toggle");
+    Array.prototype.forEach.call(navToggles(), function (button) {
+      button.hidden = false;
+    });
+    markScrollAreas();
   }
 
   if (document.readyState === "loading") {

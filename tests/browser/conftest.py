@@ -100,33 +100,36 @@ def page(browser):
     context.close()
 
 
-def _trail_marks() -> dict[str, int]:
+def _trail_marks() -> dict[tuple[str, str], int]:
     from django.db.models import Max
     from django_tenants.utils import schema_context
 
     from tenant_apps.instance.models import AuditEvent
+    from tenant_apps.mail.models import OutgoingEmail
 
     marks = {}
     for schema in ("public", "r_acme", "r_bluebird"):
         with schema_context(schema):
-            marks[schema] = AuditEvent.objects.aggregate(top=Max("id"))["top"] or 0
+            for model in (AuditEvent, OutgoingEmail):
+                top = model.objects.aggregate(top=Max("id"))["top"] or 0
+                marks[(schema, model._meta.label)] = top
     return marks
 
 
-def _trail_trim(marks: dict[str, int]) -> None:
+def _trail_trim(marks: dict[tuple[str, str], int]) -> None:
+    from django.apps import apps
     from django_tenants.utils import schema_context
 
-    from tenant_apps.instance.models import AuditEvent
-
-    for schema, top in marks.items():
+    for (schema, label), top in marks.items():
         with schema_context(schema):
-            AuditEvent.objects.filter(id__gt=top).delete()
+            apps.get_model(label).objects.filter(id__gt=top).delete()
 
 
 @pytest.fixture(autouse=True)
 def _audit_trail_left_as_found(db):
-    """The server commits what the browser does (sign-ins, escalations…) to the audit trail;
-    later tests count events, so each browser test removes the rows it added."""
+    """The server commits what the browser does (sign-ins, escalations…) to the audit trail
+    and the mail outbox; later tests count both, so each browser test removes the rows it
+    added."""
     marks = in_own_connection(_trail_marks)
     yield
     in_own_connection(_trail_trim, marks)
