@@ -1,17 +1,23 @@
 """The issuer identity screen: brand colour and logo, stored per instance and printed on PDFs."""
 
-import base64
+import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
+from PIL import Image
 
 from tenant_apps.instance.models import IssuerIdentity
 from tests.conftest import client_for
 
-# A 1×1 transparent PNG.
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-)
+
+def _png(side: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (side, side), (15, 118, 110, 255)).save(out, format="PNG")
+    return out.getvalue()
+
+
+# A 32×32 logo (the smallest a logo may be is 16 pixels a side: tests/test_branding.py).
+PNG = _png(32)
 BASE = {
     "legal_name": "Acme Hosting SARL",
     "currency": "EUR",

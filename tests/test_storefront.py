@@ -100,7 +100,9 @@ def test_the_shop_wears_the_instance_name_and_colour_not_uplines(instance_a, acm
         issuer_identity_set(legal_name="Acme Ltd", trading_name="Acme Web", brand_color="#ff6600")
     html = _visitor(instance_a).get("/shop/").content.decode()
     assert "Acme Web" in html
-    assert "--accent: #ff6600" in html
+    # The colour comes with the instance's brand stylesheet (tenant_apps/instance/branding).
+    assert 'href="/brand.css?v=' in html
+    assert "--accent: #ff6600" in _visitor(instance_a).get("/brand.css").content.decode()
     assert "Upline" not in html
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -61,17 +63,17 @@ class InboxKeyAuthentication(BaseAuthentication):
         if not header or header[0].lower() != KEYWORD:
             return None
         if len(header) != 2:
-            raise AuthenticationFailed("Send the inbox key as “Authorization: Bearer <key>”.")
+            raise AuthenticationFailed(_("Send the inbox key as “Authorization: Bearer <key>”."))
         try:
             raw_key = header[1].decode()
         except UnicodeDecodeError as exc:
-            raise AuthenticationFailed("This inbox key is not valid.") from exc
+            raise AuthenticationFailed(_("This inbox key is not valid.")) from exc
         try:
             reseller = inbox.inbox_authenticate(raw_key)
         except ResellerInactive as exc:
             raise PermissionDenied(str(exc)) from exc
         if reseller is None:
-            raise AuthenticationFailed("This inbox key is unknown or was revoked.")
+            raise AuthenticationFailed(_("This inbox key is unknown or was revoked."))
         return InboxClient(reseller, key_prefix=raw_key[: inbox.KEY_PREFIX_LENGTH]), raw_key
 
     def authenticate_header(self, request) -> str:
@@ -109,7 +111,8 @@ class InboxEscalationSerializer(serializers.ModelSerializer):
     operator_ticket = serializers.IntegerField(source="operator_ticket_id")
     # A plain string in the schema: a “status” enum component would clash with other apps'.
     status = serializers.CharField(
-        read_only=True, help_text="“open”, or “closed” once the operator closed its ticket"
+        read_only=True,
+        help_text=gettext_lazy("“open”, or “closed” once the operator closed its ticket"),
     )
 
     class Meta:
@@ -133,15 +136,19 @@ class InboxOperatorReplySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     author = serializers.CharField()
-    body = serializers.CharField(help_text="Sanitised HTML")
+    body = serializers.CharField(help_text=gettext_lazy("Sanitised HTML"))
 
 
 class InboxEscalationDetailSerializer(InboxEscalationSerializer):
     ticket_status = serializers.CharField(
-        help_text="Status of the operator's ticket (open, awaiting_staff, awaiting_customer, "
-        "on_hold, closed)"
+        help_text=gettext_lazy(
+            "Status of the operator's ticket (open, awaiting_staff, awaiting_customer, "
+            "on_hold, closed)"
+        )
     )
-    updates = InboxOperatorReplySerializer(many=True, help_text="The operator's staff replies")
+    updates = InboxOperatorReplySerializer(
+        many=True, help_text=gettext_lazy("The operator's staff replies")
+    )
 
     class Meta(InboxEscalationSerializer.Meta):
         fields = [*InboxEscalationSerializer.Meta.fields, "ticket_status", "updates"]
@@ -150,16 +157,19 @@ class InboxEscalationDetailSerializer(InboxEscalationSerializer):
 
 class InboxEscalationOpenSerializer(serializers.Serializer):
     external_ref = serializers.CharField(
-        max_length=100, help_text="Your ticket's reference, unique among your escalations"
+        max_length=100,
+        help_text=gettext_lazy("Your ticket's reference, unique among your escalations"),
     )
     subject = serializers.CharField(max_length=180)
-    body = serializers.CharField(help_text="Plain text; it is shown escaped")
+    body = serializers.CharField(help_text=gettext_lazy("Plain text; it is shown escaped"))
     customer_label = serializers.CharField(
         max_length=200,
         required=False,
         default="",
         allow_blank=True,
-        help_text="How you name the customer, if you choose to (e.g. your client number)",
+        help_text=gettext_lazy(
+            "How you name the customer, if you choose to (e.g. your client number)"
+        ),
     )
 
 
@@ -202,7 +212,7 @@ def _since(value: str | None) -> datetime.datetime | None:
             return parsed.astimezone(datetime.UTC)
         except OverflowError:  # e.g. year 1 at +01:00 is before year 1 in UTC
             pass
-    raise APIValidationError({"since": ["Give an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."]})
+    raise APIValidationError({"since": [_("Give an ISO 8601 time, e.g. 2026-01-31T12:00:00Z.")]})
 
 
 class EscalationViewSet(viewsets.GenericViewSet):
@@ -226,7 +236,7 @@ class EscalationViewSet(viewsets.GenericViewSet):
         try:
             return inbox.get_external_escalation_for(self.reseller, self.kwargs["pk"])
         except ExternalEscalation.DoesNotExist as exc:
-            raise NotFound("No such escalation.") from exc
+            raise NotFound(_("No such escalation.")) from exc
 
     def _detail(self, escalation: ExternalEscalation, since=None, code=status.HTTP_200_OK):
         ticket_status, replies = inbox.external_escalation_updates(

@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
@@ -47,9 +49,11 @@ KEY_PREFIX_LENGTH = 8
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 
-INBOX_KEY_CREATED = event_type("reseller.inbox_key_created", "Inbox API key created")
-INBOX_KEY_REVOKED = event_type("reseller.inbox_key_revoked", "Inbox API key revoked")
-CALLBACK_ENDPOINT_SET = event_type("reseller.callback_endpoint_set", "Callback address set")
+INBOX_KEY_CREATED = event_type("reseller.inbox_key_created", gettext_noop("Inbox API key created"))
+INBOX_KEY_REVOKED = event_type("reseller.inbox_key_revoked", gettext_noop("Inbox API key revoked"))
+CALLBACK_ENDPOINT_SET = event_type(
+    "reseller.callback_endpoint_set", gettext_noop("Callback address set")
+)
 
 
 class DuplicateExternalRef(DomainError):
@@ -107,7 +111,7 @@ def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor=None) -> in
     """Revoke the reseller's live keys starting with `key_prefix`; returns how many."""
     key_prefix = key_prefix.strip()
     if len(key_prefix) < 4:
-        raise ValidationError({"key_prefix": "Give at least the first 4 characters of the key."})
+        raise ValidationError({"key_prefix": _("Give at least the first 4 characters of the key.")})
     with _public(), transaction.atomic():
         revoked = InboxToken.objects.filter(
             reseller=reseller,
@@ -116,7 +120,10 @@ def inbox_token_revoke(*, reseller: Reseller, key_prefix: str, actor=None) -> in
         ).update(revoked_at=timezone.now())
         if not revoked:
             raise ValidationError(
-                {"key_prefix": f"{reseller.name} has no live key starting with “{key_prefix}”."}
+                {
+                    "key_prefix": _("%(name)s has no live key starting with “%(key_prefix)s”.")
+                    % {"name": reseller.name, "key_prefix": key_prefix}
+                }
             )
         _audit(reseller, INBOX_KEY_REVOKED, actor, key_prefix=key_prefix, count=revoked)
     return revoked
@@ -154,9 +161,9 @@ def inbox_authenticate(raw_key: str) -> Reseller | None:
 def _clean_ref(external_ref: str) -> str:
     ref = (external_ref or "").strip()
     if not ref:
-        raise ValidationError({"external_ref": "Give your ticket's reference."})
+        raise ValidationError({"external_ref": _("Give your ticket's reference.")})
     if len(ref) > 100:
-        raise ValidationError({"external_ref": "Keep the reference under 100 characters."})
+        raise ValidationError({"external_ref": _("Keep the reference under 100 characters.")})
     return ref
 
 
@@ -176,7 +183,8 @@ def external_escalation_open(
     customer_label = " ".join((customer_label or "").split())[:200]
     subject = " ".join((subject or "").split())
     duplicate = DuplicateExternalRef(
-        f"Your ticket “{ref}” is already escalated; reply to that escalation instead."
+        _("Your ticket “%(ref)s” is already escalated; reply to that escalation instead.")
+        % {"ref": ref}
     )
 
     def link(ticket: Ticket, price: Price | None) -> ExternalEscalation:
@@ -227,8 +235,11 @@ def external_escalation_reply(
         )
         if escalation.status == ExternalEscalation.Status.CLOSED or ticket.is_closed:
             raise EscalationClosed(
-                f"{settings.UPLINE_OPERATOR_NAME} closed this escalation; open a new one with "
-                "another reference."
+                _(
+                    "%(UPLINE_OPERATOR_NAME)s closed this escalation; open a new one with "
+                    "another reference."
+                )
+                % {"UPLINE_OPERATOR_NAME": settings.UPLINE_OPERATOR_NAME}
             )
         # The reseller's side of the operator's ticket: origin downstream, never relayed back.
         message = helpdesk.ticket_reply(

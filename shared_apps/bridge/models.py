@@ -8,14 +8,15 @@ across schemas.
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from .callback_transport import url_problem
 
 
 class EscalationLink(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", gettext_lazy("Open")
+        CLOSED = "closed", gettext_lazy("Closed")
 
     reseller = models.ForeignKey(
         "tenancy.Reseller", related_name="escalations", on_delete=models.CASCADE
@@ -109,8 +110,8 @@ class ExternalEscalation(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", gettext_lazy("Open")
+        CLOSED = "closed", gettext_lazy("Closed")
 
     reseller = models.ForeignKey(
         "tenancy.Reseller", related_name="external_escalations", on_delete=models.CASCADE
@@ -173,7 +174,7 @@ class CallbackDelivery(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name_plural = "callback deliveries"
+        verbose_name_plural = gettext_lazy("callback deliveries")
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

@@ -25,6 +25,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
@@ -45,9 +47,11 @@ from .models import EscalationLink, ExternalEscalation
 log = logging.getLogger(__name__)
 PUBLIC = get_public_schema_name
 
-ESCALATION_LINK_OPENED = event_type("escalationlink.opened", "Escalation opened upstream")
+ESCALATION_LINK_OPENED = event_type(
+    "escalationlink.opened", gettext_noop("Escalation opened upstream")
+)
 EXTERNAL_ESCALATION_OPENED = event_type(
-    "externalescalation.opened", "Escalation opened through the inbox API"
+    "externalescalation.opened", gettext_noop("Escalation opened through the inbox API")
 )
 
 #: What one escalation costs a reseller: (amount, currency).
@@ -74,8 +78,15 @@ def reseller_require_active(reseller: Reseller) -> None:
     """Refuse, with the same sentence on every route, a reseller that is not active."""
     if reseller.status != Reseller.Status.ACTIVE:
         raise ResellerInactive(
-            f"{reseller.name} is {reseller.get_status_display().lower()}: escalations to "
-            f"{settings.UPLINE_OPERATOR_NAME} are not possible until the account is active."
+            _(
+                "%(name)s is %(status)s: escalations to %(UPLINE_OPERATOR_NAME)s are not "
+                "possible until the account is active."
+            )
+            % {
+                "name": reseller.name,
+                "status": reseller.get_status_display().lower(),
+                "UPLINE_OPERATOR_NAME": settings.UPLINE_OPERATOR_NAME,
+            }
         )
 
 
@@ -89,7 +100,7 @@ def _reseller_for_schema(schema_name: str, *, with_terms: bool = False) -> Resel
     else:
         reseller = resellers.first()
     if reseller is None:
-        raise EscalationRefused("Only a reseller's instance can escalate to its provider.")
+        raise EscalationRefused(_("Only a reseller's instance can escalate to its provider."))
     return reseller
 
 
@@ -295,11 +306,13 @@ def ticket_escalate(
             )
             if ticket.escalation == Ticket.Escalation.ESCALATED:
                 raise helpdesk.AlreadyEscalated(
-                    f"Ticket {ticket.number} is already escalated upstream."
+                    _("Ticket %(number)s is already escalated upstream.")
+                    % {"number": ticket.number}
                 )
             if ticket.is_closed:
                 raise EscalationRefused(
-                    f"Ticket {ticket.number} is closed: reopen it before escalating."
+                    _("Ticket %(number)s is closed: reopen it before escalating.")
+                    % {"number": ticket.number}
                 )
             body = _shared_text(
                 ticket,
@@ -319,7 +332,7 @@ def ticket_escalate(
                         )
                     )
             if len(files) != len(set(attachment_ids)):
-                raise EscalationRefused("Share only attachments of this ticket's conversation.")
+                raise EscalationRefused(_("Share only attachments of this ticket's conversation."))
 
         def link(operator_ticket: Ticket, price: Price | None) -> EscalationLink:
             return EscalationLink.objects.create(
@@ -386,10 +399,10 @@ def escalation_reply_upstream(
             .first()
         )
         if link is None:
-            raise EscalationRefused("This ticket was not escalated upstream.")
+            raise EscalationRefused(_("This ticket was not escalated upstream."))
         if link.status == EscalationLink.Status.CLOSED:
             raise EscalationRefused(
-                "The upstream ticket is closed; escalate again from a new ticket."
+                _("The upstream ticket is closed; escalate again from a new ticket.")
             )
         with schema_context(reseller_schema):
             helpdesk.ticket_record_upstream_reply(

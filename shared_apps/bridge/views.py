@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from tenant_apps.accounts.permissions import StaffRequiredMixin
@@ -18,12 +20,21 @@ from . import services
 
 class EscalateForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label=gettext_lazy("Note"),
     )
-    share_customer_name = forms.BooleanField(required=False)
-    share_customer_email = forms.BooleanField(required=False)
-    share_service = forms.BooleanField(required=False)
-    attachments = forms.TypedMultipleChoiceField(required=False, coerce=int, choices=())
+    share_customer_name = forms.BooleanField(
+        required=False, label=gettext_lazy("Share customer name")
+    )
+    share_customer_email = forms.BooleanField(
+        required=False, label=gettext_lazy("Share customer email")
+    )
+    share_service = forms.BooleanField(required=False, label=gettext_lazy("Share service"))
+    attachments = forms.TypedMultipleChoiceField(
+        required=False, coerce=int, choices=(), label=gettext_lazy("Attachments")
+    )
 
     def __init__(self, *args, attachment_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,7 +42,9 @@ class EscalateForm(forms.Form):
 
 
 class UpstreamReplyForm(forms.Form):
-    body = forms.CharField(max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        max_length=20000, widget=forms.Textarea(attrs={"rows": 4}), label=gettext_lazy("Body")
+    )
 
 
 class ResellerTicketMixin(StaffRequiredMixin):
@@ -57,7 +70,7 @@ class EscalateView(ResellerTicketMixin, View):
         choices = [(a.pk, a.original_name) for a in services.ticket_attachments(ticket)]
         form = EscalateForm(request.POST, attachment_choices=choices)
         if not form.is_valid():
-            messages.error(request, "Choose only attachments of this ticket's conversation.")
+            messages.error(request, _("Choose only attachments of this ticket's conversation."))
             return self.back(ticket)
         data = form.cleaned_data
         try:
@@ -76,7 +89,7 @@ class EscalateView(ResellerTicketMixin, View):
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
         else:
             messages.success(
-                request, "Escalated upstream. Answers will appear here as staff-only notes."
+                request, _("Escalated upstream. Answers will appear here as staff-only notes.")
             )
         return self.back(ticket)
 
@@ -88,7 +101,7 @@ class UpstreamReplyView(ResellerTicketMixin, View):
         ticket = self.get_ticket()
         form = UpstreamReplyForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Write a message for your provider first.")
+            messages.error(request, _("Write a message for your provider first."))
             return self.back(ticket)
         try:
             services.escalation_reply_upstream(
@@ -100,5 +113,5 @@ class UpstreamReplyView(ResellerTicketMixin, View):
         except (DomainError, ValidationError) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
         else:
-            messages.success(request, "Sent upstream.")
+            messages.success(request, _("Sent upstream."))
         return self.back(ticket)

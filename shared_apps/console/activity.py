@@ -3,6 +3,7 @@ resellers and the writes of its own instance), with the instance screen's filter
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
 from tenant_apps.dashboard.activity import ActivityPageMixin
@@ -13,4 +14,4 @@ from .views import OperatorStaffMixin
 class ConsoleActivityView(OperatorStaffMixin, ActivityPageMixin, TemplateView):
     template_name = "console/activity.html"
     csv_name = "operator"
-    denied = "Only the operator's owner or administrators can do this."
+    denied = gettext_lazy("Only the operator's owner or administrators can do this.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -22,7 +24,7 @@ MAX_QUANTITY = 2**63 - 1
 
 
 class IsOperatorStaff(IsInstanceStaff):
-    message = "The console API is for the operator's staff, on the operator's domain."
+    message = gettext_lazy("The console API is for the operator's staff, on the operator's domain.")
 
     def has_permission(self, request, view) -> bool:
         tenant = getattr(request, "tenant", None)
@@ -110,13 +112,13 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def _require_manager(self):
         if not self.request.user.can_manage_instance:
-            raise PermissionDenied("Only the operator's owner or administrators can do this.")
+            raise PermissionDenied(_("Only the operator's owner or administrators can do this."))
 
     def get_object(self):
         try:
             return self.get_queryset().get(slug=self.kwargs["slug"])
         except Reseller.DoesNotExist as exc:
-            raise NotFound("No such reseller.") from exc
+            raise NotFound(_("No such reseller.")) from exc
 
     @extend_schema(request=ResellerCreateSerializer, responses={201: ResellerSerializer})
     def create(self, request):

@@ -4,33 +4,40 @@ policy."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shared_apps.tenancy.models import Resource, SuspensionPolicy
 from shared_apps.tenancy.naming import MAX_SLUG_LENGTH
 
 
 class ResellerCreateForm(forms.Form):
-    name = forms.CharField(label="Trading name", max_length=200)
+    name = forms.CharField(label=gettext_lazy("Trading name"), max_length=200)
     legal_name = forms.CharField(
-        max_length=200, help_text="Appears on the invoices the reseller issues."
+        max_length=200,
+        help_text=gettext_lazy("Appears on the invoices the reseller issues."),
+        label=gettext_lazy("Legal name"),
     )
     slug = forms.CharField(
         max_length=MAX_SLUG_LENGTH,
-        help_text="Lowercase letters, digits and hyphens; the instance answers at "
-        "<slug>.<base domain>.",
+        help_text=gettext_lazy(
+            "Lowercase letters, digits and hyphens; the instance answers at <slug>.<base domain>."
+        ),
+        label=gettext_lazy("Slug"),
     )
-    owner_email = forms.EmailField(label="Owner's e-mail")
-    owner_name = forms.CharField(label="Owner's name", max_length=200, required=False)
+    owner_email = forms.EmailField(label=gettext_lazy("Owner's e-mail"))
+    owner_name = forms.CharField(label=gettext_lazy("Owner's name"), max_length=200, required=False)
     owner_password = forms.CharField(
-        label="Owner's password",
+        label=gettext_lazy("Owner's password"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to e-mail the owner a link to choose one.",
+        help_text=gettext_lazy("Leave empty to e-mail the owner a link to choose one."),
     )
     custom_domains = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Optional: the reseller's own domains, one per line.",
+        help_text=gettext_lazy("Optional: the reseller's own domains, one per line."),
+        label=gettext_lazy("Custom domains"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -38,7 +45,9 @@ class ResellerCreateForm(forms.Form):
         self.resources = list(Resource.objects.all())
         for resource in self.resources:
             self.fields[f"alloc_{resource.code}"] = forms.IntegerField(
-                label=f"{resource.name} ({resource.unit})", min_value=0, initial=0
+                label=_("%(name)s (%(unit)s)") % {"name": resource.name, "unit": resource.unit},
+                min_value=0,
+                initial=0,
             )
 
     def allocation_fields(self):
@@ -74,23 +83,27 @@ class AllocationForm(forms.Form):
         for resource in self.resources:
             allocation = current.get(resource.code)
             self.fields[resource.code] = forms.IntegerField(
-                label=f"{resource.name} ({resource.unit})",
+                label=_("%(name)s (%(unit)s)") % {"name": resource.name, "unit": resource.unit},
                 min_value=0,
                 initial=allocation.quantity if allocation else 0,
-                help_text=f"In use: {allocation.used if allocation else 0}",
+                help_text=_("In use: %(value)s") % {"value": allocation.used if allocation else 0},
             )
 
 
 class DomainForm(forms.Form):
-    domain = forms.CharField(max_length=253, help_text="e.g. billing.reseller-example.com")
+    domain = forms.CharField(
+        max_length=253,
+        help_text=gettext_lazy("e.g. billing.reseller-example.com"),
+        label=gettext_lazy("Domain"),
+    )
 
 
 class StatusForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(max_length=300, required=False, label=gettext_lazy("Reason"))
 
 
 class DeleteForm(forms.Form):
-    confirm_slug = forms.CharField(label="Type the slug to confirm", max_length=40)
+    confirm_slug = forms.CharField(label=gettext_lazy("Type the slug to confirm"), max_length=40)
 
 
 class SuspensionPolicyForm(forms.Form):
@@ -98,7 +111,9 @@ class SuspensionPolicyForm(forms.Form):
         label=SuspensionPolicy._meta.get_field("customers_see").verbose_name,
         choices=SuspensionPolicy.CustomerView.choices,
         widget=forms.RadioSelect,
-        help_text="The reseller's own staff can always sign in, read their staff area and pay "
-        "their supplier bills. A suspension you make by hand shows everyone the suspension "
-        "page.",
+        help_text=gettext_lazy(
+            "The reseller's own staff can always sign in, read their staff area and pay "
+            "their supplier bills. A suspension you make by hand shows everyone the suspension "
+            "page."
+        ),
     )

@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
 from shared_apps.stripe_webhooks.models import PlatformFee
@@ -34,9 +35,15 @@ class PlatformFeeForm(forms.Form):
         max_value=PlatformFee.MAX_PERCENT,
         max_digits=4,
         decimal_places=2,
-        help_text=f"From 0 to {PlatformFee.MAX_PERCENT} %; 0 turns the fee off. Taken on card "
-        "payments made on resellers' own Stripe accounts, never on your own instance's.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set per form, in the reader's language (the maximum is a number to fill in).
+        self.fields["percent"].help_text = _(
+            "From 0 to %(MAX_PERCENT)s %%; 0 turns the fee off. Taken on card payments made "
+            "on resellers' own Stripe accounts, never on your own instance's."
+        ) % {"MAX_PERCENT": PlatformFee.MAX_PERCENT}
 
 
 class PlatformFeeView(OperatorManagerMixin, FormView):
@@ -72,8 +79,9 @@ class PlatformFeeView(OperatorManagerMixin, FormView):
             return self.form_invalid(form)
         messages.success(
             self.request,
-            f"The platform now takes {row.percent} % of each card payment on resellers' accounts."
+            _("The platform now takes %(percent)s %% of each card payment on resellers' accounts.")
+            % {"percent": row.percent}
             if row.percent
-            else "The platform takes no fee on card payments.",
+            else _("The platform takes no fee on card payments."),
         )
         return redirect("console:platform_fee")

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
@@ -84,7 +85,7 @@ class OperatorManagerMixin(OperatorStaffMixin):
 
     def check_manager(self):
         if not self.request.user.can_manage_instance:
-            raise PermissionDenied("Only the operator's owner or administrators can do this.")
+            raise PermissionDenied(_("Only the operator's owner or administrators can do this."))
 
 
 class ConsoleDashboardView(OperatorStaffMixin, TemplateView):
@@ -156,8 +157,16 @@ class ResellerCreateView(OperatorManagerMixin, FormView):
             return self.form_invalid(form)
         messages.success(
             self.request,
-            f"{reseller.name} is live at {reseller.primary_domain_name()} "
-            f"(built from the {reseller.provisioned_by} in {reseller.provisioning_ms} ms).",
+            _(
+                "%(name)s is live at %(primary_domain_name)s (built from the "
+                "%(provisioned_by)s in %(provisioning_ms)s ms)."
+            )
+            % {
+                "name": reseller.name,
+                "primary_domain_name": reseller.primary_domain_name(),
+                "provisioned_by": reseller.provisioned_by,
+                "provisioning_ms": reseller.provisioning_ms,
+            },
         )
         return redirect("console:reseller_detail", slug=reseller.slug)
 
@@ -221,22 +230,27 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
         form = StatusForm(self.request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
         services.reseller_suspend(reseller=reseller, reason=reason, actor=actor)
-        messages.success(self.request, f"{reseller.name} is suspended; its data is kept.")
+        messages.success(
+            self.request, _("%(name)s is suspended; its data is kept.") % {"name": reseller.name}
+        )
 
     def do_resume(self, reseller, actor):
         services.reseller_resume(reseller=reseller, actor=actor)
-        messages.success(self.request, f"{reseller.name} is active again.")
+        messages.success(self.request, _("%(name)s is active again.") % {"name": reseller.name})
 
     def do_terminate(self, reseller, actor):
         form = StatusForm(self.request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
         services.reseller_terminate(reseller=reseller, reason=reason, actor=actor)
-        messages.success(self.request, f"{reseller.name} is terminated; export it before deleting.")
+        messages.success(
+            self.request,
+            _("%(name)s is terminated; export it before deleting.") % {"name": reseller.name},
+        )
 
     def do_allocations(self, reseller, actor):
         form = AllocationForm(self.request.POST, reseller=reseller)
         if not form.is_valid():
-            messages.error(self.request, "Allocations are whole numbers, 0 or more.")
+            messages.error(self.request, _("Allocations are whole numbers, 0 or more."))
             return None
         current = {a.resource_id: a.quantity for a in reseller.allocations.all()}
         changed = 0
@@ -251,7 +265,9 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
                         actor=actor,
                     )
                     changed += 1
-        messages.success(self.request, f"Allocations saved ({changed} changed).")
+        messages.success(
+            self.request, _("Allocations saved (%(changed)s changed).") % {"changed": changed}
+        )
 
     def do_escalation_price(self, reseller, actor):
         updated = services.reseller_set_escalation_price(
@@ -262,40 +278,50 @@ class ResellerActionView(ResellerMixin, OperatorManagerMixin, View):
         price = updated.escalation_price
         messages.success(
             self.request,
-            f"Each escalation from {reseller.name} now costs {price}."
+            _("Each escalation from %(name)s now costs %(price)s.")
+            % {"name": reseller.name, "price": price}
             if price is not None
-            else f"Escalations from {reseller.name} are priced by its reseller plan.",
+            else _("Escalations from %(name)s are priced by its reseller plan.")
+            % {"name": reseller.name},
         )
 
     def do_add_domain(self, reseller, actor):
         form = DomainForm(self.request.POST)
         if not form.is_valid():
-            messages.error(self.request, "Enter a domain name.")
+            messages.error(self.request, _("Enter a domain name."))
             return None
         domain = services.domain_add(
             reseller=reseller, domain=form.cleaned_data["domain"], actor=actor
         )
-        messages.success(self.request, f"{domain.domain} now routes to {reseller.name}.")
+        messages.success(
+            self.request,
+            _("%(domain)s now routes to %(name)s.")
+            % {"domain": domain.domain, "name": reseller.name},
+        )
 
     def do_remove_domain(self, reseller, actor):
         services.domain_remove(
             reseller=reseller, domain=self.request.POST.get("domain", ""), actor=actor
         )
-        messages.success(self.request, "Domain removed.")
+        messages.success(self.request, _("Domain removed."))
 
     def do_export(self, reseller, actor):
         record = services.reseller_export(
             reseller=reseller, directory=settings.UPLINE_EXPORT_DIR, actor=actor
         )
         messages.success(
-            self.request, f"Exported to {record.path} ({record.size_bytes // 1024 or 1} KiB)."
+            self.request,
+            _("Exported to %(path)s (%(value)s KiB).")
+            % {"path": record.path, "value": record.size_bytes // 1024 or 1},
         )
 
     def do_delete(self, reseller, actor):
         form = DeleteForm(self.request.POST)
         confirm = form.cleaned_data["confirm_slug"] if form.is_valid() else ""
         services.reseller_delete(reseller=reseller, confirm_slug=confirm, actor=actor)
-        messages.success(self.request, f"{reseller.name} and its instance were deleted.")
+        messages.success(
+            self.request, _("%(name)s and its instance were deleted.") % {"name": reseller.name}
+        )
         return redirect("console:reseller_list")
 
 
@@ -338,7 +364,7 @@ class SuspensionPolicyView(OperatorManagerMixin, FormView):
         )
         messages.success(
             self.request,
-            "Customers of a reseller suspended for non-payment now see "
-            f"{policy.get_customers_see_display().lower()}.",
+            _("Customers of a reseller suspended for non-payment now see %(customers_see)s.")
+            % {"customers_see": policy.get_customers_see_display().lower()},
         )
         return redirect("console:suspension_policy")

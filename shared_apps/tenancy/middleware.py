@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.template.response import SimpleTemplateResponse
 from django.urls import set_urlconf
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+
+from tenant_apps.instance import branding
 
 from . import payment_hold, routing
 from .naming import normalize_host
@@ -24,13 +28,23 @@ def _page(
     return response
 
 
+def _branding(instance):
+    """The suspended instance's own name, logo and colours (its data is kept); the plain
+    page if they cannot be read, never an error instead of it."""
+    try:
+        return branding.branding_for_schema(instance.schema_name, instance.name)
+    except DatabaseError:
+        return None
+
+
 def _suspended(request, instance) -> SimpleTemplateResponse | JsonResponse:
     response = _page(
         request,
         "errors/suspended.html",
         503,
-        {"instance": instance},
-        "This instance is suspended for now: try again later.",
+        # Lazy: an API caller gets JSON, and no branding is read for it.
+        {"instance": instance, "branding": SimpleLazyObject(lambda: _branding(instance))},
+        _("This instance is suspended for now: try again later."),
     )
     response["Retry-After"] = "3600"
     return response
@@ -59,9 +73,14 @@ class InstanceRoutingMiddleware:
                 "errors/unknown_host.html",
                 404,
                 {"host": host, "base_domain": settings.UPLINE_BASE_DOMAIN},
-                "No instance answers at this address.",
+                _("No instance answers at this address."),
             )
-        if instance.status == "suspended" and not instance.held_by_billing:
+        if (
+            instance.status == "suspended"
+            and not instance.held_by_billing
+            # The suspension page links the instance's brand files: they still answer.
+            and request.path_info not in branding.ASSET_PATHS
+        ):
             return _suspended(request, instance)
         if instance.status == "terminated":
             return _page(
@@ -69,7 +88,7 @@ class InstanceRoutingMiddleware:
                 "errors/terminated.html",
                 410,
                 {"instance": instance},
-                "This instance was closed.",
+                _("This instance was closed."),
             )
 
         request.tenant = instance

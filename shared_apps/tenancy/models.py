@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy
 from django_tenants.models import DomainMixin, TenantMixin
 
 from tenant_apps.instance.pipelines import Pipeline
@@ -15,9 +16,9 @@ class Reseller(TenantMixin):
     """A reseller and its isolated instance. Schemas are built by `provisioning`, never on save."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        TERMINATED = "terminated", "Terminated"
+        ACTIVE = "active", gettext_lazy("Active")
+        SUSPENDED = "suspended", gettext_lazy("Suspended")
+        TERMINATED = "terminated", gettext_lazy("Terminated")
 
     # Legal lifecycle: terminated is final; only delete (after an export) goes further.
     # Moves go through `tenant_apps.instance.pipelines.transition` in tenancy's services.
@@ -31,19 +32,23 @@ class Reseller(TenantMixin):
     )
 
     slug = models.CharField(max_length=40, unique=True, validators=[validate_slug])
-    name = models.CharField("trading name", max_length=200)
+    name = models.CharField(gettext_lazy("trading name"), max_length=200)
     legal_name = models.CharField(max_length=200)
     contact_email = models.EmailField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=300, blank=True)
     held_by_billing = models.BooleanField(
         default=False,
-        help_text="Suspended by the operator's billing (lifted when its plans are paid); a "
-        "suspension from the console is lifted only by hand",
+        help_text=gettext_lazy(
+            "Suspended by the operator's billing (lifted when its plans are paid); a "
+            "suspension from the console is lifted only by hand"
+        ),
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
     provisioned_by = models.CharField(
-        max_length=12, blank=True, help_text="pool, template or migrate: how the schema was built"
+        max_length=12,
+        blank=True,
+        help_text=gettext_lazy("pool, template or migrate: how the schema was built"),
     )
     provisioning_ms = models.PositiveIntegerField(null=True, blank=True)
     last_exported_at = models.DateTimeField(null=True, blank=True)
@@ -94,7 +99,7 @@ class Resource(models.Model):
 
     code = models.SlugField(max_length=40, primary_key=True)
     name = models.CharField(max_length=100)
-    unit = models.CharField(max_length=20, help_text="GB, accounts, domains…")
+    unit = models.CharField(max_length=20, help_text=gettext_lazy("GB, accounts, domains…"))
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -149,14 +154,14 @@ class SuspensionPolicy(models.Model):
     """
 
     class CustomerView(models.TextChoices):
-        PAGE = "page", "The suspension page"
-        READ_ONLY = "read_only", "Their customer portal, read-only"
+        PAGE = "page", gettext_lazy("The suspension page")
+        READ_ONLY = "read_only", gettext_lazy("Their customer portal, read-only")
 
     SINGLETON_ID = 1
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
     customers_see = models.CharField(
-        "What a reseller's customers see while it is suspended for non-payment",
+        gettext_lazy("What a reseller's customers see while it is suspended for non-payment"),
         max_length=12,
         choices=CustomerView.choices,
         default=CustomerView.PAGE,
@@ -164,8 +169,8 @@ class SuspensionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "suspension policy"
-        verbose_name_plural = "suspension policy"
+        verbose_name = gettext_lazy("suspension policy")
+        verbose_name_plural = gettext_lazy("suspension policy")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="one_suspension_policy"),
         ]

@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from provisioning.schema_names import (  # noqa: F401  (re-exported for tenancy's callers)
     MAX_SCHEMA_LENGTH,
@@ -49,18 +50,24 @@ RESERVED_SLUGS = {
 def validate_slug(slug: str) -> str:
     """A reseller slug is a DNS label: it names both the sub-domain and the schema."""
     if not isinstance(slug, str) or not slug:
-        raise ValidationError("Choose a short name (slug) for the reseller.", code="slug_required")
+        raise ValidationError(
+            _("Choose a short name (slug) for the reseller."), code="slug_required"
+        )
     if len(slug) > MAX_SLUG_LENGTH:
         raise ValidationError(
-            f"The slug is at most {MAX_SLUG_LENGTH} characters.", code="slug_too_long"
+            _("The slug is at most %(MAX_SLUG_LENGTH)s characters.")
+            % {"MAX_SLUG_LENGTH": MAX_SLUG_LENGTH},
+            code="slug_too_long",
         )
     if not _SLUG_RE.match(slug):
         raise ValidationError(
-            "Use lowercase letters, digits and inner hyphens only (e.g. “acme-hosting”).",
+            _("Use lowercase letters, digits and inner hyphens only (e.g. “acme-hosting”)."),
             code="slug_invalid",
         )
     if slug in RESERVED_SLUGS:
-        raise ValidationError(f"“{slug}” is reserved; choose another slug.", code="slug_reserved")
+        raise ValidationError(
+            _("“%(slug)s” is reserved; choose another slug.") % {"slug": slug}, code="slug_reserved"
+        )
     return slug
 
 
@@ -85,18 +92,21 @@ def validate_custom_domain(domain: str) -> str:
     """A reseller's own domain (e.g. billing.acme.com); must not sit under the base domain."""
     domain = normalize_host(domain)
     if not domain or len(domain) > 253:
-        raise ValidationError("Enter a domain name such as billing.example.com.", code="domain")
+        raise ValidationError(_("Enter a domain name such as billing.example.com."), code="domain")
     labels = domain.split(".")
     if len(labels) < 2 or not all(_HOST_LABEL_RE.match(label) for label in labels):
         raise ValidationError(
-            f"“{domain}” is not a valid domain name (e.g. billing.example.com).", code="domain"
+            _("“%(domain)s” is not a valid domain name (e.g. billing.example.com).")
+            % {"domain": domain},
+            code="domain",
         )
     if labels[-1].isdigit():
-        raise ValidationError("Use a domain name, not an IP address.", code="domain_ip")
+        raise ValidationError(_("Use a domain name, not an IP address."), code="domain_ip")
     base = settings.UPLINE_BASE_DOMAIN
     if domain == base or domain.endswith("." + base):
         raise ValidationError(
-            f"Domains under {base} are assigned by Upline; enter your own domain.",
+            _("Domains under %(base)s are assigned by Upline; enter your own domain.")
+            % {"base": base},
             code="domain_reserved",
         )
     return domain

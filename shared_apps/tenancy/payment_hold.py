@@ -23,6 +23,7 @@ from __future__ import annotations
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.payment_hold import is_payment_hold_exempt
 
@@ -31,11 +32,11 @@ from .models import SuspensionPolicy
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER = "300"
 
-STAFF_SENTENCE = (
+STAFF_SENTENCE = gettext_lazy(
     "This instance is suspended for non-payment — pay your supplier bills to resume. "
     "Until then it is read-only: nothing was changed."
 )
-CUSTOMER_SENTENCE = (
+CUSTOMER_SENTENCE = gettext_lazy(
     "This service is read-only for the moment: you can see your account, but changes are "
     "paused. Nothing was changed; please try again later."
 )

@@ -22,6 +22,7 @@ import logging
 from collections import defaultdict
 
 from django.db import connection
+from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from . import services
@@ -106,8 +107,10 @@ def reconcile(reseller: Reseller) -> None:
         if reseller.status == Reseller.Status.ACTIVE:
             services.reseller_suspend(
                 reseller=reseller,
-                reason="No reseller plan left: export the instance, then terminate it "
-                "from the console.",
+                reason=_(
+                    "No reseller plan left: export the instance, then terminate it "
+                    "from the console."
+                ),
                 actor=ACTOR,
             )
     elif unpaid:
@@ -139,13 +142,24 @@ def order_item_check(*, product, label: str, customer) -> None:
         validate_slug(slug)
     except ValidationError as exc:
         raise ValidationError(
-            {"label": [f"Give the reseller's instance a name (slug): {' '.join(exc.messages)}"]}
+            {
+                "label": [
+                    _("Give the reseller's instance a name (slug): %(messages)s")
+                    % {"messages": " ".join(exc.messages)}
+                ]
+            }
         ) from exc
     if (
         Reseller.objects.filter(slug=slug).exists()
         or Domain.objects.filter(domain=primary_domain_for_slug(slug)).exists()
     ):
-        raise ValidationError({"label": [f"The instance name “{slug}” is taken; choose another."]})
+        raise ValidationError(
+            {
+                "label": [
+                    _("The instance name “%(slug)s” is taken; choose another.") % {"slug": slug}
+                ]
+            }
+        )
 
 
 # Receivers of `tenant_apps.orders.ports` (connected in TenancyConfig.ready).

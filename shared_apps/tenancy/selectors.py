@@ -31,6 +31,23 @@ def reseller_get(*, slug: str) -> Reseller:
     return reseller_list().get(slug=slug)
 
 
+def reseller_archive_facts(reseller: Reseller) -> dict:
+    """The platform's facts about a reseller that its instance archive carries (export and
+    scheduled backups alike), so an import can recreate it."""
+    return {
+        "slug": reseller.slug,
+        "name": reseller.name,
+        "legal_name": reseller.legal_name,
+        "contact_email": reseller.contact_email,
+        "status": reseller.status,
+        "custom_domains": [d.domain for d in reseller.domains.filter(is_primary=False)],
+        "allocations": {
+            a.resource_id: {"quantity": a.quantity, "used": a.used}
+            for a in reseller.allocations.all()
+        },
+    }
+
+
 def reseller_activity(*, reseller: Reseller | None = None, limit: int = 15) -> list:
     """What was done to one reseller (or to any, without `reseller`), newest first.
 
@@ -130,14 +147,17 @@ def instance_base_url(schema_name: str) -> str:
     from django_tenants.utils import get_public_schema_name
 
     scheme = "https" if settings.UPLINE_HTTPS else "http"
+    # The configured public port (UPLINE_PUBLIC_PORT), unless it is the scheme's own.
+    port = str(getattr(settings, "UPLINE_PUBLIC_PORT", "") or "").strip()
+    port = f":{port}" if port and port != ("443" if scheme == "https" else "80") else ""
     if schema_name == get_public_schema_name():
-        return f"{scheme}://{settings.UPLINE_BASE_DOMAIN}"
+        return f"{scheme}://{settings.UPLINE_BASE_DOMAIN}{port}"
     domain = (
         Domain.objects.filter(tenant__schema_name=schema_name, is_primary=True)
         .values_list("domain", flat=True)
         .first()
     )
-    return f"{scheme}://{domain}" if domain else ""
+    return f"{scheme}://{domain}{port}" if domain else ""
 
 
 def reseller_pay_links(reseller_id: int, invoice_id: int) -> tuple[str, str] | None:

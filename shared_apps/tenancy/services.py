@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from provisioning import archive, schemas
@@ -48,22 +49,27 @@ from .naming import (
     validate_custom_domain,
     validate_slug,
 )
+from .selectors import reseller_archive_facts
 
 log = logging.getLogger(__name__)
 
 
-RESELLER_CREATED = audit.event_type("reseller.created", "Reseller created")
-RESELLER_SUSPENDED = audit.event_type("reseller.suspended", "Reseller suspended")
-RESELLER_RESUMED = audit.event_type("reseller.resumed", "Reseller resumed")
-RESELLER_TERMINATED = audit.event_type("reseller.terminated", "Reseller terminated")
-RESELLER_EXPORTED = audit.event_type("reseller.exported", "Instance exported")
-RESELLER_IMPORTED = audit.event_type("reseller.imported", "Instance imported")
-RESELLER_DELETED = audit.event_type("reseller.deleted", "Reseller deleted")
-RESELLER_DOMAIN_ADDED = audit.event_type("reseller.domain_added", "Domain added")
-RESELLER_DOMAIN_REMOVED = audit.event_type("reseller.domain_removed", "Domain removed")
-RESELLER_ALLOCATION_SET = audit.event_type("reseller.allocation_set", "Allocation changed")
+RESELLER_CREATED = audit.event_type("reseller.created", gettext_noop("Reseller created"))
+RESELLER_SUSPENDED = audit.event_type("reseller.suspended", gettext_noop("Reseller suspended"))
+RESELLER_RESUMED = audit.event_type("reseller.resumed", gettext_noop("Reseller resumed"))
+RESELLER_TERMINATED = audit.event_type("reseller.terminated", gettext_noop("Reseller terminated"))
+RESELLER_EXPORTED = audit.event_type("reseller.exported", gettext_noop("Instance exported"))
+RESELLER_IMPORTED = audit.event_type("reseller.imported", gettext_noop("Instance imported"))
+RESELLER_DELETED = audit.event_type("reseller.deleted", gettext_noop("Reseller deleted"))
+RESELLER_DOMAIN_ADDED = audit.event_type("reseller.domain_added", gettext_noop("Domain added"))
+RESELLER_DOMAIN_REMOVED = audit.event_type(
+    "reseller.domain_removed", gettext_noop("Domain removed")
+)
+RESELLER_ALLOCATION_SET = audit.event_type(
+    "reseller.allocation_set", gettext_noop("Allocation changed")
+)
 RESELLER_ESCALATION_PRICE_SET = audit.event_type(
-    "reseller.escalation_price_set", "Escalation price set"
+    "reseller.escalation_price_set", gettext_noop("Escalation price set")
 )
 
 # The event each lifecycle move records.
@@ -117,10 +123,14 @@ def _record(
 def _check_unique(slug: str, domains: Iterable[str]) -> None:
     errors: dict[str, list[str]] = {}
     if Reseller.objects.filter(slug=slug).exists():
-        errors["slug"] = [f"A reseller with the slug “{slug}” already exists."]
+        errors["slug"] = [
+            (gettext("A reseller with the slug “%(slug)s” already exists.") % {"slug": slug})
+        ]
     taken = list(Domain.objects.filter(domain__in=list(domains)).values_list("domain", flat=True))
     if taken:
-        errors["custom_domains"] = [f"The domain {d} is already in use." for d in taken]
+        errors["custom_domains"] = [
+            (gettext("The domain %(d)s is already in use.") % {"d": d}) for d in taken
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -152,13 +162,15 @@ def reseller_create(
     except ValidationError as exc:
         errors["slug"] = exc.messages
     if not (name or "").strip():
-        errors["name"] = ["Enter the reseller's trading name."]
+        errors["name"] = [gettext("Enter the reseller's trading name.")]
     if not (legal_name or "").strip():
-        errors["legal_name"] = ["Enter the reseller's legal name (it appears on its invoices)."]
+        errors["legal_name"] = [
+            gettext("Enter the reseller's legal name (it appears on its invoices).")
+        ]
     try:
         validate_email(owner_email)
     except ValidationError:
-        errors["owner_email"] = ["Enter a valid e-mail address for the owner."]
+        errors["owner_email"] = [gettext("Enter a valid e-mail address for the owner.")]
     clean_domains: list[str] = []
     for raw in custom_domains:
         try:
@@ -168,11 +180,13 @@ def reseller_create(
     resources = {r.code: r for r in Resource.objects.all()}
     for code, quantity in (allocations or {}).items():
         if code not in resources:
-            errors.setdefault("allocations", []).append(f"Unknown resource “{code}”.")
+            errors.setdefault("allocations", []).append(
+                gettext("Unknown resource “%(code)s”.") % {"code": code}
+            )
         elif not isinstance(quantity, int) or quantity < 0:
             errors.setdefault("allocations", []).append(
-                f"{resources[code].name}: enter a whole number of "
-                f"{resources[code].unit}, 0 or more."
+                gettext("%(name)s: enter a whole number of %(unit)s, 0 or more.")
+                % {"name": resources[code].name, "unit": resources[code].unit}
             )
     if errors:
         raise ValidationError(errors)
@@ -239,7 +253,7 @@ def reseller_create(
     except IntegrityError as exc:
         # Two operators racing for the same slug or domain: the loser gets a form error.
         raise ValidationError(
-            {"slug": ["That slug or domain was just taken; choose another."]}
+            {"slug": [gettext("That slug or domain was just taken; choose another.")]}
         ) from exc
     return reseller
 
@@ -325,7 +339,9 @@ def domain_add(*, reseller: Reseller, domain: str, actor: Any = None) -> Domain:
             created = Domain.objects.create(tenant=reseller, domain=domain, is_primary=False)
             _record(RESELLER_DOMAIN_ADDED, reseller, actor, domain=domain)
     except IntegrityError as exc:
-        raise ValidationError({"domain": [f"The domain {domain} is already in use."]}) from exc
+        raise ValidationError(
+            {"domain": [gettext("The domain %(domain)s is already in use.") % {"domain": domain}]}
+        ) from exc
     transaction.on_commit(routing.invalidate)
     return created
 
@@ -335,9 +351,16 @@ def domain_remove(*, reseller: Reseller, domain: str, actor: Any = None) -> None
     with transaction.atomic():
         row = Domain.objects.filter(tenant=reseller, domain=domain).first()
         if row is None:
-            raise ValidationError({"domain": [f"{domain} is not a domain of {reseller.name}."]})
+            raise ValidationError(
+                {
+                    "domain": [
+                        gettext("%(domain)s is not a domain of %(name)s.")
+                        % {"domain": domain, "name": reseller.name}
+                    ]
+                }
+            )
         if row.is_primary:
-            raise ValidationError({"domain": ["The primary domain cannot be removed."]})
+            raise ValidationError({"domain": [gettext("The primary domain cannot be removed.")]})
         row.delete()
         _record(RESELLER_DOMAIN_REMOVED, reseller, actor, domain=domain)
         transaction.on_commit(routing.invalidate)
@@ -352,11 +375,18 @@ def allocation_set(
 ) -> Allocation:
     """Change what the operator sold; never below what the reseller already uses."""
     if not isinstance(quantity, int) or quantity < 0:
-        raise ValidationError({"quantity": ["Enter a whole number, 0 or more."]})
+        raise ValidationError({"quantity": [gettext("Enter a whole number, 0 or more.")]})
     with transaction.atomic():
         resource = Resource.objects.filter(code=resource_code).first()
         if resource is None:
-            raise ValidationError({"resource": [f"Unknown resource “{resource_code}”."]})
+            raise ValidationError(
+                {
+                    "resource": [
+                        gettext("Unknown resource “%(resource_code)s”.")
+                        % {"resource_code": resource_code}
+                    ]
+                }
+            )
         allocation, _ = Allocation.objects.select_for_update().get_or_create(
             reseller=reseller, resource=resource
         )
@@ -378,8 +408,11 @@ def _check_allocation_floor(name: str, resource: Resource, *, quantity: int, use
     """An allocation never goes below what the reseller already uses."""
     if quantity < used:
         raise QuotaExceeded(
-            f"{name} already uses {used} {resource.unit} of "
-            f"{resource.name.lower()}; the allocation cannot go below that."
+            gettext(
+                "%(name)s already uses %(used)s %(unit)s of %(name2)s; the allocation "
+                "cannot go below that."
+            )
+            % {"name": name, "used": used, "unit": resource.unit, "name2": resource.name.lower()}
         )
 
 
@@ -407,12 +440,16 @@ def allocation_reserve(*, schema_name: str, demands: Mapping[str, int]) -> None:
             if amount > available:
                 label = allocation.resource.name if allocation else code
                 unit = allocation.resource.unit if allocation else ""
-                shortfalls.append(f"{label}: needs {amount} {unit}, {available} left".strip())
+                shortfalls.append(
+                    gettext("%(resource)s: needs %(amount)s %(unit)s, %(available)s left")
+                    % {"resource": label, "amount": amount, "unit": unit, "available": available}
+                )
         if shortfalls:
             raise QuotaExceeded(
-                "This would exceed the capacity allocated by your provider — "
-                + "; ".join(shortfalls)
-                + "."
+                gettext(
+                    "This would exceed the capacity allocated by your provider — %(shortfalls)s."
+                )
+                % {"shortfalls": "; ".join(shortfalls)}
             )
         for code, amount in demands.items():
             allocation = rows[code]
@@ -441,21 +478,11 @@ def allocation_release(*, schema_name: str, demands: Mapping[str, int]) -> None:
 
 def reseller_export(*, reseller: Reseller, directory: Path, actor: Any = None) -> ExportRecord:
     """Write the instance (rows and files) to a signed archive and record it."""
-    facts = {
-        "slug": reseller.slug,
-        "name": reseller.name,
-        "legal_name": reseller.legal_name,
-        "contact_email": reseller.contact_email,
-        "status": reseller.status,
-        "custom_domains": [d.domain for d in reseller.domains.filter(is_primary=False)],
-        "allocations": {
-            a.resource_id: {"quantity": a.quantity, "used": a.used}
-            for a in reseller.allocations.all()
-        },
-    }
     try:
         path, digest, size = archive.schema_export(
-            schema_name=reseller.schema_name, reseller=facts, directory=directory
+            schema_name=reseller.schema_name,
+            reseller=reseller_archive_facts(reseller),
+            directory=directory,
         )
     except archive.ArchiveError as exc:
         raise ArchiveRefused(str(exc)) from exc
@@ -497,7 +524,12 @@ def _import_facts(
     for key, label in (("name", "trading name"), ("legal_name", "legal name")):
         value = facts.get(key)
         if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
-            errors[key] = [f"The archive's {label} is missing or longer than 200 characters."]
+            errors[key] = [
+                (
+                    gettext("The archive's %(label)s is missing or longer than 200 characters.")
+                    % {"label": label}
+                )
+            ]
         else:
             clean[key] = value.strip()
     email = facts.get("contact_email")
@@ -505,11 +537,11 @@ def _import_facts(
         validate_email(email)
         clean["contact_email"] = email.lower()
     except (ValidationError, TypeError, AttributeError):
-        errors["contact_email"] = ["The archive's contact e-mail is not a valid address."]
+        errors["contact_email"] = [gettext("The archive's contact e-mail is not a valid address.")]
     domains = facts.get("custom_domains", [])
     clean["custom_domains"] = []
     if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-        errors["custom_domains"] = ["The archive's domains are not a list of names."]
+        errors["custom_domains"] = [gettext("The archive's domains are not a list of names.")]
     else:
         for raw in domains:
             try:
@@ -529,25 +561,29 @@ def _import_facts(
         return type(value) is int and 0 <= value <= _MAX_QUANTITY
 
     if not isinstance(archived, dict):
-        errors["allocations"] = ["The archive's allocations are not valid."]
+        errors["allocations"] = [gettext("The archive's allocations are not valid.")]
         archived = {}
     for code in sorted({*archived, *granted}):
         resource = resources.get(code)
         if resource is None:
-            errors.setdefault("allocations", []).append(f"Unknown resource “{code}”.")
+            errors.setdefault("allocations", []).append(
+                gettext("Unknown resource “%(code)s”.") % {"code": code}
+            )
             continue
         entry = archived.get(code, {"quantity": 0, "used": 0})
         if not isinstance(entry, dict) or not all(
             whole(entry.get(k)) for k in ("quantity", "used")
         ):
             errors.setdefault("allocations", []).append(
-                f"The archive's allocation of {resource.name.lower()} is not valid."
+                gettext("The archive's allocation of %(name)s is not valid.")
+                % {"name": resource.name.lower()}
             )
             continue
         quantity = granted.get(code, entry["quantity"])
         if not whole(quantity):
             errors.setdefault("allocations", []).append(
-                f"{resource.name}: enter a whole number of {resource.unit}, 0 or more."
+                gettext("%(name)s: enter a whole number of %(unit)s, 0 or more.")
+                % {"name": resource.name, "unit": resource.unit}
             )
             continue
         quantities[code] = (quantity, entry["used"])
@@ -577,7 +613,9 @@ def reseller_import(
     `status` is active. One transaction: a refused archive leaves no schema, row or file.
     """
     if status not in IMPORT_STATUSES:
-        raise ValidationError({"status": ["An imported instance starts suspended or active."]})
+        raise ValidationError(
+            {"status": [gettext("An imported instance starts suspended or active.")]}
+        )
     try:
         with archive.archive_open(path) as reader:
             facts = _import_facts(reader.manifest["reseller"], slug=slug, allocations=allocations)
@@ -637,7 +675,7 @@ def reseller_import(
             except IntegrityError as exc:
                 # Two operators racing for the same slug or domain: the loser gets a sentence.
                 raise ValidationError(
-                    {"slug": ["That slug or domain was just taken; choose another."]}
+                    {"slug": [gettext("That slug or domain was just taken; choose another.")]}
                 ) from exc
     except archive.ArchiveError as exc:
         raise ArchiveRefused(str(exc)) from exc
@@ -650,14 +688,19 @@ def reseller_delete(*, reseller: Reseller, confirm_slug: str, actor: Any = None)
     Its stored files go too, once the deletion is committed (the archive carries them).
     """
     if confirm_slug != reseller.slug:
-        raise DeletionRefused(f"Type the slug “{reseller.slug}” exactly to confirm deletion.")
+        raise DeletionRefused(
+            gettext("Type the slug “%(slug)s” exactly to confirm deletion.")
+            % {"slug": reseller.slug}
+        )
     record = ExportRecord.objects.filter(
         reseller_slug=reseller.slug, schema_name=reseller.schema_name
     ).first()
     if record is None or not Path(record.path).exists():
         raise DeletionRefused(
-            f"Export {reseller.name} first: an instance is deleted only after an archive "
-            "of it exists."
+            gettext(
+                "Export %(name)s first: an instance is deleted only after an archive of it exists."
+            )
+            % {"name": reseller.name}
         )
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
@@ -677,7 +720,7 @@ def reseller_set_escalation_price(*, reseller: Reseller, price, actor: Any = Non
 
     value = None if price in (None, "") else to_decimal(price, field="escalation_price")
     if value is not None and value < 0:
-        raise ValidationError({"escalation_price": ["The price cannot be negative."]})
+        raise ValidationError({"escalation_price": [gettext("The price cannot be negative.")]})
     with transaction.atomic():
         locked = Reseller.objects.select_for_update().get(pk=reseller.pk)
         previous = locked.escalation_price
@@ -696,7 +739,7 @@ def reseller_set_escalation_price(*, reseller: Reseller, price, actor: Any = Non
 # What customers of a reseller suspended for non-payment see
 
 SUSPENSION_POLICY_SET = audit.event_type(
-    "suspensionpolicy.updated", "Suspension policy for customers changed"
+    "suspensionpolicy.updated", gettext_noop("Suspension policy for customers changed")
 )
 
 
@@ -705,7 +748,14 @@ def suspension_policy_set(*, customers_see: str, actor: Any = None) -> Suspensio
     page, or their portal read-only. The routes carry it (`routing.Instance`); saving the
     row clears them on commit (signals.py)."""
     if customers_see not in SuspensionPolicy.CustomerView.values:
-        raise ValidationError({"customers_see": [f"Unknown choice “{customers_see}”."]})
+        raise ValidationError(
+            {
+                "customers_see": [
+                    gettext("Unknown choice “%(customers_see)s”.")
+                    % {"customers_see": customers_see}
+                ]
+            }
+        )
     with transaction.atomic(), schema_context(get_public_schema_name()):
         policy, _ = SuspensionPolicy.objects.select_for_update().get_or_create(
             pk=SuspensionPolicy.SINGLETON_ID

@@ -13,6 +13,8 @@ there settles the bill, which resumes the reseller's plan and so the instance
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenant_apps.billing.models import Invoice
@@ -32,7 +34,7 @@ from tenant_apps.instance.errors import DomainError
 
 from .models import Reseller
 
-NOT_FOUND = "No such supplier bill."
+NOT_FOUND = gettext_lazy("No such supplier bill.")
 
 
 def _public():
@@ -65,14 +67,14 @@ def _invoice(customer: Customer, invoice_id: int) -> Invoice:
 def _card_payment(customer: Customer, card_payment_id: int) -> CardPayment:
     found = CardPayment.objects.filter(pk=card_payment_id, customer=customer).first()
     if found is None:
-        raise SupplierBillNotFound("No such card payment.")
+        raise SupplierBillNotFound(_("No such card payment."))
     return found
 
 
 def _saved_card(customer: Customer, card_id: int) -> SavedCard:
     found = SavedCard.objects.filter(pk=card_id, customer=customer).first()
     if found is None:
-        raise SupplierBillNotFound("No such saved card.")
+        raise SupplierBillNotFound(_("No such saved card."))
     return found
 
 

@@ -6,6 +6,7 @@ and API token end at once) and reactivate, all through `services`; ids of users 
 staff of this instance answer 404.
 """
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -56,7 +57,7 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         try:
             return get_staff_member_for(self.request.user, self.kwargs["pk"])
         except User.DoesNotExist as exc:
-            raise NotFound("No such staff member.") from exc
+            raise NotFound(_("No such staff member.")) from exc
 
     def _member(self, member: User, code: int = status.HTTP_200_OK) -> Response:
         return Response(UserSerializer(member).data, status=code)

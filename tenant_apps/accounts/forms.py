@@ -10,6 +10,11 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
 )
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy
+
+from tenant_apps.instance.addresses import scheme_and_host
+from tenant_apps.mail.services import email_send
 
 from . import services, throttling
 from .models import STAFF_ROLES, Role
@@ -18,7 +23,8 @@ from .signins import client_ip
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(
-        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label=gettext_lazy("E-mail"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 
 
@@ -42,6 +48,29 @@ class LimitedPasswordResetForm(PasswordResetForm):
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["email"], code="throttled") from exc
         return email
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Send the reset link like every e-mail of the instance: from its own name,
+        recorded in its outbox (retried if it fails), the link on its public address."""
+        protocol, host = scheme_and_host(
+            fallback_host=context["domain"], fallback_https=context["protocol"] == "https"
+        )
+        context = {**context, "protocol": protocol, "domain": host}
+        subject = render_to_string(subject_template_name, context)
+        email_send(
+            to=[to_email],
+            key="password_reset",
+            subject="".join(subject.splitlines()),
+            body=render_to_string(email_template_name, context),
+        )
 
 
 class ResetPasswordForm(SetPasswordForm):
@@ -71,9 +100,11 @@ def _staff_role_choices(*, with_owner: bool) -> list[tuple[str, str]]:
 class StaffInviteForm(forms.Form):
     """Invite a staff member; only owners are offered the owner role (the service decides)."""
 
-    email = forms.EmailField(label="E-mail")
-    full_name = forms.CharField(label="Full name", max_length=200, required=False)
-    role = forms.ChoiceField(choices=_staff_role_choices(with_owner=False))
+    email = forms.EmailField(label=gettext_lazy("E-mail"))
+    full_name = forms.CharField(label=gettext_lazy("Full name"), max_length=200, required=False)
+    role = forms.ChoiceField(
+        choices=_staff_role_choices(with_owner=False), label=gettext_lazy("Role")
+    )
 
     def __init__(self, *args, offer_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +112,9 @@ class StaffInviteForm(forms.Form):
 
 
 class StaffRoleForm(forms.Form):
-    role = forms.ChoiceField(label="Role", choices=_staff_role_choices(with_owner=True))
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"), choices=_staff_role_choices(with_owner=True)
+    )
 
     def __init__(self, *args, offer_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,9 +125,11 @@ class SecondFactorForm(forms.Form):
     """The second sign-in step: the app's current code or one recovery code."""
 
     code = forms.CharField(
-        label="Code",
+        label=gettext_lazy("Code"),
         max_length=32,
-        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        help_text=gettext_lazy(
+            "The 6-digit code from your authenticator app, or one of your recovery codes."
+        ),
         widget=forms.TextInput(
             attrs={"autofocus": True, "autocomplete": "one-time-code", "spellcheck": "false"}
         ),
@@ -105,7 +140,7 @@ class TwoFactorSetupForm(forms.Form):
     """Confirm a new authenticator app with the first code it shows."""
 
     code = forms.CharField(
-        label="Code from the app",
+        label=gettext_lazy("Code from the app"),
         max_length=12,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
@@ -115,7 +150,7 @@ class TwoFactorSetupForm(forms.Form):
 
 class TwoFactorDisableForm(forms.Form):
     proof = forms.CharField(
-        label="Your password or a current code",
+        label=gettext_lazy("Your password or a current code"),
         max_length=128,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -124,5 +159,5 @@ class TwoFactorDisableForm(forms.Form):
 
 class SignInPolicyForm(forms.Form):
     require_staff_two_factor = forms.BooleanField(
-        label="Require two-factor sign-in for staff", required=False
+        label=gettext_lazy("Require two-factor sign-in for staff"), required=False
     )

@@ -11,14 +11,15 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Administrator"
-    BILLING = "billing", "Billing"
-    SUPPORT = "support", "Support"
-    CUSTOMER = "customer", "Customer"
+    OWNER = "owner", gettext_lazy("Owner")
+    ADMIN = "admin", gettext_lazy("Administrator")
+    BILLING = "billing", gettext_lazy("Billing")
+    SUPPORT = "support", gettext_lazy("Support")
+    CUSTOMER = "customer", gettext_lazy("Customer")
 
 
 STAFF_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING, Role.SUPPORT})
@@ -116,19 +117,21 @@ class SignInPolicy(models.Model):
     """
 
     require_staff_two_factor = models.BooleanField(
-        "Require two-factor sign-in for staff",
+        gettext_lazy("Require two-factor sign-in for staff"),
         default=False,
-        help_text="Staff without an authenticator app are sent to set one up when they "
-        "next sign in, and can do nothing else until it is done. Customers choose for "
-        "themselves.",
+        help_text=gettext_lazy(
+            "Staff without an authenticator app are sent to set one up when they "
+            "next sign in, and can do nothing else until it is done. Customers choose for "
+            "themselves."
+        ),
     )
     # Always true and unique (see Meta): at most one policy row per instance.
     singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "sign-in policy"
-        verbose_name_plural = "sign-in policy"
+        verbose_name = gettext_lazy("sign-in policy")
+        verbose_name_plural = gettext_lazy("sign-in policy")
         constraints = [
             models.UniqueConstraint(fields=["singleton"], name="one_sign_in_policy"),
         ]

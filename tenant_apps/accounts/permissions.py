@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
 class IsInstanceStaff(BasePermission):
     """API: the caller is an active staff member of the instance serving the request."""
 
-    message = "Staff access to this instance is required."
+    message = gettext_lazy("Staff access to this instance is required.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -48,7 +49,7 @@ class StaffReadManagersWrite(IsInstanceStaff):
     Subclasses name what is being changed in `write_message`, and may widen who writes.
     """
 
-    write_message = "Only the owner or an administrator can do this."
+    write_message = gettext_lazy("Only the owner or an administrator can do this.")
 
     def can_write(self, user) -> bool:
         return user.can_manage_instance
@@ -65,7 +66,7 @@ class StaffReadManagersWrite(IsInstanceStaff):
 class StaffReadBillersWrite(StaffReadManagersWrite):
     """API: any staff member reads; the owner, administrators and billing staff write."""
 
-    write_message = "Only the owner, administrators and billing staff can do this."
+    write_message = gettext_lazy("Only the owner, administrators and billing staff can do this.")
 
     def can_write(self, user) -> bool:
         return user.can_bill
@@ -75,13 +76,13 @@ def _can_bill(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.can_bill)
 
 
-NOT_BILLING = "Only the owner, administrators and billing staff can do this."
-NOT_TAX_TERMS = (
+NOT_BILLING = gettext_lazy("Only the owner, administrators and billing staff can do this.")
+NOT_TAX_TERMS = gettext_lazy(
     "Only the owner, administrators and billing staff can change a customer's tax status, "
     "tax id, exemption reason or currency."
 )
-NOT_TEAM_MANAGER = "Only the owner or an administrator can manage the team."
-NOT_MANAGER = "Only the owner or an administrator can change billing settings."
+NOT_TEAM_MANAGER = gettext_lazy("Only the owner or an administrator can manage the team.")
+NOT_MANAGER = gettext_lazy("Only the owner or an administrator can change billing settings.")
 
 
 # --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """API representations of accounts."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,7 +18,8 @@ class UserSerializer(serializers.ModelSerializer):
 class TwoFactorStatusSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(read_only=True)
     required = serializers.BooleanField(
-        read_only=True, help_text="Staff of this instance must sign in with a second factor."
+        read_only=True,
+        help_text=gettext_lazy("Staff of this instance must sign in with a second factor."),
     )
     recovery_codes_left = serializers.IntegerField(read_only=True)
 
@@ -38,7 +40,7 @@ class MeSerializer(UserSerializer):
 
 
 # The model's choice set (one enum in the API schema); the services refuse `customer`.
-ROLE_HELP = "owner, admin, billing or support"
+ROLE_HELP = gettext_lazy("owner, admin, billing or support")
 
 
 class StaffInviteSerializer(serializers.Serializer):

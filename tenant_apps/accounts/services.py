@@ -12,53 +12,74 @@ import math
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, password_validation
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from tenant_apps.instance import audit, emails
+from tenant_apps.instance.addresses import scheme_and_host
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.services import email_queue
 
 from . import selectors, throttling
 from .models import STAFF_ROLES, ApiTokenUse, Role, SignInPolicy, User
 from .permissions import NOT_TEAM_MANAGER
 
-USER_INVITED = audit.event_type("user.invited", "Staff member invited")
-USER_ROLE_CHANGED = audit.event_type("user.role_changed", "Role changed")
-USER_DEACTIVATED = audit.event_type("user.deactivated", "Account deactivated")
-USER_API_TOKEN_ROTATED = audit.event_type("user.api_token_rotated", "API token replaced")
-USER_API_TOKEN_REVOKED = audit.event_type("user.api_token_revoked", "API token revoked")
-USER_PASSWORD_CHANGED = audit.event_type("user.password_changed", "Password changed")
-USER_LANGUAGE_CHANGED = audit.event_type("user.language_changed", "Language changed")
-USER_PASSWORD_RESET = audit.event_type("user.password_reset", "Password reset by e-mail link")
-USER_PROFILE_UPDATED = audit.event_type("user.profile_updated", "Profile changed")
-USER_REACTIVATED = audit.event_type("user.reactivated", "Account reactivated")
-USER_TWO_FACTOR_ENABLED = audit.event_type("user.two_factor_enabled", "Two-factor sign-in set up")
+USER_INVITED = audit.event_type("user.invited", gettext_noop("Staff member invited"))
+USER_ROLE_CHANGED = audit.event_type("user.role_changed", gettext_noop("Role changed"))
+USER_DEACTIVATED = audit.event_type("user.deactivated", gettext_noop("Account deactivated"))
+USER_API_TOKEN_ROTATED = audit.event_type(
+    "user.api_token_rotated", gettext_noop("API token replaced")
+)
+USER_API_TOKEN_REVOKED = audit.event_type(
+    "user.api_token_revoked", gettext_noop("API token revoked")
+)
+USER_PASSWORD_CHANGED = audit.event_type("user.password_changed", gettext_noop("Password changed"))
+USER_LANGUAGE_CHANGED = audit.event_type("user.language_changed", gettext_noop("Language changed"))
+USER_PASSWORD_RESET = audit.event_type(
+    "user.password_reset", gettext_noop("Password reset by e-mail link")
+)
+USER_PROFILE_UPDATED = audit.event_type("user.profile_updated", gettext_noop("Profile changed"))
+USER_REACTIVATED = audit.event_type("user.reactivated", gettext_noop("Account reactivated"))
+USER_TWO_FACTOR_ENABLED = audit.event_type(
+    "user.two_factor_enabled", gettext_noop("Two-factor sign-in set up")
+)
 USER_TWO_FACTOR_DISABLED = audit.event_type(
-    "user.two_factor_disabled", "Two-factor sign-in turned off"
+    "user.two_factor_disabled", gettext_noop("Two-factor sign-in turned off")
 )
-USER_TWO_FACTOR_RESET = audit.event_type("user.two_factor_reset", "Two-factor sign-in reset")
-USER_TWO_FACTOR_REFUSED = audit.event_type("user.two_factor_refused", "Wrong two-factor code")
-USER_RECOVERY_CODE_USED = audit.event_type("user.recovery_code_used", "Recovery code used")
+USER_TWO_FACTOR_RESET = audit.event_type(
+    "user.two_factor_reset", gettext_noop("Two-factor sign-in reset")
+)
+USER_TWO_FACTOR_REFUSED = audit.event_type(
+    "user.two_factor_refused", gettext_noop("Wrong two-factor code")
+)
+USER_RECOVERY_CODE_USED = audit.event_type(
+    "user.recovery_code_used", gettext_noop("Recovery code used")
+)
 USER_RECOVERY_CODES_RENEWED = audit.event_type(
-    "user.recovery_codes_renewed", "New recovery codes made"
+    "user.recovery_codes_renewed", gettext_noop("New recovery codes made")
 )
-SIGN_IN_POLICY_CHANGED = audit.event_type("signinpolicy.changed", "Sign-in policy changed")
+SIGN_IN_POLICY_CHANGED = audit.event_type(
+    "signinpolicy.changed", gettext_noop("Sign-in policy changed")
+)
 
-_STAFF_ROLE_CHOICE = "Choose owner, administrator, billing or support."
-_ONLY_OWNERS = "Only an owner can make someone an owner or change an owner's account."
-_LAST_OWNER = "This is the last active owner of the instance: make someone else an owner first."
+_STAFF_ROLE_CHOICE = gettext_lazy("Choose owner, administrator, billing or support.")
+_ONLY_OWNERS = gettext_lazy("Only an owner can make someone an owner or change an owner's account.")
+_LAST_OWNER = gettext_lazy(
+    "This is the last active owner of the instance: make someone else an owner first."
+)
 
 
 def _acting_user(actor) -> User | None:
@@ -90,28 +111,31 @@ def user_send_password_link(
     *, user: User, domain: str, use_https: bool, invitation: bool = False
 ) -> None:
     """E-mail a link to choose a password, valid on this instance's domain only, sent in the
-    instance's name (its issuer identity) like every other mail it sends.
+    instance's name like every other mail it sends (recorded in its outbox, sent by a
+    worker once the caller commits). The link is built on the instance's configured public
+    address, like the links in every other e-mail; `domain` serves only when none is known.
 
     Django's PasswordResetForm skips accounts without a usable password, which is exactly
-    what an invited account is, so the same e-mail is sent through the form's own mailer.
+    what an invited account is, so its templates are rendered here with the same context.
     """
     identity = issuer_identity_get()
+    protocol, host = scheme_and_host(fallback_host=domain, fallback_https=use_https)
     context = {
         "email": user.email,
-        "domain": domain,
-        "site_name": emails.sender_name(identity) or domain,
+        "domain": host,
+        "site_name": emails.sender_name(identity) or host,
         "uid": urlsafe_base64_encode(force_bytes(user.pk)),
         "user": user,
         "token": default_token_generator.make_token(user),
-        "protocol": "https" if use_https else "http",
+        "protocol": protocol,
     }
     kind = "invitation" if invitation else "password_reset"
-    PasswordResetForm().send_mail(
-        f"registration/{kind}_subject.txt",
-        f"registration/{kind}_email.html",
-        context,
-        emails.sender_address(identity),
-        user.email,
+    subject = render_to_string(f"registration/{kind}_subject.txt", context)
+    email_queue(
+        to=[user.email],
+        key=kind,
+        subject="".join(subject.splitlines()),
+        body=render_to_string(f"registration/{kind}_email.html", context),
     )
 
 
@@ -140,7 +164,7 @@ def staff_invite(
             )
     except IntegrityError as exc:
         raise ValidationError(
-            {"email": ["Someone with this e-mail already has an account here."]}
+            {"email": [gettext("Someone with this e-mail already has an account here.")]}
         ) from exc
     transaction.on_commit(
         lambda: user_send_password_link(
@@ -154,11 +178,13 @@ def _staff_member(user: User, *, actor) -> User:
     """The staff member, locked, once the actor may manage them."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     if locked.role not in STAFF_ROLES:
-        raise ValidationError({"role": ["Only staff accounts are managed here."]})
+        raise ValidationError({"role": [gettext("Only staff accounts are managed here.")]})
     if locked.role == Role.OWNER:
         if _acting_user(actor) is None:
             # No one to answer for it: an owner's account changes only at an owner's hand.
-            raise ValidationError({"role": ["The owner's account cannot be changed here."]})
+            raise ValidationError(
+                {"role": [gettext("The owner's account cannot be changed here.")]}
+            )
         _require_team_manager(actor, owner_matter=True)
     else:
         _require_team_manager(actor)
@@ -219,7 +245,7 @@ def staff_deactivate(*, user: User, actor=None) -> User:
     end now (the account and its history stay)."""
     locked = _staff_member(user, actor=actor)
     if getattr(_acting_user(actor), "pk", None) == locked.pk:
-        raise ValidationError({"user": ["You cannot deactivate your own account."]})
+        raise ValidationError({"user": [gettext("You cannot deactivate your own account.")]})
     if not locked.is_active:
         return locked
     _refuse_losing_the_last_owner(locked)
@@ -308,7 +334,7 @@ def user_language_set(*, user: User, language: str, actor=None) -> User:
     """Keep the language a signed-in user chose for their screens (and, for a customer,
     their e-mails and documents: `clients.selectors.customer_language`)."""
     if language not in dict(settings.LANGUAGES):
-        raise ValidationError({"language": "Choose one of the languages offered."})
+        raise ValidationError({"language": gettext("Choose one of the languages offered.")})
     before = user.language
     if before != language:
         user.language = language
@@ -323,15 +349,14 @@ def user_language_set(*, user: User, language: str, actor=None) -> User:
 
 
 # --------------------------------------------------------------------------------------
-# Two-factor sign-in: an authenticator app
- (TOTP) plus ten single-use recovery codes
+# Two-factor sign-in: an authenticator app (TOTP) plus ten single-use recovery codes
 
 
 RECOVERY_CODE_COUNT = 10
 # A script calling the API many times a minute records its token's use once per window.
 API_TOKEN_USE_WINDOW_SECONDS = 300
-_ONLY_OWNERS_RESET = "Only an owner can reset a team member's two-factor sign-in."
-_ONLY_OWNERS_POLICY = "Only an owner can change how the team signs in."
+_ONLY_OWNERS_RESET = gettext_lazy("Only an owner can reset a team member's two-factor sign-in.")
+_ONLY_OWNERS_POLICY = gettext_lazy("Only an owner can change how the team signs in.")
 
 
 class SecondFactorRefused(DomainError):
@@ -339,8 +364,10 @@ class SecondFactorRefused(DomainError):
 
     code = "second_factor_refused"
 
-    def __init__(self, message: str = "That code is not right. Check your app and try again."):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(
+            message or gettext("That code is not right. Check your app and try again.")
+        )
 
 
 class SecondFactorThrottled(DomainError):
@@ -351,9 +378,13 @@ class SecondFactorThrottled(DomainError):
 
     def __init__(self, wait_seconds: int):
         self.wait_seconds = max(1, wait_seconds)
-        unit = "second" if self.wait_seconds == 1 else "seconds"
         super().__init__(
-            f"Too many wrong codes. Wait {self.wait_seconds} {unit} before trying again."
+            ngettext(
+                "Too many wrong codes. Wait %(count)s second before trying again.",
+                "Too many wrong codes. Wait %(count)s seconds before trying again.",
+                self.wait_seconds,
+            )
+            % {"count": self.wait_seconds}
         )
 
 
@@ -437,7 +468,7 @@ def two_factor_enable(
         )
         if pending is None:
             raise ValidationError(
-                {"code": ["This set-up has expired or was already finished. Start again."]}
+                {"code": [gettext("This set-up has expired or was already finished. Start again.")]}
             )
         accepted, wait = _check(pending, token)
         if accepted:
@@ -456,7 +487,7 @@ def two_factor_enable(
         raise SecondFactorThrottled(wait)
     if not accepted:
         raise SecondFactorRefused(
-            "That code does not match. Scan the QR code again or check your phone's clock."
+            gettext("That code does not match. Scan the QR code again or check your phone's clock.")
         )
     return pending, codes
 
@@ -507,7 +538,7 @@ def recovery_codes_renew(*, user: User) -> list[str]:
     """Ten new recovery codes for a user with two-factor on; the old ones stop working."""
     with transaction.atomic():
         if selectors.two_factor_device(user) is None:
-            raise ValidationError("Set up two-factor sign-in first.")
+            raise ValidationError(gettext("Set up two-factor sign-in first."))
         codes = _new_recovery_codes(user)
         audit.audit_record(USER_RECOVERY_CODES_RENEWED, actor=user, obj=user)
     return codes
@@ -522,7 +553,13 @@ def two_factor_disable(*, user: User, proof: str, ip_address: str | None = None)
     """
     if selectors.two_factor_required(user):
         raise ValidationError(
-            {"proof": ["Two-factor sign-in is required for staff here: it cannot be turned off."]}
+            {
+                "proof": [
+                    gettext(
+                        "Two-factor sign-in is required for staff here: it cannot be turned off."
+                    )
+                ]
+            }
         )
     if selectors.two_factor_device(user) is None:
         return
@@ -535,7 +572,7 @@ def two_factor_disable(*, user: User, proof: str, ip_address: str | None = None)
             two_factor_verify(user=user, code=proof, ip_address=ip_address)
         except SecondFactorRefused as exc:
             raise ValidationError(
-                {"proof": ["That is neither your password nor a current code."]}
+                {"proof": [gettext("That is neither your password nor a current code.")]}
             ) from exc
     with transaction.atomic():
         _two_factor_remove(user)
@@ -558,7 +595,9 @@ def two_factor_reset(*, user: User, actor) -> User:
             raise PermissionDenied(_ONLY_OWNERS_RESET)
         if acting.pk == locked.pk:
             raise ValidationError(
-                "Use your own security page to set up a new app or make new recovery codes."
+                gettext(
+                    "Use your own security page to set up a new app or make new recovery codes."
+                )
             )
     had = _two_factor_remove(locked)
     audit.audit_record(
@@ -574,7 +613,7 @@ def sign_in_policy_set(*, require_staff_two_factor: bool, actor=None) -> SignInP
         raise ValidationError(
             {
                 "require_staff_two_factor": [
-                    "The operator's staff always sign in with a second factor."
+                    gettext("The operator's staff always sign in with a second factor.")
                 ]
             }
         )

@@ -11,14 +11,15 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from tenant_apps.instance import audit
 
 from .models import User
 
-USER_SIGNED_IN = audit.event_type("user.signed_in", "Signed in")
-USER_SIGN_IN_FAILED = audit.event_type("user.sign_in_failed", "Sign-in failed")
-USER_SIGNED_OUT = audit.event_type("user.signed_out", "Signed out")
+USER_SIGNED_IN = audit.event_type("user.signed_in", gettext_noop("Signed in"))
+USER_SIGN_IN_FAILED = audit.event_type("user.sign_in_failed", gettext_noop("Sign-in failed"))
+USER_SIGNED_OUT = audit.event_type("user.signed_out", gettext_noop("Signed out"))
 
 # Who tried a failed sign-in is not known: the e-mail typed is the claim, not the actor.
 ANONYMOUS = "anonymous"

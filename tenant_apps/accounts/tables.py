@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 import django_tables2 as tables
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import STAFF_ROLES, Role, User
 from .selectors import staff_list
@@ -15,15 +16,18 @@ STATUS_CHOICES = [("active", "Active"), ("inactive", "Deactivated")]
 
 class StaffTable(tables.Table):
     email = tables.Column(
-        linkify=("dashboard:staff_member", {"pk": tables.A("pk")}), verbose_name="E-mail"
+        linkify=("dashboard:staff_member", {"pk": tables.A("pk")}),
+        verbose_name=gettext_lazy("E-mail"),
     )
-    full_name = tables.Column(verbose_name="Name", default="—")
-    role = tables.Column()
-    is_active = tables.Column(verbose_name="Status")
+    full_name = tables.Column(verbose_name=gettext_lazy("Name"), default="—")
+    role = tables.Column(verbose_name=gettext_lazy("Role"))
+    is_active = tables.Column(verbose_name=gettext_lazy("Status"))
     # Annotated by `selectors.staff_list` (one EXISTS, not a query per row).
-    two_factor_enabled = tables.Column(verbose_name="Two-factor", orderable=True)
-    last_login = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last sign-in")
-    date_joined = tables.DateTimeColumn(format="Y-m-d", verbose_name="Since")
+    two_factor_enabled = tables.Column(verbose_name=gettext_lazy("Two-factor"), orderable=True)
+    last_login = tables.DateTimeColumn(
+        format="Y-m-d H:i", verbose_name=gettext_lazy("Last sign-in")
+    )
+    date_joined = tables.DateTimeColumn(format="Y-m-d", verbose_name=gettext_lazy("Since"))
 
     class Meta:
         model = User
@@ -36,7 +40,7 @@ class StaffTable(tables.Table):
             "last_login",
             "date_joined",
         ]
-        empty_text = "No team members match."
+        empty_text = gettext_lazy("No team members match.")
         attrs = {"class": "table"}
 
     def render_role(self, record: User):
@@ -44,13 +48,13 @@ class StaffTable(tables.Table):
 
     def render_is_active(self, record: User):
         if record.is_active:
-            return mark_safe('<span class="badge badge-active">Active</span>')
-        return mark_safe('<span class="badge badge-terminated">Deactivated</span>')
+            return format_html('<span class="badge badge-active">{}</span>', _("Active"))
+        return format_html('<span class="badge badge-terminated">{}</span>', _("Deactivated"))
 
     def render_two_factor_enabled(self, value: bool):
         if value:
-            return mark_safe('<span class="badge badge-success">On</span>')
-        return mark_safe('<span class="badge badge-neutral">Off</span>')
+            return format_html('<span class="badge badge-success">{}</span>', _("On"))
+        return format_html('<span class="badge badge-neutral">{}</span>', _("Off"))
 
     def render_last_login(self, record: User):
         return record.last_login.strftime("%Y-%m-%d %H:%M") if record.last_login else "never"
@@ -59,12 +63,14 @@ class StaffTable(tables.Table):
 class StaffFilter(django_filters.FilterSet):
     """q / role / status; the filtering itself is `selectors.staff_list`."""
 
-    q = django_filters.CharFilter(label="Search")
+    q = django_filters.CharFilter(label=gettext_lazy("Search"))
     role = django_filters.ChoiceFilter(
-        choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES], empty_label="Any role"
+        choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES],
+        empty_label=gettext_lazy("Any role"),
+        label=gettext_lazy("Role"),
     )
     status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES, empty_label="Any status", label="Status"
+        choices=STATUS_CHOICES, empty_label=gettext_lazy("Any status"), label=gettext_lazy("Status")
     )
 
     class Meta:
@@ -73,7 +79,7 @@ class StaffFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs.update(placeholder="E-mail or name…")
+        self.form.fields["q"].widget.attrs.update(placeholder=_("E-mail or name…"))
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data

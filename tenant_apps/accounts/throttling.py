@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 
 from .signins import client_ip
 
@@ -27,12 +28,16 @@ INVITATION = "invitation"
 
 _TOO_MANY = {
     RESET: (
-        "Too many password reset requests for this address or from your network in the "
-        "last hour. Please try again later."
+        gettext_lazy(
+            "Too many password reset requests for this address or from your network in the "
+            "last hour. Please try again later."
+        )
     ),
     INVITATION: (
-        "Too many invitations were sent to this address or from your network in the last "
-        "hour. Please try again later."
+        gettext_lazy(
+            "Too many invitations were sent to this address or from your network in the last "
+            "hour. Please try again later."
+        )
     ),
 }
 

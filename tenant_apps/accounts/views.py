@@ -154,8 +154,11 @@ class TwoFactorVerifyView(FormView):
             left = device.token_set.count()
             messages.warning(
                 request,
-                f"You signed in with a recovery code; {left} left. "
-                "Make new ones on your security page if you are running low.",
+                _(
+                    "You signed in with a recovery code; %(left)s left. Make new ones on "
+                    "your security page if you are running low."
+                )
+                % {"left": left},
             )
         return redirect(_next_url(request))
 
@@ -213,7 +216,7 @@ class TwoFactorSetupView(FormView):
             form_add_service_errors(form, exc)
             return self.form_invalid(form)
         _second_step_passed(request, device)
-        messages.success(request, "Two-factor sign-in is on.")
+        messages.success(request, _("Two-factor sign-in is on."))
         return recovery_codes_page(request, codes, next_url=_next_url(request))
 
 
@@ -272,7 +275,7 @@ class TwoFactorDisableView(SecurityMixin, TemplateView):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, "Two-factor sign-in is off.")
+                messages.success(request, _("Two-factor sign-in is off."))
                 return redirect("accounts:security")
         return self.render_to_response(self.security_context(disable_form=form))
 
@@ -284,7 +287,7 @@ class ApiTokenRevokeView(LoginRequiredMixin, View):
 
     def post(self, request):
         services.api_token_revoke(user=request.user)
-        messages.success(request, "Your API token was revoked.")
+        messages.success(request, _("Your API token was revoked."))
         return redirect("accounts:security")
 
 

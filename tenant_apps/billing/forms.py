@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
@@ -24,8 +25,8 @@ from .models import BillingSettings, Invoice, Payment, TaxRate
 from .selectors import open_invoice_q
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-POSITIVE_QUANTITY = "The quantity must be more than 0."
-NEGATIVE_PRICE = "Prices cannot be negative; issue a credit note to give money back."
+POSITIVE_QUANTITY = gettext_lazy("The quantity must be more than 0.")
+NEGATIVE_PRICE = gettext_lazy("Prices cannot be negative; issue a credit note to give money back.")
 
 
 def currency_codes() -> list[str]:
@@ -35,7 +36,7 @@ def currency_codes() -> list[str]:
 def tax_class_choices() -> list[tuple[str, str]]:
     choices = [(code, name) for code, name in TaxClass.objects.values_list("code", "name")]
     # A fresh instance may have no tax class yet: lines still need one (no tax is charged).
-    return choices or [("standard", "Standard")]
+    return choices or [("standard", gettext("Standard"))]
 
 
 class CustomerChoiceField(forms.ModelChoiceField):
@@ -48,10 +49,12 @@ class CustomerChoiceField(forms.ModelChoiceField):
 
 
 class InvoiceLineForm(forms.Form):
-    description = forms.CharField(max_length=300)
-    quantity = forms.DecimalField(max_digits=10, decimal_places=2, initial=Decimal("1"))
-    unit_price = forms.DecimalField(label="Unit price", **MONEY)
-    tax_class_code = forms.ChoiceField(label="Tax class", choices=())
+    description = forms.CharField(max_length=300, label=gettext_lazy("Description"))
+    quantity = forms.DecimalField(
+        max_digits=10, decimal_places=2, initial=Decimal("1"), label=gettext_lazy("Quantity")
+    )
+    unit_price = forms.DecimalField(label=gettext_lazy("Unit price"), **MONEY)
+    tax_class_code = forms.ChoiceField(label=gettext_lazy("Tax class"), choices=())
 
     def __init__(self, *args, tax_choices: list[tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,17 +107,25 @@ LineFormSet = forms.formset_factory(InvoiceLineForm, formset=BaseLineFormSet, ex
 
 
 class InvoiceCreateForm(forms.Form):
-    customer = CustomerChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
+    customer = CustomerChoiceField(
+        queryset=Customer.objects.none(),
+        empty_label=gettext_lazy("Choose…"),
+        label=gettext_lazy("Customer"),
+    )
     currency = forms.CharField(
         max_length=3,
         required=False,
-        help_text="Leave empty to invoice in the customer's currency.",
-        widget=forms.TextInput(attrs={"list": "currency-codes", "placeholder": "e.g. EUR"}),
+        help_text=gettext_lazy("Leave empty to invoice in the customer's currency."),
+        widget=forms.TextInput(
+            attrs={"list": "currency-codes", "placeholder": gettext_lazy("e.g. EUR")}
+        ),
+        label=gettext_lazy("Currency"),
     )
     notes = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Printed on the invoice for the customer.",
+        help_text=gettext_lazy("Printed on the invoice for the customer."),
+        label=gettext_lazy("Notes"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -133,15 +144,22 @@ class InvoiceCreateForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
-    method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.BANK_TRANSFER)
+    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY, label=gettext_lazy("Amount"))
+    method = forms.ChoiceField(
+        choices=Payment.Method.choices,
+        initial=Payment.Method.BANK_TRANSFER,
+        label=gettext_lazy("Method"),
+    )
     received_on = forms.DateField(
-        label="Received on", widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Received on"), widget=forms.DateInput(attrs={"type": "date"})
     )
     reference = forms.CharField(
-        max_length=200, required=False, help_text="Bank reference, cheque number…"
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Bank reference, cheque number…"),
+        label=gettext_lazy("Reference"),
     )
-    notes = forms.CharField(max_length=300, required=False)
+    notes = forms.CharField(max_length=300, required=False, label=gettext_lazy("Notes"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -166,17 +184,24 @@ class OpenInvoiceChoiceField(forms.ModelChoiceField):
 class PaymentRecordForm(PaymentForm):
     """A payment received outside an invoice page: on account, or against an open invoice."""
 
-    customer = CustomerChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
+    customer = CustomerChoiceField(
+        queryset=Customer.objects.none(),
+        empty_label=gettext_lazy("Choose…"),
+        label=gettext_lazy("Customer"),
+    )
     invoice = OpenInvoiceChoiceField(
         queryset=Invoice.objects.none(),
         required=False,
-        empty_label="None: add it to the customer's credit",
+        empty_label=gettext_lazy("None: add it to the customer's credit"),
+        label=gettext_lazy("Invoice"),
     )
     oldest_first = forms.BooleanField(
         required=False,
-        label="Settle open invoices, oldest due first",
-        help_text="Without an invoice chosen: the payment settles the customer's open invoices "
-        "by due date; what is left becomes credit.",
+        label=gettext_lazy("Settle open invoices, oldest due first"),
+        help_text=gettext_lazy(
+            "Without an invoice chosen: the payment settles the customer's open invoices "
+            "by due date; what is left becomes credit."
+        ),
     )
     field_order = ["customer", "invoice", "amount", "method", "received_on", "reference"]
 
@@ -193,21 +218,34 @@ class PaymentRecordForm(PaymentForm):
 class RefundForm(forms.Form):
     """Pay back part or all of a payment (the credit notes it needs are issued with it)."""
 
-    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
-    reason = forms.CharField(max_length=300, help_text="Printed on the credit notes.")
+    amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY, label=gettext_lazy("Amount"))
+    reason = forms.CharField(
+        max_length=300,
+        help_text=gettext_lazy("Printed on the credit notes."),
+        label=gettext_lazy("Reason"),
+    )
     method = forms.ChoiceField(
         choices=Payment.Method.choices,
-        label="Paid back by",
+        label=gettext_lazy("Paid back by"),
         initial=Payment.Method.BANK_TRANSFER,
-        help_text="A card payment taken online goes back to the card through Stripe; choose "
-        "another method only if you pay it back yourself.",
+        help_text=gettext_lazy(
+            "A card payment taken online goes back to the card through Stripe; choose "
+            "another method only if you pay it back yourself."
+        ),
     )
-    reference = forms.CharField(max_length=200, required=False, help_text="Bank reference…")
+    reference = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Bank reference…"),
+        label=gettext_lazy("Reference"),
+    )
     waive_periods = forms.BooleanField(
         required=False,
-        label="Waive the service periods",
-        help_text="Service periods wholly refunded are given away instead of billed again by "
-        "the next renewal run (cancel the service if it should stop).",
+        label=gettext_lazy("Waive the service periods"),
+        help_text=gettext_lazy(
+            "Service periods wholly refunded are given away instead of billed again by "
+            "the next renewal run (cancel the service if it should stop)."
+        ),
     )
 
 
@@ -215,7 +253,9 @@ class ReverseForm(forms.Form):
     """Undo a payment recorded by mistake."""
 
     reason = forms.CharField(
-        max_length=300, help_text="E.g. the bank line belonged to another customer."
+        max_length=300,
+        help_text=gettext_lazy("E.g. the bank line belonged to another customer."),
+        label=gettext_lazy("Reason"),
     )
 
 
@@ -223,21 +263,24 @@ class ApplyCreditForm(forms.Form):
     amount = forms.DecimalField(
         min_value=Decimal("0.01"),
         required=False,
-        help_text="Leave empty to apply as much as the balance and the amount due allow.",
+        help_text=gettext_lazy(
+            "Leave empty to apply as much as the balance and the amount due allow."
+        ),
         **MONEY,
+        label=gettext_lazy("Amount"),
     )
 
 
-WAIVE_HELP = (
+WAIVE_HELP = gettext_lazy(
     "Unpaid service periods on this invoice are given away (recorded on the service) "
     "instead of being billed again by the next renewal run."
 )
 
 
 class VoidForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(max_length=300, required=False, label=gettext_lazy("Reason"))
     waive_periods = forms.BooleanField(
-        required=False, label="Waive the service periods", help_text=WAIVE_HELP
+        required=False, label=gettext_lazy("Waive the service periods"), help_text=WAIVE_HELP
     )
 
 
@@ -246,15 +289,18 @@ class CreditNoteForm(forms.Form):
 
     WHOLE, LINES = "whole", "lines"
     scope = forms.ChoiceField(
-        choices=[(WHOLE, "The whole invoice"), (LINES, "Chosen lines")],
+        choices=[(WHOLE, gettext_lazy("The whole invoice")), (LINES, gettext_lazy("Chosen lines"))],
         initial=WHOLE,
         widget=forms.RadioSelect,
+        label=gettext_lazy("Scope"),
     )
     reason = forms.CharField(
-        max_length=300, help_text="Printed on the credit note, e.g. “Service cancelled”."
+        max_length=300,
+        help_text=gettext_lazy("Printed on the credit note, e.g. “Service cancelled”."),
+        label=gettext_lazy("Reason"),
     )
     waive_periods = forms.BooleanField(
-        required=False, label="Waive the service periods", help_text=WAIVE_HELP
+        required=False, label=gettext_lazy("Waive the service periods"), help_text=WAIVE_HELP
     )
 
     def __init__(self, *args, invoice: Invoice, **kwargs):
@@ -268,7 +314,7 @@ class CreditNoteForm(forms.Form):
                 max_value=line.quantity,
                 max_digits=10,
                 decimal_places=2,
-                widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "0"}),
+                widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": gettext("0")}),
             )
 
     def line_fields(self):
@@ -277,7 +323,7 @@ class CreditNoteForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("scope") == self.LINES and not self.chosen_lines():
-            raise ValidationError("Enter the quantity to credit on at least one line.")
+            raise ValidationError(gettext("Enter the quantity to credit on at least one line."))
         return data
 
     def chosen_lines(self) -> list[dict]:
@@ -294,13 +340,21 @@ class CreditNoteForm(forms.Form):
 
 
 class CustomerCreditForm(forms.Form):
-    amount = forms.DecimalField(help_text="Positive adds credit, negative removes it.", **MONEY)
-    note = forms.CharField(max_length=300, help_text="Why the credit changes (kept in the ledger).")
+    amount = forms.DecimalField(
+        help_text=gettext_lazy("Positive adds credit, negative removes it."),
+        **MONEY,
+        label=gettext_lazy("Amount"),
+    )
+    note = forms.CharField(
+        max_length=300,
+        help_text=gettext_lazy("Why the credit changes (kept in the ledger)."),
+        label=gettext_lazy("Note"),
+    )
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
         if amount == 0:
-            raise ValidationError("Enter a non-zero amount.")
+            raise ValidationError(gettext("Enter a non-zero amount."))
         return amount
 
 
@@ -311,84 +365,104 @@ class CustomerCreditForm(forms.Form):
 class BillingSettingsForm(forms.Form):
     prices_include_tax = forms.BooleanField(
         required=False,
-        label="Prices include tax",
-        help_text="Catalog prices already include tax (typical when you sell to consumers).",
+        label=gettext_lazy("Prices include tax"),
+        help_text=gettext_lazy(
+            "Catalog prices already include tax (typical when you sell to consumers)."
+        ),
     )
     payment_terms_days = forms.IntegerField(
-        label="Payment terms (days)", min_value=0, max_value=365
+        label=gettext_lazy("Payment terms (days)"), min_value=0, max_value=365
     )
     renewal_lead_days = forms.IntegerField(
-        label="Renewal lead time (days)",
+        label=gettext_lazy("Renewal lead time (days)"),
         min_value=0,
         max_value=365,
-        help_text="Renewal invoices are issued this many days before a service is due.",
+        help_text=gettext_lazy(
+            "Renewal invoices are issued this many days before a service is due."
+        ),
     )
     invoice_number_format = forms.CharField(
         max_length=60,
-        help_text="Placeholders: <code>{year}</code> and <code>{number}</code>; "
-        "<code>{number:06d}</code> pads to six digits (up to 12). Around them: letters, "
-        "digits, spaces and - _ / . #",
+        help_text=gettext_lazy(
+            "Placeholders: <code>{year}</code> and <code>{number}</code>; "
+            "<code>{number:06d}</code> pads to six digits (up to 12). Around them: letters, "
+            "digits, spaces and - _ / . #"
+        ),
+        label=gettext_lazy("Invoice number format"),
     )
-    credit_note_number_format = forms.CharField(max_length=60)
+    credit_note_number_format = forms.CharField(
+        max_length=60, label=gettext_lazy("Credit note number format")
+    )
     reminder_days = forms.CharField(
         required=False,
-        label="Reminders (days after due date)",
-        help_text="Comma-separated, e.g. 3, 10, 20. Leave empty to send no reminders.",
+        label=gettext_lazy("Reminders (days after due date)"),
+        help_text=gettext_lazy(
+            "Comma-separated, e.g. 3, 10, 20. Leave empty to send no reminders."
+        ),
     )
     late_fee_amount = forms.DecimalField(
-        label="Late fee (fixed amount)", min_value=Decimal("0"), **MONEY
+        label=gettext_lazy("Late fee (fixed amount)"), min_value=Decimal("0"), **MONEY
     )
     late_fee_percent = forms.DecimalField(
-        label="Late fee (% of amount due)",
+        # xgettext:no-python-format
+        label=gettext_lazy("Late fee (% of amount due)"),
         min_value=Decimal("0"),
         max_value=Decimal("100"),
         max_digits=5,
         decimal_places=2,
     )
     late_fee_after_days = forms.IntegerField(
-        label="Charge the late fee after (days overdue)", min_value=0, max_value=365
+        label=gettext_lazy("Charge the late fee after (days overdue)"), min_value=0, max_value=365
     )
     late_fee_vat = forms.ChoiceField(
-        label="VAT on late fees",
+        label=gettext_lazy("VAT on late fees"),
         choices=BillingSettings.LateFeeVat.choices,
-        help_text="A late fee compensates late payment rather than paying for a supply: "
-        "usually outside the scope of VAT. Choose the other option where your tax office "
-        "treats it as part of the price.",
+        help_text=gettext_lazy(
+            "A late fee compensates late payment rather than paying for a supply: "
+            "usually outside the scope of VAT. Choose the other option where your tax office "
+            "treats it as part of the price."
+        ),
     )
     suspend_after_days = forms.IntegerField(
-        label="Suspend services after (days overdue)",
+        label=gettext_lazy("Suspend services after (days overdue)"),
         min_value=0,
         max_value=3650,
         required=False,
-        help_text="Leave empty to never suspend automatically.",
+        help_text=gettext_lazy("Leave empty to never suspend automatically."),
     )
     terminate_after_days = forms.IntegerField(
-        label="Terminate services after (days overdue)",
+        label=gettext_lazy("Terminate services after (days overdue)"),
         min_value=0,
         max_value=3650,
         required=False,
-        help_text="Leave empty to never terminate automatically.",
+        help_text=gettext_lazy("Leave empty to never terminate automatically."),
     )
     void_issued_invoices = forms.BooleanField(
         required=False,
-        label="Allow voiding issued invoices",
-        help_text="Only where EU invoicing rules do not apply. Under EU rules an issued "
-        "invoice is corrected by a credit note, and this stays off.",
+        label=gettext_lazy("Allow voiding issued invoices"),
+        help_text=gettext_lazy(
+            "Only where EU invoicing rules do not apply. Under EU rules an issued "
+            "invoice is corrected by a credit note, and this stays off."
+        ),
     )
     checkout_expiry_days = forms.IntegerField(
-        label="Cancel unpaid portal checkouts after (days)",
+        label=gettext_lazy("Cancel unpaid portal checkouts after (days)"),
         min_value=1,
         max_value=365,
         required=False,
-        help_text="Orders placed in the portal and never paid: no reminders or fees; after "
-        "this many days the order is cancelled and its invoice credited. Empty: never.",
+        help_text=gettext_lazy(
+            "Orders placed in the portal and never paid: no reminders or fees; after "
+            "this many days the order is cancelled and its invoice credited. Empty: never."
+        ),
     )
 
     apply_credit_automatically = forms.BooleanField(
         required=False,
-        label="Apply account credit automatically",
-        help_text="Credit settles open invoices as soon as both exist, oldest due date first. "
-        "Off: staff apply credit invoice by invoice.",
+        label=gettext_lazy("Apply account credit automatically"),
+        help_text=gettext_lazy(
+            "Credit settles open invoices as soon as both exist, oldest due date first. "
+            "Off: staff apply credit invoice by invoice."
+        ),
     )
 
     # Two columns, filled row by row: the longer sections side by side, then the short ones.
@@ -432,10 +506,10 @@ class BillingSettingsForm(forms.Form):
             days = [int(part) for part in parts]
         except ValueError as exc:
             raise ValidationError(
-                "Give reminder days as whole numbers of days, e.g. 3, 10."
+                gettext("Give reminder days as whole numbers of days, e.g. 3, 10.")
             ) from exc
         if any(day < 0 for day in days):
-            raise ValidationError("Reminder days count from the due date: 0 or more.")
+            raise ValidationError(gettext("Reminder days count from the due date: 0 or more."))
         return sorted(set(days))
 
 
@@ -445,7 +519,13 @@ class TaxRateForm(forms.ModelForm):
     class Meta:
         model = TaxRate
         fields = ["country", "tax_class", "rate", "name"]
-        help_texts = {"name": "Printed next to the amount, e.g. VAT, TVA, MwSt, GST."}
+        labels = {
+            "country": gettext_lazy("Country"),
+            "tax_class": gettext_lazy("Tax class"),
+            "rate": gettext_lazy("Rate"),
+            "name": gettext_lazy("Name"),
+        }
+        help_texts = {"name": gettext_lazy("Printed next to the amount, e.g. VAT, TVA, MwSt, GST.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -459,6 +539,7 @@ class EmailTemplateForm(forms.ModelForm):
     class Meta:
         model = EmailTemplate
         fields = ["subject", "body"]
+        labels = {"subject": gettext_lazy("Subject"), "body": gettext_lazy("Body")}
         widgets = {"body": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
 
     def _compiles(self, name: str) -> str:

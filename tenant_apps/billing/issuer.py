@@ -12,6 +12,8 @@ ask `issuer_missing_sentence()` to tell staff what to fill in before they try.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.clients.tax_ids import normalise_tax_id
 from tenant_apps.instance.models import IssuerIdentity
@@ -20,7 +22,7 @@ from tenant_apps.instance.selectors import issuer_identity_get
 from .models import BillingError
 from .taxes import EU_COUNTRIES
 
-WHERE_TO_FIX = "Staff → Issuer identity"
+WHERE_TO_FIX = gettext_lazy("Staff → Issuer identity")
 
 
 class IssuerIdentityIncomplete(BillingError):
@@ -35,17 +37,19 @@ def _vat_id_problem(identity: IssuerIdentity) -> str:
     country = (identity.country or "").upper()
     tax_id = (identity.tax_id or "").strip()
     if not country:
-        return "" if tax_id else "VAT identification number (if established in the EU)"
+        return "" if tax_id else _("VAT identification number (if established in the EU)")
     if country not in EU_COUNTRIES:
         return ""  # Art. 226 asks an EU supplier for its VAT id; others print what they have
     if not tax_id:
-        return "VAT identification number"
+        return _("VAT identification number")
     try:
         normalised = normalise_tax_id(tax_id, country)
     except ValidationError as exc:
-        return f"valid VAT identification number ({exc.messages[0].rstrip('.')})"
+        return _("valid VAT identification number (%(problem)s)") % {
+            "problem": exc.messages[0].rstrip(".")
+        }
     if not normalised.is_eu_vat:
-        return "valid EU VAT identification number"
+        return _("valid EU VAT identification number")
     return ""
 
 
@@ -55,11 +59,11 @@ def missing_issuer_details(identity: IssuerIdentity | None = None) -> list[str]:
     if identity is None:
         identity = IssuerIdentity()
     required = (
-        ("legal_name", "full legal name"),
-        ("address_line1", "street address"),
-        ("postal_code", "postal code"),
-        ("city", "city"),
-        ("country", "country"),
+        ("legal_name", _("full legal name")),
+        ("address_line1", _("street address")),
+        ("postal_code", _("postal code")),
+        ("city", _("city")),
+        ("country", _("country")),
     )
     missing = [label for name, label in required if not (getattr(identity, name) or "").strip()]
     problem = _vat_id_problem(identity)
@@ -71,7 +75,7 @@ def missing_issuer_details(identity: IssuerIdentity | None = None) -> list[str]:
 def _listed(items: list[str]) -> str:
     if len(items) == 1:
         return items[0]
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def issuer_missing_sentence(identity: IssuerIdentity | None = None) -> str:
@@ -79,11 +83,11 @@ def issuer_missing_sentence(identity: IssuerIdentity | None = None) -> str:
     missing = missing_issuer_details(identity)
     if not missing:
         return ""
-    return (
-        f"Invoices cannot be issued until the issuer identity has its {_listed(missing)}, "
-        "which every EU invoice must show (Art. 226 of the VAT Directive): fill them in "
-        f"under {WHERE_TO_FIX}."
-    )
+    return _(
+        "Invoices cannot be issued until the issuer identity has its %(listed)s, "
+        "which every EU invoice must show (Art. 226 of the VAT Directive): fill "
+        "them in under %(WHERE_TO_FIX)s."
+    ) % {"listed": _listed(missing), "WHERE_TO_FIX": WHERE_TO_FIX}
 
 
 def require_complete_issuer(identity: IssuerIdentity | None = None) -> IssuerIdentity:

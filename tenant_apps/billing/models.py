@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
+from django.utils.translation import gettext_lazy
 from django_countries.fields import CountryField
 
 from tenant_apps.instance.errors import DomainError
@@ -36,26 +37,33 @@ class BillingSettings(models.Model):
     """How this instance invoices: numbering, tax display, renewals and dunning (singleton)."""
 
     class LateFeeVat(models.TextChoices):
-        OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT (no VAT; the invoice says so)"
-        STANDARD = "standard", "Taxed like the late invoice, at the standard rate"
+        OUTSIDE_SCOPE = (
+            "outside_scope",
+            gettext_lazy("Outside the scope of VAT (no VAT; the invoice says so)"),
+        )
+        STANDARD = "standard", gettext_lazy("Taxed like the late invoice, at the standard rate")
 
     prices_include_tax = models.BooleanField(
-        default=False, help_text="Catalog prices already include tax (typical for consumers)"
+        default=False,
+        help_text=gettext_lazy("Catalog prices already include tax (typical for consumers)"),
     )
     payment_terms_days = models.PositiveSmallIntegerField(default=14)
     renewal_lead_days = models.PositiveSmallIntegerField(
-        default=14, help_text="Issue renewal invoices this many days before a service is due"
+        default=14,
+        help_text=gettext_lazy("Issue renewal invoices this many days before a service is due"),
     )
     invoice_number_format = models.CharField(
         max_length=60,
         default="{year}-{number:06d}",
-        help_text="Placeholders: {year}, {number} (e.g. {number:06d} pads to six digits)",
+        help_text=gettext_lazy(
+            "Placeholders: {year}, {number} (e.g. {number:06d} pads to six digits)"
+        ),
     )
     credit_note_number_format = models.CharField(max_length=60, default="CN{year}-{number:06d}")
     reminder_days = models.JSONField(
         default=list,
         blank=True,
-        help_text="Days after the due date to send reminders, e.g. [3, 10]",
+        help_text=gettext_lazy("Days after the due date to send reminders, e.g. [3, 10]"),
     )
     late_fee_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     late_fee_percent = models.DecimalField(
@@ -67,40 +75,53 @@ class BillingSettings(models.Model):
     late_fee_after_days = models.PositiveSmallIntegerField(default=14)
 
     late_fee_vat = models.CharField(
-        "VAT on late fees",
+        gettext_lazy("VAT on late fees"),
         max_length=16,
         choices=LateFeeVat.choices,
         default=LateFeeVat.OUTSIDE_SCOPE,
-        help_text="A late fee compensates late payment; it is not the price of a supply, so "
-        "by default it carries no VAT",
+        help_text=gettext_lazy(
+            "A late fee compensates late payment; it is not the price of a supply, so "
+            "by default it carries no VAT"
+        ),
     )
     suspend_after_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, default=21, help_text="Suspend services this many days overdue"
+        null=True,
+        blank=True,
+        default=21,
+        help_text=gettext_lazy("Suspend services this many days overdue"),
     )
     terminate_after_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, default=60, help_text="Terminate services this many days overdue"
+        null=True,
+        blank=True,
+        default=60,
+        help_text=gettext_lazy("Terminate services this many days overdue"),
     )
     void_issued_invoices = models.BooleanField(
         default=False,
-        help_text="Only where EU invoicing rules do not apply: allow voiding an issued, "
-        "unpaid invoice. Under EU rules an issued invoice is corrected by a credit note.",
+        help_text=gettext_lazy(
+            "Only where EU invoicing rules do not apply: allow voiding an issued, "
+            "unpaid invoice. Under EU rules an issued invoice is corrected by a credit note."
+        ),
     )
     checkout_expiry_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
         default=14,
-        help_text="Cancel portal orders left unpaid this many days after checkout (their "
-        "invoice is credited; no reminder or fee is ever sent for them)",
+        help_text=gettext_lazy(
+            "Cancel portal orders left unpaid this many days after checkout (their "
+            "invoice is credited; no reminder or fee is ever sent for them)"
+        ),
     )
     apply_credit_automatically = models.BooleanField(
         default=False,
-        help_text="Settle open invoices from account credit as soon as both exist, oldest "
-        "due date first",
+        help_text=gettext_lazy(
+            "Settle open invoices from account credit as soon as both exist, oldest due date first"
+        ),
     )
     singleton = models.BooleanField(default=True, editable=False)
 
     class Meta:
-        verbose_name_plural = "billing settings"
+        verbose_name_plural = gettext_lazy("billing settings")
         constraints = [models.UniqueConstraint(fields=["singleton"], name="one_billing_settings")]
 
     def __str__(self) -> str:
@@ -118,7 +139,7 @@ class TaxRate(models.Model):
         max_digits=6,
         decimal_places=3,
         validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
-        help_text="Percent, e.g. 20 or 5.5",
+        help_text=gettext_lazy("Percent, e.g. 20 or 5.5"),
     )
     name = models.CharField(max_length=40, default="VAT")
 
@@ -154,22 +175,22 @@ class Invoice(models.Model):
     """An invoice or a credit note. Issued documents never change; corrections are credit notes."""
 
     class Kind(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE = "invoice", gettext_lazy("Invoice")
+        CREDIT_NOTE = "credit_note", gettext_lazy("Credit note")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PARTIALLY_PAID = "partially_paid", "Partially paid"
-        PAID = "paid", "Paid"
-        CREDITED = "credited", "Credited"
-        VOID = "void", "Void"
+        DRAFT = "draft", gettext_lazy("Draft")
+        ISSUED = "issued", gettext_lazy("Issued")
+        PARTIALLY_PAID = "partially_paid", gettext_lazy("Partially paid")
+        PAID = "paid", gettext_lazy("Paid")
+        CREDITED = "credited", gettext_lazy("Credited")
+        VOID = "void", gettext_lazy("Void")
 
     class TaxTreatment(models.TextChoices):
-        STANDARD = "standard", "Standard"
-        REVERSE_CHARGE = "reverse_charge", "Reverse charge"
-        EXEMPT = "exempt", "Exempt"
-        OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT"
+        STANDARD = "standard", gettext_lazy("Standard")
+        REVERSE_CHARGE = "reverse_charge", gettext_lazy("Reverse charge")
+        EXEMPT = "exempt", gettext_lazy("Exempt")
+        OUTSIDE_SCOPE = "outside_scope", gettext_lazy("Outside the scope of VAT")
 
     # The legal status moves. Payments and credit notes settle an issued invoice part- or
     # all-way (a credit note on a paid invoice leaves it paid: the excess becomes account
@@ -211,12 +232,15 @@ class Invoice(models.Model):
     total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     amount_paid = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     amount_credited = models.DecimalField(
-        max_digits=14, decimal_places=2, default=ZERO, help_text="Reduced by credit notes"
+        max_digits=14,
+        decimal_places=2,
+        default=ZERO,
+        help_text=gettext_lazy("Reduced by credit notes"),
     )
     issuer_snapshot = models.JSONField(default=dict, blank=True)
     customer_snapshot = models.JSONField(default=dict, blank=True)
     legal_notes = models.TextField(blank=True)
-    notes = models.TextField(blank=True, help_text="Shown to the customer")
+    notes = models.TextField(blank=True, help_text=gettext_lazy("Shown to the customer"))
     credited_invoice = models.ForeignKey(
         "self", null=True, blank=True, related_name="credit_notes", on_delete=models.PROTECT
     )
@@ -226,7 +250,7 @@ class Invoice(models.Model):
         blank=True,
         related_name="invoices",
         on_delete=models.SET_NULL,
-        help_text="The renewal run that issued it",
+        help_text=gettext_lazy("The renewal run that issued it"),
     )
     pdf = models.FileField(upload_to="invoices/", blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
@@ -240,7 +264,7 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the customer was sent it"
+        null=True, blank=True, help_text=gettext_lazy("When the customer was sent it")
     )
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
@@ -285,10 +309,10 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     class Kind(models.TextChoices):
-        SERVICE = "service", "Service"
-        SETUP = "setup", "Setup fee"
-        LATE_FEE = "late_fee", "Late fee"
-        ADJUSTMENT = "adjustment", "Adjustment"
+        SERVICE = "service", gettext_lazy("Service")
+        SETUP = "setup", gettext_lazy("Setup fee")
+        LATE_FEE = "late_fee", gettext_lazy("Late fee")
+        ADJUSTMENT = "adjustment", gettext_lazy("Adjustment")
 
     invoice = models.ForeignKey(Invoice, related_name="lines", on_delete=models.CASCADE)
     position = models.PositiveSmallIntegerField(default=0)
@@ -316,7 +340,9 @@ class InvoiceLine(models.Model):
         blank=True,
         related_name="credited_by",
         on_delete=models.PROTECT,
-        help_text="On a credit note: the invoice line it credits (capped at that line)",
+        help_text=gettext_lazy(
+            "On a credit note: the invoice line it credits (capped at that line)"
+        ),
     )
 
     class Meta:
@@ -328,11 +354,11 @@ class InvoiceLine(models.Model):
 
 class Payment(models.Model):
     class Method(models.TextChoices):
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-        CASH = "cash", "Cash"
-        CHEQUE = "cheque", "Cheque"
-        CARD = "card", "Card"
-        OTHER = "other", "Other"
+        BANK_TRANSFER = "bank_transfer", gettext_lazy("Bank transfer")
+        CASH = "cash", gettext_lazy("Cash")
+        CHEQUE = "cheque", gettext_lazy("Cheque")
+        CARD = "card", gettext_lazy("Card")
+        OTHER = "other", gettext_lazy("Other")
 
     customer = models.ForeignKey(
         "clients.Customer", related_name="payments", on_delete=models.PROTECT
@@ -345,10 +371,13 @@ class Payment(models.Model):
         max_digits=14,
         decimal_places=2,
         default=ZERO,
-        help_text="Part settled on invoices (the sum of its allocations)",
+        help_text=gettext_lazy("Part settled on invoices (the sum of its allocations)"),
     )
     refunded_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, default=ZERO, help_text="Part paid back to the customer"
+        max_digits=14,
+        decimal_places=2,
+        default=ZERO,
+        help_text=gettext_lazy("Part paid back to the customer"),
     )
     currency = models.CharField(max_length=3)
     method = models.CharField(max_length=16, choices=Method.choices)
@@ -360,7 +389,7 @@ class Payment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     reversed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When it was reversed as recorded by mistake"
+        null=True, blank=True, help_text=gettext_lazy("When it was reversed as recorded by mistake")
     )
     reversal_reason = models.CharField(max_length=300, blank=True)
 
@@ -406,7 +435,7 @@ class PaymentAllocation(models.Model):
         max_digits=14,
         decimal_places=2,
         default=ZERO,
-        help_text="Part paid back with a credit note on the invoice",
+        help_text=gettext_lazy("Part paid back with a credit note on the invoice"),
     )
 
     class Meta:
@@ -434,7 +463,10 @@ class Refund(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
     from_credit = models.DecimalField(
-        max_digits=14, decimal_places=2, default=ZERO, help_text="Part taken from account credit"
+        max_digits=14,
+        decimal_places=2,
+        default=ZERO,
+        help_text=gettext_lazy("Part taken from account credit"),
     )
     credit_notes = models.ManyToManyField(Invoice, related_name="refunds", blank=True)
     method = models.CharField(max_length=16, choices=Payment.Method.choices)
@@ -464,18 +496,20 @@ class CreditEntry(models.Model):
     """The customer's credit ledger; the balance on Customer is the sum of these."""
 
     class Kind(models.TextChoices):
-        OVERPAYMENT = "overpayment", "Overpayment"
-        APPLIED = "applied", "Applied to an invoice"
-        CREDIT_NOTE = "credit_note", "Credit note on a paid invoice"
-        MANUAL = "manual", "Manual adjustment"
-        REFUND = "refund", "Paid back to the customer"
-        REVERSAL = "reversal", "Payment reversed"
+        OVERPAYMENT = "overpayment", gettext_lazy("Overpayment")
+        APPLIED = "applied", gettext_lazy("Applied to an invoice")
+        CREDIT_NOTE = "credit_note", gettext_lazy("Credit note on a paid invoice")
+        MANUAL = "manual", gettext_lazy("Manual adjustment")
+        REFUND = "refund", gettext_lazy("Paid back to the customer")
+        REVERSAL = "reversal", gettext_lazy("Payment reversed")
 
     customer = models.ForeignKey(
         "clients.Customer", related_name="credit_entries", on_delete=models.PROTECT
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Positive adds credit")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text=gettext_lazy("Positive adds credit")
+    )
     # Credit is kept per currency: a credit note on an invoice of the customer's former
     # currency is credit in that currency, never added to today's balance.
     currency = models.CharField(max_length=3)
@@ -490,7 +524,7 @@ class CreditEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "credit entries"
+        verbose_name_plural = gettext_lazy("credit entries")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.amount}"
@@ -512,7 +546,7 @@ class PendingCharge(models.Model):
         blank=True,
         related_name="+",
         on_delete=models.SET_NULL,
-        help_text="The invoice that billed it (empty while pending)",
+        help_text=gettext_lazy("The invoice that billed it (empty while pending)"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -13,9 +13,11 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 MAX_PADDING = 12
-LITERAL_CHARACTERS = "letters, digits, spaces and - _ / . #"
+LITERAL_CHARACTERS = gettext_lazy("letters, digits, spaces and - _ / . #")
 
 _TOKEN = re.compile(
     r"(?P<year>\{year\})"
@@ -43,11 +45,15 @@ def parse_number_format(number_format: str) -> list[_Part]:
             if rest.startswith("{"):
                 placeholder = rest.split("}", 1)[0] + ("}" if "}" in rest else "")
                 raise ValidationError(
-                    f"“{placeholder}” is not a placeholder you can use: use {{year}}, "
-                    f"{{number}} or {{number:06d}} (padding up to {MAX_PADDING} digits)."
+                    _(
+                        "“%(placeholder)s” is not a placeholder you can use: use {year}, "
+                        "{number} or {number:06d} (padding up to %(MAX_PADDING)s digits)."
+                    )
+                    % {"placeholder": placeholder, "MAX_PADDING": MAX_PADDING}
                 )
             raise ValidationError(
-                f"“{rest[0]}” cannot be used in a number format: use {LITERAL_CHARACTERS}."
+                _("“%(rest)s” cannot be used in a number format: use %(LITERAL_CHARACTERS)s.")
+                % {"rest": rest[0], "LITERAL_CHARACTERS": LITERAL_CHARACTERS}
             )
         if match["year"]:
             parts.append(_Part("year"))
@@ -55,7 +61,8 @@ def parse_number_format(number_format: str) -> list[_Part]:
             width = int(match["width"] or 0)
             if match["width"] is not None and not 1 <= width <= MAX_PADDING:
                 raise ValidationError(
-                    f"Pad the number to 1 to {MAX_PADDING} digits, not {match['width']}."
+                    _("Pad the number to 1 to %(MAX_PADDING)s digits, not %(width)s.")
+                    % {"MAX_PADDING": MAX_PADDING, "width": match["width"]}
                 )
             parts.append(_Part("number", width=width))
         else:
@@ -63,9 +70,9 @@ def parse_number_format(number_format: str) -> list[_Part]:
         position = match.end()
     numbers = sum(part.kind == "number" for part in parts)
     if numbers == 0:
-        raise ValidationError("The number format must contain {number}.")
+        raise ValidationError(_("The number format must contain {number}."))
     if numbers > 1:
-        raise ValidationError("The number format must contain {number} only once.")
+        raise ValidationError(_("The number format must contain {number} only once."))
     return parts
 
 

@@ -15,13 +15,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from django_countries import countries
 
+from tenant_apps.instance import formats
 from tenant_apps.instance.money import ZERO, format_money
 from tenant_apps.instance.selectors import issuer_identity_get
 
 from .models import Invoice
-from .taxes import EU_COUNTRIES
+from .taxes import EU_COUNTRIES, legal_notes_for_reader
 
 # What an issuer snapshot holds (see services._issuer_snapshot); a draft previews these.
 ISSUER_FIELDS = (
@@ -137,22 +139,25 @@ class DocumentView:
 
 
 def format_date(value: datetime.date | None) -> str:
-    """2026-03-02 → "2 Mar 2026" (the same on the screen and the PDF)."""
-    return f"{value.day} {value:%b %Y}" if value else ""
+    """2026-03-02 → "2 Mar 2026" (the same on the screen and the PDF), in the reader's
+    language ("2 mars 2026", "2. März 2026")."""
+    return formats.format_date(value)
 
 
 def format_period(start: datetime.date | None, end: datetime.date | None) -> str:
     if not start and not end:
         return ""
     if start and end and start.year == end.year:
-        return f"{start.day} {start:%b} – {format_date(end)}"
+        # "2 Mar – 1 Apr 2026": the first date without its year, as the reader writes it.
+        first = format_date(start).removesuffix(str(start.year)).strip()
+        return f"{first} – {format_date(end)}"
     return f"{format_date(start)} – {format_date(end)}".strip(" –")
 
 
 def format_number(value: Decimal) -> str:
-    """2.50 → "2.5", 1.00 → "1", 20.000 → "20" (never exponent notation)."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """2.50 → "2.5", 1.00 → "1", 20.000 → "20" (never exponent notation; "2,5" in French
+    and German)."""
+    return formats.format_number(value)
 
 
 def _country(code: str) -> str:
@@ -185,8 +190,8 @@ def issuer_party(snapshot: dict) -> PartyView:
         name=legal_name or snapshot.get("trading_name") or "",
         lines=_present(
             *_address(snapshot),
-            _labelled("VAT id", snapshot.get("tax_id")),
-            _labelled("Reg. no.", snapshot.get("registration_number")),
+            _labelled(_("VAT id"), snapshot.get("tax_id")),
+            _labelled(_("Reg. no."), snapshot.get("registration_number")),
         ),
         contact=_present(snapshot.get("email") or "", snapshot.get("phone") or ""),
         legal_name=legal_name,
@@ -202,9 +207,9 @@ def customer_party(snapshot: dict) -> PartyView:
     return PartyView(
         name=company or person,
         lines=_present(
-            _labelled("Attn.", person) if company else "",
+            _labelled(_("Attn."), person) if company else "",
             *_address(snapshot),
-            _labelled("VAT id", snapshot.get("tax_id")),
+            _labelled(_("VAT id"), snapshot.get("tax_id")),
         ),
         contact=_present(snapshot.get("email") or ""),
         legal_name=company or person,
@@ -238,7 +243,8 @@ def document_presentation(invoice: Invoice) -> DocumentView:
     customer = (invoice.customer_snapshot if issued else invoice.customer.billing_snapshot()) or {}
     is_invoice = invoice.kind == Invoice.Kind.INVOICE
     is_void = invoice.status == Invoice.Status.VOID
-    tax_label = "VAT" if str(issuer.get("country") or "").upper() in EU_COUNTRIES else "Tax"
+    in_eu = str(issuer.get("country") or "").upper() in EU_COUNTRIES
+    tax_label = _("VAT") if in_eu else _("Tax")
     credited = invoice.credited_invoice if invoice.credited_invoice_id else None
 
     lines = list(invoice.lines.all())
@@ -277,12 +283,13 @@ def document_presentation(invoice: Invoice) -> DocumentView:
             for line in lines
         ),
         prices_include_tax=invoice.prices_include_tax,
-        amount_heading="Amount" if invoice.prices_include_tax else "Net",
+        amount_heading=_("Amount") if invoice.prices_include_tax else _("Net"),
         tax_label=tax_label,
         tax_rows=tuple(
             TaxRowView(
                 rate=rate,
-                label=f"{tax_label} {format_number(rate)} %",
+                label=_("%(tax_label)s %(rate)s %%")
+                % {"tax_label": tax_label, "rate": format_number(rate)},
                 base=money(net),
                 amount=money(tax),
             )
@@ -291,7 +298,7 @@ def document_presentation(invoice: Invoice) -> DocumentView:
         subtotal=money(invoice.subtotal),
         tax_total=money(invoice.tax_total),
         total=money(invoice.total),
-        total_label="Total" if is_invoice else "Total credited",
+        total_label=_("Total") if is_invoice else _("Total credited"),
         amount_paid=money(invoice.amount_paid),
         amount_credited=money(invoice.amount_credited),
         amount_due=money(invoice.amount_due),
@@ -300,7 +307,7 @@ def document_presentation(invoice: Invoice) -> DocumentView:
         shows_amount_due=is_invoice and issued and not is_void,
         payable=is_invoice and issued and not is_void and invoice.amount_due > 0,
         owing=invoice.amount_due > 0,
-        legal_notes=invoice.legal_notes.strip(),
+        legal_notes=legal_notes_for_reader(invoice.legal_notes.strip()),
         notes=invoice.notes.strip(),
         bank_details=str(issuer.get("bank_details") or "").strip(),
         footer=str(issuer.get("invoice_footer") or "").strip(),

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from tenant_apps.instance.money import ZERO, round_money
 
@@ -164,8 +165,11 @@ def set_totals(document: Invoice, lines: Iterable[InvoiceLine]) -> None:
         raise ValidationError(
             {
                 "lines": [
-                    f"A document cannot come to {AMOUNT_LIMIT:,} {document.currency} or more: "
-                    "split it into several."
+                    _(
+                        "A document cannot come to %(AMOUNT_LIMIT)s %(currency)s or more: split "
+                        "it into several."
+                    )
+                    % {"AMOUNT_LIMIT": format(AMOUNT_LIMIT, ","), "currency": document.currency}
                 ]
             }
         )

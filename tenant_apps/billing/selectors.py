@@ -19,6 +19,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext as _
 
 from tenant_apps.instance import clock
 from tenant_apps.instance.money import ZERO
@@ -46,7 +47,7 @@ def get_invoice_for(user, pk) -> Invoice:
         return qs.get(pk=pk)
     if user.is_authenticated and user.is_customer:
         return qs.exclude(status=Invoice.Status.DRAFT).get(pk=pk, customer__user=user)
-    raise PermissionDenied("Sign in to see invoices.")
+    raise PermissionDenied(_("Sign in to see invoices."))
 
 
 # --------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def tax_rate_list() -> QuerySet[TaxRate]:
 
 def get_tax_rate_for(user, pk) -> TaxRate:
     if not (user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Tax rates are for staff.")
+        raise PermissionDenied(_("Tax rates are for staff."))
     return TaxRate.objects.select_related("tax_class").get(pk=pk)
 
 

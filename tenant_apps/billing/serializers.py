@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -46,7 +48,11 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
     )
     unit_price = money()
     tax_rate = serializers.DecimalField(
-        max_digits=6, decimal_places=3, coerce_to_string=True, read_only=True, help_text="Percent"
+        max_digits=6,
+        decimal_places=3,
+        coerce_to_string=True,
+        read_only=True,
+        help_text=gettext_lazy("Percent"),
     )
     net_amount = money()
     tax_amount = money()
@@ -80,7 +86,9 @@ class InvoiceSerializer(serializers.ModelSerializer):
     total = money()
     amount_paid = money()
     amount_credited = money()
-    amount_due = money(help_text="What the customer still owes (0 for drafts, void, credit notes)")
+    amount_due = money(
+        help_text=gettext_lazy("What the customer still owes (0 for drafts, void, credit notes)")
+    )
     pdf_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -125,23 +133,31 @@ class VatCheckEvidenceSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=["valid", "invalid", "unreachable"])
     checked_at = serializers.DateTimeField()
     request_date = serializers.DateField(allow_null=True)
-    consultation_number = serializers.CharField(help_text="VIES's proof of the check")
+    consultation_number = serializers.CharField(help_text=gettext_lazy("VIES's proof of the check"))
 
 
 class TaxEvidenceSerializer(serializers.Serializer):
     """What an issued document's tax treatment relied on, frozen at issue."""
 
-    billing_country = serializers.CharField(help_text="ISO 3166 code the customer billed from")
+    billing_country = serializers.CharField(
+        help_text=gettext_lazy("ISO 3166 code the customer billed from")
+    )
     tax_treatment = serializers.ChoiceField(choices=Invoice.TaxTreatment.choices)
-    vat_id = serializers.CharField(help_text="The customer's VAT id at issue (may be empty)")
+    vat_id = serializers.CharField(
+        help_text=gettext_lazy("The customer's VAT id at issue (may be empty)")
+    )
     vies_check = VatCheckEvidenceSerializer(
-        allow_null=True, help_text="The VIES confirmation a reverse charge relied on"
+        allow_null=True, help_text=gettext_lazy("The VIES confirmation a reverse charge relied on")
     )
     latest_vies_check = VatCheckEvidenceSerializer(
         allow_null=True,
-        help_text="A later VIES answer that did not confirm the id (outage or not valid)",
+        help_text=gettext_lazy(
+            "A later VIES answer that did not confirm the id (outage or not valid)"
+        ),
     )
-    summary = serializers.CharField(help_text="What the evidence led to, in a sentence")
+    summary = serializers.CharField(
+        help_text=gettext_lazy("What the evidence led to, in a sentence")
+    )
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):
@@ -181,19 +197,19 @@ class LineInputSerializer(serializers.Serializer):
 
     def validate_quantity(self, value: Decimal) -> Decimal:
         if value <= 0:
-            raise serializers.ValidationError("The quantity must be more than 0.")
+            raise serializers.ValidationError(_("The quantity must be more than 0."))
         return value
 
     def validate_unit_price(self, value: Decimal) -> Decimal:
         if value < 0:
             raise serializers.ValidationError(
-                "Prices cannot be negative; issue a credit note to give money back."
+                _("Prices cannot be negative; issue a credit note to give money back.")
             )
         return value
 
     def validate_tax_class_code(self, value: str) -> str:
         if not TaxClass.objects.filter(code=value).exists():
-            raise serializers.ValidationError(f"No tax class “{value}”.")
+            raise serializers.ValidationError(_("No tax class “%(value)s”.") % {"value": value})
         return value
 
 
@@ -204,7 +220,7 @@ class InvoiceCreateSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="ISO 4217; empty: the customer's currency",
+        help_text=gettext_lazy("ISO 4217; empty: the customer's currency"),
     )
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     lines = LineInputSerializer(many=True, required=False, default=list)
@@ -222,7 +238,7 @@ class LineRemoveSerializer(serializers.Serializer):
     line_id = serializers.IntegerField()
 
 
-WAIVE_HELP = (
+WAIVE_HELP = gettext_lazy(
     "Give away the unpaid service periods on the invoice (recorded on each service) instead "
     "of billing them again on the next renewal run (the default)."
 )
@@ -245,8 +261,10 @@ class CreditNoteInputSerializer(serializers.Serializer):
     lines = CreditLineSerializer(
         many=True,
         required=False,
-        help_text="Lines of the invoice to credit (quantity defaults to the whole line); "
-        "leave out to credit the whole invoice.",
+        help_text=gettext_lazy(
+            "Lines of the invoice to credit (quantity defaults to the whole line); "
+            "leave out to credit the whole invoice."
+        ),
     )
     waive_periods = serializers.BooleanField(required=False, default=False, help_text=WAIVE_HELP)
 
@@ -258,7 +276,9 @@ class ApplyCreditSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         coerce_to_string=True,
-        help_text="Leave out to apply as much as the balance and the amount due allow.",
+        help_text=gettext_lazy(
+            "Leave out to apply as much as the balance and the amount due allow."
+        ),
     )
 
 
@@ -273,8 +293,8 @@ class AppliedCreditSerializer(serializers.Serializer):
 
 class PaymentAllocationSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
-    amount = money(help_text="Part of the payment that settled this invoice")
-    refunded = money(help_text="Part of it paid back with a credit note")
+    amount = money(help_text=gettext_lazy("Part of the payment that settled this invoice"))
+    refunded = money(help_text=gettext_lazy("Part of it paid back with a credit note"))
 
     class Meta:
         model = PaymentAllocation
@@ -284,7 +304,9 @@ class PaymentAllocationSerializer(serializers.ModelSerializer):
 
 class RefundSerializer(serializers.ModelSerializer):
     amount = money()
-    from_credit = money(help_text="Part taken from the account credit the payment left")
+    from_credit = money(
+        help_text=gettext_lazy("Part taken from the account credit the payment left")
+    )
     credit_notes = serializers.SlugRelatedField(slug_field="number", many=True, read_only=True)
 
     class Meta:
@@ -310,8 +332,10 @@ class PaymentSerializer(serializers.ModelSerializer):
         source="invoice.number", read_only=True, default=None, allow_null=True
     )
     amount = money()
-    applied_amount = money(help_text="Part settled on invoices; the rest went to credit")
-    refunded_amount = money(help_text="Part paid back to the customer")
+    applied_amount = money(
+        help_text=gettext_lazy("Part settled on invoices; the rest went to credit")
+    )
+    refunded_amount = money(help_text=gettext_lazy("Part paid back to the customer"))
     allocations = PaymentAllocationSerializer(many=True, read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
     created_by = serializers.EmailField(
@@ -348,7 +372,7 @@ class PaymentInputSerializer(serializers.Serializer):
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True
     )
     method = serializers.ChoiceField(choices=Payment.Method.choices)
-    received_on = serializers.DateField(required=False, help_text="Default: today")
+    received_on = serializers.DateField(required=False, help_text=gettext_lazy("Default: today"))
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     notes = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -366,17 +390,19 @@ class PaymentCreateSerializer(PaymentInputSerializer):
         queryset=Invoice.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Leave out to add the whole amount to the customer's credit.",
+        help_text=gettext_lazy("Leave out to add the whole amount to the customer's credit."),
     )
     allocations = AllocationInputSerializer(
         many=True,
         required=False,
-        help_text="Settle several invoices: each with the part of the payment it takes.",
+        help_text=gettext_lazy(
+            "Settle several invoices: each with the part of the payment it takes."
+        ),
     )
     oldest_first = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="Settle the customer's open invoices by due date, oldest first.",
+        help_text=gettext_lazy("Settle the customer's open invoices by due date, oldest first."),
     )
 
     def validate_allocations(self, value):
@@ -391,11 +417,13 @@ class RefundCreateSerializer(serializers.Serializer):
     method = serializers.ChoiceField(
         choices=Payment.Method.choices,
         required=False,
-        help_text="Default: the payment's. A card payment taken online is then refunded to "
-        "the card through Stripe (reference: Stripe's refund id; date: today).",
+        help_text=gettext_lazy(
+            "Default: the payment's. A card payment taken online is then refunded to "
+            "the card through Stripe (reference: Stripe's refund id; date: today)."
+        ),
     )
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    refunded_on = serializers.DateField(required=False, help_text="Default: today")
+    refunded_on = serializers.DateField(required=False, help_text=gettext_lazy("Default: today"))
     waive_periods = serializers.BooleanField(required=False, default=False)
 
 
@@ -409,7 +437,7 @@ class PaymentReverseSerializer(serializers.Serializer):
 
 class TaxRateSerializer(serializers.ModelSerializer):
     tax_class = serializers.SlugRelatedField(
-        slug_field="code", queryset=TaxClass.objects.all(), help_text="Tax class code"
+        slug_field="code", queryset=TaxClass.objects.all(), help_text=gettext_lazy("Tax class code")
     )
     rate = serializers.DecimalField(
         max_digits=6,
@@ -417,7 +445,7 @@ class TaxRateSerializer(serializers.ModelSerializer):
         min_value=Decimal("0"),
         max_value=Decimal("100"),
         coerce_to_string=True,
-        help_text="Percent, e.g. 20 or 5.5",
+        help_text=gettext_lazy("Percent, e.g. 20 or 5.5"),
     )
 
     class Meta:
@@ -429,7 +457,7 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
     reminder_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0),
         allow_empty=True,
-        help_text="Days after the due date to send reminders, e.g. [3, 10]",
+        help_text=gettext_lazy("Days after the due date to send reminders, e.g. [3, 10]"),
     )
     late_fee_amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0"), coerce_to_string=True

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.catalog.models import TaxClass
 from tenant_apps.clients.models import Customer
@@ -47,22 +48,32 @@ from .signals import invoice_settled, invoice_settlement_changed, service_period
 from .tax_evidence import EVIDENCE_KEY, place_of_supply_evidence, vat_id_reconfirm_if_stale
 from .taxes import TaxContext, late_fee_outside_scope, tax_context
 
-SETTINGS_CHANGED = audit.event_type("billingsettings.changed", "Billing settings changed")
-TAX_RATE_SET = audit.event_type("taxrate.set", "Tax rate set")
-TAX_RATE_DELETED = audit.event_type("taxrate.deleted", "Tax rate deleted")
-DRAFT_CREATED = audit.event_type("invoice.draft_created", "Invoice draft created")
-LINE_ADDED = audit.event_type("invoice.line_added", "Invoice line added")
-LINE_REMOVED = audit.event_type("invoice.line_removed", "Invoice line removed")
-DRAFT_DELETED = audit.event_type("invoice.draft_deleted", "Invoice draft deleted")
-INVOICE_ISSUED = audit.event_type("invoice.issued", "Invoice issued")
-INVOICE_VOIDED = audit.event_type("invoice.voided", "Invoice voided")
-INVOICE_PAYMENT_RECORDED = audit.event_type("invoice.payment_recorded", "Payment recorded")
-CUSTOMER_PAYMENT_RECORDED = audit.event_type(
-    "customer.payment_recorded", "Payment recorded as account credit"
+SETTINGS_CHANGED = audit.event_type(
+    "billingsettings.changed", gettext_noop("Billing settings changed")
 )
-INVOICE_CREDIT_APPLIED = audit.event_type("invoice.credit_applied", "Account credit applied")
-CUSTOMER_CREDIT_ADJUSTED = audit.event_type("customer.credit_adjusted", "Account credit adjusted")
-INVOICE_CREDITED = audit.event_type("invoice.credited", "Credit note issued against it")
+TAX_RATE_SET = audit.event_type("taxrate.set", gettext_noop("Tax rate set"))
+TAX_RATE_DELETED = audit.event_type("taxrate.deleted", gettext_noop("Tax rate deleted"))
+DRAFT_CREATED = audit.event_type("invoice.draft_created", gettext_noop("Invoice draft created"))
+LINE_ADDED = audit.event_type("invoice.line_added", gettext_noop("Invoice line added"))
+LINE_REMOVED = audit.event_type("invoice.line_removed", gettext_noop("Invoice line removed"))
+DRAFT_DELETED = audit.event_type("invoice.draft_deleted", gettext_noop("Invoice draft deleted"))
+INVOICE_ISSUED = audit.event_type("invoice.issued", gettext_noop("Invoice issued"))
+INVOICE_VOIDED = audit.event_type("invoice.voided", gettext_noop("Invoice voided"))
+INVOICE_PAYMENT_RECORDED = audit.event_type(
+    "invoice.payment_recorded", gettext_noop("Payment recorded")
+)
+CUSTOMER_PAYMENT_RECORDED = audit.event_type(
+    "customer.payment_recorded", gettext_noop("Payment recorded as account credit")
+)
+INVOICE_CREDIT_APPLIED = audit.event_type(
+    "invoice.credit_applied", gettext_noop("Account credit applied")
+)
+CUSTOMER_CREDIT_ADJUSTED = audit.event_type(
+    "customer.credit_adjusted", gettext_noop("Account credit adjusted")
+)
+INVOICE_CREDITED = audit.event_type(
+    "invoice.credited", gettext_noop("Credit note issued against it")
+)
 
 SETTINGS_FIELDS = [
     f.name for f in BillingSettings._meta.concrete_fields if f.name not in ("id", "singleton")
@@ -115,13 +126,15 @@ def billing_settings_update(*, actor=None, **fields) -> BillingSettings:
             errors[name] = exc.messages
     days = row.reminder_days or []
     if not isinstance(days, list) or not all(isinstance(d, int) and d >= 0 for d in days):
-        errors["reminder_days"] = ["Give reminder days as whole numbers of days, e.g. 3, 10."]
+        errors["reminder_days"] = [
+            gettext("Give reminder days as whole numbers of days, e.g. 3, 10.")
+        ]
     if (
         row.suspend_after_days is not None
         and row.terminate_after_days is not None
         and row.terminate_after_days < row.suspend_after_days
     ):
-        errors["terminate_after_days"] = ["Termination must come after suspension."]
+        errors["terminate_after_days"] = [gettext("Termination must come after suspension.")]
     if errors:
         raise ValidationError(errors)
     row.full_clean()
@@ -157,7 +170,12 @@ def tax_rate_set(
     clash = TaxRate.objects.filter(country=country, tax_class=tax_class).exclude(pk=row.pk)
     if clash.exists():
         raise ValidationError(
-            {"tax_class": [f"{country} already has a {tax_class} rate; edit that one."]}
+            {
+                "tax_class": [
+                    gettext("%(country)s already has a %(tax_class)s rate; edit that one.")
+                    % {"country": country, "tax_class": tax_class}
+                ]
+            }
         )
     row.full_clean()
     row.save()
@@ -252,7 +270,7 @@ class LineSpec:
         else:
             description = str(data.get("description", "")).strip()
             if not description:
-                raise ValidationError({"description": ["Describe the line."]})
+                raise ValidationError({"description": [gettext("Describe the line.")]})
             spec = cls(
                 description=description[:300],
                 unit_price=to_decimal(data.get("unit_price"), field="unit_price"),
@@ -266,15 +284,22 @@ class LineSpec:
             # Typed lines name their tax class; an unknown one would silently tax at 0 %.
             if not TaxClass.objects.filter(code=spec.tax_class_code).exists():
                 raise ValidationError(
-                    {"tax_class_code": [f"There is no tax class “{spec.tax_class_code}”."]}
+                    {
+                        "tax_class_code": [
+                            gettext("There is no tax class “%(tax_class_code)s”.")
+                            % {"tax_class_code": spec.tax_class_code}
+                        ]
+                    }
                 )
         if spec.quantity <= 0:
-            raise ValidationError({"quantity": ["The quantity must be more than 0."]})
+            raise ValidationError({"quantity": [gettext("The quantity must be more than 0.")]})
         if spec.unit_price < 0:
             raise ValidationError(
                 {
                     "unit_price": [
-                        "Prices cannot be negative; issue a credit note to give money back."
+                        gettext(
+                            "Prices cannot be negative; issue a credit note to give money back."
+                        )
                     ]
                 }
             )
@@ -285,8 +310,11 @@ def _lock_draft(invoice: Invoice) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if not locked.is_editable:
         raise InvoiceNotEditable(
-            f"Invoice {locked} is {locked.get_status_display().lower()}: issued invoices never "
-            "change. Issue a credit note to correct it."
+            gettext(
+                "Invoice %(locked)s is %(status)s: issued invoices never change. Issue a "
+                "credit note to correct it."
+            )
+            % {"locked": locked, "status": locked.get_status_display().lower()}
         )
     return locked
 
@@ -302,7 +330,10 @@ def invoice_create_draft(
     actor=None,
 ) -> Invoice:
     if customer.status != Customer.Status.ACTIVE:
-        raise BillingError(f"{customer} is closed: reopen the customer before invoicing.")
+        raise BillingError(
+            gettext("%(customer)s is closed: reopen the customer before invoicing.")
+            % {"customer": customer}
+        )
     currency = validate_currency(currency or customer.currency)
     specs = [LineSpec.parse(line) for line in lines]
     invoice = Invoice.objects.create(
@@ -358,7 +389,7 @@ def invoice_line_remove(*, invoice: Invoice, line_id: int, actor=None) -> Invoic
     locked = _lock_draft(invoice)
     line = locked.lines.filter(pk=line_id).first()
     if line is None:
-        raise ValidationError({"line": ["That line is not on this invoice."]})
+        raise ValidationError({"line": [gettext("That line is not on this invoice.")]})
     total_before = locked.total
     line.delete()
     _reprice(locked)
@@ -437,7 +468,9 @@ def invoice_recalculate(*, invoice: Invoice, actor=None) -> Invoice:
     it), so it records no event of its own; `actor` is accepted for symmetry with the writes.
     """
     if not invoice.is_editable:
-        raise InvoiceNotEditable(f"Invoice {invoice} is issued; its amounts are final.")
+        raise InvoiceNotEditable(
+            gettext("Invoice %(invoice)s is issued; its amounts are final.") % {"invoice": invoice}
+        )
     return _reprice(invoice)
 
 
@@ -531,7 +564,7 @@ def _invoice_issue(*, invoice: Invoice, issue_date: datetime.date | None, actor)
     locked = _lock_draft(invoice)
     drafted = list(locked.lines.all())
     if not drafted:
-        raise BillingError("Add at least one line before issuing the invoice.")
+        raise BillingError(gettext("Add at least one line before issuing the invoice."))
     _document_tax_context(locked, drafted).require_rates(line.tax_class_code for line in drafted)
     _reprice(locked)
     settings_row = billing_settings_get()
@@ -601,17 +634,26 @@ def invoice_void(
 ) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == Invoice.Status.DRAFT:
-        raise InvalidInvoiceState("Drafts are deleted, not voided.")
+        raise InvalidInvoiceState(gettext("Drafts are deleted, not voided."))
     if not billing_settings_get().void_issued_invoices:
         raise InvalidInvoiceState(
-            f"Invoice {locked} is issued: correct it with a credit note. (Voiding issued "
-            "invoices is off, as EU invoicing rules require.)"
+            gettext(
+                "Invoice %(locked)s is issued: correct it with a credit note. (Voiding "
+                "issued invoices is off, as EU invoicing rules require.)"
+            )
+            % {"locked": locked}
         )
     if locked.status == Invoice.Status.VOID:
-        raise InvalidInvoiceState(f"Invoice {locked} is already void.")
+        raise InvalidInvoiceState(
+            gettext("Invoice %(locked)s is already void.") % {"locked": locked}
+        )
     if locked.amount_paid > 0 or locked.amount_credited > 0 or locked.kind != Invoice.Kind.INVOICE:
         raise InvalidInvoiceState(
-            f"Invoice {locked} has payments or credits: issue a credit note instead of voiding it."
+            gettext(
+                "Invoice %(locked)s has payments or credits: issue a credit note instead "
+                "of voiding it."
+            )
+            % {"locked": locked}
         )
     before = transition(locked, Invoice.Status.VOID, noun=_noun(locked))
     locked.voided_at = timezone.now()
@@ -714,21 +756,28 @@ def credit_available(customer: Customer, currency: str) -> Decimal:
 
 def _payable(invoice: Invoice) -> None:
     if invoice.kind != Invoice.Kind.INVOICE:
-        raise InvalidInvoiceState("Credit notes are not paid; they settle invoices.")
+        raise InvalidInvoiceState(gettext("Credit notes are not paid; they settle invoices."))
     if invoice.status == Invoice.Status.DRAFT:
         raise InvalidInvoiceState(
-            f"Invoice {invoice} is a draft: issue it before recording payments."
+            gettext("Invoice %(invoice)s is a draft: issue it before recording payments.")
+            % {"invoice": invoice}
         )
     if invoice.status == Invoice.Status.VOID:
-        raise InvalidInvoiceState(f"Invoice {invoice} is void and cannot be paid.")
+        raise InvalidInvoiceState(
+            gettext("Invoice %(invoice)s is void and cannot be paid.") % {"invoice": invoice}
+        )
     if invoice.status == Invoice.Status.PAID:
         raise InvalidInvoiceState(
-            f"Invoice {invoice} is already paid. Record the payment without an invoice to add "
-            "it to the customer's credit."
+            gettext(
+                "Invoice %(invoice)s is already paid. Record the payment without an "
+                "invoice to add it to the customer's credit."
+            )
+            % {"invoice": invoice}
         )
     if invoice.status == Invoice.Status.CREDITED:
         raise InvalidInvoiceState(
-            f"Invoice {invoice} was cancelled by a credit note: nothing is owed on it."
+            gettext("Invoice %(invoice)s was cancelled by a credit note: nothing is owed on it.")
+            % {"invoice": invoice}
         )
 
 
@@ -752,14 +801,18 @@ def _allocation_plan(
     them in settling order, each with the amount asked for (None: up to what it owes)."""
     if sum(bool(x) for x in (invoice is not None, allocations, oldest_first)) > 1:
         raise ValidationError(
-            {"invoice": ["Choose one invoice, a list of invoices, or oldest first — not two."]}
+            {
+                "invoice": [
+                    gettext("Choose one invoice, a list of invoices, or oldest first — not two.")
+                ]
+            }
         )
     if invoice is not None:
         wanted: list[tuple[int, Decimal | None]] = [(invoice.pk, None)]
     elif allocations:
         wanted = [(inv.pk, to_decimal(amount, field="amount")) for inv, amount in allocations]
         if len({pk for pk, _ in wanted}) != len(wanted):
-            raise ValidationError({"allocations": ["Each invoice may appear once."]})
+            raise ValidationError({"allocations": [gettext("Each invoice may appear once.")]})
     elif oldest_first:
         wanted = [
             (pk, None)
@@ -767,7 +820,12 @@ def _allocation_plan(
         ]
         if not wanted:
             raise ValidationError(
-                {"invoice": [f"{customer} has no open invoice in {customer.currency}."]}
+                {
+                    "invoice": [
+                        gettext("%(customer)s has no open invoice in %(currency)s.")
+                        % {"customer": customer, "currency": customer.currency}
+                    ]
+                }
             )
     else:
         return []
@@ -781,11 +839,13 @@ def _allocation_plan(
     for pk, amount in wanted:
         inv = locked.get(pk)
         if inv is None or inv.customer_id != customer.pk:
-            raise ValidationError({"invoice": ["That invoice belongs to another customer."]})
+            raise ValidationError(
+                {"invoice": [gettext("That invoice belongs to another customer.")]}
+            )
         _payable(inv)
         plan.append((inv, amount))
     if len({inv.currency for inv, _ in plan}) > 1:
-        raise ValidationError({"allocations": ["One payment is in one currency."]})
+        raise ValidationError({"allocations": [gettext("One payment is in one currency.")]})
     return plan
 
 
@@ -810,9 +870,11 @@ def payment_record(
     amount = to_decimal(amount)
     # Compare after rounding: 0.004 EUR is not a payment (and would break the constraint).
     if round_money(amount, customer.currency) <= 0:
-        raise ValidationError({"amount": ["A payment is more than 0."]})
+        raise ValidationError({"amount": [gettext("A payment is more than 0.")]})
     if method not in Payment.Method.values:
-        raise ValidationError({"method": [f"Unknown payment method “{method}”."]})
+        raise ValidationError(
+            {"method": [gettext("Unknown payment method “%(method)s”.") % {"method": method}]}
+        )
     locked_customer = _lock_customer(customer.pk)
     plan = _allocation_plan(
         locked_customer, invoice=invoice, allocations=allocations, oldest_first=oldest_first
@@ -827,13 +889,19 @@ def payment_record(
                 raise ValidationError(
                     {
                         "allocations": [
-                            f"Allocate more than 0 and at most {inv.amount_due} to {inv}."
+                            gettext("Allocate more than 0 and at most %(amount_due)s to %(inv)s.")
+                            % {"amount_due": inv.amount_due, "inv": inv}
                         ]
                     }
                 )
             if asked > remaining:
                 raise ValidationError(
-                    {"allocations": [f"The allocations add up to more than the {amount} paid."]}
+                    {
+                        "allocations": [
+                            gettext("The allocations add up to more than the %(amount)s paid.")
+                            % {"amount": amount}
+                        ]
+                    }
                 )
         part = min(asked if asked is not None else inv.amount_due, remaining)
         if part > 0:
@@ -918,11 +986,14 @@ def invoice_apply_credit(*, invoice: Invoice, amount=None, actor=None) -> Decima
     _payable(locked)
     wanted = locked.amount_due if amount is None else to_decimal(amount)
     if wanted <= 0:
-        raise ValidationError({"amount": ["Apply an amount more than 0."]})
+        raise ValidationError({"amount": [gettext("Apply an amount more than 0.")]})
     available = credit_available(locked_customer, locked.currency)
     applied = min(wanted, locked.amount_due, available)
     if applied <= 0:
-        raise BillingError(f"{locked_customer} has no credit in {locked.currency} to apply.")
+        raise BillingError(
+            gettext("%(locked_customer)s has no credit in %(currency)s to apply.")
+            % {"locked_customer": locked_customer, "currency": locked.currency}
+        )
     credit_before, paid_before = locked_customer.credit_balance, locked.amount_paid
     _credit(
         locked_customer,
@@ -995,13 +1066,18 @@ def _credit_auto_apply_later(customer_ids: Iterable[int]) -> None:
 def customer_credit_adjust(*, customer: Customer, amount, note: str, actor=None) -> Customer:
     amount = round_money(to_decimal(amount), customer.currency)
     if amount == 0:
-        raise ValidationError({"amount": ["Enter a non-zero amount."]})
+        raise ValidationError({"amount": [gettext("Enter a non-zero amount.")]})
     if not note.strip():
-        raise ValidationError({"note": ["Say why the credit changes."]})
+        raise ValidationError({"note": [gettext("Say why the credit changes.")]})
     locked = _lock_customer(customer.pk)
     if locked.credit_balance + amount < 0:
         raise ValidationError(
-            {"amount": [f"The credit balance is {locked.credit_balance}; it cannot go below 0."]}
+            {
+                "amount": [
+                    gettext("The credit balance is %(credit_balance)s; it cannot go below 0.")
+                    % {"credit_balance": locked.credit_balance}
+                ]
+            }
         )
     credit_before = locked.credit_balance
     _credit(locked, amount, CreditEntry.Kind.MANUAL, note=note[:300])
@@ -1039,14 +1115,14 @@ def credit_note_create(
     either way).
     """
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["Give the reason for the credit note."]})
+        raise ValidationError({"reason": [gettext("Give the reason for the credit note.")]})
     locked_customer = _lock_customer(invoice.customer_id)
     original = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if original.kind != Invoice.Kind.INVOICE or original.status in (
         Invoice.Status.DRAFT,
         Invoice.Status.VOID,
     ):
-        raise InvalidInvoiceState("Credit notes correct issued invoices only.")
+        raise InvalidInvoiceState(gettext("Credit notes correct issued invoices only."))
     already = sum(
         (cn.total for cn in original.credit_notes.exclude(status=Invoice.Status.VOID)), ZERO
     )
@@ -1110,13 +1186,13 @@ def credit_note_create(
         for item in lines:
             line = by_line.get(int(item.get("line_id", 0) or 0))
             if line is None:
-                raise ValidationError({"lines": ["Choose lines of the original invoice."]})
+                raise ValidationError({"lines": [gettext("Choose lines of the original invoice.")]})
             if by_gross:
                 gross = round_money(
                     to_decimal(item.get("gross"), field="amount"), original.currency
                 )
                 if gross <= 0:
-                    raise ValidationError({"amount": ["Credit more than 0 on each line."]})
+                    raise ValidationError({"amount": [gettext("Credit more than 0 on each line.")]})
                 copies.append(as_amount(line, gross))
                 continue
             if item.get("amount") not in (None, ""):
@@ -1125,8 +1201,10 @@ def credit_note_create(
                     raise ValidationError(
                         {
                             "amount": [
-                                f"Credit more than 0 and at most {left(line)} on "
-                                f"“{line.description}”."
+                                gettext(
+                                    "Credit more than 0 and at most %(left)s on “%(description)s”."
+                                )
+                                % {"left": left(line), "description": line.description}
                             ]
                         }
                     )
@@ -1135,7 +1213,12 @@ def credit_note_create(
             quantity = to_decimal(item.get("quantity", line.quantity), field="quantity")
             if quantity <= 0 or quantity > line.quantity:
                 raise ValidationError(
-                    {"quantity": [f"Credit between 0 and {line.quantity} of “{line.description}”."]}
+                    {
+                        "quantity": [
+                            gettext("Credit between 0 and %(quantity)s of “%(description)s”.")
+                            % {"quantity": line.quantity, "description": line.description}
+                        ]
+                    }
                 )
             line.quantity = quantity
             copies.append(line)
@@ -1152,18 +1235,33 @@ def credit_note_create(
     InvoiceLine.objects.bulk_create(note_lines)
     pricing.set_totals(note, note_lines)
     if note.total <= 0:
-        raise ValidationError({"lines": ["A credit note must credit something."]})
+        raise ValidationError({"lines": [gettext("A credit note must credit something.")]})
     if already + note.total > original.total:
         raise ValidationError(
-            {"lines": [f"Invoice {original} has {original.total - already} left to credit."]}
+            {
+                "lines": [
+                    gettext("Invoice %(original)s has %(value)s left to credit.")
+                    % {"original": original, "value": original.total - already}
+                ]
+            }
         )
     if refund is not None and note.total != refund:
         raise ValidationError(
-            {"amount": [f"The credit note totals {note.total}, not the {refund} refunded."]}
+            {
+                "amount": [
+                    gettext("The credit note totals %(total)s, not the %(refund)s refunded.")
+                    % {"total": note.total, "refund": refund}
+                ]
+            }
         )
     if refund is not None and refund > original.amount_paid:
         raise ValidationError(
-            {"amount": [f"Only {original.amount_paid} was paid on invoice {original}."]}
+            {
+                "amount": [
+                    gettext("Only %(amount_paid)s was paid on invoice %(original)s.")
+                    % {"amount_paid": original.amount_paid, "original": original}
+                ]
+            }
         )
     for copy in note_lines:
         source_line = by_line[copy.credited_line_id]
@@ -1171,8 +1269,11 @@ def credit_note_create(
             raise ValidationError(
                 {
                     "quantity": [
-                        f"Credit between 0 and {left_quantity(source_line)} of "
-                        f"“{source_line.description}”."
+                        gettext("Credit between 0 and %(left_quantity)s of “%(description)s”.")
+                        % {
+                            "left_quantity": left_quantity(source_line),
+                            "description": source_line.description,
+                        }
                     ]
                 }
             )
@@ -1372,8 +1473,11 @@ def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: 
         raise ValidationError(
             {
                 "currency": [
-                    f"Invoice {open_invoice} is still open in {old}: settle or credit it "
-                    "before changing the currency."
+                    gettext(
+                        "Invoice %(open_invoice)s is still open in %(old)s: settle or credit it "
+                        "before changing the currency."
+                    )
+                    % {"open_invoice": open_invoice, "old": old}
                 ]
             }
         )
@@ -1382,8 +1486,11 @@ def on_customer_currency_changing(sender, *, customer: Customer, old: str, new: 
             raise ValidationError(
                 {
                     "currency": [
-                        f"{customer} has {total} {currency} of account credit: use or refund "
-                        "it before changing the currency."
+                        gettext(
+                            "%(customer)s has %(total)s %(currency)s of account credit: use or "
+                            "refund it before changing the currency."
+                        )
+                        % {"customer": customer, "total": total, "currency": currency}
                     ]
                 }
             )

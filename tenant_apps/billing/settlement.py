@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.instance import audit, clock
 from tenant_apps.instance.money import ZERO, currency_exponent, round_money, to_decimal
@@ -39,10 +40,10 @@ from .models import (
 )
 from .selectors import credited_per_line
 
-PAYMENT_REFUNDED = audit.event_type("payment.refunded", "Payment refunded")
-PAYMENT_REVERSED = audit.event_type("payment.reversed", "Payment reversed")
+PAYMENT_REFUNDED = audit.event_type("payment.refunded", gettext_noop("Payment refunded"))
+PAYMENT_REVERSED = audit.event_type("payment.reversed", gettext_noop("Payment reversed"))
 INVOICE_PAYMENT_REVERSED = audit.event_type(
-    "invoice.payment_reversed", "Payment reversed (recorded by mistake)"
+    "invoice.payment_reversed", gettext_noop("Payment reversed (recorded by mistake)")
 )
 
 
@@ -50,7 +51,10 @@ def _lock_payment(payment: Payment):
     customer = services._lock_customer(payment.customer_id)
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
     if locked.is_reversed:
-        raise InvalidInvoiceState(f"The payment {locked} was reversed: nothing is left on it.")
+        raise InvalidInvoiceState(
+            gettext("The payment %(locked)s was reversed: nothing is left on it.")
+            % {"locked": locked}
+        )
     return customer, locked
 
 
@@ -74,7 +78,14 @@ def gross_split(invoice: Invoice, amount: Decimal) -> list[dict]:
     }
     total_weight = sum(weights.values(), ZERO)
     if total_weight < amount:
-        raise ValidationError({"amount": [f"Invoice {invoice} has {total_weight} left to credit."]})
+        raise ValidationError(
+            {
+                "amount": [
+                    gettext("Invoice %(invoice)s has %(total_weight)s left to credit.")
+                    % {"invoice": invoice, "total_weight": total_weight}
+                ]
+            }
+        )
     unit = Decimal(1).scaleb(-currency_exponent(invoice.currency))
     exact = {pk: amount * weight / total_weight for pk, weight in weights.items()}
     shares = {pk: value.quantize(unit, rounding=ROUND_DOWN) for pk, value in exact.items()}
@@ -143,18 +154,25 @@ def payment_refund_book(
     """Book money paid back on a payment, issuing the credit notes the settled part needs
     (a gateway calls this once its refund is made; screens call `payment_refund`)."""
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["Give the reason for the refund."]})
+        raise ValidationError({"reason": [gettext("Give the reason for the refund.")]})
     amount = to_decimal(amount, field="amount")
     if amount <= 0:
-        raise ValidationError({"amount": ["A refund is more than 0."]})
+        raise ValidationError({"amount": [gettext("A refund is more than 0.")]})
     customer, locked = _lock_payment(payment)
     amount = round_money(amount, locked.currency)
     method = method or locked.method
     if method not in Payment.Method.values:
-        raise ValidationError({"method": [f"Unknown payment method “{method}”."]})
+        raise ValidationError(
+            {"method": [gettext("Unknown payment method “%(method)s”.") % {"method": method}]}
+        )
     if amount <= 0 or amount > locked.refundable:
         raise ValidationError(
-            {"amount": [f"Refund more than 0 and at most {locked.refundable} {locked.currency}."]}
+            {
+                "amount": [
+                    gettext("Refund more than 0 and at most %(refundable)s %(currency)s.")
+                    % {"refundable": locked.refundable, "currency": locked.currency}
+                ]
+            }
         )
     from_credit = min(
         amount, _left_as_credit(locked), services.credit_available(customer, locked.currency)
@@ -194,8 +212,11 @@ def payment_refund_book(
         raise ValidationError(
             {
                 "amount": [
-                    f"At most {amount - rest} {locked.currency} of this payment can be refunded "
-                    "now: the credit it left was already spent on other invoices."
+                    gettext(
+                        "At most %(value)s %(currency)s of this payment can be refunded now: the "
+                        "credit it left was already spent on other invoices."
+                    )
+                    % {"value": amount - rest, "currency": locked.currency}
                 ]
             }
         )
@@ -249,19 +270,25 @@ def payment_reverse(*, payment: Payment, reason: str, actor=None) -> Payment:
     """Undo a payment recorded by mistake: the invoices it settled reopen and the credit it
     left is taken back. A payment already refunded (money went back) is not reversed."""
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["Say why the payment is reversed."]})
+        raise ValidationError({"reason": [gettext("Say why the payment is reversed.")]})
     customer, locked = _lock_payment(payment)
     if locked.refunded_amount > 0:
         raise InvalidInvoiceState(
-            f"{locked.refunded_amount} {locked.currency} of this payment was refunded: "
-            "a refunded payment cannot be reversed."
+            gettext(
+                "%(refunded_amount)s %(currency)s of this payment was refunded: a "
+                "refunded payment cannot be reversed."
+            )
+            % {"refunded_amount": locked.refunded_amount, "currency": locked.currency}
         )
     to_credit = locked.amount - locked.applied_amount
     available = services.credit_available(customer, locked.currency)
     if to_credit > available:
         raise InvalidInvoiceState(
-            f"This payment left {to_credit} {locked.currency} of credit, of which only "
-            f"{available} is left: reverse the use of that credit first."
+            gettext(
+                "This payment left %(to_credit)s %(currency)s of credit, of which only "
+                "%(available)s is left: reverse the use of that credit first."
+            )
+            % {"to_credit": to_credit, "currency": locked.currency, "available": available}
         )
     allocations = list(
         PaymentAllocation.objects.filter(payment=locked).values_list("invoice_id", "amount")

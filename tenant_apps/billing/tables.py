@@ -12,6 +12,8 @@ from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance import clock
 from tenant_apps.instance.money import format_money
@@ -51,8 +53,9 @@ def status_badge(invoice: Invoice, today: datetime.date | None = None) -> str:
     """The status as a badge; an unpaid invoice past its due date shows “Overdue”."""
     if is_overdue(invoice, today):
         return format_html(
-            '<span class="badge badge-danger" title="{}">Overdue</span>',
+            '<span class="badge badge-danger" title="{}">{}</span>',
             invoice.get_status_display(),
+            _("Overdue"),
         )
     return format_html(
         '<span class="badge {}">{}</span>',
@@ -63,8 +66,8 @@ def status_badge(invoice: Invoice, today: datetime.date | None = None) -> str:
 
 def kind_badge(invoice: Invoice) -> str:
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-        return mark_safe('<span class="badge badge-accent">Credit note</span>')
-    return "Invoice"
+        return format_html('<span class="badge badge-accent">{}</span>', _("Credit note"))
+    return _("Invoice")
 
 
 class MoneyColumn(tables.Column):
@@ -79,14 +82,16 @@ class MoneyColumn(tables.Column):
 
 
 class InvoiceTable(tables.Table):
-    number = tables.Column(verbose_name="Number", order_by=("number", "id"), empty_values=())
-    kind = tables.Column()
-    customer = tables.Column(order_by=("customer__name",))
-    status = tables.Column()
-    issue_date = tables.DateColumn(format="Y-m-d", verbose_name="Issued")
-    due_date = tables.DateColumn(format="Y-m-d", verbose_name="Due")
-    total = MoneyColumn()
-    balance = MoneyColumn(verbose_name="Amount due")
+    number = tables.Column(
+        verbose_name=gettext_lazy("Number"), order_by=("number", "id"), empty_values=()
+    )
+    kind = tables.Column(verbose_name=gettext_lazy("Kind"))
+    customer = tables.Column(order_by=("customer__name",), verbose_name=gettext_lazy("Customer"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    issue_date = tables.DateColumn(format="Y-m-d", verbose_name=gettext_lazy("Issued"))
+    due_date = tables.DateColumn(format="Y-m-d", verbose_name=gettext_lazy("Due"))
+    total = MoneyColumn(verbose_name=gettext_lazy("Total"))
+    balance = MoneyColumn(verbose_name=gettext_lazy("Amount due"))
 
     class Meta:
         model = Invoice
@@ -100,13 +105,13 @@ class InvoiceTable(tables.Table):
             "total",
             "balance",
         ]
-        empty_text = "No invoices match these filters."
+        empty_text = gettext_lazy("No invoices match these filters.")
         attrs = {"class": "table"}
 
     detail_url_name = "billing:invoice_detail"
 
     def render_number(self, record):
-        label = record.number or f"Draft #{record.pk}"
+        label = record.number or _("Draft #%(id)s") % {"id": record.pk}
         css = "mono" if record.number else "muted"
         return format_html(
             '<a class="{}" href="{}">{}</a>',
@@ -151,11 +156,11 @@ class PortalInvoiceTable(InvoiceTable):
     class Meta(InvoiceTable.Meta):
         exclude = ["customer"]
         sequence = ["number", "kind", "status", "issue_date", "due_date", "total", "balance", "pdf"]
-        empty_text = "No invoices yet."
+        empty_text = gettext_lazy("No invoices yet.")
 
     def render_pdf(self, record):
         if not record.pdf:
-            return mark_safe('<span class="muted text-sm">PDF soon</span>')
+            return format_html('<span class="muted text-sm">{}</span>', _("PDF soon"))
         return format_html(
             '<a class="btn btn-ghost btn-sm" href="{}">PDF</a>',
             reverse("portal_billing:invoice_pdf", args=[record.pk]),
@@ -163,15 +168,20 @@ class PortalInvoiceTable(InvoiceTable):
 
 
 class InvoiceFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = django_filters.CharFilter(method="search", label=gettext_lazy("Search"))
     status = django_filters.ChoiceFilter(
-        choices=[("open", "Open (not yet paid)"), *Invoice.Status.choices],
-        empty_label="Any status",
+        choices=[("open", gettext_lazy("Open (not yet paid)")), *Invoice.Status.choices],
+        empty_label=gettext_lazy("Any status"),
         method="with_status",
+        label=gettext_lazy("Status"),
     )
-    kind = django_filters.ChoiceFilter(choices=Invoice.Kind.choices, empty_label="Any kind")
+    kind = django_filters.ChoiceFilter(
+        choices=Invoice.Kind.choices,
+        empty_label=gettext_lazy("Any kind"),
+        label=gettext_lazy("Kind"),
+    )
     overdue = django_filters.BooleanFilter(
-        method="only_overdue", label="Overdue only", widget=forms.CheckboxInput
+        method="only_overdue", label=gettext_lazy("Overdue only"), widget=forms.CheckboxInput
     )
 
     class Meta:
@@ -180,7 +190,7 @@ class InvoiceFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs["placeholder"] = "Number or customer"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Number or customer")
 
     def search(self, queryset, name, value):
         text = value.strip()
@@ -208,15 +218,19 @@ class InvoiceFilter(django_filters.FilterSet):
 
 
 class PaymentTable(tables.Table):
-    received_on = tables.Column(verbose_name="Received")
-    customer = tables.Column(order_by=("customer__name",))
-    invoice = tables.Column(order_by=("invoice__number",), verbose_name="Invoice", empty_values=())
-    method = tables.Column()
-    reference = tables.Column()
-    amount = MoneyColumn()
-    applied_amount = MoneyColumn(verbose_name="On invoices")
-    refunded_amount = MoneyColumn(verbose_name="Refunded")
-    created_by = tables.Column(verbose_name="Recorded by", order_by=("created_by__email",))
+    received_on = tables.Column(verbose_name=gettext_lazy("Received"))
+    customer = tables.Column(order_by=("customer__name",), verbose_name=gettext_lazy("Customer"))
+    invoice = tables.Column(
+        order_by=("invoice__number",), verbose_name=gettext_lazy("Invoice"), empty_values=()
+    )
+    method = tables.Column(verbose_name=gettext_lazy("Method"))
+    reference = tables.Column(verbose_name=gettext_lazy("Reference"))
+    amount = MoneyColumn(verbose_name=gettext_lazy("Amount"))
+    applied_amount = MoneyColumn(verbose_name=gettext_lazy("On invoices"))
+    refunded_amount = MoneyColumn(verbose_name=gettext_lazy("Refunded"))
+    created_by = tables.Column(
+        verbose_name=gettext_lazy("Recorded by"), order_by=("created_by__email",)
+    )
 
     class Meta:
         model = Payment
@@ -231,7 +245,7 @@ class PaymentTable(tables.Table):
             "refunded_amount",
             "created_by",
         ]
-        empty_text = "No payments match these filters."
+        empty_text = gettext_lazy("No payments match these filters.")
         attrs = {"class": "table"}
 
     def render_customer(self, record):
@@ -247,12 +261,14 @@ class PaymentTable(tables.Table):
             value.isoformat(),
         )
         if record.is_reversed:
-            return format_html('{} <span class="badge badge-danger">Reversed</span>', label)
+            return format_html(
+                '{} <span class="badge badge-danger">{}</span>', label, _("Reversed")
+            )
         return label
 
     def render_invoice(self, record):
         if record.invoice_id is None:
-            return "Several" if record.applied_amount else "—"
+            return _("Several") if record.applied_amount else "—"
         return format_html(
             '<a class="mono" href="{}">{}</a>',
             reverse("billing:invoice_detail", args=[record.invoice_id]),
@@ -267,18 +283,22 @@ class PaymentTable(tables.Table):
 
 
 class PaymentFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    method = django_filters.ChoiceFilter(choices=Payment.Method.choices, empty_label="Any method")
+    q = django_filters.CharFilter(method="search", label=gettext_lazy("Search"))
+    method = django_filters.ChoiceFilter(
+        choices=Payment.Method.choices,
+        empty_label=gettext_lazy("Any method"),
+        label=gettext_lazy("Method"),
+    )
     received_after = django_filters.DateFilter(
         field_name="received_on",
         lookup_expr="gte",
-        label="From",
+        label=gettext_lazy("From"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     received_before = django_filters.DateFilter(
         field_name="received_on",
         lookup_expr="lte",
-        label="To",
+        label=gettext_lazy("To"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
@@ -288,7 +308,7 @@ class PaymentFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs["placeholder"] = "Customer, invoice or reference"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Customer, invoice or reference")
 
     def search(self, queryset, name, value):
         text = value.strip()
@@ -303,16 +323,18 @@ class PaymentFilter(django_filters.FilterSet):
 
 
 class TaxRateTable(tables.Table):
-    country = tables.Column()
-    tax_class = tables.Column(order_by=("tax_class__name",), verbose_name="Tax class")
-    name = tables.Column()
-    rate = tables.Column(attrs={"th": {"class": "num"}, "td": {"class": "num"}})
+    country = tables.Column(verbose_name=gettext_lazy("Country"))
+    tax_class = tables.Column(order_by=("tax_class__name",), verbose_name=gettext_lazy("Tax class"))
+    name = tables.Column(verbose_name=gettext_lazy("Name"))
+    rate = tables.Column(
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}}, verbose_name=gettext_lazy("Rate")
+    )
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
         model = TaxRate
         fields = ["country", "tax_class", "name", "rate"]
-        empty_text = "No tax rates yet."
+        empty_text = gettext_lazy("No tax rates yet.")
         attrs = {"class": "table"}
 
     def __init__(self, *args, can_manage: bool = False, **kwargs):
@@ -331,13 +353,15 @@ class TaxRateTable(tables.Table):
     def render_actions(self, record):
         return format_html(
             '<div class="actions">'
-            '<a class="btn btn-ghost btn-sm" href="{}">Edit</a>'
-            '<form method="post" action="{}" class="inline" data-confirm="Delete the {} rate '
-            'for {}?"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button class="btn btn-ghost btn-sm">Delete</button></form></div>',
+            '<a class="btn btn-ghost btn-sm" href="{}">{}</a>'
+            '<form method="post" action="{}" class="inline" data-confirm="{}">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button class="btn btn-ghost btn-sm">{}</button></form></div>',
             reverse("billing:taxrate_edit", args=[record.pk]),
+            _("Edit"),
             reverse("billing:taxrate_delete", args=[record.pk]),
-            record.tax_class,
-            record.country.name,
+            _("Delete the %(tax_class)s rate for %(country)s?")
+            % {"tax_class": record.tax_class, "country": record.country.name},
             get_token(self.request),
+            _("Delete"),
         )

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext as _
 
 from tenant_apps.instance.money import ZERO, round_money
 
@@ -59,15 +61,39 @@ EU_COUNTRIES = frozenset(
 )
 HUNDRED = Decimal("100")
 
-REVERSE_CHARGE_NOTE = (
+# Legal mentions are stored on the invoice in English, as issued (tax evidence reads them);
+# a document shows them in its reader's language (`legal_notes_for_reader`).
+REVERSE_CHARGE_NOTE = gettext_noop(
     "Reverse charge: VAT to be accounted for by the recipient "
     "(Article 196, Council Directive 2006/112/EC)."
 )
-OUTSIDE_SCOPE_NOTE = "Services supplied outside the EU: not subject to EU VAT."
-LATE_FEE_OUTSIDE_SCOPE_NOTE = (
+OUTSIDE_SCOPE_NOTE = gettext_noop("Services supplied outside the EU: not subject to EU VAT.")
+LATE_FEE_OUTSIDE_SCOPE_NOTE = gettext_noop(
     "Late payment fee: compensation for late payment, not the price of a supply, "
     "so outside the scope of VAT (no VAT charged)."
 )
+SUPPLIER_OUTSIDE_EU_NOTE = gettext_noop("Supplier established outside the EU.")
+CUSTOMER_EXEMPT_NOTE = gettext_noop("Customer exempt from VAT.")
+CUSTOMER_VAT_ID_LABEL = gettext_noop("Customer VAT id:")
+TAX_EXEMPT_LABEL = gettext_noop("Tax exempt:")
+_NOTE_FRAGMENTS = (
+    REVERSE_CHARGE_NOTE,
+    OUTSIDE_SCOPE_NOTE,
+    LATE_FEE_OUTSIDE_SCOPE_NOTE,
+    SUPPLIER_OUTSIDE_EU_NOTE,
+    CUSTOMER_EXEMPT_NOTE,
+    CUSTOMER_VAT_ID_LABEL,
+    TAX_EXEMPT_LABEL,
+)
+
+
+def legal_notes_for_reader(notes: str) -> str:
+    """An invoice's stored legal mentions in the active language: each fixed sentence is
+    translated; what was filled in (a VAT id, a staff-written exemption reason) is kept."""
+    for fragment in _NOTE_FRAGMENTS:
+        if fragment in notes:
+            notes = notes.replace(fragment, gettext(fragment))
+    return notes
 
 
 @dataclass(frozen=True)
@@ -94,12 +120,15 @@ class TaxContext:
         missing = self.missing_rates(tax_class_codes)
         if missing:
             classes = ", ".join(f"“{code}”" for code in missing)
-            where = self.country or "an unknown country"
+            where = self.country or _("an unknown country")
             raise ValidationError(
                 {
                     "tax_rate": [
-                        f"There is no VAT rate for {classes} in {where}: "
-                        "add it under Billing settings → Tax rates before issuing."
+                        _(
+                            "There is no VAT rate for %(classes)s in %(where)s: add it under "
+                            "Billing settings → Tax rates before issuing."
+                        )
+                        % {"classes": classes, "where": where}
                     ]
                 }
             )
@@ -128,9 +157,9 @@ def tax_context(
     customer_country = str(customer.country or "").upper()
     issuer_country = (issuer_country or "").upper()
     if customer.tax_exempt:
-        reason = customer.tax_exempt_reason or "Customer exempt from VAT."
+        reason = customer.tax_exempt_reason or CUSTOMER_EXEMPT_NOTE
         return TaxContext(
-            Invoice.TaxTreatment.EXEMPT, customer_country, {}, f"Tax exempt: {reason}"
+            Invoice.TaxTreatment.EXEMPT, customer_country, {}, f"{TAX_EXEMPT_LABEL} {reason}"
         )
     if issuer_country in EU_COUNTRIES:
         if customer_country == issuer_country:
@@ -139,7 +168,7 @@ def tax_context(
             )
         if customer_country in EU_COUNTRIES:
             if customer.is_business:
-                note = f"{REVERSE_CHARGE_NOTE} Customer VAT id: {customer.tax_id}."
+                note = f"{REVERSE_CHARGE_NOTE} {CUSTOMER_VAT_ID_LABEL} {customer.tax_id}."
                 return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
             return TaxContext(
                 Invoice.TaxTreatment.STANDARD,
@@ -153,8 +182,8 @@ def tax_context(
         # A supplier outside the EU charges an EU business no VAT: the business accounts
         # for it where it is established (place of supply, Art. 44; reverse charge, Art. 196).
         note = (
-            f"{REVERSE_CHARGE_NOTE} Supplier established outside the EU. "
-            f"Customer VAT id: {customer.tax_id}."
+            f"{REVERSE_CHARGE_NOTE} {SUPPLIER_OUTSIDE_EU_NOTE} "
+            f"{CUSTOMER_VAT_ID_LABEL} {customer.tax_id}."
         )
         return TaxContext(Invoice.TaxTreatment.REVERSE_CHARGE, customer_country, {}, note)
     return TaxContext(

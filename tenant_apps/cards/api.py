@@ -12,6 +12,7 @@ refusal a 402 and Stripe out of reach a 502, each with `detail` and `code`
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -213,7 +214,7 @@ class CardPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         try:
             return selectors.get_card_payment_for(self.request.user, self.kwargs["pk"])
         except CardPayment.DoesNotExist as exc:
-            raise NotFound("No such card payment.") from exc
+            raise NotFound(_("No such card payment.")) from exc
 
     @extend_schema(
         summary="Refund a card payment, fully or partly: the card is refunded through Stripe "
@@ -291,7 +292,7 @@ class AutoChargeAttemptViewSet(
         try:
             return selectors.get_auto_charge_attempt_for(self.request.user, self.kwargs["pk"])
         except AutoChargeAttempt.DoesNotExist as exc:
-            raise NotFound("No such automatic charge.") from exc
+            raise NotFound(_("No such automatic charge.")) from exc
 
 
 class InvoiceCardStatusView(APIView):
@@ -325,7 +326,7 @@ class InvoiceCardStatusView(APIView):
         try:
             invoice = get_invoice_for(request.user, invoice_pk)
         except Invoice.DoesNotExist as exc:
-            raise NotFound("No such invoice.") from exc
+            raise NotFound(_("No such invoice.")) from exc
         payments = list(
             selectors.card_payment_list(invoice_id=invoice.pk).prefetch_related(
                 "refunds__refund__credit_notes"
@@ -351,7 +352,7 @@ def _customer_or_404(request, customer_pk: int) -> Customer:
     try:
         return get_customer_for(request.user, customer_pk)
     except Customer.DoesNotExist as exc:
-        raise NotFound("No such customer.") from exc
+        raise NotFound(_("No such customer.")) from exc
 
 
 class CustomerPaymentMethodsView(APIView):
@@ -394,7 +395,7 @@ class CustomerPaymentMethodView(APIView):
         try:
             return selectors.get_saved_card_for(request.user, pk, customer_id=customer.pk)
         except SavedCard.DoesNotExist as exc:
-            raise NotFound("No such saved card for this customer.") from exc
+            raise NotFound(_("No such saved card for this customer.")) from exc
 
     @extend_schema(
         summary="One saved payment method of a customer",

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.billing.models import BillingSettings, Invoice
 from tenant_apps.instance import audit
@@ -50,17 +51,19 @@ from .models import AutoChargeAttempt, CardPayment, CardsNotSetUp
 logger = logging.getLogger(__name__)
 
 AUTO_CHARGE_SCHEDULED = audit.event_type(
-    "autochargeattempt.scheduled", "Automatic card charge scheduled"
+    "autochargeattempt.scheduled", gettext_noop("Automatic card charge scheduled")
 )
 AUTO_CHARGE_SUCCEEDED = audit.event_type(
-    "autochargeattempt.succeeded", "Card charged automatically"
+    "autochargeattempt.succeeded", gettext_noop("Card charged automatically")
 )
-AUTO_CHARGE_FAILED = audit.event_type("autochargeattempt.failed", "Automatic card charge failed")
+AUTO_CHARGE_FAILED = audit.event_type(
+    "autochargeattempt.failed", gettext_noop("Automatic card charge failed")
+)
 AUTO_CHARGE_PROCESSING = audit.event_type(
-    "autochargeattempt.processing", "Automatic card charge processing"
+    "autochargeattempt.processing", gettext_noop("Automatic card charge processing")
 )
 AUTO_CHARGE_SKIPPED = audit.event_type(
-    "autochargeattempt.skipped", "Automatic card charge not made"
+    "autochargeattempt.skipped", gettext_noop("Automatic card charge not made")
 )
 
 # The charge at issue plus three retries on dunning steps: enough for a card that was
@@ -388,7 +391,7 @@ def _void_unsent(card_payment: CardPayment, *, actor) -> None:
         locked = CardPayment.objects.select_for_update().get(pk=card_payment.pk)
         if locked.intent_id or locked.status != CardPayment.Status.PENDING:
             return
-        transition(locked, CardPayment.Status.CANCELED, noun="The card payment")
+        transition(locked, CardPayment.Status.CANCELED, noun=gettext("The card payment"))
         locked.save(update_fields=["status", "updated_at"])
         audit.audit_record(services.CARD_PAYMENT_CANCELED, actor=actor, obj=locked)
 
@@ -465,7 +468,7 @@ def _finish(
         AutoChargeAttempt.Status.PROCESSING: AUTO_CHARGE_PROCESSING,
         AutoChargeAttempt.Status.SKIPPED: AUTO_CHARGE_SKIPPED,
     }.get(status, AUTO_CHARGE_FAILED)
-    transition(attempt, status, noun="The automatic charge")
+    transition(attempt, status, noun=gettext("The automatic charge"))
     attempt.failure_message = message[:500]
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["status", "failure_message", "finished_at"])

@@ -30,6 +30,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import get_public_schema_name
 
 from tenant_apps.instance.money import currency_exponent
@@ -44,7 +46,7 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
 )
 
-NOT_SET_UP = "Card payments are not set up."
+NOT_SET_UP = gettext_lazy("Card payments are not set up.")
 
 
 class CardDeclined(CardError):
@@ -112,11 +114,13 @@ def _call(action: str, func, *args, **kwargs) -> dict:
     try:
         return _plain(func(*args, **kwargs))
     except stripe.CardError as exc:
-        raise CardDeclined(exc.user_message or "Your card was declined.") from exc
+        raise CardDeclined(exc.user_message or _("Your card was declined.")) from exc
     except stripe.StripeError as exc:
         logger.warning("Stripe refused %s: %s", action, exc)
-        message = getattr(exc, "user_message", None) or "Stripe did not accept the request."
-        raise GatewayUnavailable(f"{message} Nothing was charged; try again.") from exc
+        message = getattr(exc, "user_message", None) or _("Stripe did not accept the request.")
+        raise GatewayUnavailable(
+            _("%(message)s Nothing was charged; try again.") % {"message": message}
+        ) from exc
 
 
 class Gateway:
@@ -194,14 +198,14 @@ class Gateway:
                 return {"id": payment_method_id, "customer": None}
             logger.warning("Stripe refused payment method detach: %s", exc)
             raise GatewayUnavailable(
-                f"{exc.user_message or 'Stripe did not accept the request.'} "
-                "The card was kept; try again."
+                _("%(value)s The card was kept; try again.")
+                % {"value": exc.user_message or _("Stripe did not accept the request.")}
             ) from exc
         except stripe.StripeError as exc:
             logger.warning("Stripe refused payment method detach: %s", exc)
             raise GatewayUnavailable(
-                f"{getattr(exc, 'user_message', None) or 'Stripe could not be reached.'} "
-                "The card was kept; try again."
+                _("%(value)s The card was kept; try again.")
+                % {"value": getattr(exc, "user_message", None) or _("Stripe could not be reached.")}
             ) from exc
 
     # Payments -------------------------------------------------------------------------
@@ -293,22 +297,24 @@ class Gateway:
         except stripe.CardError as exc:
             intent = self._intent_of_card_error(exc)
             if intent is None:
-                raise CardDeclined(exc.user_message or "The card was declined.") from exc
+                raise CardDeclined(exc.user_message or _("The card was declined.")) from exc
             if not intent.get("last_payment_error"):
                 intent["last_payment_error"] = {
                     "code": exc.code or "",
-                    "message": exc.user_message or "The card was declined.",
+                    "message": exc.user_message or _("The card was declined."),
                 }
             return intent
         except stripe.InvalidRequestError as exc:
             # Refused before any money moved (the card was detached, the customer is gone).
             logger.warning("Stripe refused an off-session charge: %s", exc)
-            raise CardDeclined(exc.user_message or "The saved card cannot be charged.") from exc
+            raise CardDeclined(exc.user_message or _("The saved card cannot be charged.")) from exc
         except stripe.StripeError as exc:
             logger.warning("Stripe did not answer an off-session charge: %s", exc)
             raise GatewayUnavailable(
-                "Stripe could not be reached; the charge will be asked again with the same "
-                "key, so it is never made twice."
+                _(
+                    "Stripe could not be reached; the charge will be asked again with the same "
+                    "key, so it is never made twice."
+                )
             ) from exc
 
     def _intent_of_card_error(self, exc: stripe.CardError) -> dict | None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.money import ZERO
@@ -38,19 +39,21 @@ class CardConnection(models.Model):
     """This instance's Stripe account (one row). A reseller's is a connected account of the
     platform; the operator's instance charges on the platform account and has no id here."""
 
-    account_id = models.CharField("Stripe account", max_length=255, blank=True)
+    account_id = models.CharField(gettext_lazy("Stripe account"), max_length=255, blank=True)
     charges_enabled = models.BooleanField(default=False)
     payouts_enabled = models.BooleanField(default=False)
     details_submitted = models.BooleanField(default=False)
     requirements_due = models.JSONField(
-        default=list, blank=True, help_text="What Stripe still needs before it pays out"
+        default=list,
+        blank=True,
+        help_text=gettext_lazy("What Stripe still needs before it pays out"),
     )
     disabled_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "Stripe connection"
+        verbose_name = gettext_lazy("Stripe connection")
 
     def __str__(self) -> str:
         return self.account_id or "Stripe (not connected)"
@@ -108,14 +111,14 @@ class CardSettings(models.Model):
     )
     # The renewal run charges the default card when this is on (cards/autocharge.py).
     auto_charge_renewals = models.BooleanField(
-        "Charge my default card automatically when a renewal invoice is issued",
+        gettext_lazy("Charge my default card automatically when a renewal invoice is issued"),
         default=False,
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "card settings"
-        verbose_name_plural = "card settings"
+        verbose_name = gettext_lazy("card settings")
+        verbose_name_plural = gettext_lazy("card settings")
 
     def __str__(self) -> str:
         return f"Card settings of customer {self.customer_id}"
@@ -125,12 +128,12 @@ class CardPayment(models.Model):
     """One PaymentIntent on this instance's account for (part of) one invoice."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting card"
-        REQUIRES_ACTION = "requires_action", "Awaiting authentication"
-        PROCESSING = "processing", "Processing"
-        FAILED = "failed", "Declined"
-        SUCCEEDED = "succeeded", "Paid"
-        CANCELED = "canceled", "Cancelled"
+        PENDING = "pending", gettext_lazy("Awaiting card")
+        REQUIRES_ACTION = "requires_action", gettext_lazy("Awaiting authentication")
+        PROCESSING = "processing", gettext_lazy("Processing")
+        FAILED = "failed", gettext_lazy("Declined")
+        SUCCEEDED = "succeeded", gettext_lazy("Paid")
+        CANCELED = "canceled", gettext_lazy("Cancelled")
 
     OPEN = (Status.PENDING, Status.REQUIRES_ACTION, Status.PROCESSING, Status.FAILED)
 
@@ -177,21 +180,22 @@ class CardPayment(models.Model):
     # Fixed when the payment is opened, sent as the intent's application_fee_amount
     # (cards/platform_fee.py); 0 on the operator's own instance and while no fee is set.
     application_fee = models.DecimalField(
-        "Platform fee",
+        gettext_lazy("Platform fee"),
         max_digits=14,
         decimal_places=2,
         default=Decimal("0"),
-        help_text="What the platform takes from this payment through Stripe",
+        help_text=gettext_lazy("What the platform takes from this payment through Stripe"),
     )
     # NULL until Stripe answered the create call (the unique constraint ignores NULLs).
     intent_id = models.CharField(  # noqa: DJ001
-        "PaymentIntent", max_length=255, unique=True, null=True, blank=True
+        gettext_lazy("PaymentIntent"), max_length=255, unique=True, null=True, blank=True
     )
     charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_message = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveIntegerField(
-        default=0, help_text="Cards tried on this intent (names each confirm call's key)"
+        default=0,
+        help_text=gettext_lazy("Cards tried on this intent (names each confirm call's key)"),
     )
     payment = models.OneToOneField(
         "billing.Payment",
@@ -199,7 +203,7 @@ class CardPayment(models.Model):
         blank=True,
         related_name="card_payment",
         on_delete=models.PROTECT,
-        help_text="The payment it produced once Stripe confirmed it",
+        help_text=gettext_lazy("The payment it produced once Stripe confirmed it"),
     )
     disputed = models.BooleanField(default=False)
     created_by = models.ForeignKey(
@@ -211,7 +215,7 @@ class CardPayment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "card payment"
+        verbose_name = gettext_lazy("card payment")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_payment_positive"),
             models.CheckConstraint(
@@ -246,14 +250,14 @@ class CardRefund(models.Model):
     """Money sent back on a card payment, from staff or seen in Stripe (its dashboard)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Sending to Stripe"
-        SENT = "sent", "Refunded at Stripe, not yet in the books"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Refused by Stripe"
+        PENDING = "pending", gettext_lazy("Sending to Stripe")
+        SENT = "sent", gettext_lazy("Refunded at Stripe, not yet in the books")
+        SUCCEEDED = "succeeded", gettext_lazy("Refunded")
+        FAILED = "failed", gettext_lazy("Refused by Stripe")
 
     class Origin(models.TextChoices):
-        STAFF = "staff", "Staff"
-        STRIPE = "stripe", "Stripe"
+        STAFF = "staff", gettext_lazy("Staff")
+        STRIPE = "stripe", gettext_lazy("Stripe")
 
     # Refunds that count against what Stripe reports refunded on the charge.
     COUNTED = (Status.PENDING, Status.SENT, Status.SUCCEEDED)
@@ -269,7 +273,7 @@ class CardRefund(models.Model):
     reason = models.CharField(max_length=300)
     # Staff's choice on billing's refund form, applied when the refund is booked.
     waive_periods = models.BooleanField(
-        default=False, help_text="Service periods wholly refunded are given away"
+        default=False, help_text=gettext_lazy("Service periods wholly refunded are given away")
     )
     refund = models.OneToOneField(
         "billing.Refund",
@@ -277,7 +281,7 @@ class CardRefund(models.Model):
         blank=True,
         related_name="card_refund",
         on_delete=models.PROTECT,
-        help_text="The refund in the books, with its credit notes",
+        help_text=gettext_lazy("The refund in the books, with its credit notes"),
     )
     failure_message = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
@@ -326,17 +330,17 @@ class AutoChargeAttempt(models.Model):
     """
 
     class Trigger(models.TextChoices):
-        RENEWAL = "renewal", "Renewal invoice issued"
-        DUNNING = "dunning", "Dunning step"
+        RENEWAL = "renewal", gettext_lazy("Renewal invoice issued")
+        DUNNING = "dunning", gettext_lazy("Dunning step")
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        CHARGING = "charging", "Charging"
-        PROCESSING = "processing", "Processing"
-        SUCCEEDED = "succeeded", "Paid"
-        FAILED = "failed", "Declined"
-        REQUIRES_ACTION = "requires_action", "Needs the customer's authentication"
-        SKIPPED = "skipped", "Not charged"
+        SCHEDULED = "scheduled", gettext_lazy("Scheduled")
+        CHARGING = "charging", gettext_lazy("Charging")
+        PROCESSING = "processing", gettext_lazy("Processing")
+        SUCCEEDED = "succeeded", gettext_lazy("Paid")
+        FAILED = "failed", gettext_lazy("Declined")
+        REQUIRES_ACTION = "requires_action", gettext_lazy("Needs the customer's authentication")
+        SKIPPED = "skipped", gettext_lazy("Not charged")
 
     # Attempts the customer hears about ("we could not charge your card").
     UNSUCCESSFUL = (Status.FAILED, Status.REQUIRES_ACTION)
@@ -364,14 +368,20 @@ class AutoChargeAttempt(models.Model):
     customer = models.ForeignKey(
         "clients.Customer", related_name="auto_charge_attempts", on_delete=models.PROTECT
     )
-    number = models.PositiveSmallIntegerField(help_text="1 for the first attempt on the invoice")
+    number = models.PositiveSmallIntegerField(
+        help_text=gettext_lazy("1 for the first attempt on the invoice")
+    )
     trigger = models.CharField(max_length=8, choices=Trigger.choices)
     dunning_step = models.PositiveSmallIntegerField(
-        default=0, help_text="The dunning step that retried the card (0: at renewal)"
+        default=0, help_text=gettext_lazy("The dunning step that retried the card (0: at renewal)")
     )
-    charge_date = models.DateField(help_text="The instance's day the attempt was made for")
+    charge_date = models.DateField(
+        help_text=gettext_lazy("The instance's day the attempt was made for")
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
-    card_label = models.CharField(max_length=64, blank=True, help_text="The card charged")
+    card_label = models.CharField(
+        max_length=64, blank=True, help_text=gettext_lazy("The card charged")
+    )
     payment_method_id = models.CharField(max_length=255, blank=True)
     card_payment = models.OneToOneField(
         CardPayment,
@@ -385,12 +395,14 @@ class AutoChargeAttempt(models.Model):
     charging_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the customer was told the charge failed"
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the customer was told the charge failed"),
     )
 
     class Meta:
         ordering = ["invoice_id", "number"]
-        verbose_name = "automatic card charge"
+        verbose_name = gettext_lazy("automatic card charge")
         constraints = [
             models.UniqueConstraint(fields=["invoice", "number"], name="auto_charge_number"),
             # At most one attempt per dunning step (step 0: when the invoice is issued)…

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views import View
 
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
@@ -59,7 +60,9 @@ class CardPayView(CustomerRequiredMixin, View):
             context["problem"] = gateway.NOT_SET_UP
             return render(request, self.template_name, context)
         if not selectors.invoice_payable_by_card(invoice):
-            context["problem"] = f"Nothing is due on invoice {invoice}."
+            context["problem"] = gettext("Nothing is due on invoice %(invoice)s.") % {
+                "invoice": invoice
+            }
             return render(request, self.template_name, context)
         try:
             checkout = services.card_payment_start(invoice=invoice, actor=request.user)
@@ -212,9 +215,9 @@ class PaymentMethodsView(CustomerRequiredMixin, View):
             return self._render(request, form=form, status=exc.status_code)
         messages.success(
             request,
-            "Renewal invoices will be charged to your default card."
+            gettext("Renewal invoices will be charged to your default card.")
             if row.auto_charge_renewals
-            else "Renewal invoices will not be charged automatically.",
+            else gettext("Renewal invoices will not be charged automatically."),
         )
         return redirect("portal_cards:payment_methods")
 
@@ -224,7 +227,7 @@ class PaymentMethodDefaultView(CustomerRequiredMixin, View):
         card = services.saved_card_set_default(
             card=_saved_card_or_404(request, pk), actor=request.user
         )
-        messages.success(request, f"{card} is now your default card.")
+        messages.success(request, gettext("%(card)s is now your default card.") % {"card": card})
         return redirect("portal_cards:payment_methods")
 
 
@@ -237,11 +240,13 @@ class PaymentMethodRemoveView(CustomerRequiredMixin, View):
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{label} was removed.")
+            messages.success(request, gettext("%(label)s was removed.") % {"label": label})
             if stopped:
                 messages.warning(
                     request,
-                    "Automatic payment of renewal invoices is now off: you have no saved card "
-                    "left to charge. Save a card and turn it on again to keep it.",
+                    gettext(
+                        "Automatic payment of renewal invoices is now off: you have no saved card "
+                        "left to charge. Save a card and turn it on again to keep it."
+                    ),
                 )
         return redirect("portal_cards:payment_methods")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from tenant_apps.billing.models import Invoice
 
@@ -39,7 +40,7 @@ def card_setup() -> CardSetup:
     if not gateway.keys_configured():
         return CardSetup(
             False,
-            "The platform has no Stripe keys configured.",
+            _("The platform has no Stripe keys configured."),
             platform=platform,
             connection=connection,
         )
@@ -47,11 +48,11 @@ def card_setup() -> CardSetup:
     if platform:
         return CardSetup(True, account_id=None, publishable_key=key, platform=True)
     if connection is None or not connection.account_id:
-        return CardSetup(False, "No Stripe account is connected yet.", connection=connection)
+        return CardSetup(False, _("No Stripe account is connected yet."), connection=connection)
     if not connection.charges_enabled:
         return CardSetup(
             False,
-            "Stripe has not enabled charges on the connected account yet.",
+            _("Stripe has not enabled charges on the connected account yet."),
             account_id=connection.account_id,
             connection=connection,
         )
@@ -66,7 +67,7 @@ def card_payments_visible_to(user) -> QuerySet[CardPayment]:
         return qs
     if user.is_authenticated and user.is_customer:
         return qs.filter(customer__user=user)
-    raise PermissionDenied("Sign in to see card payments.")
+    raise PermissionDenied(_("Sign in to see card payments."))
 
 
 def get_card_payment_for(user, pk) -> CardPayment:
@@ -95,7 +96,7 @@ def saved_cards_visible_to(user) -> QuerySet[SavedCard]:
         return qs
     if user.is_authenticated and user.is_customer:
         return qs.filter(customer__user=user)
-    raise PermissionDenied("Sign in to see saved cards.")
+    raise PermissionDenied(_("Sign in to see saved cards."))
 
 
 def get_saved_card_for(user, pk, *, customer_id: int | None = None) -> SavedCard:
@@ -192,5 +193,5 @@ def auto_charge_attempt_list(
 def get_auto_charge_attempt_for(user, pk) -> AutoChargeAttempt:
     """An automatic charge for instance staff; AutoChargeAttempt.DoesNotExist otherwise."""
     if not (user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Only staff see automatic charges through the API.")
+        raise PermissionDenied(_("Only staff see automatic charges through the API."))
     return auto_charge_attempt_list().get(pk=pk)

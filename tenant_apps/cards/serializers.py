@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from .models import AutoChargeAttempt, CardDispute, CardPayment, CardRefund, SavedCard
@@ -17,7 +18,7 @@ from .models import AutoChargeAttempt, CardDispute, CardPayment, CardRefund, Sav
 
 class CardRefundSerializer(serializers.ModelSerializer):
     credit_notes = serializers.SerializerMethodField(
-        help_text="Numbers of the credit notes the refund issued in the books"
+        help_text=gettext_lazy("Numbers of the credit notes the refund issued in the books")
     )
 
     class Meta:
@@ -56,7 +57,7 @@ class CardPaymentSerializer(serializers.ModelSerializer):
         max_digits=14,
         decimal_places=2,
         read_only=True,
-        help_text="What may still be refunded to the card",
+        help_text=gettext_lazy("What may still be refunded to the card"),
     )
     refunds = CardRefundSerializer(many=True, read_only=True)
     disputes = CardDisputeSerializer(many=True, read_only=True)
@@ -91,7 +92,9 @@ class AutoChargeAttemptSerializer(serializers.ModelSerializer):
         source="outcome",
         choices=AutoChargeAttempt.Status.choices,
         read_only=True,
-        help_text="How the attempt ended (a processing charge reads as Stripe settled it)",
+        help_text=gettext_lazy(
+            "How the attempt ended (a processing charge reads as Stripe settled it)"
+        ),
     )
     status_label = serializers.CharField(source="outcome_label", read_only=True)
     amount = serializers.DecimalField(
@@ -100,7 +103,9 @@ class AutoChargeAttemptSerializer(serializers.ModelSerializer):
         decimal_places=2,
         read_only=True,
         allow_null=True,
-        help_text="What was asked of the card (null: the attempt never reached Stripe)",
+        help_text=gettext_lazy(
+            "What was asked of the card (null: the attempt never reached Stripe)"
+        ),
     )
     intent_id = serializers.CharField(
         source="card_payment.intent_id", read_only=True, allow_null=True
@@ -137,19 +142,24 @@ class InvoiceCardStatusSerializer(serializers.Serializer):
     invoice_status = serializers.CharField()
     amount_due = serializers.DecimalField(max_digits=14, decimal_places=2)
     currency = serializers.CharField()
-    cards_ready = serializers.BooleanField(help_text="This instance takes card payments now")
+    cards_ready = serializers.BooleanField(
+        help_text=gettext_lazy("This instance takes card payments now")
+    )
     payable_by_card = serializers.BooleanField(
-        help_text="Something is due and the invoice may be paid by card"
+        help_text=gettext_lazy("Something is due and the invoice may be paid by card")
     )
     card_status = serializers.ChoiceField(
         choices=CardPayment.Status.choices,
         allow_null=True,
-        help_text="Status of the latest card payment (null: none was started)",
+        help_text=gettext_lazy("Status of the latest card payment (null: none was started)"),
     )
-    disputed = serializers.BooleanField(help_text="A card payment of the invoice is disputed")
+    disputed = serializers.BooleanField(
+        help_text=gettext_lazy("A card payment of the invoice is disputed")
+    )
     card_payments = CardPaymentSerializer(many=True)
     auto_charge_attempts = AutoChargeAttemptSerializer(
-        many=True, help_text="Automatic charges of the customer's default card, first first"
+        many=True,
+        help_text=gettext_lazy("Automatic charges of the customer's default card, first first"),
     )
 
 
@@ -172,7 +182,9 @@ class SavedCardSerializer(serializers.ModelSerializer):
 class PaymentMethodsSerializer(serializers.Serializer):
     customer = serializers.IntegerField()
     auto_charge_renewals = serializers.BooleanField(
-        help_text="The customer opted in to their default card paying renewal invoices"
+        help_text=gettext_lazy(
+            "The customer opted in to their default card paying renewal invoices"
+        )
     )
     payment_methods = SavedCardSerializer(many=True)
 

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from tenant_apps.billing import services as billing
 from tenant_apps.billing import settlement
@@ -54,18 +55,34 @@ from .ports import account_connected
 
 logger = logging.getLogger(__name__)
 
-CARD_PAYMENT_STARTED = audit.event_type("cardpayment.started", "Card payment started")
-CARD_PAYMENT_SUCCEEDED = audit.event_type("cardpayment.succeeded", "Card payment received")
-CARD_PAYMENT_FAILED = audit.event_type("cardpayment.failed", "Card payment declined")
-CARD_PAYMENT_CANCELED = audit.event_type("cardpayment.canceled", "Card payment cancelled")
-CARD_PAYMENT_REFUNDED = audit.event_type("cardpayment.refunded", "Card payment refunded")
-CARD_REFUND_REFUSED = audit.event_type("cardpayment.refund_refused", "Card refund refused")
-INVOICE_CARD_DISPUTED = audit.event_type("invoice.card_disputed", "Card payment disputed")
-CONNECTION_CONNECTED = audit.event_type("cardconnection.connected", "Stripe account connected")
-CONNECTION_UPDATED = audit.event_type("cardconnection.updated", "Stripe account status updated")
-SAVED_CARD_DEFAULT = audit.event_type("savedcard.default_set", "Default card changed")
-SAVED_CARD_REMOVED = audit.event_type("savedcard.removed", "Saved card removed")
-CARD_SETTINGS_UPDATED = audit.event_type("cardsettings.updated", "Automatic card payment changed")
+CARD_PAYMENT_STARTED = audit.event_type("cardpayment.started", gettext_noop("Card payment started"))
+CARD_PAYMENT_SUCCEEDED = audit.event_type(
+    "cardpayment.succeeded", gettext_noop("Card payment received")
+)
+CARD_PAYMENT_FAILED = audit.event_type("cardpayment.failed", gettext_noop("Card payment declined"))
+CARD_PAYMENT_CANCELED = audit.event_type(
+    "cardpayment.canceled", gettext_noop("Card payment cancelled")
+)
+CARD_PAYMENT_REFUNDED = audit.event_type(
+    "cardpayment.refunded", gettext_noop("Card payment refunded")
+)
+CARD_REFUND_REFUSED = audit.event_type(
+    "cardpayment.refund_refused", gettext_noop("Card refund refused")
+)
+INVOICE_CARD_DISPUTED = audit.event_type(
+    "invoice.card_disputed", gettext_noop("Card payment disputed")
+)
+CONNECTION_CONNECTED = audit.event_type(
+    "cardconnection.connected", gettext_noop("Stripe account connected")
+)
+CONNECTION_UPDATED = audit.event_type(
+    "cardconnection.updated", gettext_noop("Stripe account status updated")
+)
+SAVED_CARD_DEFAULT = audit.event_type("savedcard.default_set", gettext_noop("Default card changed"))
+SAVED_CARD_REMOVED = audit.event_type("savedcard.removed", gettext_noop("Saved card removed"))
+CARD_SETTINGS_UPDATED = audit.event_type(
+    "cardsettings.updated", gettext_noop("Automatic card payment changed")
+)
 
 # Who acts when Stripe's webhook tells us something.
 STRIPE = "Stripe"
@@ -221,7 +238,7 @@ def _auto_charge_stop_when_no_card(*, customer_id: int, actor) -> bool:
     return True
 
 
-NO_DEFAULT_CARD = (
+NO_DEFAULT_CARD = gettext_lazy(
     "Save a card first: automatic payment charges your default card, and you have none."
 )
 
@@ -322,7 +339,9 @@ def _open_card_payment(*, invoice: Invoice, due: Decimal, gw: Gateway, actor) ->
         if existing.amount == due and existing.currency == invoice.currency:
             return existing
         card_payment_abandon(card_payment=existing, gw=gw, actor=actor)
-    raise CardError("Another payment of this invoice is being started; try again in a moment.")
+    raise CardError(
+        gettext("Another payment of this invoice is being started; try again in a moment.")
+    )
 
 
 def card_payment_start(*, invoice: Invoice, actor=None) -> Checkout:
@@ -331,7 +350,7 @@ def card_payment_start(*, invoice: Invoice, actor=None) -> Checkout:
     gw = _paying_gateway()
     invoice = Invoice.objects.select_related("customer").get(pk=invoice.pk)
     if not selectors.invoice_payable_by_card(invoice):
-        raise CardError(f"Nothing is due on invoice {invoice}.")
+        raise CardError(gettext("Nothing is due on invoice %(invoice)s.") % {"invoice": invoice})
     stripe_customer = stripe_customer_ensure(customer=invoice.customer, gw=gw)
     card_payment = _open_card_payment(invoice=invoice, due=invoice.amount_due, gw=gw, actor=actor)
     intent = _intent_of(card_payment, gw=gw, stripe_customer=stripe_customer)
@@ -378,7 +397,7 @@ def card_payment_pay(
     """Charge the card the browser collected (a PaymentMethod id) on the card payment's
     intent. After a decline, the next card gets a fresh intent (one attempt per intent)."""
     if not PAYMENT_METHOD_ID.match(payment_method_id or ""):
-        raise CardError("The card could not be read; enter it again.")
+        raise CardError(gettext("The card could not be read; enter it again."))
     gw = _paying_gateway()
     card_payment = CardPayment.objects.select_related("invoice", "customer").get(pk=card_payment.pk)
     tried = CardPayment.objects.filter(invoice_id=card_payment.invoice_id).aggregate(
@@ -386,7 +405,7 @@ def card_payment_pay(
     )["total"]
     if (tried or 0) >= MAX_CARD_ATTEMPTS_PER_INVOICE:
         raise TooManyCardAttempts(
-            "Too many cards were tried on this invoice; please contact us to pay it."
+            gettext("Too many cards were tried on this invoice; please contact us to pay it.")
         )
     if card_payment.status in (CardPayment.Status.FAILED, CardPayment.Status.REQUIRES_ACTION):
         # Another card after a decline or an abandoned 3-D Secure step: a fresh intent.
@@ -394,20 +413,20 @@ def card_payment_pay(
         card_payment.refresh_from_db()
         if card_payment.is_open:
             raise CardError(
-                "The previous attempt is still being processed; wait a moment and reload."
+                gettext("The previous attempt is still being processed; wait a moment and reload.")
             )
         if card_payment.status != CardPayment.Status.SUCCEEDED:
             checkout = card_payment_start(invoice=card_payment.invoice, actor=actor)
             card_payment = checkout.card_payment
     if not card_payment.is_open or not card_payment.intent_id:
         raise InvalidCardPaymentState(
-            f"This card payment is {card_payment.get_status_display().lower()}; "
-            "start again from the invoice."
+            gettext("This card payment is %(status)s; start again from the invoice.")
+            % {"status": card_payment.get_status_display().lower()}
         )
     stripe_customer = stripe_customer_ensure(customer=card_payment.customer, gw=gw)
     method = gw.payment_method_retrieve(payment_method_id)
     if method.get("customer") and method["customer"] != stripe_customer:
-        raise CardError("That card belongs to another customer.")
+        raise CardError(gettext("That card belongs to another customer."))
     with transaction.atomic():
         locked = CardPayment.objects.select_for_update().get(pk=card_payment.pk)
         locked.attempts += 1
@@ -481,7 +500,7 @@ def _move(card_payment: CardPayment, target: str, *, actor, message: str = "") -
         if not CardPayment.pipeline.allows(card_payment.status, target):
             logger.info("Card payment %s: stale %s ignored", card_payment.pk, target)
             return
-        transition(card_payment, target, noun="The card payment")
+        transition(card_payment, target, noun=gettext("The card payment"))
     card_payment.failure_message = message[:500]
     card_payment.save(update_fields=["status", "failure_message", "updated_at"])
     if target == CardPayment.Status.FAILED:
@@ -523,7 +542,7 @@ def _record_success(
     )
     before = card_payment.status
     if before != CardPayment.Status.SUCCEEDED:
-        transition(card_payment, CardPayment.Status.SUCCEEDED, noun="The card payment")
+        transition(card_payment, CardPayment.Status.SUCCEEDED, noun=gettext("The card payment"))
     card_payment.payment = payment
     card_payment.charge_id = charge_id or card_payment.charge_id
     card_payment.failure_message = ""
@@ -736,18 +755,23 @@ def card_payment_refund(
     CardRefund row's), then billing issues the refund and its credit note. Every refund of
     a card payment comes here, billing's own screens and API included (billing_ports.py)."""
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["Give the reason for the refund."]})
+        raise ValidationError({"reason": [gettext("Give the reason for the refund.")]})
     amount = to_decimal(amount, field="amount")
     gw = _instance_gateway()
     with transaction.atomic():
         locked = CardPayment.objects.select_for_update().get(pk=card_payment.pk)
         if locked.payment_id is None:
-            raise InvalidCardPaymentState("Only a paid card payment can be refunded.")
+            raise InvalidCardPaymentState(gettext("Only a paid card payment can be refunded."))
         amount = round_money(amount, locked.currency)
         refundable = locked.refundable
         if amount <= 0 or amount > refundable:
             raise ValidationError(
-                {"amount": [f"Refund more than 0 and at most {refundable} {locked.currency}."]}
+                {
+                    "amount": [
+                        gettext("Refund more than 0 and at most %(refundable)s %(currency)s.")
+                        % {"refundable": refundable, "currency": locked.currency}
+                    ]
+                }
             )
         refund = CardRefund.objects.create(
             card_payment=locked,
@@ -785,8 +809,15 @@ def card_payment_refund(
     if not _refund_book_safely(refund, actor=actor):
         refund.refresh_from_db()
         raise CardError(
-            f"Stripe refunded {amount} {refund.currency}, but the books could not record it "
-            f"yet: {refund.failure_message}"
+            gettext(
+                "Stripe refunded %(amount)s %(currency)s, but the books could not record "
+                "it yet: %(failure_message)s"
+            )
+            % {
+                "amount": amount,
+                "currency": refund.currency,
+                "failure_message": refund.failure_message,
+            }
         )
     refund.refresh_from_db()
     return refund
@@ -821,8 +852,10 @@ def card_connection_connect(*, return_url: str, refresh_url: str, actor=None) ->
     Stripe onboarding link to send its staff to."""
     if gateway.is_platform_instance():
         raise CardError(
-            "The operator's instance takes cards on the platform's own Stripe account: "
-            "there is nothing to connect."
+            gettext(
+                "The operator's instance takes cards on the platform's own Stripe account: "
+                "there is nothing to connect."
+            )
         )
     if not gateway.keys_configured():
         raise CardsNotSetUp(gateway.NOT_SET_UP)

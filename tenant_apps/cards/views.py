@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -19,7 +21,7 @@ from . import gateway, platform_fee, selectors, services
 from .forms import CardRefundForm
 from .models import CardPayment
 
-NOT_MANAGER = "Only the owner or an administrator manages card payments."
+NOT_MANAGER = gettext_lazy("Only the owner or an administrator manages card payments.")
 
 
 class CardManagerMixin(StaffRequiredMixin):
@@ -80,9 +82,9 @@ class CardConnectReturnView(CardManagerMixin, View):
             messages.error(request, str(exc))
             return redirect("cards:settings")
         if row is not None and row.charges_enabled:
-            messages.success(request, "Your Stripe account takes card payments.")
+            messages.success(request, _("Your Stripe account takes card payments."))
         else:
-            messages.info(request, "Stripe still needs details before card payments start.")
+            messages.info(request, _("Stripe still needs details before card payments start."))
         return redirect("cards:settings")
 
 
@@ -101,7 +103,7 @@ class CardRefundView(BillingWriteMixin, View):
         try:
             card_payment = selectors.get_card_payment_for(request.user, pk)
         except CardPayment.DoesNotExist as exc:
-            raise Http404("No such card payment.") from exc
+            raise Http404(_("No such card payment.")) from exc
         back = reverse("billing:invoice_detail", args=[card_payment.invoice_id])
         form = CardRefundForm(request.POST)
         if not form.is_valid():
@@ -125,7 +127,11 @@ class CardRefundView(BillingWriteMixin, View):
         )
         messages.success(
             request,
-            f"{format_money(refund.amount, refund.currency)} refunded to the card"
-            + (f"; credit note {notes} issued." if notes else "."),
+            (
+                _("%(amount)s refunded to the card; credit note %(notes)s issued.")
+                if notes
+                else _("%(amount)s refunded to the card.")
+            )
+            % {"amount": format_money(refund.amount, refund.currency), "notes": notes},
         )
         return redirect(back)

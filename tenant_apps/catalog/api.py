@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,11 +23,13 @@ MAX_INT = 2_147_483_647  # PostgreSQL's integer
 class CanManageCatalogOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; only the owner and administrators write."""
 
-    write_message = "Only the owner or an administrator can change the catalog."
+    write_message = gettext_lazy("Only the owner or an administrator can change the catalog.")
 
 
 class PriceSerializer(serializers.Serializer):
-    currency = serializers.CharField(max_length=3, help_text="ISO 4217 code, e.g. EUR")
+    currency = serializers.CharField(
+        max_length=3, help_text=gettext_lazy("ISO 4217 code, e.g. EUR")
+    )
     cycle = serializers.ChoiceField(choices=BillingCycle.choices)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     setup_fee = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
@@ -36,7 +40,8 @@ class ProductSerializer(serializers.ModelSerializer):
     addons = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     prices = PriceSerializer(many=True, read_only=True)
     resources = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Resource code → amount one unit needs"
+        child=serializers.IntegerField(),
+        help_text=gettext_lazy("Resource code → amount one unit needs"),
     )
 
     class Meta:
@@ -67,10 +72,12 @@ class ProductWriteSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=60)
     name = serializers.CharField(max_length=200)
     tax_class = serializers.SlugRelatedField(
-        slug_field="code", queryset=TaxClass.objects.all(), help_text="Tax class code"
+        slug_field="code", queryset=TaxClass.objects.all(), help_text=gettext_lazy("Tax class code")
     )
     kind = serializers.ChoiceField(
-        choices=Product.Kind.choices, required=False, help_text="plan (default) or addon"
+        choices=Product.Kind.choices,
+        required=False,
+        help_text=gettext_lazy("plan (default) or addon"),
     )
     description = serializers.CharField(required=False, allow_blank=True)
     # Bounded like the columns they end up in (a larger number would be a database error).
@@ -80,14 +87,15 @@ class ProductWriteSerializer(serializers.Serializer):
     )
     is_reseller_plan = serializers.BooleanField(required=False)
     once_per_service = serializers.BooleanField(
-        required=False, help_text="Add-ons: a service can have it only once (default true)"
+        required=False,
+        help_text=gettext_lazy("Add-ons: a service can have it only once (default true)"),
     )
     addons = serializers.SlugRelatedField(
         slug_field="code",
         queryset=Product.objects.all(),
         many=True,
         required=False,
-        help_text="Codes of add-on products",
+        help_text=gettext_lazy("Codes of add-on products"),
     )
     prices = PriceSerializer(many=True, required=False)
 
@@ -104,7 +112,10 @@ class ProductFilterSerializer(serializers.Serializer):
     """Query parameters of the product list: a value that is not one is a 400, not ignored."""
 
     search = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Name, code or description"
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=gettext_lazy("Name, code or description"),
     )
     kind = serializers.ChoiceField(choices=Product.Kind.choices, required=False, allow_blank=True)
     # Read from a plain dict (see get_queryset): on form-style input DRF takes a missing
@@ -141,7 +152,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         try:
             return product_list().get(pk=self.kwargs["pk"])
         except Product.DoesNotExist as exc:
-            raise NotFound("No such product.") from exc
+            raise NotFound(_("No such product.")) from exc
 
     def _respond(self, product: Product, code: int = status.HTTP_200_OK) -> Response:
         return Response(ProductSerializer(product_list().get(pk=product.pk)).data, status=code)
@@ -198,7 +209,7 @@ class TaxClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         try:
             return tax_class_list().get(pk=self.kwargs["pk"])
         except TaxClass.DoesNotExist as exc:
-            raise NotFound("No such tax class.") from exc
+            raise NotFound(_("No such tax class.")) from exc
 
     def _respond(self, tax_class: TaxClass, code: int = status.HTTP_200_OK) -> Response:
         return Response(TaxClassSerializer(tax_class_list().get(pk=tax_class.pk)).data, status=code)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.money import BILLABLE_CURRENCIES
 
@@ -32,39 +34,52 @@ class AddonChoiceField(forms.ModelMultipleChoiceField):
 
 
 class ProductForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label=gettext_lazy("Name"))
     code = forms.CharField(
-        max_length=60, help_text="Letters, digits and hyphens; used in the API and on orders."
+        max_length=60,
+        help_text=gettext_lazy("Letters, digits and hyphens; used in the API and on orders."),
+        label=gettext_lazy("Code"),
     )
-    kind = forms.ChoiceField(choices=Product.Kind.choices, initial=Product.Kind.PLAN)
-    tax_class = forms.ModelChoiceField(queryset=TaxClass.objects.all(), empty_label=None)
+    kind = forms.ChoiceField(
+        choices=Product.Kind.choices, initial=Product.Kind.PLAN, label=gettext_lazy("Kind")
+    )
+    tax_class = forms.ModelChoiceField(
+        queryset=TaxClass.objects.all(), empty_label=None, label=gettext_lazy("Tax class")
+    )
     description = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown to customers when they order.",
+        help_text=gettext_lazy("Shown to customers when they order."),
+        label=gettext_lazy("Description"),
     )
     position = forms.IntegerField(
-        min_value=0, initial=0, help_text="Lower numbers are listed first."
+        min_value=0,
+        initial=0,
+        help_text=gettext_lazy("Lower numbers are listed first."),
+        label=gettext_lazy("Position"),
     )
     is_reseller_plan = forms.BooleanField(
         required=False,
-        label="Reseller plan",
-        help_text="Ordering it creates a reseller instance with the resources below as its "
-        "allocation.",
+        label=gettext_lazy("Reseller plan"),
+        help_text=gettext_lazy(
+            "Ordering it creates a reseller instance with the resources below as its allocation."
+        ),
     )
     once_per_service = forms.BooleanField(
         required=False,
         initial=True,
-        label="Once per service",
-        help_text="Add-ons: a service can have it only once (untick for add-ons sold by the "
-        "unit, such as extra addresses).",
+        label=gettext_lazy("Once per service"),
+        help_text=gettext_lazy(
+            "Add-ons: a service can have it only once (untick for add-ons sold by the "
+            "unit, such as extra addresses)."
+        ),
     )
     addons = AddonChoiceField(
         queryset=Product.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Add-ons",
-        help_text="Add-ons customers can order together with this plan.",
+        label=gettext_lazy("Add-ons"),
+        help_text=gettext_lazy("Add-ons customers can order together with this plan."),
     )
 
     def __init__(self, *args, product: Product | None = None, is_operator: bool = False, **kw):
@@ -80,7 +95,10 @@ class ProductForm(forms.Form):
         self.resources = resource_choices()
         for code, name, unit in self.resources:
             self.fields[f"{RESOURCE_PREFIX}{code}"] = forms.IntegerField(
-                label=f"{name} ({unit})", min_value=0, initial=0, required=False
+                label=_("%(name)s (%(unit)s)") % {"name": name, "unit": unit},
+                min_value=0,
+                initial=0,
+                required=False,
             )
         if product is not None:
             self.initial.update(
@@ -141,26 +159,33 @@ class PriceForm(forms.Form):
                 "list": "currency-codes",
                 "autocomplete": "off",
                 "size": "5",
-                "aria-label": "Currency",
+                "aria-label": gettext_lazy("Currency"),
             }
         ),
+        label=gettext_lazy("Currency"),
     )
     cycle = forms.ChoiceField(
         choices=BillingCycle.choices,
         initial=BillingCycle.MONTHLY,
-        widget=forms.Select(attrs={"aria-label": "Billing cycle"}),
+        widget=forms.Select(attrs={"aria-label": gettext_lazy("Billing cycle")}),
+        label=gettext_lazy("Cycle"),
     )
     amount = forms.DecimalField(
-        label="Price",
+        label=gettext_lazy("Price"),
         widget=forms.TextInput(
-            attrs={"class": "input-sm", "inputmode": "decimal", "aria-label": "Price"}
+            attrs={"class": "input-sm", "inputmode": "decimal", "aria-label": gettext_lazy("Price")}
         ),
     )
     setup_fee = forms.DecimalField(
         required=False,
         widget=forms.TextInput(
-            attrs={"class": "input-sm", "inputmode": "decimal", "aria-label": "Setup fee"}
+            attrs={
+                "class": "input-sm",
+                "inputmode": "decimal",
+                "aria-label": gettext_lazy("Setup fee"),
+            }
         ),
+        label=gettext_lazy("Setup fee"),
     )
 
     def __init__(self, *args, default_currency: str = "EUR", **kwargs):
@@ -171,8 +196,8 @@ class PriceForm(forms.Form):
 class BasePriceFormSet(forms.BaseFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
-        form.fields["DELETE"].label = "Remove"
-        form.fields["DELETE"].widget.attrs["aria-label"] = "Remove this price"
+        form.fields["DELETE"].label = _("Remove")
+        form.fields["DELETE"].widget.attrs["aria-label"] = _("Remove this price")
 
     def price_rows(self) -> list[dict]:
         """Rows to save: filled in and not marked for removal (blank extra rows are skipped)."""
@@ -216,8 +241,12 @@ def price_formset(*, data=None, product: Product | None, default_currency: str) 
 
 
 class TaxClassForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    code = forms.CharField(max_length=40, help_text="e.g. standard, reduced, digital-services.")
+    name = forms.CharField(max_length=100, label=gettext_lazy("Name"))
+    code = forms.CharField(
+        max_length=40,
+        help_text=gettext_lazy("e.g. standard, reduced, digital-services."),
+        label=gettext_lazy("Code"),
+    )
 
 
 def currency_codes() -> list[str]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.money import ZERO, validate_currency
 
 
 class BillingCycle(models.TextChoices):
-    MONTHLY = "monthly", "Monthly"
-    QUARTERLY = "quarterly", "Quarterly"
-    SEMIANNUAL = "semiannual", "Semi-annually"
-    ANNUAL = "annual", "Annually"
-    ONE_TIME = "one_time", "One time"
+    MONTHLY = "monthly", gettext_lazy("Monthly")
+    QUARTERLY = "quarterly", gettext_lazy("Quarterly")
+    SEMIANNUAL = "semiannual", gettext_lazy("Semi-annually")
+    ANNUAL = "annual", gettext_lazy("Annually")
+    ONE_TIME = "one_time", gettext_lazy("One time")
 
 
 # How many months one period of each cycle lasts (0: billed once, never renewed).
@@ -34,7 +35,7 @@ class TaxClass(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "tax classes"
+        verbose_name_plural = gettext_lazy("tax classes")
 
     def __str__(self) -> str:
         return self.name
@@ -42,15 +43,17 @@ class TaxClass(models.Model):
 
 class Product(models.Model):
     class Kind(models.TextChoices):
-        PLAN = "plan", "Plan"
-        ADDON = "addon", "Add-on"
+        PLAN = "plan", gettext_lazy("Plan")
+        ADDON = "addon", gettext_lazy("Add-on")
 
     code = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PLAN)
     tax_class = models.ForeignKey(TaxClass, on_delete=models.PROTECT, related_name="products")
-    is_active = models.BooleanField(default=True, help_text="Inactive products cannot be ordered")
+    is_active = models.BooleanField(
+        default=True, help_text=gettext_lazy("Inactive products cannot be ordered")
+    )
     position = models.PositiveIntegerField(default=0)
     # Capacity one unit of this product uses, by resource code (e.g. {"disk_gb": 10}).
     resources = models.JSONField(default=dict, blank=True)
@@ -68,7 +71,7 @@ class Product(models.Model):
     # Add-ons: a service holds this add-on at most once (e.g. backups), or may hold it
     # several times (e.g. extra IP addresses).
     once_per_service = models.BooleanField(
-        default=True, help_text="Add-ons: a service can have this add-on only once"
+        default=True, help_text=gettext_lazy("Add-ons: a service can have this add-on only once")
     )
     addons = models.ManyToManyField(
         "self",

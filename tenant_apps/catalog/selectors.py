@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from . import ports
 from .models import BillingCycle, Price, Product, TaxClass
@@ -40,7 +41,7 @@ def product_list(
 def get_product_for(user, product_id: int) -> Product:
     """The product if `user` may see the catalog; raises PermissionDenied or DoesNotExist."""
     if not (user and user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Only staff can see the catalog.")
+        raise PermissionDenied(_("Only staff can see the catalog."))
     return product_list().get(pk=product_id)
 
 
@@ -89,5 +90,5 @@ def tax_class_list() -> QuerySet[TaxClass]:
 def get_tax_class_for(user, tax_class_id: int) -> TaxClass:
     """The tax class if `user` may see the catalog; raises PermissionDenied or DoesNotExist."""
     if not (user and user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Only staff can see the catalog.")
+        raise PermissionDenied(_("Only staff can see the catalog."))
     return tax_class_list().get(pk=tax_class_id)

@@ -13,6 +13,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tenants.utils import get_public_schema_name
 
 from tenant_apps.instance import audit
@@ -21,13 +23,13 @@ from tenant_apps.instance.money import ZERO, round_money, to_decimal, validate_c
 from .models import BillingCycle, Price, Product, TaxClass
 from .selectors import resource_choices
 
-TAX_CLASS_CREATED = audit.event_type("taxclass.created", "Tax class added")
-TAX_CLASS_UPDATED = audit.event_type("taxclass.updated", "Tax class changed")
-PRODUCT_CREATED = audit.event_type("product.created", "Product added")
-PRODUCT_UPDATED = audit.event_type("product.updated", "Product changed")
-PRODUCT_PRICES_CHANGED = audit.event_type("product.prices_changed", "Prices changed")
-PRODUCT_ARCHIVED = audit.event_type("product.archived", "Product archived")
-PRODUCT_RESTORED = audit.event_type("product.restored", "Product restored")
+TAX_CLASS_CREATED = audit.event_type("taxclass.created", gettext_noop("Tax class added"))
+TAX_CLASS_UPDATED = audit.event_type("taxclass.updated", gettext_noop("Tax class changed"))
+PRODUCT_CREATED = audit.event_type("product.created", gettext_noop("Product added"))
+PRODUCT_UPDATED = audit.event_type("product.updated", gettext_noop("Product changed"))
+PRODUCT_PRICES_CHANGED = audit.event_type("product.prices_changed", gettext_noop("Prices changed"))
+PRODUCT_ARCHIVED = audit.event_type("product.archived", gettext_noop("Product archived"))
+PRODUCT_RESTORED = audit.event_type("product.restored", gettext_noop("Product restored"))
 
 _TAX_CLASS_FIELDS = ("code", "name")
 _PRODUCT_FIELDS = (
@@ -66,23 +68,35 @@ class _Errors:
 def _check_code(errors: _Errors, field: str, code: str, max_length: int) -> str:
     code = (code or "").strip()
     if not code:
-        errors.add(field, "Enter a code.")
+        errors.add(field, _("Enter a code."))
         return code
     try:
         validate_slug(code)
     except ValidationError:
-        errors.add(field, "Use only letters, digits, hyphens and underscores in the code.")
+        errors.add(field, _("Use only letters, digits, hyphens and underscores in the code."))
     if len(code) > max_length:
-        errors.add(field, f"Keep the code to {max_length} characters or fewer.")
+        errors.add(
+            field,
+            (
+                _("Keep the code to %(max_length)s characters or fewer.")
+                % {"max_length": max_length}
+            ),
+        )
     return code
 
 
 def _check_name(errors: _Errors, name: str, max_length: int) -> str:
     name = (name or "").strip()
     if not name:
-        errors.add("name", "Enter a name.")
+        errors.add("name", _("Enter a name."))
     elif len(name) > max_length:
-        errors.add("name", f"Keep the name to {max_length} characters or fewer.")
+        errors.add(
+            "name",
+            (
+                _("Keep the name to %(max_length)s characters or fewer.")
+                % {"max_length": max_length}
+            ),
+        )
     return name
 
 
@@ -97,7 +111,9 @@ def _check_tax_class(*, code: str, name: str, instance: TaxClass | None) -> tupl
     if instance is not None:
         others = others.exclude(pk=instance.pk)
     if code and others.exists():
-        errors.add("code", f"A tax class with the code “{code}” already exists.")
+        errors.add(
+            "code", (_("A tax class with the code “%(code)s” already exists.") % {"code": code})
+        )
     errors.raise_if_any()
     return code, name
 
@@ -151,7 +167,11 @@ def _clean_prices(errors: _Errors, prices: Iterable[Mapping[str, Any]]) -> list[
     seen: set[tuple[str, str]] = set()
     for number, row in enumerate(prices, start=1):
         # Name the row by what it says, not only its position: screens may hide or drop rows.
-        label = f"Price {number} ({row.get('currency') or '?'} {row.get('cycle') or '?'})"
+        label = _("Price %(number)s (%(value)s %(value2)s)") % {
+            "number": number,
+            "value": row.get("currency") or "?",
+            "value2": row.get("cycle") or "?",
+        }
         row_errors = len(errors.by_field.get("prices", []))
         try:
             currency = validate_currency(str(row.get("currency") or ""))
@@ -159,43 +179,75 @@ def _clean_prices(errors: _Errors, prices: Iterable[Mapping[str, Any]]) -> list[
             currency = ""
             errors.add(
                 "prices",
-                f"{label}: “{row.get('currency') or ''}” is not a currency code we know "
-                "(use ISO 4217, e.g. EUR).",
+                (
+                    _(
+                        "%(label)s: “%(value)s” is not a currency code we know (use ISO 4217, "
+                        "e.g. EUR)."
+                    )
+                    % {"label": label, "value": row.get("currency") or ""}
+                ),
             )
         cycle = str(row.get("cycle") or "")
         if cycle not in cycles:
             errors.add(
                 "prices",
-                f"{label}: choose a billing cycle ({', '.join(cycles)}), not “{cycle}”.",
+                (
+                    _("%(label)s: choose a billing cycle (%(cycles)s), not “%(cycle)s”.")
+                    % {"label": label, "cycles": ", ".join(cycles), "cycle": cycle}
+                ),
             )
         amounts = {}
-        for key, what in (("amount", "price"), ("setup_fee", "setup fee")):
+        for key, what in (("amount", _("price")), ("setup_fee", _("setup fee"))):
             raw = row.get(key)
             if raw in (None, ""):
                 if key == "amount":
-                    errors.add("prices", f"{label}: enter a price.")
+                    errors.add("prices", (_("%(label)s: enter a price.") % {"label": label}))
                     continue
                 raw = ZERO
             try:
                 value = to_decimal(raw, field="prices")
             except ValidationError:
-                errors.add("prices", f"{label}: the {what} “{raw}” is not a number.")
+                errors.add(
+                    "prices",
+                    (
+                        _("%(label)s: the %(what)s “%(raw)s” is not a number.")
+                        % {"label": label, "what": what, "raw": raw}
+                    ),
+                )
                 continue
             if value < 0:
-                errors.add("prices", f"{label}: the {what} cannot be negative.")
+                errors.add(
+                    "prices",
+                    (
+                        _("%(label)s: the %(what)s cannot be negative.")
+                        % {"label": label, "what": what}
+                    ),
+                )
             elif value > MAX_AMOUNT:
-                errors.add("prices", f"{label}: the {what} is too large.")
+                errors.add(
+                    "prices",
+                    (_("%(label)s: the %(what)s is too large.") % {"label": label, "what": what}),
+                )
             elif currency and round_money(value, currency) != value:
                 errors.add(
                     "prices",
-                    f"{label}: the {what} {value} has more decimals than {currency} allows.",
+                    (
+                        _(
+                            "%(label)s: the %(what)s %(value)s has more decimals than %(currency)s "
+                            "allows."
+                        )
+                        % {"label": label, "what": what, "value": value, "currency": currency}
+                    ),
                 )
             amounts[key] = value
         if currency and cycle in cycles:
             if (currency, cycle) in seen:
                 errors.add(
                     "prices",
-                    f"{label}: there is already a {cycles[cycle].lower()} price in {currency}.",
+                    (
+                        _("%(label)s: there is already a %(cycles)s price in %(currency)s.")
+                        % {"label": label, "cycles": cycles[cycle].lower(), "currency": currency}
+                    ),
                 )
             seen.add((currency, cycle))
         if len(errors.by_field.get("prices", [])) == row_errors:
@@ -215,25 +267,39 @@ def _clean_resources(errors: _Errors, resources: Mapping[str, Any] | None) -> di
     if resources is None:
         return {}
     if not isinstance(resources, Mapping):
-        errors.add("resources", "Resources are a mapping of resource code to a whole number.")
+        errors.add("resources", _("Resources are a mapping of resource code to a whole number."))
         return {}
     names = {code: name for code, name, _unit in resource_choices()}
     cleaned: dict[str, int] = {}
     for code, raw in resources.items():
         if code not in names:
             known = ", ".join(names) or "none defined"
-            errors.add("resources", f"“{code}” is not a resource we sell (known: {known}).")
+            errors.add(
+                "resources",
+                (
+                    _("“%(code)s” is not a resource we sell (known: %(known)s).")
+                    % {"code": code, "known": known}
+                ),
+            )
             continue
         if isinstance(raw, bool) or raw is None:
-            errors.add("resources", f"{names[code]}: enter a whole number.")
+            errors.add(
+                "resources", (_("%(names)s: enter a whole number.") % {"names": names[code]})
+            )
             continue
         try:
             value = int(str(raw).strip())
         except ValueError:
-            errors.add("resources", f"{names[code]}: “{raw}” is not a whole number.")
+            errors.add(
+                "resources",
+                (
+                    _("%(names)s: “%(raw)s” is not a whole number.")
+                    % {"names": names[code], "raw": raw}
+                ),
+            )
             continue
         if value < 0:
-            errors.add("resources", f"{names[code]} cannot be negative.")
+            errors.add("resources", (_("%(names)s cannot be negative.") % {"names": names[code]}))
         elif value:
             cleaned[code] = value
     return cleaned
@@ -246,19 +312,25 @@ def _clean_addons(
     if not wanted:
         return []
     if kind != Product.Kind.PLAN:
-        errors.add("addons", "Only plans can have add-ons.")
+        errors.add("addons", _("Only plans can have add-ons."))
         return []
     found = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
     cleaned: list[Product] = []
     for pk in dict.fromkeys(wanted):
         addon = found.get(pk)
         if addon is None:
-            errors.add("addons", f"There is no product with id {pk}.")
+            errors.add("addons", (_("There is no product with id %(pk)s.") % {"pk": pk}))
         elif product is not None and addon.pk == product.pk:
-            errors.add("addons", f"{addon.name} cannot be an add-on of itself.")
+            errors.add(
+                "addons", (_("%(name)s cannot be an add-on of itself.") % {"name": addon.name})
+            )
         elif addon.kind != Product.Kind.ADDON:
             errors.add(
-                "addons", f"{addon.name} is a {addon.get_kind_display().lower()}, not an add-on."
+                "addons",
+                (
+                    _("%(name)s is a %(kind)s, not an add-on.")
+                    % {"name": addon.name, "kind": addon.get_kind_display().lower()}
+                ),
             )
         else:
             cleaned.append(addon)
@@ -282,31 +354,40 @@ def _check_product(
         if product is not None:
             others = others.exclude(pk=product.pk)
         if others.exists():
-            errors.add("code", f"A product with the code “{code}” already exists.")
+            errors.add(
+                "code", (_("A product with the code “%(code)s” already exists.") % {"code": code})
+            )
     name = _check_name(errors, name, Product._meta.get_field("name").max_length)
     if kind not in Product.Kind.values:
-        errors.add("kind", f"Choose plan or add-on, not “{kind}”.")
+        errors.add("kind", (_("Choose plan or add-on, not “%(kind)s”.") % {"kind": kind}))
     if not isinstance(tax_class, TaxClass):
-        errors.add("tax_class", "Choose a tax class.")
+        errors.add("tax_class", _("Choose a tax class."))
     if is_reseller_plan:
         if not _is_operator_instance():
-            errors.add("is_reseller_plan", "Only the operator's own catalog sells reseller plans.")
+            errors.add(
+                "is_reseller_plan", _("Only the operator's own catalog sells reseller plans.")
+            )
         elif kind != Product.Kind.PLAN:
-            errors.add("is_reseller_plan", "Only a plan can be a reseller plan.")
+            errors.add("is_reseller_plan", _("Only a plan can be a reseller plan."))
     try:
         position = int(position)
         if position < 0:
             raise ValueError
     except (TypeError, ValueError):
-        errors.add("position", "The position is a whole number, 0 or more.")
+        errors.add("position", _("The position is a whole number, 0 or more."))
         position = 0
     if product is not None and kind == Product.Kind.PLAN and product.kind == Product.Kind.ADDON:
         parents = list(product.parent_products.values_list("name", flat=True)[:3])
         if parents:
             errors.add(
                 "kind",
-                f"{product.name} is an add-on of {', '.join(parents)}; remove it there before "
-                "making it a plan.",
+                (
+                    _(
+                        "%(name)s is an add-on of %(parents)s; remove it there before making it "
+                        "a plan."
+                    )
+                    % {"name": product.name, "parents": ", ".join(parents)}
+                ),
             )
     return code, name, position
 
@@ -317,7 +398,10 @@ def _save_product(product: Product, errors: _Errors) -> None:
         with transaction.atomic():
             product.save()
     except IntegrityError as exc:
-        errors.add("code", f"A product with the code “{product.code}” already exists.")
+        errors.add(
+            "code",
+            (_("A product with the code “%(code)s” already exists.") % {"code": product.code}),
+        )
         raise ValidationError(errors.by_field) from exc
 
 
@@ -443,7 +527,7 @@ def product_update(
     if addons is UNSET:
         cleaned_addons = None
         if kind != Product.Kind.PLAN and product.addons.exists():
-            errors.add("addons", "Only plans can have add-ons; remove them first.")
+            errors.add("addons", _("Only plans can have add-ons; remove them first."))
     else:
         cleaned_addons = _clean_addons(errors, addons, product=product, kind=kind)
     errors.raise_if_any()

@@ -10,6 +10,8 @@ import django_tables2 as tables
 from babel.numbers import format_currency
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.money import format_money
 
@@ -66,14 +68,16 @@ class ProductTable(tables.Table):
     name = tables.Column(linkify=("catalog:product_detail", {"pk": tables.A("pk")}))
     code = tables.Column(attrs={"td": {"class": "mono"}})
     kind = tables.Column()
-    is_active = tables.Column(verbose_name="Status")
-    prices = tables.Column(empty_values=(), orderable=False, verbose_name="Prices")
-    resources = tables.Column(empty_values=(), orderable=False, verbose_name="Resources")
+    is_active = tables.Column(verbose_name=gettext_lazy("Status"))
+    prices = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Prices"))
+    resources = tables.Column(
+        empty_values=(), orderable=False, verbose_name=gettext_lazy("Resources")
+    )
 
     class Meta:
         model = Product
         fields = ["name", "code", "kind", "is_active", "prices", "resources"]
-        empty_text = "No products match."
+        empty_text = gettext_lazy("No products match.")
         attrs = {"class": "table"}
 
     def __init__(self, *args, **kwargs):
@@ -85,8 +89,8 @@ class ProductTable(tables.Table):
 
     def render_is_active(self, record):
         if record.is_active:
-            return format_html('<span class="badge badge-{}">{}</span>', "active", "Active")
-        return format_html('<span class="badge badge-{}">{}</span>', "terminated", "Archived")
+            return format_html('<span class="badge badge-{}">{}</span>', "active", _("Active"))
+        return format_html('<span class="badge badge-{}">{}</span>', "terminated", _("Archived"))
 
     def render_prices(self, record):
         return price_summary(record.prices.all()) or "—"
@@ -98,10 +102,16 @@ class ProductTable(tables.Table):
 class ProductFilter(django_filters.FilterSet):
     """The filter bar; the query itself is `selectors.product_list`."""
 
-    q = django_filters.CharFilter(label="Search")
-    kind = django_filters.ChoiceFilter(choices=Product.Kind.choices, empty_label="Any kind")
+    q = django_filters.CharFilter(label=gettext_lazy("Search"))
+    kind = django_filters.ChoiceFilter(
+        choices=Product.Kind.choices,
+        empty_label=gettext_lazy("Any kind"),
+        label=gettext_lazy("Kind"),
+    )
     active = django_filters.ChoiceFilter(
-        label="Status", choices=[("1", "Active"), ("0", "Archived")], empty_label="Any status"
+        label=gettext_lazy("Status"),
+        choices=[("1", gettext_lazy("Active")), ("0", gettext_lazy("Archived"))],
+        empty_label=gettext_lazy("Any status"),
     )
 
     class Meta:
@@ -119,15 +129,17 @@ class ProductFilter(django_filters.FilterSet):
 
 
 class TaxClassTable(tables.Table):
-    name = tables.Column()
-    code = tables.Column(attrs={"td": {"class": "mono"}})
-    product_count = tables.Column(verbose_name="Products", attrs={"td": {"class": "num"}})
+    name = tables.Column(verbose_name=gettext_lazy("Name"))
+    code = tables.Column(attrs={"td": {"class": "mono"}}, verbose_name=gettext_lazy("Code"))
+    product_count = tables.Column(
+        verbose_name=gettext_lazy("Products"), attrs={"td": {"class": "num"}}
+    )
     edit = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
         model = TaxClass
         fields = ["name", "code", "product_count"]
-        empty_text = "No tax classes yet."
+        empty_text = gettext_lazy("No tax classes yet.")
         attrs = {"class": "table"}
 
     def __init__(self, *args, can_manage: bool = False, **kwargs):
@@ -137,6 +149,7 @@ class TaxClassTable(tables.Table):
 
     def render_edit(self, record):
         return format_html(
-            '<a class="btn btn-ghost btn-sm" href="{}">Edit</a>',
+            '<a class="btn btn-ghost btn-sm" href="{}">{}</a>',
             reverse("catalog:taxclass_edit", args=[record.pk]),
+            _("Edit"),
         )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -40,7 +41,7 @@ class CatalogManagerMixin(StaffRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         user = request.user
         if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
-            raise PermissionDenied("Only the owner or an administrator can change the catalog.")
+            raise PermissionDenied(_("Only the owner or an administrator can change the catalog."))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -164,7 +165,7 @@ class ProductFormView(CatalogManagerMixin, View):
                 for message in field_messages:
                     form.add_error(None, message)
             return self.render_page(form, formset, product, price_errors, resource_errors)
-        messages.success(request, f"{product.name} saved.")
+        messages.success(request, _("%(name)s saved.") % {"name": product.name})
         return redirect("catalog:product_detail", pk=product.pk)
 
 
@@ -178,10 +179,13 @@ class ProductStatusView(CatalogManagerMixin, View):
         product = _product_or_404(request, pk)
         if self.archive:
             services.product_archive(product=product, actor=request.user)
-            messages.success(request, f"{product.name} is archived; it can no longer be ordered.")
+            messages.success(
+                request,
+                _("%(name)s is archived; it can no longer be ordered.") % {"name": product.name},
+            )
         else:
             services.product_restore(product=product, actor=request.user)
-            messages.success(request, f"{product.name} can be ordered again.")
+            messages.success(request, _("%(name)s can be ordered again.") % {"name": product.name})
         return redirect("catalog:product_detail", pk=product.pk)
 
 
@@ -224,6 +228,6 @@ class TaxClassFormView(CatalogManagerMixin, View):
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                messages.success(request, f"Tax class {tax_class.name} saved.")
+                messages.success(request, _("Tax class %(name)s saved.") % {"name": tax_class.name})
                 return redirect("catalog:taxclass_list")
         return render(request, self.template_name, {"form": form, "tax_class": tax_class})

@@ -6,6 +6,7 @@ Writes go through `services`; their ValidationError becomes a 400 keyed by field
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -51,7 +52,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         try:
             return get_customer_for(self.request.user, self.kwargs["pk"])
         except Customer.DoesNotExist as exc:
-            raise NotFound("No such customer.") from exc
+            raise NotFound(_("No such customer.")) from exc
 
     def _actor(self):
         return request_actor(self.request)
@@ -95,7 +96,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         missing = [field for field in REQUIRED_ON_PUT if field not in changes]
         if not partial and missing:
             raise serializers.ValidationError(
-                {field: ["This field is required (or use PATCH)."] for field in missing}
+                {field: [_("This field is required (or use PATCH).")] for field in missing}
             )
         updated = services.customer_update(customer=customer, actor=self._actor(), **changes)
         return self._detail(updated)

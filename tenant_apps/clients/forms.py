@@ -7,6 +7,8 @@ throw-away model instances so that form validation never alters the customer bei
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.money import BILLABLE_CURRENCIES
 
@@ -50,19 +52,36 @@ CONTACT_FORM_FIELDS = ("name", "email", "phone", "role", "receives_invoices")
 
 
 class CustomerForm(forms.ModelForm):
-    currency = forms.ChoiceField(choices=[(code, code) for code in sorted(BILLABLE_CURRENCIES)])
+    currency = forms.ChoiceField(
+        choices=[(code, code) for code in sorted(BILLABLE_CURRENCIES)],
+        label=gettext_lazy("Currency"),
+    )
 
     class Meta:
         model = Customer
         fields = CUSTOMER_FORM_FIELDS
         labels = {
-            "tax_id": "Tax / VAT id",
-            "address_line1": "Address",
-            "address_line2": "Address line 2",
+            "kind": gettext_lazy("Kind"),
+            "name": gettext_lazy("Name"),
+            "email": gettext_lazy("Email"),
+            "phone": gettext_lazy("Phone"),
+            "language": gettext_lazy("Language"),
+            "address_line1": gettext_lazy("Address"),
+            "address_line2": gettext_lazy("Address line 2"),
+            "postal_code": gettext_lazy("Postal code"),
+            "city": gettext_lazy("City"),
+            "region": gettext_lazy("Region"),
+            "country": gettext_lazy("Country"),
+            "tax_id": gettext_lazy("Tax / VAT id"),
+            "tax_exempt": gettext_lazy("Tax exempt"),
+            "tax_exempt_reason": gettext_lazy("Tax exempt reason"),
+            "notes": gettext_lazy("Notes"),
         }
         help_texts = {
-            "tax_id": "EU VAT ids are checked with VIES when saved, e.g. FR 40 303 265 045.",
-            "company_name": "Required for companies; printed on invoices.",
+            "tax_id": gettext_lazy(
+                "EU VAT ids are checked with VIES when saved, e.g. FR 40 303 265 045."
+            ),
+            "company_name": gettext_lazy("Required for companies; printed on invoices."),
         }
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
@@ -76,7 +95,7 @@ class CustomerForm(forms.ModelForm):
             # Disabled fields keep their initial value whatever a crafted POST sends.
             for name in TAX_TERMS_FORM_FIELDS:
                 self.fields[name].disabled = True
-                self.fields[name].help_text = "Changed by the owner, administrators or billing."
+                self.fields[name].help_text = _("Changed by the owner, administrators or billing.")
 
 
 class BillingDetailsForm(forms.ModelForm):
@@ -84,16 +103,22 @@ class BillingDetailsForm(forms.ModelForm):
         model = Customer
         fields = BILLING_DETAILS_FIELDS
         labels = {
-            "name": "Your name",
-            "company_name": "Company",
-            "tax_id": "VAT / tax id",
-            "address_line1": "Address",
-            "address_line2": "Address line 2",
+            "name": gettext_lazy("Your name"),
+            "company_name": gettext_lazy("Company"),
+            "tax_id": gettext_lazy("VAT / tax id"),
+            "address_line1": gettext_lazy("Address"),
+            "address_line2": gettext_lazy("Address line 2"),
+            "postal_code": gettext_lazy("Postal code"),
+            "city": gettext_lazy("City"),
+            "region": gettext_lazy("Region"),
+            "country": gettext_lazy("Country"),
         }
         help_texts = {
             "name": "",
-            "company_name": "Leave empty if you buy as a private person.",
-            "tax_id": "Businesses in the EU: your VAT id, checked with the EU's VIES registry.",
+            "company_name": gettext_lazy("Leave empty if you buy as a private person."),
+            "tax_id": gettext_lazy(
+                "Businesses in the EU: your VAT id, checked with the EU's VIES registry."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -105,7 +130,13 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = list(CONTACT_FORM_FIELDS)
-        labels = {"receives_invoices": "Gets invoices"}
+        labels = {
+            "name": gettext_lazy("Name"),
+            "email": gettext_lazy("Email"),
+            "phone": gettext_lazy("Phone"),
+            "role": gettext_lazy("Role"),
+            "receives_invoices": gettext_lazy("Gets invoices"),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_countries.fields import CountryField
 
 from tenant_apps.instance.money import validate_currency
@@ -22,8 +24,8 @@ class InvalidCustomerTransition(InvalidTransition):
 
 def _customer_refusal(noun: str, current: str, target: str) -> str:
     if target == "closed":
-        return "This customer is already closed."
-    return "This customer is not closed."
+        return _("This customer is already closed.")
+    return _("This customer is not closed.")
 
 
 def _currency_validator(value: str) -> None:
@@ -32,18 +34,21 @@ def _currency_validator(value: str) -> None:
 
 class Customer(models.Model):
     class Kind(models.TextChoices):
-        PERSON = "person", "Person"
-        COMPANY = "company", "Company"
+        PERSON = "person", gettext_lazy("Person")
+        COMPANY = "company", gettext_lazy("Company")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", gettext_lazy("Active")
+        CLOSED = "closed", gettext_lazy("Closed")
 
     class TaxIdStatus(models.TextChoices):
-        NONE = "none", "No tax id"
-        UNVERIFIED = "unverified", "Not verified"  # format valid; registry not reachable yet
-        VALID = "valid", "Valid"
-        INVALID = "invalid", "Invalid"
+        NONE = "none", gettext_lazy("No tax id")
+        UNVERIFIED = (
+            "unverified",
+            gettext_lazy("Not verified"),
+        )  # format valid; registry not reachable yet
+        VALID = "valid", gettext_lazy("Valid")
+        INVALID = "invalid", gettext_lazy("Invalid")
 
     pipeline = Pipeline(
         Status,
@@ -53,8 +58,10 @@ class Customer(models.Model):
     )
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
-    name = models.CharField(max_length=200, help_text="Person's full name, or the company's name")
-    company_name = models.CharField("legal company name", max_length=200, blank=True)
+    name = models.CharField(
+        max_length=200, help_text=gettext_lazy("Person's full name, or the company's name")
+    )
+    company_name = models.CharField(gettext_lazy("legal company name"), max_length=200, blank=True)
     email = models.EmailField()
     phone = models.CharField(max_length=40, blank=True)
     address_line1 = models.CharField(max_length=200, blank=True)
@@ -65,7 +72,7 @@ class Customer(models.Model):
     country = CountryField()
     currency = models.CharField(max_length=3, default="EUR", validators=[_currency_validator])
     language = models.CharField(max_length=10, default="en", choices=settings.LANGUAGES)
-    tax_id = models.CharField("tax / VAT id", max_length=40, blank=True)
+    tax_id = models.CharField(gettext_lazy("tax / VAT id"), max_length=40, blank=True)
     tax_id_status = models.CharField(
         max_length=12, choices=TaxIdStatus.choices, default=TaxIdStatus.NONE
     )
@@ -81,7 +88,7 @@ class Customer(models.Model):
         blank=True,
         related_name="customer",
         on_delete=models.SET_NULL,
-        help_text="The portal login of this customer",
+        help_text=gettext_lazy("The portal login of this customer"),
     )
     # Operator instance only: the tenancy.Reseller (public schema) this customer is.
     reseller_id = models.BigIntegerField(null=True, blank=True, unique=True)
@@ -137,9 +144,9 @@ class TaxIdCheck(models.Model):
     check an invoice's reverse charge relied on is frozen into the invoice as well."""
 
     class Outcome(models.TextChoices):
-        VALID = "valid", "Valid"
-        INVALID = "invalid", "Not valid"
-        UNREACHABLE = "unreachable", "Registry unreachable"
+        VALID = "valid", gettext_lazy("Valid")
+        INVALID = "invalid", gettext_lazy("Not valid")
+        UNREACHABLE = "unreachable", gettext_lazy("Registry unreachable")
 
     customer = models.ForeignKey("Customer", related_name="tax_id_checks", on_delete=models.CASCADE)
     tax_id = models.CharField(max_length=40)
@@ -147,7 +154,10 @@ class TaxIdCheck(models.Model):
     checked_at = models.DateTimeField()
     request_date = models.DateField(null=True, blank=True)
     request_id = models.CharField(
-        "consultation number", max_length=60, blank=True, help_text="VIES's proof of the check"
+        gettext_lazy("consultation number"),
+        max_length=60,
+        blank=True,
+        help_text=gettext_lazy("VIES's proof of the check"),
     )
     name = models.CharField(max_length=300, blank=True)
     address = models.TextField(blank=True)
@@ -173,7 +183,9 @@ class Contact(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField()
     phone = models.CharField(max_length=40, blank=True)
-    role = models.CharField(max_length=100, blank=True, help_text="e.g. Accounts, Technical")
+    role = models.CharField(
+        max_length=100, blank=True, help_text=gettext_lazy("e.g. Accounts, Technical")
+    )
     receives_invoices = models.BooleanField(default=False)
 
     class Meta:

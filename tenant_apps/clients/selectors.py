@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
+from django.utils.translation import gettext as _
 
 from tenant_apps.instance import audit
 from tenant_apps.instance.audit import event_label
@@ -68,7 +69,7 @@ def get_customer_for(user, pk) -> Customer:
         return qs.get(pk=pk)
     if user.is_authenticated and user.is_customer:
         return qs.get(pk=pk, user=user)
-    raise PermissionDenied("Sign in as staff or as this customer.")
+    raise PermissionDenied(_("Sign in as staff or as this customer."))
 
 
 def customer_for_user(user) -> Customer | None:
@@ -97,7 +98,7 @@ def _event_summary(event: AuditEvent) -> str:
             parts.append(str(detail[key]))
     status = detail.get("status") or detail.get("tax_id_status")
     if status and event.action.startswith(("customer.", "contact.")):
-        parts.append(f"tax id {status}")
+        parts.append(_("tax id %(status)s") % {"status": status})
     if isinstance(changes.get("status"), list) and event.object_type != "customer":
         old, new = (audit.value_label(event.object_type, "status", v) for v in changes["status"])
         parts.append(f"{old} → {new}" if old != "—" else new)

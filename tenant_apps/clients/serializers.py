@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from .models import Contact, Customer
@@ -90,24 +92,30 @@ class CustomerInputSerializer(serializers.Serializer):
     postal_code = _text("postal_code")
     city = _text("city")
     region = _text("region")
-    country = _text("country", help_text="ISO 3166-1 alpha-2, e.g. FR")
-    currency = _text("currency", help_text="ISO 4217; defaults to the instance's currency")
+    country = _text("country", help_text=gettext_lazy("ISO 3166-1 alpha-2, e.g. FR"))
+    currency = _text(
+        "currency", help_text=gettext_lazy("ISO 4217; defaults to the instance's currency")
+    )
     language = _text("language")
-    tax_id = _text("tax_id", help_text="EU VAT ids are normalised and checked with VIES")
+    tax_id = _text(
+        "tax_id", help_text=gettext_lazy("EU VAT ids are normalised and checked with VIES")
+    )
     tax_exempt = serializers.BooleanField(required=False)
     tax_exempt_reason = _text("tax_exempt_reason")
     notes = _text("notes")
-    contacts = ContactInputSerializer(many=True, required=False, help_text="On create only")
+    contacts = ContactInputSerializer(
+        many=True, required=False, help_text=gettext_lazy("On create only")
+    )
 
     def validate(self, attrs):
         if self.instance is not None and "contacts" in attrs:
             raise serializers.ValidationError(
-                {"contacts": ["Change contacts through /customers/{id}/contacts/."]}
+                {"contacts": [_("Change contacts through /customers/{id}/contacts/.")]}
             )
         if self.instance is None:
             missing = [field for field in REQUIRED_ON_CREATE if field not in attrs]
             if missing:
                 raise serializers.ValidationError(
-                    {field: ["This field is required."] for field in missing}
+                    {field: [_("This field is required.")] for field in missing}
                 )
         return attrs

@@ -28,6 +28,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 from django_countries import countries
 
 from tenant_apps.accounts.models import Role, User
@@ -75,15 +77,19 @@ _UNPAID_INVOICE_STATUSES = ("issued", "partially_paid")
 UNREACHABLE_PREFIX = "VIES unreachable at"
 
 
-CUSTOMER_CREATED = audit.event_type("customer.created", "Customer added")
-CUSTOMER_UPDATED = audit.event_type("customer.updated", "Details changed")
-CUSTOMER_TAX_ID_CHECKED = audit.event_type("customer.tax_id_checked", "Tax id checked")
-CUSTOMER_CLOSED = audit.event_type("customer.closed", "Closed")
-CUSTOMER_REOPENED = audit.event_type("customer.reopened", "Reopened")
-CUSTOMER_PORTAL_INVITED = audit.event_type("customer.portal_invited", "Invited to the portal")
-CONTACT_ADDED = audit.event_type("contact.added", "Contact added")
-CONTACT_UPDATED = audit.event_type("contact.updated", "Contact changed")
-CONTACT_REMOVED = audit.event_type("contact.removed", "Contact removed")
+CUSTOMER_CREATED = audit.event_type("customer.created", gettext_noop("Customer added"))
+CUSTOMER_UPDATED = audit.event_type("customer.updated", gettext_noop("Details changed"))
+CUSTOMER_TAX_ID_CHECKED = audit.event_type(
+    "customer.tax_id_checked", gettext_noop("Tax id checked")
+)
+CUSTOMER_CLOSED = audit.event_type("customer.closed", gettext_noop("Closed"))
+CUSTOMER_REOPENED = audit.event_type("customer.reopened", gettext_noop("Reopened"))
+CUSTOMER_PORTAL_INVITED = audit.event_type(
+    "customer.portal_invited", gettext_noop("Invited to the portal")
+)
+CONTACT_ADDED = audit.event_type("contact.added", gettext_noop("Contact added"))
+CONTACT_UPDATED = audit.event_type("contact.updated", gettext_noop("Contact changed"))
+CONTACT_REMOVED = audit.event_type("contact.removed", gettext_noop("Contact removed"))
 
 
 def _move(customer: Customer, to: str) -> str:
@@ -102,7 +108,12 @@ def _check_lengths(model, data: Mapping[str, Any], errors: dict[str, list[str]])
     for field, value in data.items():
         limit = _max_length(model, field)
         if limit and isinstance(value, str) and len(value) > limit and field not in errors:
-            errors[field] = [f"Use at most {limit} characters (this has {len(value)})."]
+            errors[field] = [
+                (
+                    _("Use at most %(limit)s characters (this has %(count)s).")
+                    % {"limit": limit, "count": len(value)}
+                )
+            ]
 
 
 def _text(value: Any) -> str:
@@ -146,28 +157,34 @@ def _validated(values: Mapping[str, Any]) -> tuple[dict[str, Any], TaxId]:
     data["country"] = data["country"].upper()
 
     if data["kind"] not in Customer.Kind.values:
-        errors["kind"] = ["Choose person or company."]
+        errors["kind"] = [_("Choose person or company.")]
     if not data["name"]:
-        errors["name"] = ["Enter the customer's name."]
+        errors["name"] = [_("Enter the customer's name.")]
     if data["kind"] == Customer.Kind.COMPANY and not data["company_name"]:
-        errors["company_name"] = ["A company needs its legal company name."]
+        errors["company_name"] = [_("A company needs its legal company name.")]
     if not data["email"]:
-        errors["email"] = ["Enter the customer's e-mail address."]
+        errors["email"] = [_("Enter the customer's e-mail address.")]
     else:
         try:
             validate_email(data["email"])
         except ValidationError:
-            errors["email"] = [f"“{data['email']}” is not a valid e-mail address."]
+            errors["email"] = [
+                (_("“%(email)s” is not a valid e-mail address.") % {"email": data["email"]})
+            ]
     if not data["country"]:
-        errors["country"] = ["Choose the customer's country."]
+        errors["country"] = [_("Choose the customer's country.")]
     elif data["country"] not in countries:
-        errors["country"] = [f"“{data['country']}” is not a country code we know."]
+        errors["country"] = [
+            (_("“%(country)s” is not a country code we know.") % {"country": data["country"]})
+        ]
     try:
         data["currency"] = validate_currency(data["currency"])
     except ValidationError as exc:
         errors["currency"] = exc.messages
     if data["language"] not in dict(settings.LANGUAGES):
-        errors["language"] = [f"“{data['language']}” is not a language we offer."]
+        errors["language"] = [
+            (_("“%(language)s” is not a language we offer.") % {"language": data["language"]})
+        ]
     tax_id = TaxId("", is_eu_vat=False)
     if "country" not in errors:
         try:
@@ -190,14 +207,16 @@ def _validated_contact(values: Mapping[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {f: _text(values.get(f)) for f in CONTACT_FIELDS[:-1]}
     data["receives_invoices"] = bool(values.get("receives_invoices"))
     if not data["name"]:
-        errors["name"] = ["Enter the contact's name."]
+        errors["name"] = [_("Enter the contact's name.")]
     if not data["email"]:
-        errors["email"] = ["Enter the contact's e-mail address."]
+        errors["email"] = [_("Enter the contact's e-mail address.")]
     else:
         try:
             validate_email(data["email"])
         except ValidationError:
-            errors["email"] = [f"“{data['email']}” is not a valid e-mail address."]
+            errors["email"] = [
+                (_("“%(email)s” is not a valid e-mail address.") % {"email": data["email"]})
+            ]
     _check_lengths(Contact, data, errors)
     if errors:
         raise ValidationError(errors)
@@ -406,7 +425,8 @@ def customer_create(
             clean_contacts.append(_validated_contact(contact))
         except ValidationError as exc:
             errors.setdefault("contacts", []).extend(
-                f"Contact {position}: {message}" for message in exc.messages
+                _("Contact %(position)s: %(message)s") % {"position": position, "message": message}
+                for message in exc.messages
             )
     if errors:
         raise ValidationError(errors)
@@ -457,8 +477,15 @@ def customer_update(*, customer: Customer, actor=None, **changes: Any) -> Custom
                 raise ValidationError(
                     {
                         "currency": [
-                            f"{locked} has {locked.credit_balance} {locked.currency} of account "
-                            "credit: use or refund it before changing the currency."
+                            _(
+                                "%(customer)s has %(credit_balance)s %(currency)s of account "
+                                "credit: use or refund it before changing the currency."
+                            )
+                            % {
+                                "customer": locked,
+                                "credit_balance": locked.credit_balance,
+                                "currency": locked.currency,
+                            }
                         ]
                     }
                 )
@@ -489,10 +516,14 @@ def customer_tax_id_verify(*, customer: Customer, actor=None) -> Customer:
     """Ask VIES again about the customer's EU VAT id and store its answer."""
     tax_id = customer.tax_id
     if not tax_id:
-        raise ValidationError({"tax_id": ["This customer has no tax id to verify."]})
+        raise ValidationError({"tax_id": [_("This customer has no tax id to verify.")]})
     if not is_eu_vat_id(tax_id, str(customer.country)):
         raise ValidationError(
-            {"tax_id": ["Only EU VAT ids can be verified; VIES does not know this country's ids."]}
+            {
+                "tax_id": [
+                    _("Only EU VAT ids can be verified; VIES does not know this country's ids.")
+                ]
+            }
         )
     state = _ask_registry(tax_id, previous=customer)  # network: before the row lock
     with transaction.atomic():
@@ -528,9 +559,14 @@ def customer_close(*, customer: Customer, actor=None) -> Customer:
             raise ValidationError(
                 {
                     "status": [
-                        f"This customer still has {services} service"
-                        f"{'s' if services != 1 else ''} running; cancel or terminate "
-                        f"{'them' if services != 1 else 'it'} first."
+                        ngettext(
+                            "This customer still has %(count)s service running; cancel or "
+                            "terminate it first.",
+                            "This customer still has %(count)s services running; cancel or "
+                            "terminate them first.",
+                            services,
+                        )
+                        % {"count": services}
                     ]
                 }
             )
@@ -539,9 +575,14 @@ def customer_close(*, customer: Customer, actor=None) -> Customer:
             raise ValidationError(
                 {
                     "status": [
-                        f"This customer still has {unpaid} unpaid invoice"
-                        f"{'s' if unpaid != 1 else ''}; settle or void "
-                        f"{'them' if unpaid != 1 else 'it'} first."
+                        ngettext(
+                            "This customer still has %(count)s unpaid invoice; settle or void "
+                            "it first.",
+                            "This customer still has %(count)s unpaid invoices; settle or void "
+                            "them first.",
+                            unpaid,
+                        )
+                        % {"count": unpaid}
                     ]
                 }
             )
@@ -577,16 +618,19 @@ def customer_portal_invite(
     Invitations are limited per address and per `ip_address` (the inviter's) per hour.
     """
     if customer.status == Customer.Status.CLOSED:
-        raise ValidationError({"status": ["Reopen this customer before inviting them."]})
+        raise ValidationError({"status": [_("Reopen this customer before inviting them.")]})
     if customer.user_id:
-        raise ValidationError({"email": ["This customer can already sign in to the portal."]})
+        raise ValidationError({"email": [_("This customer can already sign in to the portal.")]})
     email = customer.email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError(
             {
                 "email": [
-                    f"{email} already has a login on this instance; change the customer's "
-                    "e-mail address before inviting them."
+                    _(
+                        "%(email)s already has a login on this instance; change the customer's "
+                        "e-mail address before inviting them."
+                    )
+                    % {"email": email}
                 ]
             }
         )
@@ -596,7 +640,7 @@ def customer_portal_invite(
             locked = Customer.objects.select_for_update().get(pk=customer.pk)
             if locked.user_id:
                 raise ValidationError(
-                    {"email": ["This customer can already sign in to the portal."]}
+                    {"email": [_("This customer can already sign in to the portal.")]}
                 )
             user = User.objects.create_user(email=email, full_name=locked.name, role=Role.CUSTOMER)
             locked.user = user
@@ -606,7 +650,7 @@ def customer_portal_invite(
             )
     except IntegrityError as exc:  # the same e-mail registered concurrently
         raise ValidationError(
-            {"email": [f"{email} already has a login on this instance."]}
+            {"email": [_("%(email)s already has a login on this instance.") % {"email": email}]}
         ) from exc
     customer.user = user
     transaction.on_commit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 import django_tables2 as tables
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 
 from tenant_apps.instance.money import format_money
@@ -30,7 +31,7 @@ def tax_status_badge(customer: Customer) -> str:
         customer.tax_id, str(customer.country)
     ):
         # No registry exists for these ids: nothing is pending, so no warning colour.
-        css, label = "badge-neutral", "Format checked"
+        css, label = "badge-neutral", gettext("Format checked")
     return format_html(
         '<span class="badge {}" title="{}">{}</span>',
         css,
@@ -43,17 +44,17 @@ class CustomerTable(tables.Table):
     name = tables.Column(
         linkify=("clients:customer_detail", {"pk": tables.A("pk")}),
         order_by=("sort_name", "pk"),
-        verbose_name="Customer",
+        verbose_name=gettext_lazy("Customer"),
     )
-    email = tables.EmailColumn(linkify=False, verbose_name="E-mail")
-    country = tables.Column()
-    kind = tables.Column()
-    tax_id = tables.Column(verbose_name="Tax id")
+    email = tables.EmailColumn(linkify=False, verbose_name=gettext_lazy("E-mail"))
+    country = tables.Column(verbose_name=gettext_lazy("Country"))
+    kind = tables.Column(verbose_name=gettext_lazy("Kind"))
+    tax_id = tables.Column(verbose_name=gettext_lazy("Tax id"))
     credit_balance = tables.Column(
-        verbose_name="Credit", attrs={"th": {"class": "num"}, "td": {"class": "num"}}
+        verbose_name=gettext_lazy("Credit"), attrs={"th": {"class": "num"}, "td": {"class": "num"}}
     )
-    status = tables.Column()
-    created_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Created")
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    created_at = tables.DateTimeColumn(format="Y-m-d", verbose_name=gettext_lazy("Created"))
 
     class Meta:
         model = Customer
@@ -67,7 +68,7 @@ class CustomerTable(tables.Table):
             "status",
             "created_at",
         ]
-        empty_text = "No customers match."
+        empty_text = gettext_lazy("No customers match.")
         attrs = {"class": "table"}
 
     def render_name(self, record: Customer):
@@ -102,10 +103,14 @@ class CustomerTable(tables.Table):
 class CustomerFilter(django_filters.FilterSet):
     """q / status / kind / country; the filtering itself is `selectors.customer_list`."""
 
-    q = django_filters.CharFilter(label="Search")
-    status = django_filters.ChoiceFilter(choices=Customer.Status.choices, empty_label="Any status")
-    kind = django_filters.ChoiceFilter(choices=Customer.Kind.choices, empty_label="Any kind")
-    country = django_filters.ChoiceFilter(choices=(), empty_label="Any country")
+    q = django_filters.CharFilter(label=gettext_lazy("Search"))
+    status = django_filters.ChoiceFilter(
+        choices=Customer.Status.choices, empty_label=gettext_lazy("Any status")
+    )
+    kind = django_filters.ChoiceFilter(
+        choices=Customer.Kind.choices, empty_label=gettext_lazy("Any kind")
+    )
+    country = django_filters.ChoiceFilter(choices=(), empty_label=gettext_lazy("Any country"))
 
     class Meta:
         model = Customer
@@ -118,7 +123,9 @@ class CustomerFilter(django_filters.FilterSet):
         self.filters["country"].extra["choices"] = [
             (code, countries.name(code) or code) for code in codes
         ]
-        self.form.fields["q"].widget.attrs.update(placeholder="Name, e-mail, tax id, city…")
+        self.form.fields["q"].widget.attrs.update(
+            placeholder=gettext("Name, e-mail, tax id, city…")
+        )
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from django_countries import countries
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
@@ -47,16 +48,23 @@ def _eu_vat(cleaned: str, raw: str, country: str, prefix: str) -> TaxId:
     elif given != prefix:
         if given.isalpha() and (given in EU_VAT_PREFIXES.values() or given == "GR"):
             raise ValidationError(
-                f"This VAT id starts with {given}, but the customer is in "
-                f"{_country_name(country)} (VAT ids there start with {prefix})."
+                _(
+                    "This VAT id starts with %(given)s, but the customer is in "
+                    "%(country_name)s (VAT ids there start with %(prefix)s)."
+                )
+                % {"given": given, "country_name": _country_name(country), "prefix": prefix}
             )
         cleaned = prefix + cleaned  # typed without its prefix
     try:
         return TaxId(eu_vat.validate(cleaned), is_eu_vat=True)
     except StdnumError as exc:
         raise ValidationError(
-            f"“{raw}” is not a valid VAT id for {_country_name(country)} "
-            f"({exc.message.rstrip('.').lower()})."
+            _("“%(raw)s” is not a valid VAT id for %(country_name)s (%(rstrip)s).")
+            % {
+                "raw": raw,
+                "country_name": _country_name(country),
+                "rstrip": exc.message.rstrip(".").lower(),
+            }
         ) from exc
 
 
@@ -77,8 +85,12 @@ def normalise_tax_id(raw: str, country: str) -> TaxId:
         return TaxId(module.validate(cleaned), is_eu_vat=False)
     except StdnumError as exc:
         raise ValidationError(
-            f"“{raw}” is not a valid tax id for {_country_name(country)} "
-            f"({exc.message.rstrip('.').lower()})."
+            _("“%(raw)s” is not a valid tax id for %(country_name)s (%(rstrip)s).")
+            % {
+                "raw": raw,
+                "country_name": _country_name(country),
+                "rstrip": exc.message.rstrip(".").lower(),
+            }
         ) from exc
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from django.utils.translation import gettext as _
+
 VIES_URL = "https://ec.europa.eu/taxation_customs/vies/services/checkVatService"
 TIMEOUT_SECONDS = 10
 
@@ -103,14 +105,14 @@ def parse_response(body: bytes, *, country_code: str, number: str) -> VatCheckRe
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
-        raise VatServiceUnavailable("VIES sent a response that is not XML.") from exc
+        raise VatServiceUnavailable(_("VIES sent a response that is not XML.")) from exc
     for element in root.iter():
         name = _local(element.tag)
         if name == "Fault":
             fault = _text(element, "faultstring") or "unknown fault"
             if fault in _INVALID_NUMBER_FAULTS:
                 return VatCheckResult(valid=False, country_code=country_code, number=number)
-            raise VatServiceUnavailable(f"VIES could not answer ({fault}).")
+            raise VatServiceUnavailable(_("VIES could not answer (%(fault)s).") % {"fault": fault})
         if name in ("checkVatResponse", "checkVatApproxResponse"):
             valid = _text(element, "valid").lower() == "true"
             trader_name = _text(element, "name") or _text(element, "traderName")
@@ -124,7 +126,7 @@ def parse_response(body: bytes, *, country_code: str, number: str) -> VatCheckRe
                 request_date=_parse_date(_text(element, "requestDate")),
                 request_id=_text(element, "requestIdentifier"),
             )
-    raise VatServiceUnavailable("VIES sent a response without a result.")
+    raise VatServiceUnavailable(_("VIES sent a response without a result."))
 
 
 class ViesClient:
@@ -157,9 +159,11 @@ class ViesClient:
             except (OSError, http.client.HTTPException):
                 body = b""
             if not body:
-                raise VatServiceUnavailable(f"VIES answered HTTP {exc.code}.") from exc
+                raise VatServiceUnavailable(
+                    _("VIES answered HTTP %(code)s.") % {"code": exc.code}
+                ) from exc
         except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
-            raise VatServiceUnavailable(f"VIES is unreachable ({exc}).") from exc
+            raise VatServiceUnavailable(_("VIES is unreachable (%(exc)s).") % {"exc": exc}) from exc
         return parse_response(body, country_code=country_code, number=number)
 
 

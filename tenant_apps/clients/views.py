@@ -11,6 +11,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -21,6 +22,7 @@ from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.forms import form_add_service_errors as apply_errors
 from tenant_apps.instance.money import format_money
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.selectors import emails_for_customer
 
 from . import services
 from .forms import (
@@ -126,7 +128,10 @@ class CustomerCreateView(TaxTermsMixin, StaffRequiredMixin, TemplateView):
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
-                messages.success(request, f"{customer.display_name} was added.")
+                messages.success(
+                    request,
+                    _("%(display_name)s was added.") % {"display_name": customer.display_name},
+                )
                 _tax_id_message(request, customer)
                 return redirect("clients:customer_detail", pk=customer.pk)
         return self.render_to_response(self.get_context_data(form=form, contacts=contacts))
@@ -150,6 +155,7 @@ class CustomerDetailView(CustomerMixin, TemplateView):
                 customer.services.select_related("product").order_by("-created_at")[:20]
             ),
             related_invoices=list(customer.invoices.order_by("-created_at", "-id")[:20]),
+            customer_emails=emails_for_customer(customer.pk),
         )
         return context
 
@@ -190,7 +196,10 @@ class CustomerEditView(CustomerMixin, TemplateView):
             except _ContactsInvalid:
                 pass
             else:
-                messages.success(request, f"{updated.display_name} was saved.")
+                messages.success(
+                    request,
+                    _("%(display_name)s was saved.") % {"display_name": updated.display_name},
+                )
                 if updated.tax_id_check_detail != customer.tax_id_check_detail:
                     _tax_id_message(request, updated)
                 return redirect("clients:customer_detail", pk=customer.pk)
@@ -266,20 +275,28 @@ class CustomerInviteView(CustomerActionView):
         )
         messages.success(
             self.request,
-            f"{user.email} can now sign in to the portal; a link to set a password is on its way.",
+            _("%(email)s can now sign in to the portal; a link to set a password is on its way.")
+            % {"email": user.email},
         )
 
 
 class CustomerCloseView(CustomerActionView):
     def act(self, customer):
         services.customer_close(customer=customer, actor=self.request.user)
-        messages.success(self.request, f"{customer.display_name} is closed; the data is kept.")
+        messages.success(
+            self.request,
+            _("%(display_name)s is closed; the data is kept.")
+            % {"display_name": customer.display_name},
+        )
 
 
 class CustomerReopenView(CustomerActionView):
     def act(self, customer):
         services.customer_reopen(customer=customer, actor=self.request.user)
-        messages.success(self.request, f"{customer.display_name} is active again.")
+        messages.success(
+            self.request,
+            _("%(display_name)s is active again.") % {"display_name": customer.display_name},
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -315,7 +332,7 @@ class BillingDetailsView(CustomerRequiredMixin, TemplateView):
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
-                messages.success(request, "Your billing details were saved.")
+                messages.success(request, _("Your billing details were saved."))
                 if updated.tax_id != customer.tax_id and updated.tax_id:
                     self._tax_id_message(updated)
                 return redirect("portal_clients:billing_details")
@@ -324,18 +341,24 @@ class BillingDetailsView(CustomerRequiredMixin, TemplateView):
     def _tax_id_message(self, customer: Customer) -> None:
         # Customers see the outcome, not the registry's internals.
         if customer.tax_id_status == Customer.TaxIdStatus.VALID:
-            messages.success(self.request, "Your VAT id was confirmed by the EU's VIES registry.")
+            messages.success(
+                self.request, _("Your VAT id was confirmed by the EU's VIES registry.")
+            )
         elif customer.tax_id_status == Customer.TaxIdStatus.INVALID:
             messages.error(
                 self.request,
-                "The EU's VIES registry does not know this VAT id; invoices will include VAT "
-                "until it is corrected.",
+                _(
+                    "The EU's VIES registry does not know this VAT id; invoices will include VAT "
+                    "until it is corrected."
+                ),
             )
         elif is_eu_vat_id(customer.tax_id, str(customer.country)):
             messages.warning(
                 self.request,
-                "The EU's VIES registry could not be reached; we will check your VAT id again "
-                "shortly.",
+                _(
+                    "The EU's VIES registry could not be reached; we will check your VAT id again "
+                    "shortly."
+                ),
             )
 
 

@@ -3,6 +3,8 @@ with their statements (billing roles write), and correcting an order's referer."
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -22,11 +24,13 @@ from .models import CommissionEntry, CommissionRule, Payout
 
 
 class CanManageRules(StaffReadManagersWrite):
-    write_message = "Only the owner or an administrator can change commission rules."
+    write_message = gettext_lazy("Only the owner or an administrator can change commission rules.")
 
 
 class CanPay(StaffReadBillersWrite):
-    write_message = "Only the owner, administrators and billing staff can record payouts."
+    write_message = gettext_lazy(
+        "Only the owner, administrators and billing staff can record payouts."
+    )
 
 
 class TierSerializer(serializers.Serializer):
@@ -88,7 +92,7 @@ class RuleViewSet(
     def get_object(self) -> CommissionRule:
         rule = selectors.rule_list().filter(pk=self.kwargs["pk"]).first()
         if rule is None:
-            raise NotFound("No such rule.")
+            raise NotFound(_("No such rule."))
         return rule
 
     @extend_schema(request=RuleSerializer, responses={201: RuleSerializer})
@@ -150,7 +154,7 @@ class EntrySerializer(serializers.ModelSerializer):
 
 
 class EntryFilterSerializer(serializers.Serializer):
-    referer = serializers.IntegerField(required=False, help_text="Partner id")
+    referer = serializers.IntegerField(required=False, help_text=gettext_lazy("Partner id"))
     currency = serializers.CharField(required=False, max_length=3)
     status = serializers.ChoiceField(choices=["pending", "payable", "paid"], required=False)
 
@@ -197,7 +201,7 @@ class BalanceView(APIView):
         raw = request.query_params.get("referer")
         if raw is not None:
             if not raw.isdigit():
-                raise serializers.ValidationError({"referer": ["Give a partner id."]})
+                raise serializers.ValidationError({"referer": [_("Give a partner id.")]})
             referers = referers.filter(pk=int(raw))
         rows = []
         for referer in referers:
@@ -266,7 +270,9 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 class OrderRefererSerializer(serializers.Serializer):
     referer = serializers.PrimaryKeyRelatedField(
-        queryset=Referer.objects.all(), allow_null=True, help_text="Partner id, or null for none"
+        queryset=Referer.objects.all(),
+        allow_null=True,
+        help_text=gettext_lazy("Partner id, or null for none"),
     )
     reason = serializers.CharField(max_length=300)
 
@@ -282,7 +288,7 @@ class OrderRefererView(APIView):
     def post(self, request, pk: int):
         order = Order.objects.filter(pk=pk).first()
         if order is None:
-            raise NotFound("No such order.")
+            raise NotFound(_("No such order."))
         payload = OrderRefererSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order = services.order_referer_correct(

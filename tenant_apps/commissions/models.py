@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.money import ZERO
 
@@ -23,12 +24,12 @@ class CommissionRule(models.Model):
     """What a partner earns on a product (or, without a product, on everything)."""
 
     class Kind(models.TextChoices):
-        PERCENT = "percent", "Percentage of the net amount paid"
-        FIXED = "fixed", "Fixed amount per invoice line"
+        PERCENT = "percent", gettext_lazy("Percentage of the net amount paid")
+        FIXED = "fixed", gettext_lazy("Fixed amount per invoice line")
 
     class Duration(models.TextChoices):
-        FIRST_INVOICE = "first_invoice", "First invoice only"
-        RECURRING = "recurring", "Recurring invoices"
+        FIRST_INVOICE = "first_invoice", gettext_lazy("First invoice only")
+        RECURRING = "recurring", gettext_lazy("Recurring invoices")
 
     name = models.CharField(max_length=120)
     product = models.ForeignKey(
@@ -37,29 +38,41 @@ class CommissionRule(models.Model):
         blank=True,
         related_name="+",
         on_delete=models.PROTECT,
-        help_text="Empty: every product without a rule of its own",
+        help_text=gettext_lazy("Empty: every product without a rule of its own"),
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
     rate = models.DecimalField(
-        max_digits=6, decimal_places=3, default=ZERO, help_text="Percent, for percentage rules"
+        max_digits=6,
+        decimal_places=3,
+        default=ZERO,
+        help_text=gettext_lazy("Percent, for percentage rules"),
     )
     amount = models.DecimalField(
-        max_digits=12, decimal_places=2, default=ZERO, help_text="For fixed-amount rules"
+        max_digits=12,
+        decimal_places=2,
+        default=ZERO,
+        help_text=gettext_lazy("For fixed-amount rules"),
     )
     currency = models.CharField(
-        max_length=3, blank=True, help_text="Of a fixed amount (it applies to that currency only)"
+        max_length=3,
+        blank=True,
+        help_text=gettext_lazy("Of a fixed amount (it applies to that currency only)"),
     )
     duration = models.CharField(max_length=14, choices=Duration.choices, default=Duration.RECURRING)
     months = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Recurring: for this many months from the first invoice (empty: always)",
+        help_text=gettext_lazy(
+            "Recurring: for this many months from the first invoice (empty: always)"
+        ),
     )
     second_level_rate = models.DecimalField(
         max_digits=6,
         decimal_places=3,
         default=ZERO,
-        help_text="Percent of the net amount paid for the partner's own referer (0: none)",
+        help_text=gettext_lazy(
+            "Percent of the net amount paid for the partner's own referer (0: none)"
+        ),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,8 +136,8 @@ class Payout(models.Model):
     its statement lists the ledger entries it settled."""
 
     class Method(models.TextChoices):
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-        ACCOUNT_CREDIT = "account_credit", "Credit on the partner's customer account"
+        BANK_TRANSFER = "bank_transfer", gettext_lazy("Bank transfer")
+        ACCOUNT_CREDIT = "account_credit", gettext_lazy("Credit on the partner's customer account")
 
     referer = models.ForeignKey(
         "referrals.Referer", related_name="payouts", on_delete=models.PROTECT
@@ -151,13 +164,15 @@ class Payout(models.Model):
 
 class CommissionEntry(models.Model):
     class Kind(models.TextChoices):
-        ACCRUAL = "accrual", "Earned"
-        REVERSAL = "reversal", "Reversed"
+        ACCRUAL = "accrual", gettext_lazy("Earned")
+        REVERSAL = "reversal", gettext_lazy("Reversed")
 
     referer = models.ForeignKey(
         "referrals.Referer", related_name="commission_entries", on_delete=models.PROTECT
     )
-    level = models.PositiveSmallIntegerField(default=1, help_text="1: the partner; 2: its referer")
+    level = models.PositiveSmallIntegerField(
+        default=1, help_text=gettext_lazy("1: the partner; 2: its referer")
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     invoice = models.ForeignKey("billing.Invoice", related_name="+", on_delete=models.PROTECT)
     invoice_line = models.ForeignKey(
@@ -175,12 +190,14 @@ class CommissionEntry(models.Model):
     terms_value = models.DecimalField(max_digits=12, decimal_places=3)
     # The net amount (tax and credit notes taken off) the line's commission stands on now.
     base = models.DecimalField(max_digits=14, decimal_places=2)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Negative: reversed")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text=gettext_lazy("Negative: reversed")
+    )
     currency = models.CharField(max_length=3)
     # Revision of this (line, partner, level): 1, 2, … A sync replayed concurrently would
     # post the same revision twice; the unique constraint refuses the second.
     revision = models.PositiveIntegerField()
-    matures_on = models.DateField(help_text="Pending until this day, then payable")
+    matures_on = models.DateField(help_text=gettext_lazy("Pending until this day, then payable"))
     payout = models.ForeignKey(
         Payout, null=True, blank=True, related_name="entries", on_delete=models.PROTECT
     )
@@ -188,7 +205,7 @@ class CommissionEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "commission entries"
+        verbose_name_plural = gettext_lazy("commission entries")
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice_line", "referer", "level", "revision"],

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet, Sum
+from django.utils.translation import gettext as _
 
 from tenant_apps.billing.models import Invoice
 from tenant_apps.clients.models import Customer
@@ -133,7 +134,7 @@ def get_payout_for(user, payout_id: int) -> Payout:
     raises PermissionDenied or Payout.DoesNotExist (the same for someone else's payout, so
     its existence is not revealed)."""
     if not (user and user.is_authenticated):
-        raise PermissionDenied("Sign in to see statements.")
+        raise PermissionDenied(_("Sign in to see statements."))
     payouts = payout_list()
     if not user.is_instance_staff:
         payouts = payouts.filter(referer__in=partner_referers_for(user))

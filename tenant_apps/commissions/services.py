@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.billing import services as billing
 from tenant_apps.billing.models import Invoice, InvoiceLine
@@ -39,11 +40,15 @@ from tenant_apps.referrals.selectors import programme_settings
 from .models import CommissionEntry, CommissionRule, CommissionTier, Payout
 from .selectors import invoices_touched_since
 
-COMMISSION_POSTED = audit.event_type("commission.posted", "Commission ledger updated")
-RULE_CREATED = audit.event_type("commission_rule.created", "Commission rule added")
-RULE_UPDATED = audit.event_type("commission_rule.updated", "Commission rule changed")
-PAYOUT_RECORDED = audit.event_type("commission.payout_recorded", "Commission payout recorded")
-ORDER_REFERER_CORRECTED = audit.event_type("order.referer_corrected", "Order referer corrected")
+COMMISSION_POSTED = audit.event_type("commission.posted", gettext_noop("Commission ledger updated"))
+RULE_CREATED = audit.event_type("commission_rule.created", gettext_noop("Commission rule added"))
+RULE_UPDATED = audit.event_type("commission_rule.updated", gettext_noop("Commission rule changed"))
+PAYOUT_RECORDED = audit.event_type(
+    "commission.payout_recorded", gettext_noop("Commission payout recorded")
+)
+ORDER_REFERER_CORRECTED = audit.event_type(
+    "order.referer_corrected", gettext_noop("Order referer corrected")
+)
 
 _RULE_FIELDS = (
     "name",
@@ -68,40 +73,40 @@ def _clean_rule(values: dict) -> dict:
     errors: dict[str, list[str]] = {}
     values["name"] = (values.get("name") or "").strip()
     if not values["name"]:
-        errors["name"] = ["Name the rule."]
+        errors["name"] = [gettext("Name the rule.")]
     elif len(values["name"]) > 120:
-        errors["name"] = ["Keep the name to 120 characters or fewer."]
+        errors["name"] = [gettext("Keep the name to 120 characters or fewer.")]
     if values.get("kind") not in CommissionRule.Kind.values:
-        errors["kind"] = ["Choose a percentage or a fixed amount."]
+        errors["kind"] = [gettext("Choose a percentage or a fixed amount.")]
     if values.get("duration") not in CommissionRule.Duration.values:
-        errors["duration"] = ["Choose the first invoice only or recurring invoices."]
+        errors["duration"] = [gettext("Choose the first invoice only or recurring invoices.")]
     if values.get("product") is not None and not isinstance(values["product"], Product):
-        errors["product"] = ["Choose a product of the catalog."]
+        errors["product"] = [gettext("Choose a product of the catalog.")]
     for name in ("rate", "second_level_rate"):
         try:
             values[name] = to_decimal(values.get(name) or ZERO, field=name)
         except ValidationError:
-            errors[name] = ["Enter a number."]
+            errors[name] = [gettext("Enter a number.")]
             continue
         if not ZERO <= values[name] <= HUNDRED:
-            errors[name] = ["Enter a percentage between 0 and 100."]
+            errors[name] = [gettext("Enter a percentage between 0 and 100.")]
     try:
         values["amount"] = to_decimal(values.get("amount") or ZERO, field="amount")
     except ValidationError:
-        errors["amount"] = ["Enter an amount."]
+        errors["amount"] = [gettext("Enter an amount.")]
     else:
         if values["amount"] < 0:
-            errors["amount"] = ["The amount cannot be negative."]
+            errors["amount"] = [gettext("The amount cannot be negative.")]
     currency = (values.get("currency") or "").strip().upper()
     if values.get("kind") == CommissionRule.Kind.FIXED:
         try:
             currency = validate_currency(currency)
         except ValidationError:
-            errors["currency"] = ["A fixed amount needs its currency (e.g. EUR)."]
+            errors["currency"] = [gettext("A fixed amount needs its currency (e.g. EUR).")]
         if "amount" not in errors and values["amount"] <= 0:
-            errors["amount"] = ["Enter the fixed amount a partner earns."]
+            errors["amount"] = [gettext("Enter the fixed amount a partner earns.")]
     elif "rate" not in errors and values["rate"] <= 0:
-        errors["rate"] = ["Enter the percentage a partner earns."]
+        errors["rate"] = [gettext("Enter the percentage a partner earns.")]
     values["currency"] = currency if values.get("kind") == CommissionRule.Kind.FIXED else ""
     months = values.get("months")
     if values.get("duration") == CommissionRule.Duration.FIRST_INVOICE:
@@ -112,7 +117,9 @@ def _clean_rule(values: dict) -> dict:
         except (TypeError, ValueError):
             months = 0
         if not 1 <= months <= 600:
-            errors["months"] = ["Enter a number of months from 1, or leave it empty for always."]
+            errors["months"] = [
+                gettext("Enter a number of months from 1, or leave it empty for always.")
+            ]
         values["months"] = months
     else:
         values["months"] = None
@@ -128,14 +135,16 @@ def _clean_tiers(tiers, kind: str) -> list[tuple[int, Decimal]]:
             volume = int(tier["min_conversions"])
             value = to_decimal(tier["value"], field="tiers")
         except (KeyError, TypeError, ValueError, ValidationError):
-            raise ValidationError({"tiers": ["Each tier needs a volume and a value."]}) from None
+            raise ValidationError(
+                {"tiers": [gettext("Each tier needs a volume and a value.")]}
+            ) from None
         if volume < 1 or value < 0 or (kind == CommissionRule.Kind.PERCENT and value > HUNDRED):
             raise ValidationError(
-                {"tiers": ["Tiers start at 1 order; percentages are between 0 and 100."]}
+                {"tiers": [gettext("Tiers start at 1 order; percentages are between 0 and 100.")]}
             )
         cleaned.append((volume, value))
     if len({volume for volume, _ in cleaned}) != len(cleaned):
-        raise ValidationError({"tiers": ["Give each volume one tier."]})
+        raise ValidationError({"tiers": [gettext("Give each volume one tier.")]})
     return sorted(cleaned)
 
 
@@ -146,7 +155,12 @@ def _save_rule(rule: CommissionRule) -> None:
     except IntegrityError as exc:
         which = f"“{rule.product}”" if rule.product_id else "every product"
         raise ValidationError(
-            {"product": [f"An active rule for {which} exists already: change that one."]}
+            {
+                "product": [
+                    gettext("An active rule for %(which)s exists already: change that one.")
+                    % {"which": which}
+                ]
+            }
         ) from exc
 
 
@@ -478,20 +492,29 @@ def order_referer_correct(
     old partner, accrued for the new one."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": ["Say why the referer changes."]})
+        raise ValidationError({"reason": [gettext("Say why the referer changes.")]})
     if referer is not None and not referer.is_active:
         raise ValidationError(
-            {"referer": [f"The referer code “{referer.code}” is no longer active."]}
+            {
+                "referer": [
+                    gettext("The referer code “%(code)s” is no longer active.")
+                    % {"code": referer.code}
+                ]
+            }
         )
     locked = (
         Order.objects.select_for_update(of=("self",)).select_related("referer").get(pk=order.pk)
     )
     if referer is not None and referer.customer_id == locked.customer_id:
-        raise ValidationError({"referer": ["A customer cannot be credited with its own order."]})
+        raise ValidationError(
+            {"referer": [gettext("A customer cannot be credited with its own order.")]}
+        )
     before_code = locked.referer.code if locked.referer else None
     before_source = locked.referer_source
     if (referer.pk if referer else None) == locked.referer_id:
-        raise ValidationError({"referer": ["The order is already credited to that referer."]})
+        raise ValidationError(
+            {"referer": [gettext("The order is already credited to that referer.")]}
+        )
     locked.referer = referer
     locked.referer_source = Order.RefererSource.STAFF if referer else ""
     locked.save(update_fields=["referer", "referer_source"])
@@ -531,11 +554,11 @@ def payout_record(
     try:
         currency = validate_currency(currency)
     except ValidationError:
-        raise ValidationError({"currency": ["Choose a currency (e.g. EUR)."]}) from None
+        raise ValidationError({"currency": [gettext("Choose a currency (e.g. EUR).")]}) from None
     if method not in Payout.Method.values:
-        raise ValidationError({"method": ["Choose bank transfer or account credit."]})
+        raise ValidationError({"method": [gettext("Choose bank transfer or account credit.")]})
     if paid_on > clock.today():
-        raise ValidationError({"paid_on": ["A payout cannot be dated in the future."]})
+        raise ValidationError({"paid_on": [gettext("A payout cannot be dated in the future.")]})
     locked = (
         Referer.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -549,17 +572,36 @@ def payout_record(
     total = sum((entry.amount for entry in entries), ZERO)
     if total <= 0:
         raise ValidationError(
-            {"amount": [f"{locked.name} has {total} {currency} payable: nothing to pay out."]}
+            {
+                "amount": [
+                    gettext("%(name)s has %(total)s %(currency)s payable: nothing to pay out.")
+                    % {"name": locked.name, "total": total, "currency": currency}
+                ]
+            }
         )
     if method == Payout.Method.ACCOUNT_CREDIT:
         customer = locked.customer
         if customer is None:
             raise ValidationError(
-                {"method": [f"{locked.name} has no customer account: pay by bank transfer."]}
+                {
+                    "method": [
+                        gettext("%(name)s has no customer account: pay by bank transfer.")
+                        % {"name": locked.name}
+                    ]
+                }
             )
         if customer.currency != currency:
             raise ValidationError(
-                {"method": [f"{customer} is billed in {customer.currency}, not {currency}."]}
+                {
+                    "method": [
+                        gettext("%(customer)s is billed in %(currency)s, not %(currency2)s.")
+                        % {
+                            "customer": customer,
+                            "currency": customer.currency,
+                            "currency2": currency,
+                        }
+                    ]
+                }
             )
     payout = Payout.objects.create(
         referer=locked,

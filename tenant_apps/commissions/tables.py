@@ -7,6 +7,8 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from tenant_apps.referrals.models import Referer
 
@@ -16,31 +18,32 @@ from .selectors import entry_list
 
 def _status_badge(entry: CommissionEntry) -> str:
     if entry.payout_id:
-        return format_html('<span class="badge badge-{}">{}</span>', "active", "Paid out")
+        return format_html('<span class="badge badge-{}">{}</span>', "active", _("Paid out"))
     if entry.matures_on > timezone.localdate():
-        return format_html('<span class="badge badge-{}">{}</span>', "pending", "Pending")
-    return format_html('<span class="badge badge-{}">{}</span>', "issued", "Payable")
+        return format_html('<span class="badge badge-{}">{}</span>', "pending", _("Pending"))
+    return format_html('<span class="badge badge-{}">{}</span>', "issued", _("Payable"))
 
 
 class EntryTable(tables.Table):
     created_at = tables.DateTimeColumn(
-        format="Y-m-d", verbose_name="Date", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d", verbose_name=gettext_lazy("Date"), attrs={"td": {"class": "nowrap"}}
     )
-    referer = tables.Column(verbose_name="Partner", order_by=("referer__name",))
-    level = tables.Column(attrs={"td": {"class": "num"}})
-    kind = tables.Column(verbose_name="Entry")
+    referer = tables.Column(verbose_name=gettext_lazy("Partner"), order_by=("referer__name",))
+    level = tables.Column(attrs={"td": {"class": "num"}}, verbose_name=gettext_lazy("Level"))
+    kind = tables.Column(verbose_name=gettext_lazy("Entry"))
     invoice = tables.Column(
         linkify=("billing:invoice_detail", {"pk": tables.A("invoice_id")}),
         order_by=("invoice_id",),
         attrs={"td": {"class": "nowrap"}},
+        verbose_name=gettext_lazy("Invoice"),
     )
-    base = tables.Column(verbose_name="Net amount", attrs={"td": {"class": "num"}})
-    amount = tables.Column(verbose_name="Commission", attrs={"td": {"class": "num"}})
-    currency = tables.Column()
+    base = tables.Column(verbose_name=gettext_lazy("Net amount"), attrs={"td": {"class": "num"}})
+    amount = tables.Column(verbose_name=gettext_lazy("Commission"), attrs={"td": {"class": "num"}})
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
     matures_on = tables.DateColumn(
-        format="Y-m-d", verbose_name="Payable from", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d", verbose_name=gettext_lazy("Payable from"), attrs={"td": {"class": "nowrap"}}
     )
-    status = tables.Column(empty_values=(), orderable=False)
+    status = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Status"))
 
     class Meta:
         model = CommissionEntry
@@ -55,7 +58,7 @@ class EntryTable(tables.Table):
             "currency",
             "matures_on",
         ]
-        empty_text = "No ledger entries match."
+        empty_text = gettext_lazy("No ledger entries match.")
         attrs = {"class": "table"}
 
     def render_referer(self, record):
@@ -68,7 +71,7 @@ class EntryTable(tables.Table):
 class PartnerEntryTable(EntryTable):
     """The partner's own ledger in the portal: no links into staff screens."""
 
-    invoice = tables.Column(verbose_name="Invoice", order_by=("invoice_id",))
+    invoice = tables.Column(verbose_name=gettext_lazy("Invoice"), order_by=("invoice_id",))
 
     class Meta(EntryTable.Meta):
         exclude = ["referer"]
@@ -76,13 +79,19 @@ class PartnerEntryTable(EntryTable):
 
 class EntryFilter(django_filters.FilterSet):
     referer = django_filters.ModelChoiceFilter(
-        queryset=Referer.objects.order_by("name"), label="Partner", empty_label="Any partner"
+        queryset=Referer.objects.order_by("name"),
+        label=gettext_lazy("Partner"),
+        empty_label=gettext_lazy("Any partner"),
     )
-    currency = django_filters.CharFilter(label="Currency")
+    currency = django_filters.CharFilter(label=gettext_lazy("Currency"))
     status = django_filters.ChoiceFilter(
-        label="Status",
-        choices=[("pending", "Pending"), ("payable", "Payable"), ("paid", "Paid out")],
-        empty_label="Any status",
+        label=gettext_lazy("Status"),
+        choices=[
+            ("pending", gettext_lazy("Pending")),
+            ("payable", gettext_lazy("Payable")),
+            ("paid", gettext_lazy("Paid out")),
+        ],
+        empty_label=gettext_lazy("Any status"),
     )
 
     class Meta:
@@ -100,13 +109,19 @@ class EntryFilter(django_filters.FilterSet):
 
 
 class RuleTable(tables.Table):
-    name = tables.Column(linkify=("commissions:rule_edit", {"pk": tables.A("pk")}))
-    product = tables.Column(empty_values=(), verbose_name="Product")
-    terms = tables.Column(empty_values=(), orderable=False)
-    duration = tables.Column(empty_values=(), verbose_name="Paid on", orderable=False)
-    tiers = tables.Column(empty_values=(), orderable=False, verbose_name="Volume tiers")
-    second_level_rate = tables.Column(verbose_name="Second level", attrs={"td": {"class": "num"}})
-    is_active = tables.Column(verbose_name="Status")
+    name = tables.Column(
+        linkify=("commissions:rule_edit", {"pk": tables.A("pk")}), verbose_name=gettext_lazy("Name")
+    )
+    product = tables.Column(empty_values=(), verbose_name=gettext_lazy("Product"))
+    terms = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Terms"))
+    duration = tables.Column(empty_values=(), verbose_name=gettext_lazy("Paid on"), orderable=False)
+    tiers = tables.Column(
+        empty_values=(), orderable=False, verbose_name=gettext_lazy("Volume tiers")
+    )
+    second_level_rate = tables.Column(
+        verbose_name=gettext_lazy("Second level"), attrs={"td": {"class": "num"}}
+    )
+    is_active = tables.Column(verbose_name=gettext_lazy("Status"))
 
     class Meta:
         model = CommissionRule
@@ -120,53 +135,66 @@ class RuleTable(tables.Table):
             "second_level_rate",
             "is_active",
         )
-        empty_text = "No rules."
+        empty_text = gettext_lazy("No rules.")
         attrs = {"class": "table"}
 
     def render_product(self, record):
-        return record.product.name if record.product_id else "Every product"
+        return record.product.name if record.product_id else _("Every product")
 
     def render_terms(self, record):
         if record.kind == CommissionRule.Kind.PERCENT:
             return f"{record.rate.normalize():f} %"
-        return f"{record.amount} {record.currency} per invoice line"
+        return _("%(amount)s %(currency)s per invoice line") % {
+            "amount": record.amount,
+            "currency": record.currency,
+        }
 
     def render_duration(self, record):
         if record.duration == CommissionRule.Duration.FIRST_INVOICE:
-            return "First invoice only"
-        return f"Recurring, {record.months} months" if record.months else "Recurring, always"
+            return _("First invoice only")
+        if record.months:
+            return ngettext(
+                "Recurring, %(count)s month", "Recurring, %(count)s months", record.months
+            ) % {"count": record.months}
+        return _("Recurring, always")
 
     def render_tiers(self, record):
         tiers = list(record.tiers.all())
         if not tiers:
             return "—"
         field = "rate" if record.kind == CommissionRule.Kind.PERCENT else "amount"
-        return ", ".join(f"from {t.min_conversions}: {getattr(t, field)}" for t in tiers)
+        return ", ".join(
+            _("from %(orders)s: %(value)s")
+            % {"orders": t.min_conversions, "value": getattr(t, field)}
+            for t in tiers
+        )
 
     def render_second_level_rate(self, value):
         return f"{value.normalize():f} %" if value else "—"
 
     def render_is_active(self, record):
         if record.is_active:
-            return format_html('<span class="badge badge-{}">{}</span>', "active", "Active")
-        return format_html('<span class="badge badge-{}">{}</span>', "terminated", "Inactive")
+            return format_html('<span class="badge badge-{}">{}</span>', "active", _("Active"))
+        return format_html('<span class="badge badge-{}">{}</span>', "terminated", _("Inactive"))
 
 
 class PayoutTable(tables.Table):
     paid_on = tables.DateColumn(
-        format="Y-m-d", verbose_name="Paid on", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d", verbose_name=gettext_lazy("Paid on"), attrs={"td": {"class": "nowrap"}}
     )
-    referer = tables.Column(verbose_name="Partner", order_by=("referer__name",))
-    amount = tables.Column(attrs={"td": {"class": "num"}})
-    currency = tables.Column()
-    method = tables.Column()
-    reference = tables.Column()
-    statement = tables.Column(empty_values=(), orderable=False, verbose_name="Statement")
+    referer = tables.Column(verbose_name=gettext_lazy("Partner"), order_by=("referer__name",))
+    amount = tables.Column(attrs={"td": {"class": "num"}}, verbose_name=gettext_lazy("Amount"))
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    method = tables.Column(verbose_name=gettext_lazy("Method"))
+    reference = tables.Column(verbose_name=gettext_lazy("Reference"))
+    statement = tables.Column(
+        empty_values=(), orderable=False, verbose_name=gettext_lazy("Statement")
+    )
 
     class Meta:
         model = Payout
         fields = ["paid_on", "referer", "amount", "currency", "method", "reference"]
-        empty_text = "No payouts yet."
+        empty_text = gettext_lazy("No payouts yet.")
         attrs = {"class": "table"}
 
     statement_url = "commissions:statement"

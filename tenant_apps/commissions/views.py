@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -26,7 +28,7 @@ from .tables import EntryFilter, EntryTable, PayoutTable, RuleTable
 class ManagersOnlyMixin(StaffRequiredMixin):
     """Rules and programme settings: the owner and administrators."""
 
-    refusal = "Only the owner or an administrator can change commission rules."
+    refusal = gettext_lazy("Only the owner or an administrator can change commission rules.")
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
@@ -38,7 +40,7 @@ class ManagersOnlyMixin(StaffRequiredMixin):
 class BillingRolesMixin(StaffRequiredMixin):
     """Payouts and referer corrections move money: the roles that bill."""
 
-    refusal = "Only staff who bill can record payouts or change an order's referer."
+    refusal = gettext_lazy("Only staff who bill can record payouts or change an order's referer.")
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
@@ -115,14 +117,14 @@ class RuleFormView(ManagersOnlyMixin, View):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, f"Rule “{rule.name}” saved.")
+                messages.success(request, _("Rule “%(name)s” saved.") % {"name": rule.name})
                 return redirect("commissions:rule_list")
         return render(request, self.template_name, {"form": form, "rule": rule})
 
 
 class ProgrammeView(ManagersOnlyMixin, View):
     template_name = "commissions/programme.html"
-    refusal = "Only the owner or an administrator can change the referral programme."
+    refusal = gettext_lazy("Only the owner or an administrator can change the referral programme.")
 
     def get(self, request):
         form = ProgrammeForm(instance=programme_settings())
@@ -139,7 +141,7 @@ class ProgrammeView(ManagersOnlyMixin, View):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, "Referral programme settings saved.")
+                messages.success(request, _("Referral programme settings saved."))
                 return redirect("commissions:rule_list")
         return render(request, self.template_name, {"form": form})
 
@@ -182,8 +184,15 @@ class PayoutCreateView(BillingRolesMixin, View):
             else:
                 messages.success(
                     request,
-                    f"Paid {payout.amount} {payout.currency} to {payout.referer.name}; "
-                    "the statement is ready to download.",
+                    _(
+                        "Paid %(amount)s %(currency)s to %(name)s; the statement is ready to "
+                        "download."
+                    )
+                    % {
+                        "amount": payout.amount,
+                        "currency": payout.currency,
+                        "name": payout.referer.name,
+                    },
                 )
                 return redirect("commissions:payout_list")
         return render(request, self.template_name, {"form": form})
@@ -241,6 +250,9 @@ class OrderRefererView(BillingRolesMixin, View):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, f"Order #{order.pk}'s referer was changed.")
+                messages.success(
+                    request,
+                    _("Order #%(order_id)s's referer was changed.") % {"order_id": order.pk},
+                )
                 return redirect("orders:order_detail", pk=order.pk)
         return render(request, self.template_name, {"form": form, "order": order})

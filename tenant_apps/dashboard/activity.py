@@ -15,6 +15,8 @@ from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tables2 import RequestConfig
 
 from tenant_apps.instance import audit
@@ -49,20 +51,24 @@ def _object_choices(events: QuerySet[AuditEvent]) -> list[tuple[str, str]]:
 
 
 class ActivityFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(method="by_actor", label="Actor")
-    action = django_filters.ChoiceFilter(label="Event", empty_label="Any event")
-    object_type = django_filters.ChoiceFilter(label="Object", empty_label="Any object")
-    object = django_filters.CharFilter(method="by_object", label="Object name or id")
+    actor = django_filters.CharFilter(method="by_actor", label=gettext_lazy("Actor"))
+    action = django_filters.ChoiceFilter(
+        label=gettext_lazy("Event"), empty_label=gettext_lazy("Any event")
+    )
+    object_type = django_filters.ChoiceFilter(
+        label=gettext_lazy("Object"), empty_label=gettext_lazy("Any object")
+    )
+    object = django_filters.CharFilter(method="by_object", label=gettext_lazy("Object name or id"))
     since = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__gte",
-        label="From",
+        label=gettext_lazy("From"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     until = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
-        label="To",
+        label=gettext_lazy("To"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
@@ -75,8 +81,8 @@ class ActivityFilter(django_filters.FilterSet):
         # Choices come from the trail itself (and the declared types), before the form is built.
         self.filters["action"].extra["choices"] = _type_choices(self.queryset)
         self.filters["object_type"].extra["choices"] = _object_choices(self.queryset)
-        self.form.fields["actor"].widget.attrs["placeholder"] = "E-mail or label"
-        self.form.fields["object"].widget.attrs["placeholder"] = "e.g. 2026-000012"
+        self.form.fields["actor"].widget.attrs["placeholder"] = _("E-mail or label")
+        self.form.fields["object"].widget.attrs["placeholder"] = _("e.g. 2026-000012")
 
     def by_actor(self, queryset, name, value):
         text = value.strip()
@@ -100,19 +106,21 @@ def changes_text(event: AuditEvent, *, most: int | None = None) -> str:
 
 class ActivityTable(tables.Table):
     created_at = tables.DateTimeColumn(
-        format="Y-m-d H:i", verbose_name="When", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d H:i", verbose_name=gettext_lazy("When"), attrs={"td": {"class": "nowrap"}}
     )
-    action = tables.Column(verbose_name="Event")
-    object_label = tables.Column(verbose_name="Object", order_by=("object_type", "object_id"))
-    actor_label = tables.Column(verbose_name="Actor")
-    changes = tables.Column(verbose_name="Changes", orderable=False, empty_values=())
-    ip_address = tables.Column(verbose_name="IP address", orderable=False)
+    action = tables.Column(verbose_name=gettext_lazy("Event"))
+    object_label = tables.Column(
+        verbose_name=gettext_lazy("Object"), order_by=("object_type", "object_id")
+    )
+    actor_label = tables.Column(verbose_name=gettext_lazy("Actor"))
+    changes = tables.Column(verbose_name=gettext_lazy("Changes"), orderable=False, empty_values=())
+    ip_address = tables.Column(verbose_name=gettext_lazy("IP address"), orderable=False)
 
     class Meta:
         model = AuditEvent
         fields = ["created_at", "action", "object_label", "actor_label", "changes", "ip_address"]
         order_by = "-created_at"
-        empty_text = "No activity matches these filters."
+        empty_text = gettext_lazy("No activity matches these filters.")
         attrs = {"class": "table"}
 
     def render_action(self, value):
@@ -122,6 +130,8 @@ class ActivityTable(tables.Table):
         kind = audit.object_type_label(record.object_type) if record.object_type else ""
         if not record.object_label:
             return kind or "—"
+        if str(record.object_label).lower().startswith(str(kind).lower()):
+            return record.object_label  # "Order #3" already says it is an order
         return format_html('<span class="muted">{}</span> {}', kind, record.object_label)
 
     def render_actor_label(self, value):
@@ -186,7 +196,7 @@ class ActivityPageMixin:
     streams the filtered trail, otherwise a filtered, sorted, paginated table."""
 
     csv_name = "instance"
-    denied = "Only the owner or an administrator can read the activity log."
+    denied = gettext_lazy("Only the owner or an administrator can read the activity log.")
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user

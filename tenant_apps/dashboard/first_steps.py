@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from tenant_apps.billing.issuer import issuer_missing_sentence
 from tenant_apps.billing.models import TaxRate
@@ -26,27 +27,27 @@ def first_steps(identity: IssuerIdentity | None) -> list[Step]:
     """The checklist, in the order to do it; `done` read from the instance's own data."""
     return [
         Step(
-            "Issuer identity",
+            _("Issuer identity"),
             not issuer_missing_sentence(identity),
             reverse("dashboard:identity"),
-            "Your legal name, address and tax number: printed on every invoice.",
+            _("Your legal name, address and tax number: printed on every invoice."),
         ),
         Step(
-            "Tax rates",
+            _("Tax rates"),
             TaxRate.objects.exists(),
             reverse("billing:taxrate_list"),
-            "The rates you charge, per country and tax class.",
+            _("The rates you charge, per country and tax class."),
         ),
         Step(
-            "First product",
+            _("First product"),
             Product.objects.filter(is_active=True, kind=Product.Kind.PLAN).exists(),
             reverse("catalog:product_create"),
-            "A plan with a price: your shop lists it at once.",
+            _("A plan with a price: your shop lists it at once."),
         ),
         Step(
-            "Stripe connection",
+            _("Stripe connection"),
             card_setup().ready,
             reverse("cards:settings"),
-            "Connect your own Stripe account so customers pay you by card.",
+            _("Connect your own Stripe account so customers pay you by card."),
         ),
     ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from django.utils.translation import gettext_lazy
+
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.ports import Port
 
@@ -31,7 +33,7 @@ class SupplierCardsUnavailable(DomainError):
     code = "cards_not_set_up"
 
 
-UNAVAILABLE = "Paying supplier bills by card is not available here."
+UNAVAILABLE = gettext_lazy("Paying supplier bills by card is not available here.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from tenant_apps.accounts.permissions import StaffRequiredMixin
@@ -30,10 +32,10 @@ from tenant_apps.instance.payment_hold import payment_hold_exempt
 
 from .ports import SupplierBillNotFound, SupplierPayment, supplier_cards
 
-RESUMED = (
+RESUMED = gettext_lazy(
     "Your instance is active again: everything works as before, for your team and your customers."
 )
-CARDS_WHO = "Only the owner, administrators and billing staff can pay supplier bills."
+CARDS_WHO = gettext_lazy("Only the owner, administrators and billing staff can pay supplier bills.")
 
 
 def _actor(request) -> str:
@@ -77,7 +79,9 @@ class SupplierBillPayView(SupplierCardsMixin, View):
         bill = rows[0]
         context = {"bill": bill, "amount_due": format_money(bill["amount_due"], bill["currency"])}
         if not bill["payable"]:
-            context["problem"] = f"Nothing is due on bill {bill['number']}."
+            context["problem"] = _("Nothing is due on bill %(number)s.") % {
+                "number": bill["number"]
+            }
             return render(request, self.template_name, context)
         try:
             checkout = supplier_cards.implementation.checkout(
@@ -215,9 +219,9 @@ class SupplierCardsView(SupplierCardsMixin, View):
             lambda now: [
                 (
                     messages.SUCCESS,
-                    "Renewal bills will be charged to your default card when they are issued."
+                    _("Renewal bills will be charged to your default card when they are issued.")
                     if now
-                    else "Supplier bills will not be charged automatically.",
+                    else _("Supplier bills will not be charged automatically."),
                 )
             ],
         )
@@ -230,7 +234,9 @@ class SupplierCardDefaultView(SupplierCardsMixin, View):
             lambda: supplier_cards.implementation.card_make_default(
                 _schema(request), card_id=pk, actor=_actor(request)
             ),
-            lambda card: [(messages.SUCCESS, f"{card} is now your default card.")],
+            lambda card: [
+                (messages.SUCCESS, (_("%(card)s is now your default card.") % {"card": card}))
+            ],
         )
 
 
@@ -242,13 +248,15 @@ class SupplierCardRemoveView(SupplierCardsMixin, View):
                 _schema(request), card_id=pk, actor=_actor(request)
             ),
             lambda removed: (
-                [(messages.SUCCESS, f"{removed[0]} was removed.")]
+                [(messages.SUCCESS, (_("%(removed)s was removed.") % {"removed": removed[0]}))]
                 + (
                     [
                         (
                             messages.WARNING,
-                            "Automatic charging of your supplier bills is now off: no saved "
-                            "card is left to charge.",
+                            _(
+                                "Automatic charging of your supplier bills is now off: no saved "
+                                "card is left to charge."
+                            ),
                         )
                     ]
                     if removed[1]

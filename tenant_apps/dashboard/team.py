@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -75,7 +76,9 @@ class TeamView(TeamManagerMixin, TemplateView):
                 form.add_error("role", str(exc))
             else:
                 messages.success(
-                    request, f"{user.email} was invited and will receive a link to set a password."
+                    request,
+                    _("%(email)s was invited and will receive a link to set a password.")
+                    % {"email": user.email},
                 )
                 return redirect("dashboard:staff_list")
         return self.render_to_response(self.get_context_data(form=form))
@@ -99,10 +102,12 @@ class SignInPolicyView(TeamManagerMixin, View):
         else:
             messages.success(
                 request,
-                "Staff now sign in with a code from their phone too; those without an app "
-                "are asked to set one up on their next page."
+                _(
+                    "Staff now sign in with a code from their phone too; those without an app "
+                    "are asked to set one up on their next page."
+                )
                 if required
-                else "Two-factor sign-in is now each staff member's choice.",
+                else _("Two-factor sign-in is now each staff member's choice."),
             )
         return redirect("dashboard:staff_list")
 
@@ -169,7 +174,11 @@ class StaffMemberView(StaffMemberMixin, TemplateView):
             except PermissionDenied as exc:
                 form.add_error("role", str(exc))
             else:
-                messages.success(request, f"{changed.email} is now {changed.get_role_display()}.")
+                messages.success(
+                    request,
+                    _("%(email)s is now %(role)s.")
+                    % {"email": changed.email, "role": changed.get_role_display()},
+                )
                 return redirect("dashboard:staff_member", pk=member.pk)
         return self.render_to_response(self.get_context_data(member=member, form=form))
 
@@ -204,9 +213,11 @@ class StaffAccessView(_MemberActionView):
     def act(self, member, actor) -> str:
         if self.reactivate:
             services.staff_reactivate(user=member, actor=actor)
-            return f"{member.email} can sign in again."
+            return _("%(email)s can sign in again.") % {"email": member.email}
         services.staff_deactivate(user=member, actor=actor)
-        return f"{member.email} is deactivated: their sessions and API token ended now."
+        return _("%(email)s is deactivated: their sessions and API token ended now.") % {
+            "email": member.email
+        }
 
 
 class StaffTwoFactorResetView(_MemberActionView):
@@ -214,10 +225,9 @@ class StaffTwoFactorResetView(_MemberActionView):
 
     def act(self, member, actor) -> str:
         services.two_factor_reset(user=member, actor=actor)
-        return (
-            f"{member.email}'s two-factor sign-in was reset: their app and recovery codes "
-            "no longer work."
-        )
+        return _(
+            "%(email)s's two-factor sign-in was reset: their app and recovery codes no longer work."
+        ) % {"email": member.email}
 
 
 class StaffApiTokenRevokeView(_MemberActionView):
@@ -225,5 +235,5 @@ class StaffApiTokenRevokeView(_MemberActionView):
 
     def act(self, member, actor) -> str:
         if services.staff_api_token_revoke(user=member, actor=actor):
-            return f"{member.email}'s API token was revoked."
-        return f"{member.email} has no API token."
+            return _("%(email)s's API token was revoked.") % {"email": member.email}
+        return _("%(email)s has no API token.") % {"email": member.email}

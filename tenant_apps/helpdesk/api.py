@@ -8,6 +8,8 @@ or a second escalation → 409, through `config.errors.api_exception_handler`.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -42,17 +44,17 @@ class TicketFilterSerializer(serializers.Serializer):
     """Query parameters of the queue: a value that is not one is a 400, not ignored."""
 
     status = serializers.ChoiceField(
-        choices=[("active", "Not closed"), *Ticket.Status.choices], required=False
+        choices=[("active", gettext_lazy("Not closed")), *Ticket.Status.choices], required=False
     )
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
     assignee = serializers.RegexField(
         r"^(mine|unassigned|[0-9]{1,18})$",
         required=False,
-        help_text="A staff user's id, “mine” or “unassigned”",
-        error_messages={"invalid": "Give a staff user's id, “mine” or “unassigned”."},
+        help_text=gettext_lazy("A staff user's id, “mine” or “unassigned”"),
+        error_messages={"invalid": gettext_lazy("Give a staff user's id, “mine” or “unassigned”.")},
     )
     q = serializers.CharField(
-        required=False, max_length=200, help_text="Subject, customer, e-mail or #id"
+        required=False, max_length=200, help_text=gettext_lazy("Subject, customer, e-mail or #id")
     )
 
     def validate_assignee(self, value: str) -> str | int:
@@ -92,7 +94,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         try:
             return get_ticket_for(self.request.user, self.kwargs["pk"])
         except Ticket.DoesNotExist as exc:
-            raise NotFound("No such ticket.") from exc
+            raise NotFound(_("No such ticket.")) from exc
 
     def _detail(self, ticket: Ticket, code=status.HTTP_200_OK) -> Response:
         fresh = get_ticket_for(self.request.user, ticket.pk)
@@ -113,11 +115,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if values.get("customer"):
             customer = Customer.objects.filter(pk=values["customer"]).first()
             if customer is None:
-                raise ValidationError({"customer": "No such customer."})
+                raise ValidationError({"customer": _("No such customer.")})
         if values.get("department"):
             department = Department.objects.filter(pk=values["department"]).first()
             if department is None:
-                raise ValidationError({"department": "No such department."})
+                raise ValidationError({"department": _("No such department.")})
         ticket = services.ticket_open(
             subject=values["subject"],
             body=values["body"],
@@ -184,7 +186,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if data.validated_data["assignee"] is not None:
             assignee = User.objects.filter(pk=data.validated_data["assignee"]).first()
             if assignee is None:
-                raise ValidationError({"assignee": "No such user."})
+                raise ValidationError({"assignee": _("No such user.")})
         services.ticket_assign(ticket=ticket, assignee=assignee, actor=request_actor(request))
         return self._detail(ticket)
 
@@ -211,7 +213,7 @@ class DepartmentViewSet(
         if not self.request.user.can_manage_instance:
             from rest_framework.exceptions import PermissionDenied
 
-            raise PermissionDenied("Only the owner or an administrator can add departments.")
+            raise PermissionDenied(_("Only the owner or an administrator can add departments."))
         data = serializer.validated_data
         serializer.instance = services.department_create(
             name=data["name"],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils.translation import gettext
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_TYPES = ("pdf", "png", "jpeg", "gif", "txt", "log", "csv", "zip")
@@ -81,11 +82,15 @@ def attachment_check(upload) -> CheckedUpload:
     size = upload.size or 0
     if size > max_bytes():
         raise ValidationError(
-            f"“{name}” is {_human_size(size)}; attachments can be at most "
-            f"{_human_size(max_bytes())}."
+            gettext("“%(name)s” is %(human_size)s; attachments can be at most %(human_size2)s.")
+            % {
+                "name": name,
+                "human_size": _human_size(size),
+                "human_size2": _human_size(max_bytes()),
+            }
         )
     if size == 0:
-        raise ValidationError(f"“{name}” is empty.")
+        raise ValidationError(gettext("“%(name)s” is empty.") % {"name": name})
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     kind = next(
         (key for key in allowed_types() if key in KNOWN_TYPES and extension in KNOWN_TYPES[key][0]),
@@ -93,14 +98,19 @@ def attachment_check(upload) -> CheckedUpload:
     )
     if kind is None:
         raise ValidationError(
-            f"“{name}” is not an accepted file type. Accepted: {', '.join(allowed_extensions())}."
+            gettext("“%(name)s” is not an accepted file type. Accepted: %(allowed_extensions)s.")
+            % {"name": name, "allowed_extensions": ", ".join(allowed_extensions())}
         )
     _, content_type, magic = KNOWN_TYPES[kind]
     head = _read_head(upload)
     matches = _looks_like_text(head) if magic is None else head.startswith(magic)
     if not matches:
         raise ValidationError(
-            f"“{name}” does not contain what its name says (a .{extension} file was expected)."
+            gettext(
+                "“%(name)s” does not contain what its name says (a .%(extension)s file "
+                "was expected)."
+            )
+            % {"name": name, "extension": extension}
         )
     return CheckedUpload(upload, name, size, content_type)
 

@@ -5,6 +5,8 @@ canned replies. Forms check shape; the services check meaning.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.clients.models import Customer
 
@@ -33,17 +35,26 @@ class MultipleFileField(forms.FileField):
 
 
 def _attachment_help() -> str:
-    return f"Up to {max_bytes() // (1024 * 1024)} MB each: {', '.join(allowed_extensions())}."
+    return _("Up to %(value)s MB each: %(allowed_extensions)s.") % {
+        "value": max_bytes() // (1024 * 1024),
+        "allowed_extensions": ", ".join(allowed_extensions()),
+    }
 
 
 class PortalTicketForm(forms.Form):
-    subject = forms.CharField(max_length=200)
-    department = forms.ModelChoiceField(queryset=Department.objects.none(), empty_label=None)
-    priority = forms.ChoiceField(choices=Ticket.Priority.choices, initial="normal")
-    body = forms.CharField(
-        label="How can we help?", widget=forms.Textarea(attrs={"rows": 8}), max_length=50000
+    subject = forms.CharField(max_length=200, label=gettext_lazy("Subject"))
+    department = forms.ModelChoiceField(
+        queryset=Department.objects.none(), empty_label=None, label=gettext_lazy("Department")
     )
-    attachments = MultipleFileField(label="Attachments")
+    priority = forms.ChoiceField(
+        choices=Ticket.Priority.choices, initial="normal", label=gettext_lazy("Priority")
+    )
+    body = forms.CharField(
+        label=gettext_lazy("How can we help?"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=50000,
+    )
+    attachments = MultipleFileField(label=gettext_lazy("Attachments"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,11 +65,17 @@ class PortalTicketForm(forms.Form):
 class StaffTicketForm(PortalTicketForm):
     customer = forms.ModelChoiceField(
         queryset=Customer.objects.filter(status=Customer.Status.ACTIVE),
-        help_text="The customer this ticket is for; they see it in their portal",
+        help_text=gettext_lazy("The customer this ticket is for; they see it in their portal"),
+        label=gettext_lazy("Customer"),
     )
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    assignee = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Unassigned"),
+        label=gettext_lazy("Assignee"),
+    )
     body = forms.CharField(
-        label="First message (the customer sees it)",
+        label=gettext_lazy("First message (the customer sees it)"),
         widget=forms.Textarea(attrs={"rows": 8}),
         max_length=50000,
     )
@@ -73,23 +90,28 @@ class StaffTicketForm(PortalTicketForm):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50000
+        label=gettext_lazy("Message"), widget=forms.Textarea(attrs={"rows": 6}), max_length=50000
     )
     internal = forms.BooleanField(
-        required=False, label="Internal note (staff only, the customer never sees it)"
+        required=False, label=gettext_lazy("Internal note (staff only, the customer never sees it)")
     )
-    attachments = MultipleFileField(label="Attachments")
+    attachments = MultipleFileField(label=gettext_lazy("Attachments"))
 
     def __init__(self, *args, staff: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["attachments"].help_text = _attachment_help()
         if not staff:
             del self.fields["internal"]
-            self.fields["body"].label = "Your reply"
+            self.fields["body"].label = _("Your reply")
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    assignee = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Unassigned"),
+        label=gettext_lazy("Assignee"),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,11 +119,13 @@ class AssignForm(forms.Form):
 
 
 class PriorityForm(forms.Form):
-    priority = forms.ChoiceField(choices=Ticket.Priority.choices)
+    priority = forms.ChoiceField(choices=Ticket.Priority.choices, label=gettext_lazy("Priority"))
 
 
 class DepartmentMoveForm(forms.Form):
-    department = forms.ModelChoiceField(queryset=Department.objects.none(), empty_label=None)
+    department = forms.ModelChoiceField(
+        queryset=Department.objects.none(), empty_label=None, label=gettext_lazy("Department")
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,24 +133,27 @@ class DepartmentMoveForm(forms.Form):
 
 
 class DepartmentForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100, label=gettext_lazy("Name"))
     first_response_minutes = forms.IntegerField(
-        min_value=1, label="First reply target (minutes)", initial=240
+        min_value=1, label=gettext_lazy("First reply target (minutes)"), initial=240
     )
     resolution_minutes = forms.IntegerField(
-        min_value=1, label="Resolution target (minutes)", initial=4320
+        min_value=1, label=gettext_lazy("Resolution target (minutes)"), initial=4320
     )
-    is_active = forms.BooleanField(required=False, initial=True, label="Takes new tickets")
+    is_active = forms.BooleanField(
+        required=False, initial=True, label=gettext_lazy("Takes new tickets")
+    )
 
 
 class CannedReplyForm(forms.Form):
-    title = forms.CharField(max_length=120)
+    title = forms.CharField(max_length=120, label=gettext_lazy("Title"))
     department = forms.ModelChoiceField(
         queryset=Department.objects.all(),
         required=False,
-        empty_label="All departments",
+        empty_label=gettext_lazy("All departments"),
+        label=gettext_lazy("Department"),
     )
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label=gettext_lazy("Body"))
 
     @classmethod
     def for_instance(cls, reply: CannedReply, data=None):

@@ -9,6 +9,8 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.pipelines import InvalidTransition, Pipeline
 
@@ -23,17 +25,21 @@ class InvalidTicketTransition(InvalidTransition):
 
 
 def _transition_message(noun: str, current: str, target: str) -> str:
-    return f"{noun} is {current}: it cannot move to “{target}”."
+    return _("%(noun)s is %(current)s: it cannot move to “%(target)s”.") % {
+        "noun": noun,
+        "current": current,
+        "target": target,
+    }
 
 
 class Department(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     first_response_minutes = models.PositiveIntegerField(
-        default=4 * 60, help_text="Target time to the first staff reply"
+        default=4 * 60, help_text=gettext_lazy("Target time to the first staff reply")
     )
     resolution_minutes = models.PositiveIntegerField(
-        default=3 * 24 * 60, help_text="Target time from opening to closing"
+        default=3 * 24 * 60, help_text=gettext_lazy("Target time from opening to closing")
     )
     is_active = models.BooleanField(default=True)
     # The department the upstream bridge files escalations from resellers into.
@@ -48,17 +54,17 @@ class Department(models.Model):
 
 class Ticket(models.Model):
     class Priority(models.TextChoices):
-        LOW = "low", "Low"
-        NORMAL = "normal", "Normal"
-        HIGH = "high", "High"
-        URGENT = "urgent", "Urgent"
+        LOW = "low", gettext_lazy("Low")
+        NORMAL = "normal", gettext_lazy("Normal")
+        HIGH = "high", gettext_lazy("High")
+        URGENT = "urgent", gettext_lazy("Urgent")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        AWAITING_STAFF = "awaiting_staff", "Awaiting staff"
-        AWAITING_CUSTOMER = "awaiting_customer", "Awaiting customer"
-        ON_HOLD = "on_hold", "On hold"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", gettext_lazy("Open")
+        AWAITING_STAFF = "awaiting_staff", gettext_lazy("Awaiting staff")
+        AWAITING_CUSTOMER = "awaiting_customer", gettext_lazy("Awaiting customer")
+        ON_HOLD = "on_hold", gettext_lazy("On hold")
+        CLOSED = "closed", gettext_lazy("Closed")
 
     # The status pipeline: which statuses each status may move to (a closed ticket reopens).
     pipeline = Pipeline(
@@ -80,16 +86,16 @@ class Ticket(models.Model):
     )
 
     class Escalation(models.TextChoices):
-        NONE = "", "Not escalated"
-        ESCALATED = "escalated", "Escalated"
-        RESOLVED_UPSTREAM = "resolved_upstream", "Resolved upstream"
+        NONE = "", gettext_lazy("Not escalated")
+        ESCALATED = "escalated", gettext_lazy("Escalated")
+        RESOLVED_UPSTREAM = "resolved_upstream", gettext_lazy("Resolved upstream")
 
     class Source(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        STAFF = "staff", "Staff"
-        EMAIL = "email", "E-mail"
-        API = "api", "API"
-        UPSTREAM = "upstream", "Upstream"
+        PORTAL = "portal", gettext_lazy("Portal")
+        STAFF = "staff", gettext_lazy("Staff")
+        EMAIL = "email", gettext_lazy("E-mail")
+        API = "api", gettext_lazy("API")
+        UPSTREAM = "upstream", gettext_lazy("Upstream")
 
     subject = models.CharField(max_length=200)
     customer = models.ForeignKey(
@@ -199,11 +205,11 @@ class Ticket(models.Model):
 
 class Message(models.Model):
     class Kind(models.TextChoices):
-        REPLY = "reply", "Reply"
-        INTERNAL_NOTE = "internal_note", "Internal note"
-        UPSTREAM_NOTE = "upstream_note", "Upstream note"
-        UPSTREAM_REPLY = "upstream_reply", "Sent upstream"
-        SYSTEM = "system", "System"
+        REPLY = "reply", gettext_lazy("Reply")
+        INTERNAL_NOTE = "internal_note", gettext_lazy("Internal note")
+        UPSTREAM_NOTE = "upstream_note", gettext_lazy("Upstream note")
+        UPSTREAM_REPLY = "upstream_reply", gettext_lazy("Sent upstream")
+        SYSTEM = "system", gettext_lazy("System")
 
     ticket = models.ForeignKey(Ticket, related_name="messages", on_delete=models.CASCADE)
     author = models.ForeignKey(
@@ -216,7 +222,7 @@ class Message(models.Model):
     # Who wrote it when there is no local author (e.g. "Upline Hosting support" upstream).
     author_label = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.REPLY)
-    body = models.TextField(help_text="Sanitised HTML (see rich_text.sanitise)")
+    body = models.TextField(help_text=gettext_lazy("Sanitised HTML (see rich_text.sanitise)"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -267,12 +273,12 @@ class CannedReply(models.Model):
         blank=True,
         related_name="canned_replies",
         on_delete=models.CASCADE,
-        help_text="Offered on this department's tickets only; empty for all",
+        help_text=gettext_lazy("Offered on this department's tickets only; empty for all"),
     )
 
     class Meta:
         ordering = ["title", "id"]
-        verbose_name_plural = "canned replies"
+        verbose_name_plural = gettext_lazy("canned replies")
 
     def __str__(self) -> str:
         return self.title
@@ -282,10 +288,10 @@ class Outbox(models.Model):
     """A notification to deliver, written in the same transaction as the change it reports."""
 
     class Event(models.TextChoices):
-        TICKET_OPENED = "ticket_opened", "Ticket opened"
-        STAFF_REPLIED = "staff_replied", "Staff replied"
-        CUSTOMER_REPLIED = "customer_replied", "Customer replied"
-        SLA_BREACHED = "sla_breached", "SLA breached"
+        TICKET_OPENED = "ticket_opened", gettext_lazy("Ticket opened")
+        STAFF_REPLIED = "staff_replied", gettext_lazy("Staff replied")
+        CUSTOMER_REPLIED = "customer_replied", gettext_lazy("Customer replied")
+        SLA_BREACHED = "sla_breached", gettext_lazy("SLA breached")
 
     event = models.CharField(max_length=40, choices=Event.choices)
     payload = models.JSONField(default=dict)
@@ -303,7 +309,7 @@ class Outbox(models.Model):
                 condition=models.Q(delivered_at__isnull=True),
             )
         ]
-        verbose_name_plural = "outbox"
+        verbose_name_plural = gettext_lazy("outbox")
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"

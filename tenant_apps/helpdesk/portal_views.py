@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 from django_tables2 import RequestConfig
 
@@ -76,7 +77,9 @@ class PortalTicketCreateView(CustomerRequiredMixin, View):
                 apply_service_errors(form, exc)
             else:
                 messages.success(
-                    request, f"Ticket {ticket.number} opened. We will answer here and by e-mail."
+                    request,
+                    _("Ticket %(number)s opened. We will answer here and by e-mail.")
+                    % {"number": ticket.number},
                 )
                 return redirect("portal_helpdesk:ticket_detail", pk=ticket.pk)
         return render(request, self.template_name, {"form": form}, status=400)
@@ -118,7 +121,7 @@ class PortalTicketDetailView(CustomerRequiredMixin, View):
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Reply sent.")
+            messages.success(request, _("Reply sent."))
         return redirect(reverse("portal_helpdesk:ticket_detail", args=[ticket.pk]) + "#latest")
 
 
@@ -133,10 +136,14 @@ class PortalTicketStatusView(CustomerRequiredMixin, View):
         try:
             if self.action == "close":
                 services.ticket_close(ticket=ticket, actor=request.user)
-                messages.success(request, f"Ticket {ticket.number} closed. Thank you!")
+                messages.success(
+                    request, _("Ticket %(number)s closed. Thank you!") % {"number": ticket.number}
+                )
             else:
                 services.ticket_reopen(ticket=ticket, actor=request.user)
-                messages.success(request, f"Ticket {ticket.number} reopened.")
+                messages.success(
+                    request, _("Ticket %(number)s reopened.") % {"number": ticket.number}
+                )
         except DomainError as exc:
             messages.error(request, str(exc))
         return redirect("portal_helpdesk:ticket_detail", pk=ticket.pk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tenant_apps.accounts.models import STAFF_ROLES, User
 
@@ -111,7 +112,7 @@ def get_ticket_for(user, pk) -> Ticket:
     try:
         pk = int(pk)
     except (TypeError, ValueError) as exc:
-        raise Ticket.DoesNotExist("No such ticket.") from exc
+        raise Ticket.DoesNotExist(_("No such ticket.")) from exc
     if _is_staff(user):
         return _base().get(pk=pk)
     return customer_ticket_list(user).get(pk=pk)
@@ -134,12 +135,12 @@ def get_attachment_for(user, pk) -> Attachment:
     try:
         pk = int(pk)
     except (TypeError, ValueError) as exc:
-        raise Attachment.DoesNotExist("No such attachment.") from exc
+        raise Attachment.DoesNotExist(_("No such attachment.")) from exc
     qs = Attachment.objects.select_related("message__ticket")
     if _is_staff(user):
         return qs.get(pk=pk)
     if not (user and user.is_authenticated and user.is_customer):
-        raise Attachment.DoesNotExist("No such attachment.")
+        raise Attachment.DoesNotExist(_("No such attachment."))
     own = customer_ticket_list(user).values("pk")
     return qs.get(pk=pk, message__kind__in=CUSTOMER_VISIBLE_KINDS, message__ticket__in=own)
 
@@ -160,7 +161,7 @@ def portal_departments() -> QuerySet[Department]:
 
 def get_department_for(user, pk) -> Department:
     if not _is_staff(user):
-        raise Department.DoesNotExist("No such department.")
+        raise Department.DoesNotExist(_("No such department."))
     return Department.objects.get(pk=pk)
 
 
@@ -173,7 +174,7 @@ def canned_reply_list(*, department: Department | None = None) -> QuerySet[Canne
 
 def get_canned_reply_for(user, pk) -> CannedReply:
     if not _is_staff(user):
-        raise CannedReply.DoesNotExist("No such canned reply.")
+        raise CannedReply.DoesNotExist(_("No such canned reply."))
     return CannedReply.objects.get(pk=pk)
 
 

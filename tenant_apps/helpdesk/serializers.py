@@ -4,6 +4,7 @@ and the input of each write (checked here for form, by the services for meaning)
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from .models import Attachment, CannedReply, Department, Message, Ticket
@@ -131,5 +132,5 @@ class TransitionInputSerializer(serializers.Serializer):
 
 class AssignInputSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(
-        allow_null=True, help_text="A staff user's id; null to unassign"
+        allow_null=True, help_text=gettext_lazy("A staff user's id; null to unassign")
     )

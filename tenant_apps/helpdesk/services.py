@@ -24,6 +24,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from rest_framework import status
 
 from tenant_apps.instance import audit, dispatch
@@ -55,23 +57,31 @@ S = Ticket.Status
 # What a customer may do to their own ticket (the pipeline itself is Ticket.pipeline).
 CUSTOMER_TARGETS = frozenset({S.CLOSED, S.OPEN, S.AWAITING_STAFF})
 
-TICKET_OPENED = event_type("ticket.opened", "Ticket opened")
-TICKET_REPLIED = event_type("ticket.replied", "Ticket answered")
-TICKET_NOTE_ADDED = event_type("ticket.note_added", "Internal note added")
-TICKET_STATUS_CHANGED = event_type("ticket.status_changed", "Ticket status changed")
-TICKET_ASSIGNED = event_type("ticket.assigned", "Ticket assigned")
-TICKET_PRIORITY_CHANGED = event_type("ticket.priority_changed", "Ticket priority changed")
-TICKET_DEPARTMENT_CHANGED = event_type("ticket.department_changed", "Ticket department changed")
-TICKET_ESCALATED = event_type("ticket.escalated", "Ticket escalated upstream")
-TICKET_UPSTREAM_NOTE_ADDED = event_type("ticket.upstream_note_added", "Upstream note received")
-TICKET_UPSTREAM_REPLIED = event_type("ticket.upstream_replied", "Reply sent upstream")
-TICKET_UPSTREAM_CLOSED = event_type("ticket.upstream_closed", "Upstream ticket closed")
-TICKET_SLA_BREACHED = event_type("ticket.sla_breached", "Ticket SLA target missed")
-DEPARTMENT_CREATED = event_type("department.created", "Department added")
-DEPARTMENT_UPDATED = event_type("department.updated", "Department changed")
-CANNED_REPLY_CREATED = event_type("cannedreply.created", "Canned reply added")
-CANNED_REPLY_UPDATED = event_type("cannedreply.updated", "Canned reply changed")
-CANNED_REPLY_DELETED = event_type("cannedreply.deleted", "Canned reply deleted")
+TICKET_OPENED = event_type("ticket.opened", gettext_noop("Ticket opened"))
+TICKET_REPLIED = event_type("ticket.replied", gettext_noop("Ticket answered"))
+TICKET_NOTE_ADDED = event_type("ticket.note_added", gettext_noop("Internal note added"))
+TICKET_STATUS_CHANGED = event_type("ticket.status_changed", gettext_noop("Ticket status changed"))
+TICKET_ASSIGNED = event_type("ticket.assigned", gettext_noop("Ticket assigned"))
+TICKET_PRIORITY_CHANGED = event_type(
+    "ticket.priority_changed", gettext_noop("Ticket priority changed")
+)
+TICKET_DEPARTMENT_CHANGED = event_type(
+    "ticket.department_changed", gettext_noop("Ticket department changed")
+)
+TICKET_ESCALATED = event_type("ticket.escalated", gettext_noop("Ticket escalated upstream"))
+TICKET_UPSTREAM_NOTE_ADDED = event_type(
+    "ticket.upstream_note_added", gettext_noop("Upstream note received")
+)
+TICKET_UPSTREAM_REPLIED = event_type("ticket.upstream_replied", gettext_noop("Reply sent upstream"))
+TICKET_UPSTREAM_CLOSED = event_type(
+    "ticket.upstream_closed", gettext_noop("Upstream ticket closed")
+)
+TICKET_SLA_BREACHED = event_type("ticket.sla_breached", gettext_noop("Ticket SLA target missed"))
+DEPARTMENT_CREATED = event_type("department.created", gettext_noop("Department added"))
+DEPARTMENT_UPDATED = event_type("department.updated", gettext_noop("Department changed"))
+CANNED_REPLY_CREATED = event_type("cannedreply.created", gettext_noop("Canned reply added"))
+CANNED_REPLY_UPDATED = event_type("cannedreply.updated", gettext_noop("Canned reply changed"))
+CANNED_REPLY_DELETED = event_type("cannedreply.deleted", gettext_noop("Canned reply deleted"))
 
 DEPARTMENT_FIELDS = ["name", "slug", "first_response_minutes", "resolution_minutes", "is_active"]
 CANNED_REPLY_FIELDS = ["title", "body", "department"]
@@ -226,10 +236,19 @@ def _add_message(
     return message
 
 
+def _label_without_author(author, actor) -> str:
+    """A message with no local author (the bridge writes a reseller's words into the
+    operator's helpdesk) is signed with the actor label it came with, e.g.
+    "support@acme.test (Acme)", rather than shown as from nobody."""
+    if author is None and isinstance(actor, str):
+        return actor
+    return ""
+
+
 def _clean_body(body: str) -> str:
     html = body_to_html(body)
     if is_blank(html):
-        raise ValidationError({"body": "Write a message first."})
+        raise ValidationError({"body": _("Write a message first.")})
     return html
 
 
@@ -268,10 +287,14 @@ def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
 
 def _validate_minutes(first_response_minutes: int, resolution_minutes: int) -> None:
     if first_response_minutes < 1 or resolution_minutes < 1:
-        raise ValidationError("SLA targets must be at least one minute.")
+        raise ValidationError(_("SLA targets must be at least one minute."))
     if resolution_minutes < first_response_minutes:
         raise ValidationError(
-            {"resolution_minutes": "The resolution target cannot be shorter than the first reply."}
+            {
+                "resolution_minutes": _(
+                    "The resolution target cannot be shorter than the first reply."
+                )
+            }
         )
 
 
@@ -287,10 +310,10 @@ def department_create(
 ) -> Department:
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Give the department a name."})
+        raise ValidationError({"name": _("Give the department a name.")})
     _validate_minutes(first_response_minutes, resolution_minutes)
     if slug and Department.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": "Another department already uses this short name."})
+        raise ValidationError({"slug": _("Another department already uses this short name.")})
     department = Department.objects.create(
         name=name,
         slug=slug or _unique_slug(name),
@@ -315,10 +338,10 @@ def department_update(
     """New targets apply to tickets opened from now on; open tickets keep their deadlines."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Give the department a name."})
+        raise ValidationError({"name": _("Give the department a name.")})
     _validate_minutes(first_response_minutes, resolution_minutes)
     if not is_active and department.is_escalation_inbox:
-        raise ValidationError("The reseller escalations inbox cannot be switched off.")
+        raise ValidationError(_("The reseller escalations inbox cannot be switched off."))
     before = audit.snapshot(department, DEPARTMENT_FIELDS)
     department.name = name
     department.first_response_minutes = first_response_minutes
@@ -362,9 +385,9 @@ def department_escalation_inbox() -> Department:
 def _canned_validate(title: str, body: str) -> None:
     errors = {}
     if not title.strip():
-        errors["title"] = "Give the reply a title."
+        errors["title"] = _("Give the reply a title.")
     if not body.strip():
-        errors["body"] = "Write the reply's text."
+        errors["body"] = _("Write the reply's text.")
     if errors:
         raise ValidationError(errors)
 
@@ -438,15 +461,15 @@ def ticket_open(
     subject = " ".join((subject or "").split())
     errors = {}
     if not subject:
-        errors["subject"] = "Give the ticket a subject."
+        errors["subject"] = _("Give the ticket a subject.")
     try:
         body_html = _clean_body(body)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if priority not in Ticket.Priority.values:
-        errors["priority"] = "Choose a priority."
+        errors["priority"] = _("Choose a priority.")
     if department is not None and not department.is_active:
-        errors["department"] = "This department no longer takes tickets."
+        errors["department"] = _("This department no longer takes tickets.")
     if errors:
         raise ValidationError(errors)
     checked = attachments_check(attachments)
@@ -475,6 +498,7 @@ def ticket_open(
             kind=Message.Kind.REPLY,
             body_html=body_html,
             author=author,
+            author_label=_label_without_author(author, actor),
             checked=checked,
             now=now,
         )
@@ -514,8 +538,8 @@ def _move(
     if to == current:
         return False
     if to not in Ticket.Status.values:
-        raise InvalidTicketTransition(f"“{to}” is not a ticket status.")
-    transition(ticket, to, noun=f"Ticket {ticket.number}")
+        raise InvalidTicketTransition(_("“%(to)s” is not a ticket status.") % {"to": to})
+    transition(ticket, to, noun=_("Ticket %(number)s") % {"number": ticket.number})
     now = now or timezone.now()
     ticket.last_activity_at = now
     if to == S.CLOSED:
@@ -569,10 +593,11 @@ def ticket_transition(*, ticket: Ticket, to: str, actor, origin: Origin | None =
     """
     locked = _locked(ticket)
     if not _is_staff(_user_of(actor)) and to not in CUSTOMER_TARGETS:
-        raise InvalidTicketTransition("Customers can only close or reopen their tickets.")
+        raise InvalidTicketTransition(_("Customers can only close or reopen their tickets."))
     if to == locked.status:
         raise InvalidTicketTransition(
-            f"Ticket {locked.number} is already {locked.get_status_display().lower()}."
+            _("Ticket %(number)s is already %(status)s.")
+            % {"number": locked.number, "status": locked.get_status_display().lower()}
         )
     _move(locked, to, actor=actor, origin=origin or _origin_of(actor))
     return _sync(ticket, locked)
@@ -584,7 +609,9 @@ def ticket_close(*, ticket: Ticket, actor, origin: Origin | None = None) -> Tick
 
 def ticket_reopen(*, ticket: Ticket, actor) -> Ticket:
     if ticket.status != S.CLOSED:
-        raise InvalidTicketTransition(f"Ticket {ticket.number} is not closed.")
+        raise InvalidTicketTransition(
+            _("Ticket %(number)s is not closed.") % {"number": ticket.number}
+        )
     to = S.OPEN if _is_staff(_user_of(actor)) else S.AWAITING_STAFF
     return ticket_transition(ticket=ticket, to=to, actor=actor)
 
@@ -608,7 +635,7 @@ def ticket_reply(
     """
     staff = _is_staff(author)
     if internal and not staff:
-        raise TicketNotAllowed("Only staff can write internal notes.")
+        raise TicketNotAllowed(_("Only staff can write internal notes."))
     body_html = _clean_body(body)
     checked = attachments_check(attachments)
     actor = actor if actor is not None else author
@@ -619,7 +646,13 @@ def ticket_reply(
         now = timezone.now()
         kind = Message.Kind.INTERNAL_NOTE if internal else Message.Kind.REPLY
         message = _add_message(
-            ticket=locked, kind=kind, body_html=body_html, author=author, checked=checked, now=now
+            ticket=locked,
+            kind=kind,
+            body_html=body_html,
+            author=author,
+            author_label=_label_without_author(author, actor),
+            checked=checked,
+            now=now,
         )
         # The message id, never its text: the trail says what happened, the ticket what was said.
         audit_record(
@@ -658,7 +691,7 @@ def ticket_add_upstream_message(
     """For the bridge: a note relayed from upstream, seen by this instance's staff only.
     None when the ticket is gone (deleted by this instance's staff): nothing to add to."""
     if kind not in (Message.Kind.UPSTREAM_NOTE, Message.Kind.UPSTREAM_REPLY):
-        raise ValidationError("Upstream messages are upstream notes or upstream replies.")
+        raise ValidationError(_("Upstream messages are upstream notes or upstream replies."))
     body_html, now = _clean_body(body), timezone.now()
     # Locks the row and moves its activity in one round trip (a relay is on every reply
     # upstream); no row: nothing to add to.
@@ -693,7 +726,7 @@ def ticket_record_upstream_reply(
 ) -> Message:
     """For the bridge: what this instance's staff sent upstream (staff-only message)."""
     if not _is_staff(author):
-        raise TicketNotAllowed("Only staff can write upstream.")
+        raise TicketNotAllowed(_("Only staff can write upstream."))
     body_html = _clean_body(body)
     checked = attachments_check(attachments)
     with _FilesRolledBack():
@@ -718,7 +751,7 @@ def ticket_record_upstream_reply(
 def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
     """Give the ticket to a staff member of this instance (None: unassign)."""
     if assignee is not None and not _is_staff(assignee):
-        raise ValidationError({"assignee": "Tickets can only be assigned to active staff."})
+        raise ValidationError({"assignee": _("Tickets can only be assigned to active staff.")})
     locked = _locked(ticket)
     before = locked.assignee_id
     locked.assignee = assignee
@@ -736,7 +769,7 @@ def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
 @transaction.atomic
 def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
     if priority not in Ticket.Priority.values:
-        raise ValidationError({"priority": "Choose a priority."})
+        raise ValidationError({"priority": _("Choose a priority.")})
     locked = _locked(ticket)
     before = locked.priority
     locked.priority = priority
@@ -751,7 +784,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
 def ticket_set_department(*, ticket: Ticket, department: Department, actor=None) -> Ticket:
     """Move to another department; its SLA targets apply from the ticket's opening."""
     if not department.is_active:
-        raise ValidationError({"department": "This department no longer takes tickets."})
+        raise ValidationError({"department": _("This department no longer takes tickets.")})
     locked = _locked(ticket)
     before = locked.department_id
     locked.department = department
@@ -805,9 +838,13 @@ def _mark_escalated(
     ticket: Ticket, locked: Ticket, *, link_id, actor, detail, note, note_author
 ) -> Ticket:
     if locked.escalation == Ticket.Escalation.ESCALATED:
-        raise AlreadyEscalated(f"Ticket {locked.number} is already escalated upstream.")
+        raise AlreadyEscalated(
+            _("Ticket %(number)s is already escalated upstream.") % {"number": locked.number}
+        )
     if locked.is_closed:
-        raise InvalidTicketTransition(f"Ticket {locked.number} is closed: reopen it first.")
+        raise InvalidTicketTransition(
+            _("Ticket %(number)s is closed: reopen it first.") % {"number": locked.number}
+        )
     before = locked.escalation
     locked.escalation = Ticket.Escalation.ESCALATED
     locked.upstream_link_id = link_id

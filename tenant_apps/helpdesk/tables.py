@@ -8,6 +8,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from .models import CannedReply, Department, Ticket
 from .selectors import staff_members, ticket_queue
@@ -18,32 +20,33 @@ PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
 class TicketTable(tables.Table):
-    number = tables.Column(verbose_name="#", accessor="pk", attrs={"td": {"class": "mono"}})
-    subject = tables.Column()
-    customer = tables.Column(order_by=("customer__name",), empty_values=())
-    department = tables.Column(order_by=("department__name",))
-    priority = tables.Column()
-    status = tables.Column()
-    assignee = tables.Column(order_by=("assignee__email",), empty_values=())
-    sla = tables.Column(verbose_name="SLA", empty_values=(), orderable=False)
-    escalation = tables.Column(verbose_name="Upstream", empty_values=())
-    last_activity_at = tables.Column(verbose_name="Last activity")
+    """The queue. Seven columns fit a laptop screen: who asked and the department read
+    under the subject, an escalation's badge beside the status."""
+
+    number = tables.Column(
+        verbose_name=gettext_lazy("#"), accessor="pk", attrs={"td": {"class": "mono"}}
+    )
+    subject = tables.Column(verbose_name=gettext_lazy("Subject · customer · department"))
+    priority = tables.Column(verbose_name=gettext_lazy("Priority"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    assignee = tables.Column(
+        order_by=("assignee__email",), empty_values=(), verbose_name=gettext_lazy("Assignee")
+    )
+    sla = tables.Column(verbose_name=gettext_lazy("SLA"), empty_values=(), orderable=False)
+    last_activity_at = tables.Column(verbose_name=gettext_lazy("Last activity"))
 
     class Meta:
         model = Ticket
         fields = [
             "number",
             "subject",
-            "customer",
-            "department",
             "priority",
             "status",
             "assignee",
             "sla",
-            "escalation",
             "last_activity_at",
         ]
-        empty_text = "No tickets match these filters."
+        empty_text = gettext_lazy("No tickets match these filters.")
         attrs = {"class": "table"}
         order_by = ("-last_activity_at",)
 
@@ -54,17 +57,20 @@ class TicketTable(tables.Table):
 
     def render_subject(self, record):
         return format_html(
-            '<a class="ticket-subject" href="{}">{}</a>',
+            '<a class="ticket-subject" href="{}">{}</a><div class="muted text-sm">{} · {}</div>',
             reverse("helpdesk:ticket_detail", args=[record.pk]),
             record.subject,
+            self.customer_label(record),
+            record.department.name,
         )
 
-    def render_customer(self, record):
+    @staticmethod
+    def customer_label(record) -> str:
         if record.customer_id:
             return record.customer.display_name
         if record.requester_id:
             return record.requester.email
-        return format_html('<span class="muted">{}</span>', "—")
+        return _("No customer")
 
     def render_priority(self, record):
         return priority_badge(record)
@@ -82,38 +88,55 @@ class TicketTable(tables.Table):
         return queryset, True
 
     def render_status(self, record):
+        upstream = escalation_badge(record)
+        if upstream:
+            return format_html('<span class="cluster">{}{}</span>', status_badge(record), upstream)
         return status_badge(record)
 
     def render_assignee(self, record):
         if record.assignee_id:
             return str(record.assignee)
-        return format_html('<span class="muted">{}</span>', "Unassigned")
+        return format_html('<span class="muted">{}</span>', _("Unassigned"))
 
     def render_sla(self, record):
         return sla_badge(record)
 
-    def render_escalation(self, record):
-        return escalation_badge(record) or format_html('<span class="muted">{}</span>', "—")
-
     def render_last_activity_at(self, value):
         return format_html(
-            '<span class="nowrap" title="{}">{} ago</span>',
+            '<span class="nowrap" title="{}">{}</span>',
             value.strftime("%Y-%m-%d %H:%M"),
-            timesince(value).split(",")[0],
+            _("%(time)s ago") % {"time": timesince(value).split(",")[0]},
         )
 
 
+def portal_status_badge(ticket: Ticket) -> str:
+    """A ticket's status as its customer reads it ("waiting for you", not the staff wording)."""
+    labels = {
+        "awaiting_customer": ("badge-warning", _("Waiting for your reply")),
+        "awaiting_staff": ("badge-info", _("Waiting for us")),
+        "open": ("badge-info", _("Open")),
+        "on_hold": ("badge-neutral", _("On hold")),
+        "closed": ("badge-terminated", _("Closed")),
+    }
+    css, label = labels.get(ticket.status, ("badge-neutral", ticket.get_status_display()))
+    return format_html('<span class="badge {}">{}</span>', css, label)
+
+
 class PortalTicketTable(tables.Table):
-    number = tables.Column(verbose_name="#", accessor="pk", attrs={"td": {"class": "mono"}})
-    subject = tables.Column()
-    department = tables.Column(order_by=("department__name",))
-    status = tables.Column()
-    last_activity_at = tables.Column(verbose_name="Last activity")
+    number = tables.Column(
+        verbose_name=gettext_lazy("#"), accessor="pk", attrs={"td": {"class": "mono"}}
+    )
+    subject = tables.Column(verbose_name=gettext_lazy("Subject"))
+    department = tables.Column(
+        order_by=("department__name",), verbose_name=gettext_lazy("Department")
+    )
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    last_activity_at = tables.Column(verbose_name=gettext_lazy("Last activity"))
 
     class Meta:
         model = Ticket
         fields = ["number", "subject", "department", "status", "last_activity_at"]
-        empty_text = "No tickets yet."
+        empty_text = gettext_lazy("No tickets yet.")
         attrs = {"class": "table"}
         order_by = ("-last_activity_at",)
 
@@ -126,26 +149,20 @@ class PortalTicketTable(tables.Table):
         return format_html('<a href="{}">{}</a>', url, record.subject)
 
     def render_status(self, record):
-        # Customers read "waiting for you" rather than the staff wording.
-        labels = {
-            "awaiting_customer": ("badge-warning", "Waiting for your reply"),
-            "awaiting_staff": ("badge-info", "Waiting for us"),
-            "open": ("badge-info", "Open"),
-            "on_hold": ("badge-neutral", "On hold"),
-            "closed": ("badge-terminated", "Closed"),
-        }
-        css, label = labels.get(record.status, ("badge-neutral", record.get_status_display()))
-        return format_html('<span class="badge {}">{}</span>', css, label)
+        return portal_status_badge(record)
 
     def render_last_activity_at(self, value):
-        return format_html('<span class="nowrap">{} ago</span>', timesince(value).split(",")[0])
+        return format_html(
+            '<span class="nowrap">{}</span>',
+            _("%(time)s ago") % {"time": timesince(value).split(",")[0]},
+        )
 
 
 class DepartmentTable(tables.Table):
-    name = tables.Column()
-    first_response_minutes = tables.Column(verbose_name="First reply within")
-    resolution_minutes = tables.Column(verbose_name="Resolved within")
-    is_active = tables.Column(verbose_name="Status")
+    name = tables.Column(verbose_name=gettext_lazy("Name"))
+    first_response_minutes = tables.Column(verbose_name=gettext_lazy("First reply within"))
+    resolution_minutes = tables.Column(verbose_name=gettext_lazy("Resolved within"))
+    is_active = tables.Column(verbose_name=gettext_lazy("Status"))
 
     class Meta:
         model = Department
@@ -154,7 +171,7 @@ class DepartmentTable(tables.Table):
 
     def render_name(self, record):
         badge = (
-            format_html(' <span class="badge badge-operator">{}</span>', "Escalations inbox")
+            format_html(' <span class="badge badge-operator">{}</span>', _("Escalations inbox"))
             if record.is_escalation_inbox
             else ""
         )
@@ -173,13 +190,13 @@ class DepartmentTable(tables.Table):
 
     def render_is_active(self, value):
         if value:
-            return format_html('<span class="badge badge-success">{}</span>', "Active")
-        return format_html('<span class="badge badge-neutral">{}</span>', "Inactive")
+            return format_html('<span class="badge badge-success">{}</span>', _("Active"))
+        return format_html('<span class="badge badge-neutral">{}</span>', _("Inactive"))
 
 
 class CannedReplyTable(tables.Table):
-    title = tables.Column()
-    department = tables.Column(empty_values=())
+    title = tables.Column(verbose_name=gettext_lazy("Title"))
+    department = tables.Column(empty_values=(), verbose_name=gettext_lazy("Department"))
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
@@ -192,55 +209,66 @@ class CannedReplyTable(tables.Table):
         return format_html('<a href="{}">{}</a>', url, record.title)
 
     def render_department(self, record):
-        return record.department.name if record.department_id else "All departments"
+        return record.department.name if record.department_id else _("All departments")
 
     def render_actions(self, record):
         from django.middleware.csrf import get_token
 
         request = self.request
         return format_html(
-            '<form method="post" action="{}" class="inline" data-confirm="Delete “{}”?">'
+            '<form method="post" action="{}" class="inline" data-confirm="{}">'
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button class="btn btn-ghost btn-sm">Delete</button></form>',
+            '<button class="btn btn-ghost btn-sm">{}</button></form>',
             reverse("helpdesk:canned_delete", args=[record.pk]),
-            record.title,
+            _("Delete “%(title)s”?") % {"title": record.title},
             get_token(request),
+            _("Delete"),
         )
 
 
 def minutes_label(value: int) -> str:
     if value % (24 * 60) == 0:
         days = value // (24 * 60)
-        return f"{days} day{'s' if days != 1 else ''}"
+        return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
     if value % 60 == 0:
         hours = value // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{value} min"
+        return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
+    return _("%(count)s min") % {"count": value}
 
 
 class TicketFilter(django_filters.FilterSet):
     """The queue's filter bar; every filter is passed on to `ticket_queue`."""
 
-    q = django_filters.CharFilter(label="Search", method="noop")
+    q = django_filters.CharFilter(label=gettext_lazy("Search"), method="noop")
     status = django_filters.ChoiceFilter(
-        choices=[("active", "Not closed"), *Ticket.Status.choices],
-        empty_label="Any status",
+        label=gettext_lazy("Status"),
+        choices=[("active", gettext_lazy("Not closed")), *Ticket.Status.choices],
+        empty_label=gettext_lazy("Any status"),
         method="noop",
     )
     department = django_filters.ModelChoiceFilter(
-        queryset=Department.objects.all(), empty_label="Any department", method="noop"
+        label=gettext_lazy("Department"),
+        queryset=Department.objects.all(),
+        empty_label=gettext_lazy("Any department"),
+        method="noop",
     )
     assignee = django_filters.ChoiceFilter(
-        choices=[], empty_label="Anyone", method="noop", label="Assignee"
+        choices=[],
+        empty_label=gettext_lazy("Anyone"),
+        method="noop",
+        label=gettext_lazy("Assignee"),
     )
     priority = django_filters.ChoiceFilter(
-        choices=Ticket.Priority.choices, empty_label="Any priority", method="noop"
+        label=gettext_lazy("Priority"),
+        choices=Ticket.Priority.choices,
+        empty_label=gettext_lazy("Any priority"),
+        method="noop",
     )
     breached = django_filters.BooleanFilter(
-        label="SLA breached", widget=forms.CheckboxInput, method="noop"
+        label=gettext_lazy("SLA breached"), widget=forms.CheckboxInput, method="noop"
     )
     escalated = django_filters.BooleanFilter(
-        label="Escalated", widget=forms.CheckboxInput, method="noop"
+        label=gettext_lazy("Escalated"), widget=forms.CheckboxInput, method="noop"
     )
 
     class Meta:
@@ -250,11 +278,11 @@ class TicketFilter(django_filters.FilterSet):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.form.fields["q"].widget.attrs["placeholder"] = "Subject, customer or #id"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Subject, customer or #id")
         self.form.fields["assignee"].choices = [
-            ("", "Anyone"),
-            ("mine", "Assigned to me"),
-            ("unassigned", "Unassigned"),
+            ("", _("Anyone")),
+            ("mine", _("Assigned to me")),
+            ("unassigned", _("Unassigned")),
             *[(str(u.pk), str(u)) for u in staff_members()],
         ]
 

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django_tables2 import RequestConfig
 
@@ -42,15 +44,15 @@ from .selectors import (
 )
 from .tables import CannedReplyTable, DepartmentTable, TicketFilter, TicketTable, minutes_label
 
-NOT_MANAGER = "Only the owner or an administrator can change departments."
+NOT_MANAGER = gettext_lazy("Only the owner or an administrator can change departments.")
 
 # Status buttons of the side panel: target → label.
 TRANSITION_LABELS = {
-    Ticket.Status.AWAITING_STAFF: "Awaiting staff",
-    Ticket.Status.AWAITING_CUSTOMER: "Awaiting customer",
-    Ticket.Status.ON_HOLD: "Put on hold",
-    Ticket.Status.CLOSED: "Close ticket",
-    Ticket.Status.OPEN: "Reopen",
+    Ticket.Status.AWAITING_STAFF: gettext_lazy("Awaiting staff"),
+    Ticket.Status.AWAITING_CUSTOMER: gettext_lazy("Awaiting customer"),
+    Ticket.Status.ON_HOLD: gettext_lazy("Put on hold"),
+    Ticket.Status.CLOSED: gettext_lazy("Close ticket"),
+    Ticket.Status.OPEN: gettext_lazy("Reopen"),
 }
 
 
@@ -132,7 +134,11 @@ class TicketCreateView(StaffRequiredMixin, View):
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
-                messages.success(request, f"Ticket {ticket.number} opened for {customer}.")
+                messages.success(
+                    request,
+                    _("Ticket %(number)s opened for %(customer)s.")
+                    % {"number": ticket.number, "customer": customer},
+                )
                 return redirect("helpdesk:ticket_detail", pk=ticket.pk)
         return render(request, self.template_name, {"form": form}, status=400)
 
@@ -142,7 +148,7 @@ def _sla_rows(ticket: Ticket) -> list[dict]:
     if ticket.first_response_due_at:
         rows.append(
             {
-                "label": "First reply",
+                "label": _("First reply"),
                 "due": ticket.first_response_due_at,
                 "done": ticket.first_response_at,
                 "breached": ticket.first_response_breached,
@@ -151,13 +157,31 @@ def _sla_rows(ticket: Ticket) -> list[dict]:
     if ticket.resolution_due_at:
         rows.append(
             {
-                "label": "Resolution",
+                "label": _("Resolution"),
                 "due": ticket.resolution_due_at,
                 "done": ticket.closed_at,
                 "breached": ticket.resolution_breached,
             }
         )
     return rows
+
+
+def reply_audience(ticket: Ticket) -> dict[str, str]:
+    """Who a staff reply reaches, said the same way in the reply box and after sending: an
+    escalation from a reseller is answered to that reseller's staff, never to its customer."""
+    if ticket.source == Ticket.Source.UPSTREAM:
+        name = ticket.customer.display_name if ticket.customer else _("the reseller")
+        return {
+            "hint": _(
+                "%(name)s's staff get this in their ticket, as a note their customer does not see."
+            )
+            % {"name": name},
+            "sent": _("Reply sent to %(name)s's staff.") % {"name": name},
+        }
+    return {
+        "hint": _("The customer gets this by e-mail and in their portal."),
+        "sent": _("Reply sent to the customer."),
+    }
 
 
 class TicketDetailView(StaffRequiredMixin, View):
@@ -183,6 +207,7 @@ class TicketDetailView(StaffRequiredMixin, View):
             "priority_form": PriorityForm(initial={"priority": ticket.priority}),
             "department_form": DepartmentMoveForm(initial={"department": ticket.department_id}),
             "sla_rows": _sla_rows(ticket),
+            "reply_audience": reply_audience(ticket),
             # The upstream bridge's side of this ticket (escalate, reply upstream, origin).
             "escalation": ports.escalation_panel(self.request, ticket),
             "department_targets": {
@@ -214,7 +239,8 @@ class TicketDetailView(StaffRequiredMixin, View):
             messages.error(request, str(exc))
             return redirect("helpdesk:ticket_detail", pk=ticket.pk)
         messages.success(
-            request, "Internal note added." if data["internal"] else "Reply sent to the customer."
+            request,
+            _("Internal note added.") if data["internal"] else reply_audience(ticket)["sent"],
         )
         return redirect(reverse("helpdesk:ticket_detail", args=[ticket.pk]) + "#latest")
 
@@ -243,33 +269,44 @@ class TicketActionView(StaffRequiredMixin, View):
     def do_transition(self, ticket: Ticket) -> str:
         to = self.request.POST.get("to", "")
         services.ticket_transition(ticket=ticket, to=to, actor=self.request.user)
-        return f"Ticket {ticket.number} is now {ticket.get_status_display().lower()}."
+        return _("Ticket %(number)s is now %(status)s.") % {
+            "number": ticket.number,
+            "status": ticket.get_status_display().lower(),
+        }
 
     def do_assign(self, ticket: Ticket) -> str:
         form = AssignForm(self.request.POST)
         if not form.is_valid():
-            raise ValidationError("Choose a staff member.")
+            raise ValidationError(_("Choose a staff member."))
         assignee = form.cleaned_data["assignee"]
         services.ticket_assign(ticket=ticket, assignee=assignee, actor=self.request.user)
-        return f"Assigned to {assignee}." if assignee else "Ticket unassigned."
+        return (
+            (_("Assigned to %(assignee)s.") % {"assignee": assignee})
+            if assignee
+            else _("Ticket unassigned.")
+        )
 
     def do_priority(self, ticket: Ticket) -> str:
         form = PriorityForm(self.request.POST)
         if not form.is_valid():
-            raise ValidationError("Choose a priority.")
+            raise ValidationError(_("Choose a priority."))
         services.ticket_set_priority(
             ticket=ticket, priority=form.cleaned_data["priority"], actor=self.request.user
         )
-        return f"Priority set to {ticket.get_priority_display().lower()}."
+        return _("Priority set to %(priority)s.") % {
+            "priority": ticket.get_priority_display().lower()
+        }
 
     def do_department(self, ticket: Ticket) -> str:
         form = DepartmentMoveForm(self.request.POST)
         if not form.is_valid():
-            raise ValidationError("Choose a department.")
+            raise ValidationError(_("Choose a department."))
         services.ticket_set_department(
             ticket=ticket, department=form.cleaned_data["department"], actor=self.request.user
         )
-        return f"Moved to {ticket.department}; its SLA targets now apply."
+        return _("Moved to %(department)s; its SLA targets now apply.") % {
+            "department": ticket.department
+        }
 
 
 class AttachmentView(StaffRequiredMixin, View):
@@ -344,7 +381,9 @@ class DepartmentFormView(ManagerMixin, View):
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
-                messages.success(request, f"Department “{department}” saved.")
+                messages.success(
+                    request, _("Department “%(department)s” saved.") % {"department": department}
+                )
                 return redirect("helpdesk:department_list")
         return render(
             request, self.template_name, {"form": form, "department": department}, status=400
@@ -392,7 +431,7 @@ class CannedFormView(StaffRequiredMixin, View):
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
-                messages.success(request, f"Canned reply “{reply}” saved.")
+                messages.success(request, _("Canned reply “%(reply)s” saved.") % {"reply": reply})
                 return redirect("helpdesk:canned_list")
         return render(request, self.template_name, {"form": form, "reply": reply}, status=400)
 
@@ -407,5 +446,5 @@ class CannedDeleteView(StaffRequiredMixin, View):
             raise Http404("No such canned reply.") from exc
         title = reply.title
         services.canned_reply_delete(canned_reply=reply, actor=request.user)
-        messages.success(request, f"Canned reply “{title}” deleted.")
+        messages.success(request, _("Canned reply “%(title)s” deleted.") % {"title": title})
         return redirect("helpdesk:canned_list")

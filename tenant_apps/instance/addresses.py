@@ -16,3 +16,16 @@ def absolute_url(path: str, schema_name: str | None = None) -> str:
     """`path` on the instance's public address (relative when no address is known)."""
     base = instance_url(schema_name)
     return f"{base.rstrip('/')}{path}" if base else path
+
+
+def scheme_and_host(
+    schema_name: str | None = None, *, fallback_host: str = "", fallback_https: bool = True
+) -> tuple[str, str]:
+    """("https", "acme.example.com:8443") of the instance's public address, for templates
+    that build links as `{{ protocol }}://{{ domain }}…` (Django's password e-mails); the
+    fallback (a request's host) only when the instance has no known address."""
+    base = instance_url(schema_name)
+    if base:
+        scheme, _, host = base.partition("://")
+        return scheme, host.rstrip("/")
+    return ("https" if fallback_https else "http"), fallback_host

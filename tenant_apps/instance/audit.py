@@ -28,6 +28,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
+from django.utils.translation import gettext
 from django_tenants.utils import schema_context
 
 from .models import AuditEvent
@@ -66,8 +67,10 @@ def event_types() -> list[EventType]:
 
 
 def event_label(code: str) -> str:
+    """How an event reads, in the reader's language (labels are declared in English and
+    marked with gettext_noop; only the code is stored)."""
     known = _TYPES.get(code)
-    return known.label if known else code.replace("_", " ").replace(".", ": ")
+    return gettext(known.label) if known else code.replace("_", " ").replace(".", ": ")
 
 
 def object_type_of(obj: models.Model) -> str:

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 def identity_upload_path(instance, filename: str) -> str:
@@ -22,7 +24,10 @@ def validate_time_zone(name: str) -> None:
     from django.core.exceptions import ValidationError
 
     if name and name not in available_timezones():
-        raise ValidationError(f"“{name}” is not a time zone we know; use a name like Europe/Paris.")
+        raise ValidationError(
+            _("“%(name)s” is not a time zone we know; use a name like Europe/Paris.")
+            % {"name": name}
+        )
 
 
 class IssuerIdentity(models.Model):
@@ -34,8 +39,10 @@ class IssuerIdentity(models.Model):
     address_line2 = models.CharField(max_length=200, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     city = models.CharField(max_length=100, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
-    tax_id = models.CharField("tax / VAT id", max_length=40, blank=True)
+    country = models.CharField(
+        max_length=2, blank=True, help_text=gettext_lazy("ISO 3166-1 alpha-2")
+    )
+    tax_id = models.CharField(gettext_lazy("tax / VAT id"), max_length=40, blank=True)
     registration_number = models.CharField(max_length=60, blank=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -46,23 +53,27 @@ class IssuerIdentity(models.Model):
     brand_color = models.CharField(
         max_length=7,
         default="#4f46e5",
-        help_text="Accent colour of invoices and e-mails (#rrggbb)",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #4f46e5.")],
+        help_text=gettext_lazy("Accent colour of invoices and e-mails (#rrggbb)"),
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", gettext_lazy("Use a colour like #4f46e5."))
+        ],
     )
     time_zone = models.CharField(
         max_length=64,
         blank=True,
         validators=[validate_time_zone],
-        help_text="Where this instance does business, e.g. Europe/Paris: invoice dates and "
-        "the year in invoice numbers follow it (empty: the server's time zone)",
+        help_text=gettext_lazy(
+            "Where this instance does business, e.g. Europe/Paris: invoice dates and "
+            "the year in invoice numbers follow it (empty: the server's time zone)"
+        ),
     )
     # Always true and unique (see Meta): at most one identity row per instance.
     singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "issuer identity"
-        verbose_name_plural = "issuer identity"
+        verbose_name = gettext_lazy("issuer identity")
+        verbose_name_plural = gettext_lazy("issuer identity")
         constraints = [
             models.UniqueConstraint(fields=["singleton"], name="one_issuer_identity"),
         ]
@@ -75,32 +86,35 @@ class EmailTemplate(models.Model):
     """This instance's wording of one e-mail; without a row the built-in text is used."""
 
     class Key(models.TextChoices):
-        INVOICE_ISSUED = "invoice_issued", "Invoice issued"
-        CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
-        PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
-        INVOICE_REMINDER = "invoice_reminder", "Payment reminder"
-        SERVICE_SUSPENDED = "service_suspended", "Service suspended"
-        HELPDESK_OPENED = "helpdesk_opened", "Helpdesk: ticket opened (to staff)"
+        INVOICE_ISSUED = "invoice_issued", gettext_lazy("Invoice issued")
+        CREDIT_NOTE_ISSUED = "credit_note_issued", gettext_lazy("Credit note issued")
+        PAYMENT_RECEIPT = "payment_receipt", gettext_lazy("Payment receipt")
+        INVOICE_REMINDER = "invoice_reminder", gettext_lazy("Payment reminder")
+        SERVICE_SUSPENDED = "service_suspended", gettext_lazy("Service suspended")
+        HELPDESK_OPENED = "helpdesk_opened", gettext_lazy("Helpdesk: ticket opened (to staff)")
         HELPDESK_OPENED_FOR_CUSTOMER = (
             "helpdesk_opened_for_customer",
-            "Helpdesk: ticket opened for you (to the customer)",
+            gettext_lazy("Helpdesk: ticket opened for you (to the customer)"),
         )
         HELPDESK_STAFF_REPLIED = (
             "helpdesk_staff_replied",
-            "Helpdesk: staff replied (to the customer)",
+            gettext_lazy("Helpdesk: staff replied (to the customer)"),
         )
         HELPDESK_CUSTOMER_REPLIED = (
             "helpdesk_customer_replied",
-            "Helpdesk: customer replied (to staff)",
+            gettext_lazy("Helpdesk: customer replied (to staff)"),
         )
-        HELPDESK_SLA_BREACHED = "helpdesk_sla_breached", "Helpdesk: SLA target missed (to staff)"
-        CARD_CHARGE_FAILED = "card_charge_failed", "Automatic card payment failed"
+        HELPDESK_SLA_BREACHED = (
+            "helpdesk_sla_breached",
+            gettext_lazy("Helpdesk: SLA target missed (to staff)"),
+        )
+        CARD_CHARGE_FAILED = "card_charge_failed", gettext_lazy("Automatic card payment failed")
 
     key = models.CharField(max_length=30, choices=Key.choices, unique=True)
     subject = models.CharField(
-        max_length=200, help_text="Django template syntax, e.g. {{ invoice.number }}"
+        max_length=200, help_text=gettext_lazy("Django template syntax, e.g. {{ invoice.number }}")
     )
-    body = models.TextField(help_text="Plain text, Django template syntax")
+    body = models.TextField(help_text=gettext_lazy("Plain text, Django template syntax"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -132,9 +146,14 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     object_label = models.CharField(max_length=200, blank=True)
     customer_id = models.BigIntegerField(
-        null=True, blank=True, db_index=True, help_text="The customer the event concerns"
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=gettext_lazy("The customer the event concerns"),
     )
-    changes = models.JSONField(default=dict, blank=True, help_text='{"field": [old, new]}')
+    changes = models.JSONField(
+        default=dict, blank=True, help_text=gettext_lazy('{"field": [old, new]}')
+    )
     detail = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

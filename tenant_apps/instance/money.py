@@ -13,6 +13,7 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 ZERO = Decimal("0")
 # ISO 4217 codes babel knows (includes historic ones we never want on an invoice).
@@ -56,12 +57,17 @@ def validate_currency(code: str) -> str:
     normalised = (code or "").strip().upper()
     if normalised not in CURRENCIES:
         raise ValidationError(
-            f"“{code}” is not a currency code we know (use ISO 4217, e.g. EUR).", code="currency"
+            _("“%(code)s” is not a currency code we know (use ISO 4217, e.g. EUR).")
+            % {"code": code},
+            code="currency",
         )
     if currency_exponent(normalised) > STORED_DECIMALS:
         raise ValidationError(
-            f"{normalised} counts in thousandths ({currency_exponent(normalised)} decimals); "
-            "Upline stores amounts to the hundredth, so it cannot bill in it yet.",
+            _(
+                "%(normalised)s counts in thousandths (%(currency_exponent)s decimals); "
+                "Upline stores amounts to the hundredth, so it cannot bill in it yet."
+            )
+            % {"normalised": normalised, "currency_exponent": currency_exponent(normalised)},
             code="currency_precision",
         )
     return normalised
@@ -84,9 +90,11 @@ def to_decimal(value, *, field: str = "amount") -> Decimal:
     try:
         result = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise ValidationError({field: [f"“{value}” is not a number."]}) from exc
+        raise ValidationError(
+            {field: [_("“%(value)s” is not a number.") % {"value": value}]}
+        ) from exc
     if not result.is_finite():
-        raise ValidationError({field: ["Enter a finite number."]})
+        raise ValidationError({field: [_("Enter a finite number.")]})
     return result
 
 

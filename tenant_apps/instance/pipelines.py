@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from django.db import models
+from django.utils.translation import gettext as _
 from rest_framework import status
 
 from tenant_apps.instance.errors import DomainError
@@ -29,7 +30,11 @@ class InvalidTransition(DomainError):
 
 
 def _default_message(noun: str, current: str, target: str) -> str:
-    return f"{noun} is {current}; it cannot become {target}."
+    return _("%(noun)s is %(current)s; it cannot become %(target)s.") % {
+        "noun": noun,
+        "current": current,
+        "target": target,
+    }
 
 
 class Pipeline:
@@ -65,7 +70,8 @@ class Pipeline:
         except ValueError:
             return str(value)
 
-    def check(self, current: str, target: str, *, noun: str = "It") -> None:
+    def check(self, current: str, target: str, *, noun: str | None = None) -> None:
+        noun = noun if noun is not None else _("It")
         if not self.allows(current, target):
             raise self.error(self.message(noun, self.label(current), self.label(target)))
 
@@ -78,6 +84,8 @@ def transition(obj: models.Model, target: str, *, noun: str | None = None) -> st
     """
     pipeline: Pipeline = type(obj).pipeline
     current = getattr(obj, pipeline.field)
-    pipeline.check(current, target, noun=noun or f"The {obj._meta.verbose_name}")
+    pipeline.check(
+        current, target, noun=noun or _("The %(object)s") % {"object": obj._meta.verbose_name}
+    )
     setattr(obj, pipeline.field, target)
     return current

@@ -62,7 +62,8 @@ def _no_resellers() -> Sequence[str]:
     return []
 
 
-#: `https://<primary domain>` of the instance in `schema_name` ("" when unknown).
+#: `https://<primary domain>[:<UPLINE_PUBLIC_PORT>]` of the instance in `schema_name` ("" when
+#: unknown): the one base of every absolute link in e-mails, whichever process sends them.
 public_url: Port[Callable[[str], str]] = Port("public_url", _no_address)
 
 #: The capacity the operator allocated to the instance in `schema_name`, with usage:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 
 from . import audit
 from .email_sandbox import template_problem
 from .models import EmailTemplate, IssuerIdentity
 
-IDENTITY_CHANGED = audit.event_type("identity.changed", "Issuer identity changed")
-EMAIL_TEMPLATE_CHANGED = audit.event_type("email_template.changed", "E-mail wording changed")
-EMAIL_TEMPLATE_RESET = audit.event_type("email_template.reset", "E-mail wording reset")
+IDENTITY_CHANGED = audit.event_type("identity.changed", gettext_noop("Issuer identity changed"))
+EMAIL_TEMPLATE_CHANGED = audit.event_type(
+    "email_template.changed", gettext_noop("E-mail wording changed")
+)
+EMAIL_TEMPLATE_RESET = audit.event_type(
+    "email_template.reset", gettext_noop("E-mail wording reset")
+)
 
 
 @transaction.atomic
@@ -39,7 +44,9 @@ def issuer_identity_set(*, legal_name: str, actor=None, **fields) -> IssuerIdent
 @transaction.atomic
 def email_template_set(*, key: str, subject: str, body: str, actor=None) -> EmailTemplate:
     if key not in EmailTemplate.Key.values:
-        raise ValidationError({"key": [f"There is no e-mail called “{key}”."]})
+        raise ValidationError(
+            {"key": [gettext("There is no e-mail called “%(key)s”.") % {"key": key}]}
+        )
     problems = {
         name: [problem]
         for name, text in (("subject", subject), ("body", body))

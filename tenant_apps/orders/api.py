@@ -13,6 +13,8 @@ wrong instance.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -49,7 +51,9 @@ from .serializers import (
 class CanManageOrders(BasePermission):
     """Writes to orders and services: owner, administrators and billing staff."""
 
-    message = "Only the owner, administrators and billing staff can change orders and services."
+    message = gettext_lazy(
+        "Only the owner, administrators and billing staff can change orders and services."
+    )
 
     def has_permission(self, request, view) -> bool:
         return request.method in SAFE_METHODS or user_can_manage_orders(request.user)
@@ -60,19 +64,19 @@ class OrderFilterSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
     source = serializers.ChoiceField(choices=Order.Source.choices, required=False)
-    customer = serializers.IntegerField(required=False, help_text="Customer id")
-    referer = serializers.IntegerField(required=False, help_text="Referer id")
+    customer = serializers.IntegerField(required=False, help_text=gettext_lazy("Customer id"))
+    referer = serializers.IntegerField(required=False, help_text=gettext_lazy("Referer id"))
     q = serializers.CharField(
-        required=False, max_length=200, help_text="Customer, product, label or #id"
+        required=False, max_length=200, help_text=gettext_lazy("Customer, product, label or #id")
     )
 
 
 class ServiceFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Service.Status.choices, required=False)
-    customer = serializers.IntegerField(required=False, help_text="Customer id")
-    product = serializers.IntegerField(required=False, help_text="Product id")
+    customer = serializers.IntegerField(required=False, help_text=gettext_lazy("Customer id"))
+    product = serializers.IntegerField(required=False, help_text=gettext_lazy("Product id"))
     q = serializers.CharField(
-        required=False, max_length=200, help_text="Label, product or customer"
+        required=False, max_length=200, help_text=gettext_lazy("Label, product or customer")
     )
 
 
@@ -106,7 +110,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         try:
             return get_order_for(self.request.user, self.kwargs["pk"])
         except (Order.DoesNotExist, ValueError) as exc:
-            raise NotFound("No such order.") from exc
+            raise NotFound(_("No such order.")) from exc
 
     def get_serializer_context(self):
         # Invoices are listed for one order at a time (a list would query once per row).
@@ -205,7 +209,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         try:
             return get_service_for(self.request.user, self.kwargs["pk"])
         except (Service.DoesNotExist, ValueError) as exc:
-            raise NotFound("No such service.") from exc
+            raise NotFound(_("No such service.")) from exc
 
     def _detail(self, service: Service) -> Response:
         """The response, serialised before the write commits (see the module docstring)."""

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.catalog.models import CYCLE_MONTHS, BillingCycle, Price, Product
 from tenant_apps.catalog.selectors import resource_choices
@@ -93,7 +95,11 @@ class CustomerChoiceField(forms.ModelChoiceField):
 class PlanChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Product) -> str:
         prices = prices_text(obj.prices.all())
-        return f"{obj.name} — {prices}" if prices else f"{obj.name} (no price yet)"
+        return (
+            f"{obj.name} — {prices}"
+            if prices
+            else (_("%(name)s (no price yet)") % {"name": obj.name})
+        )
 
 
 class AddonChoiceField(forms.ModelMultipleChoiceField):
@@ -105,37 +111,57 @@ class AddonChoiceField(forms.ModelMultipleChoiceField):
 class StaffOrderForm(forms.Form):
     """One plan (with add-ons) for one customer, placed by staff."""
 
-    customer = CustomerChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
+    customer = CustomerChoiceField(
+        queryset=Customer.objects.none(),
+        empty_label=gettext_lazy("Choose…"),
+        label=gettext_lazy("Customer"),
+    )
     product = PlanChoiceField(
-        queryset=Product.objects.none(), label="Plan", empty_label="Choose a plan…"
+        queryset=Product.objects.none(),
+        label=gettext_lazy("Plan"),
+        empty_label=gettext_lazy("Choose a plan…"),
     )
     cycle = forms.ChoiceField(
-        choices=BillingCycle.choices, initial=BillingCycle.MONTHLY, label="Billing cycle"
+        choices=BillingCycle.choices,
+        initial=BillingCycle.MONTHLY,
+        label=gettext_lazy("Billing cycle"),
     )
-    quantity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
+    quantity = forms.IntegerField(
+        min_value=1, max_value=1000, initial=1, label=gettext_lazy("Quantity")
+    )
     label = forms.CharField(
         max_length=200,
         required=False,
-        help_text="e.g. the domain it is for; shown on invoices.",
+        help_text=gettext_lazy("e.g. the domain it is for; shown on invoices."),
+        label=gettext_lazy("Label"),
     )
     addons = AddonChoiceField(
-        queryset=Product.objects.none(), required=False, label="Add-ons", widget=AddonCheckboxes
+        queryset=Product.objects.none(),
+        required=False,
+        label=gettext_lazy("Add-ons"),
+        widget=AddonCheckboxes,
     )
     referer = forms.ModelChoiceField(
         queryset=Referer.objects.none(),
         required=False,
-        empty_label="No referer",
-        help_text="Who sent this customer; recorded on the order for commissions.",
+        empty_label=gettext_lazy("No referer"),
+        help_text=gettext_lazy("Who sent this customer; recorded on the order for commissions."),
+        label=gettext_lazy("Referer"),
     )
     activate = forms.BooleanField(
         required=False,
         initial=True,
-        label="Activate now",
-        help_text="Start the services at once, within your allocated capacity. Otherwise they "
-        "start when the first invoice is paid.",
+        label=gettext_lazy("Activate now"),
+        help_text=gettext_lazy(
+            "Start the services at once, within your allocated capacity. Otherwise they "
+            "start when the first invoice is paid."
+        ),
     )
     notes = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Internal note."
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Internal note."),
+        label=gettext_lazy("Notes"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -173,7 +199,11 @@ class StaffOrderForm(forms.Form):
             allowed = {a.pk for a in product.addons.all()}
             wrong = [a.name for a in addons if a.pk not in allowed]
             if wrong:
-                self.add_error("addons", f"Not available with {product.name}: {', '.join(wrong)}.")
+                self.add_error(
+                    "addons",
+                    _("Not available with %(name)s: %(wrong)s.")
+                    % {"name": product.name, "wrong": ", ".join(wrong)},
+                )
         return data
 
     def items(self) -> list[dict]:
@@ -190,7 +220,7 @@ class StaffOrderForm(forms.Form):
 
 
 class OrderAcceptForm(forms.Form):
-    activate = forms.BooleanField(required=False, initial=True, label="Activate now")
+    activate = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Activate now"))
 
 
 # --------------------------------------------------------------------------------------
@@ -205,20 +235,22 @@ class CheckoutForm(forms.Form):
     when the customer typed one.
     """
 
-    price = forms.ChoiceField(label="Plan and billing cycle", widget=PlanRadios)
-    addons = forms.MultipleChoiceField(required=False, label="Add-ons", widget=AddonCheckboxes)
+    price = forms.ChoiceField(label=gettext_lazy("Plan and billing cycle"), widget=PlanRadios)
+    addons = forms.MultipleChoiceField(
+        required=False, label=gettext_lazy("Add-ons"), widget=AddonCheckboxes
+    )
     label = forms.CharField(
         max_length=200,
         required=False,
-        label="Domain or name",
-        help_text="e.g. example.com — the name this service has on your invoices.",
-        widget=forms.TextInput(attrs={"placeholder": "example.com"}),
+        label=gettext_lazy("Domain or name"),
+        help_text=gettext_lazy("e.g. example.com — the name this service has on your invoices."),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("example.com")}),
     )
     referral_code = forms.CharField(
         max_length=40,
         required=False,
-        label="Referral code",
-        help_text="If someone recommended us, enter their code.",
+        label=gettext_lazy("Referral code"),
+        help_text=gettext_lazy("If someone recommended us, enter their code."),
     )
 
     def __init__(
@@ -326,7 +358,8 @@ class CheckoutForm(forms.Form):
         referer = referer_by_code(code, kind="checkout")
         if referer is None:
             raise ValidationError(
-                f"We don't know the referral code “{code}”. Check it, or leave the field empty."
+                _("We don't know the referral code “%(code)s”. Check it, or leave the field empty.")
+                % {"code": code}
             )
         self.referer = referer
         from_link = self.cookie_referer is not None and referer.pk == self.cookie_referer.pk
@@ -343,15 +376,18 @@ class CheckoutForm(forms.Form):
         for addon_id in data.get("addons", []):
             addon = allowed.get(addon_id)
             if addon is None:
-                self.add_error("addons", "Choose only add-ons offered with the plan you chose.")
+                self.add_error("addons", _("Choose only add-ons offered with the plan you chose."))
                 break
             if not any(
                 p.currency == self.currency and p.cycle == price.cycle for p in addon.prices.all()
             ):
                 self.add_error(
                     "addons",
-                    f"{addon.name} is not sold {price.get_cycle_display().lower()}; "
-                    "choose another billing cycle or leave it out.",
+                    _(
+                        "%(name)s is not sold %(cycle)s; choose another billing cycle or leave "
+                        "it out."
+                    )
+                    % {"name": addon.name, "cycle": price.get_cycle_display().lower()},
                 )
                 break
         return data
@@ -387,16 +423,18 @@ def _monthly_equivalent(price: Price) -> str:
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(max_length=300, required=False, label=gettext_lazy("Reason"))
 
 
 class CancelForm(forms.Form):
-    immediately = forms.BooleanField(required=False)
-    reason = forms.CharField(max_length=300, required=False)
+    immediately = forms.BooleanField(required=False, label=gettext_lazy("Immediately"))
+    reason = forms.CharField(max_length=300, required=False, label=gettext_lazy("Reason"))
 
 
 class ChangePlanForm(forms.Form):
-    product = PlanChoiceField(queryset=Product.objects.none(), label="New plan", empty_label=None)
+    product = PlanChoiceField(
+        queryset=Product.objects.none(), label=gettext_lazy("New plan"), empty_label=None
+    )
 
     def __init__(self, *args, service: Service, choices, **kwargs):
         super().__init__(*args, **kwargs)
@@ -421,10 +459,11 @@ class AddonAddForm(forms.Form):
 
     addon = forms.ModelChoiceField(
         queryset=Product.objects.filter(kind=Product.Kind.ADDON),
-        label="Add-on",
+        label=gettext_lazy("Add-on"),
         empty_label=None,
-        help_text="Charged now for the days left until the service's next due date, then "
-        "renewed with it.",
+        help_text=gettext_lazy(
+            "Charged now for the days left until the service's next due date, then renewed with it."
+        ),
     )
 
     def __init__(self, *args, service: Service, choices, **kwargs):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.catalog.models import BillingCycle
 from tenant_apps.instance.money import ZERO
@@ -29,14 +31,14 @@ class InvalidServiceTransition(InvalidTransition):
 
 def _order_refusal(noun: str, current: str, target: str) -> str:
     # The wording staff already know from the order screens and the API.
-    return f"{noun} is {current} already."
+    return _("%(noun)s is %(current)s already.") % {"noun": noun, "current": current}
 
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", gettext_lazy("Pending")
+        ACCEPTED = "accepted", gettext_lazy("Accepted")
+        CANCELLED = "cancelled", gettext_lazy("Cancelled")
 
     pipeline = Pipeline(
         Status,
@@ -51,15 +53,15 @@ class Order(models.Model):
     )
 
     class Source(models.TextChoices):
-        PORTAL = "portal", "Customer portal"
-        STAFF = "staff", "Staff"
-        API = "api", "API"
+        PORTAL = "portal", gettext_lazy("Customer portal")
+        STAFF = "staff", gettext_lazy("Staff")
+        API = "api", gettext_lazy("API")
 
     class RefererSource(models.TextChoices):
-        NONE = "", "None"
-        LINK = "link", "Referral link (?ref=)"
-        CODE = "code", "Code typed at checkout"
-        STAFF = "staff", "Chosen by staff"
+        NONE = "", gettext_lazy("None")
+        LINK = "link", gettext_lazy("Referral link (?ref=)")
+        CODE = "code", gettext_lazy("Code typed at checkout")
+        STAFF = "staff", gettext_lazy("Chosen by staff")
 
     customer = models.ForeignKey(
         "clients.Customer", related_name="orders", on_delete=models.PROTECT
@@ -93,7 +95,9 @@ class OrderItem(models.Model):
     # Price and setup fee at the time of ordering (catalog prices may change later).
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     setup_fee = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
-    label = models.CharField(max_length=200, blank=True, help_text="e.g. the domain it is for")
+    label = models.CharField(
+        max_length=200, blank=True, help_text=gettext_lazy("e.g. the domain it is for")
+    )
     parent = models.ForeignKey(
         "self", null=True, blank=True, related_name="addon_items", on_delete=models.CASCADE
     )
@@ -107,11 +111,11 @@ class OrderItem(models.Model):
 
 class Service(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        TERMINATED = "terminated", "Terminated"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", gettext_lazy("Pending")
+        ACTIVE = "active", gettext_lazy("Active")
+        SUSPENDED = "suspended", gettext_lazy("Suspended")
+        TERMINATED = "terminated", gettext_lazy("Terminated")
+        CANCELLED = "cancelled", gettext_lazy("Cancelled")
 
     pipeline = Pipeline(
         Status,

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -138,7 +139,7 @@ class PortalServiceAddonView(PortalCustomerMixin, View):
         service = _service_or_404(request, pk)
         form = AddonAddForm(request.POST, service=service, choices=addon_choices(service))
         if not form.is_valid():
-            messages.error(request, "Choose one of the add-ons offered for this service.")
+            messages.error(request, _("Choose one of the add-ons offered for this service."))
             return redirect("portal_orders:service_detail", pk=service.pk)
         try:
             # The message is composed before the commit (see the staff service actions).
@@ -178,7 +179,8 @@ class PortalServiceCancelView(PortalCustomerMixin, View):
             until = f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
             messages.success(
                 request,
-                f"{service} will end at the end of its term{until}; it will not be renewed.",
+                _("%(service)s will end at the end of its term%(until)s; it will not be renewed.")
+                % {"service": service, "until": until},
             )
         return redirect("portal_orders:service_detail", pk=service.pk)
 
@@ -239,8 +241,11 @@ class PortalOrderCreateView(PortalCustomerMixin, View):
         if pay_url:
             messages.success(
                 request,
-                f"Order #{order.pk} is placed. Pay invoice {invoice} now and your service "
-                "starts at once.",
+                _(
+                    "Order #%(order_id)s is placed. Pay invoice %(invoice)s now and your "
+                    "service starts at once."
+                )
+                % {"order_id": order.pk, "invoice": invoice},
             )
             return redirect(pay_url)
         return redirect("portal_orders:order_detail", pk=order.pk)

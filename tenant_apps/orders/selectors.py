@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from tenant_apps.billing.models import Invoice, InvoiceLine
 from tenant_apps.catalog.models import Product
@@ -83,7 +84,7 @@ def get_order_for(user, pk) -> Order:
         return orders.get(pk=pk)
     if user.is_authenticated and user.is_customer:
         return orders.get(pk=pk, customer__user=user)
-    raise PermissionDenied("Sign in as staff or as the customer who placed this order.")
+    raise PermissionDenied(_("Sign in as staff or as the customer who placed this order."))
 
 
 def order_invoices(order: Order) -> list[Invoice]:
@@ -141,7 +142,7 @@ def get_service_for(user, pk) -> Service:
         return services.get(pk=pk)
     if user.is_authenticated and user.is_customer:
         return services.get(pk=pk, customer__user=user)
-    raise PermissionDenied("Sign in as staff or as the customer this service belongs to.")
+    raise PermissionDenied(_("Sign in as staff or as the customer this service belongs to."))
 
 
 def service_invoice_lines(service: Service) -> QuerySet[InvoiceLine]:

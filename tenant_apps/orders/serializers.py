@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -111,16 +113,18 @@ class OrderCreateSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text="Code of an active referer of this instance (any case).",
+        help_text=gettext_lazy("Code of an active referer of this instance (any case)."),
     )
     referer_source = serializers.ChoiceField(
         choices=[c for c in Order.RefererSource.choices if c[0]],
         default=Order.RefererSource.STAFF,
-        help_text="How the referer became known; staff by default.",
+        help_text=gettext_lazy("How the referer became known; staff by default."),
     )
     activate = serializers.BooleanField(
         default=True,
-        help_text="Start the services now (within quota); otherwise when the invoice is paid.",
+        help_text=gettext_lazy(
+            "Start the services now (within quota); otherwise when the invoice is paid."
+        ),
     )
     notes = serializers.CharField(required=False, default="", allow_blank=True)
 
@@ -129,7 +133,9 @@ class OrderCreateSerializer(serializers.Serializer):
             return None
         referer = referer_by_code(value)
         if referer is None:
-            raise serializers.ValidationError(f"No active referer has the code “{value}”.")
+            raise serializers.ValidationError(
+                _("No active referer has the code “%(value)s”.") % {"value": value}
+            )
         return referer
 
 
@@ -183,7 +189,7 @@ class ReasonSerializer(serializers.Serializer):
 
 class ServiceCancelSerializer(ReasonSerializer):
     immediately = serializers.BooleanField(
-        default=False, help_text="End now; otherwise at the end of the paid term."
+        default=False, help_text=gettext_lazy("End now; otherwise at the end of the paid term.")
     )
 
 
@@ -196,7 +202,8 @@ class ChangePlanSerializer(serializers.Serializer):
 class ChangePlanResultSerializer(serializers.Serializer):
     service = ServiceSerializer()
     document = InvoiceRefSerializer(
-        allow_null=True, help_text="Prorated invoice (upgrade) or credit note (downgrade)."
+        allow_null=True,
+        help_text=gettext_lazy("Prorated invoice (upgrade) or credit note (downgrade)."),
     )
 
 
@@ -204,12 +211,15 @@ class AddonAddSerializer(serializers.Serializer):
     # Any product id: the service says why one cannot go on this service (a plan, not
     # offered with it, no price in its currency, already there).
     addon = serializers.PrimaryKeyRelatedField(
-        queryset=Product.objects.all(), help_text="Id of an add-on offered with the plan"
+        queryset=Product.objects.all(),
+        help_text=gettext_lazy("Id of an add-on offered with the plan"),
     )
 
 
 class AddonAddedSerializer(serializers.Serializer):
-    service = ServiceSerializer(help_text="The add-on's service (pending until paid).")
+    service = ServiceSerializer(
+        help_text=gettext_lazy("The add-on's service (pending until paid).")
+    )
     invoice = InvoiceRefSerializer(
-        help_text="The invoice issued for it: prorated to the plan's next due date."
+        help_text=gettext_lazy("The invoice issued for it: prorated to the plan's next due date.")
     )

@@ -36,6 +36,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from tenant_apps.billing import selectors as billing_selectors
 from tenant_apps.billing import services as billing
@@ -56,18 +58,26 @@ log = logging.getLogger(__name__)
 
 __all__ = ["InvalidOrderTransition", "InvalidServiceTransition", "OrderError"]
 
-ORDER_PLACED = audit.event_type("order.placed", "Order placed")
-ORDER_ACCEPTED = audit.event_type("order.accepted", "Order accepted")
-ORDER_CANCELLED = audit.event_type("order.cancelled", "Order cancelled")
-SERVICE_STATUS_CHANGED = audit.event_type("service.status_changed", "Service status changed")
-SERVICE_PLAN_CHANGED = audit.event_type("service.plan_changed", "Service plan changed")
-SERVICE_PERIOD_REBILLED = audit.event_type(
-    "service.period_rebilled", "Service period to be billed again"
+ORDER_PLACED = audit.event_type("order.placed", gettext_noop("Order placed"))
+ORDER_ACCEPTED = audit.event_type("order.accepted", gettext_noop("Order accepted"))
+ORDER_CANCELLED = audit.event_type("order.cancelled", gettext_noop("Order cancelled"))
+SERVICE_STATUS_CHANGED = audit.event_type(
+    "service.status_changed", gettext_noop("Service status changed")
 )
-SERVICE_PERIOD_WAIVED = audit.event_type("service.period_waived", "Service period waived")
-SERVICE_ADDON_ADDED = audit.event_type("service.addon_added", "Add-on added to a service")
+SERVICE_PLAN_CHANGED = audit.event_type(
+    "service.plan_changed", gettext_noop("Service plan changed")
+)
+SERVICE_PERIOD_REBILLED = audit.event_type(
+    "service.period_rebilled", gettext_noop("Service period to be billed again")
+)
+SERVICE_PERIOD_WAIVED = audit.event_type(
+    "service.period_waived", gettext_noop("Service period waived")
+)
+SERVICE_ADDON_ADDED = audit.event_type(
+    "service.addon_added", gettext_noop("Add-on added to a service")
+)
 SERVICE_CANCEL_SCHEDULED = audit.event_type(
-    "service.cancel_scheduled", "Service set to cancel at the end of its term"
+    "service.cancel_scheduled", gettext_noop("Service set to cancel at the end of its term")
 )
 
 
@@ -258,8 +268,12 @@ def _price(product: Product, currency: str, cycle: str) -> Price:
         raise ValidationError(
             {
                 "cycle": [
-                    f"{product.name} has no {BillingCycle(cycle).label.lower()} price "
-                    f"in {currency}."
+                    _("%(name)s has no %(label)s price in %(currency)s.")
+                    % {
+                        "name": product.name,
+                        "label": BillingCycle(cycle).label.lower(),
+                        "currency": currency,
+                    }
                 ]
             }
         )
@@ -273,14 +287,16 @@ def _parse_item(raw: Mapping | ItemRequest) -> ItemRequest:
     if not isinstance(product, Product):
         product = Product.objects.filter(pk=product).first()
     if product is None:
-        raise ValidationError({"product": ["Choose a product from the catalog."]})
+        raise ValidationError({"product": [_("Choose a product from the catalog.")]})
     cycle = raw.get("cycle") or ""
     if cycle not in BillingCycle.values:
-        raise ValidationError({"cycle": [f"“{cycle}” is not a billing cycle."]})
+        raise ValidationError(
+            {"cycle": [_("“%(cycle)s” is not a billing cycle.") % {"cycle": cycle}]}
+        )
     try:
         quantity = int(raw.get("quantity", 1))
     except (TypeError, ValueError) as exc:
-        raise ValidationError({"quantity": ["The quantity is a whole number."]}) from exc
+        raise ValidationError({"quantity": [_("The quantity is a whole number.")]}) from exc
     return ItemRequest(
         product=product,
         cycle=cycle,
@@ -307,13 +323,17 @@ def order_place(
     `actor` defaults to `created_by` (the user placing the order on a screen).
     """
     if customer.status != Customer.Status.ACTIVE:
-        raise OrderError(f"{customer} is closed and cannot order.")
+        raise OrderError(_("%(customer)s is closed and cannot order.") % {"customer": customer})
     requests = [_parse_item(item) for item in items]
     if not requests:
-        raise ValidationError({"items": ["Choose at least one product."]})
+        raise ValidationError({"items": [_("Choose at least one product.")]})
     if referer is not None and not referer.is_active:
         raise ValidationError(
-            {"referer": [f"The referer code “{referer.code}” is no longer active."]}
+            {
+                "referer": [
+                    _("The referer code “%(code)s” is no longer active.") % {"code": referer.code}
+                ]
+            }
         )
     order = Order.objects.create(
         customer=customer,
@@ -327,12 +347,19 @@ def order_place(
     lines = []
     for request in requests:
         if request.quantity < 1:
-            raise ValidationError({"quantity": ["The quantity must be at least 1."]})
+            raise ValidationError({"quantity": [_("The quantity must be at least 1.")]})
         if not request.product.is_active:
-            raise ValidationError({"product": [f"{request.product.name} is no longer sold."]})
+            raise ValidationError(
+                {"product": [_("%(name)s is no longer sold.") % {"name": request.product.name}]}
+            )
         if request.product.kind != Product.Kind.PLAN:
             raise ValidationError(
-                {"product": [f"{request.product.name} is an add-on: order it with a plan."]}
+                {
+                    "product": [
+                        _("%(name)s is an add-on: order it with a plan.")
+                        % {"name": request.product.name}
+                    ]
+                }
             )
         ports.order_item_checked.send(
             sender=Product, product=request.product, label=request.label, customer=customer
@@ -357,7 +384,12 @@ def order_place(
             )
             if addon is None or addon.pk not in allowed or not addon.is_active:
                 raise ValidationError(
-                    {"addons": [f"That add-on is not available with {request.product.name}."]}
+                    {
+                        "addons": [
+                            _("That add-on is not available with %(name)s.")
+                            % {"name": request.product.name}
+                        ]
+                    }
                 )
             addon_price = _price(addon, customer.currency, request.cycle)
             OrderItem.objects.create(
@@ -399,7 +431,7 @@ def order_accept(
     """
     today = today or clock.today()
     locked = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
-    before = transition(locked, Order.Status.ACCEPTED, noun=f"Order #{locked.pk}")
+    before = transition(locked, Order.Status.ACCEPTED, noun=_("Order #%(id)s") % {"id": locked.pk})
     # No start and no due date until it is paid (renewals and proration never see it).
     start = today if activate else None
     services, lines = [], []
@@ -473,7 +505,9 @@ def order_cancel(*, order: Order, actor=None) -> Order:
     Lock order: the order, its services, then (credit notes) customer, invoice, numbers.
     """
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    Order.pipeline.check(locked.status, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
+    Order.pipeline.check(
+        locked.status, Order.Status.CANCELLED, noun=_("Order #%(id)s") % {"id": locked.pk}
+    )
     credited = []
     if locked.status == Order.Status.ACCEPTED:
         invoices = list(
@@ -489,8 +523,11 @@ def order_cancel(*, order: Order, actor=None) -> Order:
         paid = [invoice for invoice in invoices if invoice.amount_paid > 0]
         if paid:
             raise OrderPaid(
-                f"Order #{locked.pk} was paid (invoice {paid[0]}): refund the payment before "
-                "cancelling the order."
+                _(
+                    "Order #%(locked_id)s was paid (invoice %(paid)s): refund the payment "
+                    "before cancelling the order."
+                )
+                % {"locked_id": locked.pk, "paid": paid[0]}
             )
         for service in Service.objects.filter(order_item__order=locked).order_by("pk"):
             # An add-on may have been cancelled with its plan a moment ago.
@@ -512,7 +549,7 @@ def order_cancel(*, order: Order, actor=None) -> Order:
                 invoice=invoice, reason=f"Order #{locked.pk} cancelled", lines=lines, actor=actor
             )
             credited.append(note.number)
-    before = transition(locked, Order.Status.CANCELLED, noun=f"Order #{locked.pk}")
+    before = transition(locked, Order.Status.CANCELLED, noun=_("Order #%(id)s") % {"id": locked.pk})
     locked.save(update_fields=["status"])
     audit.audit_record(
         ORDER_CANCELLED,
@@ -590,8 +627,8 @@ def service_transition(
             and parent.status != Service.Status.ACTIVE
         ):
             raise InvalidServiceTransition(
-                f"{parent.product.name} is {parent.get_status_display().lower()}: its add-on "
-                "resumes with it."
+                _("%(name)s is %(status)s: its add-on resumes with it.")
+                % {"name": parent.product.name, "status": parent.get_status_display().lower()}
             )
         before = transition(locked, to)
         now = timezone.now()
@@ -748,11 +785,12 @@ def service_cancel(
     locked = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
     if locked.status == Service.Status.PENDING:
         raise InvalidServiceTransition(
-            "The service has not started yet: cancel it now instead of at the end of its term."
+            _("The service has not started yet: cancel it now instead of at the end of its term.")
         )
     if locked.status not in Service.HOLDS_CAPACITY:
         raise InvalidServiceTransition(
-            f"The service is {locked.get_status_display().lower()} already; nothing to cancel."
+            _("The service is %(status)s already; nothing to cancel.")
+            % {"status": locked.get_status_display().lower()}
         )
     before = locked.cancel_at_period_end
     locked.cancel_at_period_end = True
@@ -881,11 +919,13 @@ def service_change_plan(
         .get(pk=service.pk)
     )
     if locked.status != Service.Status.ACTIVE:
-        raise InvalidServiceTransition("Only active services can change plan.")
+        raise InvalidServiceTransition(_("Only active services can change plan."))
     if product.pk == locked.product_id:
-        raise ValidationError({"product": ["That is already the service's plan."]})
+        raise ValidationError({"product": [_("That is already the service's plan.")]})
     if not product.is_active or product.kind != Product.Kind.PLAN:
-        raise ValidationError({"product": [f"{product.name} cannot be ordered."]})
+        raise ValidationError(
+            {"product": [_("%(name)s cannot be ordered.") % {"name": product.name}]}
+        )
     new_price = _price(product, locked.currency, locked.cycle)
     old_amount, new_amount = locked.recurring_amount, new_price.amount
     old_demands = _demands(locked)
@@ -1059,25 +1099,38 @@ def _billed_until(plan: Service) -> datetime.date:
 def _addon_refusal(plan: Service, addon: Product) -> ValidationError | None:
     """Why `addon` cannot go on `plan` (None: it can). The plan's state is checked apart."""
     if plan.parent_id is not None:
-        return ValidationError({"addon": ["Add-ons go on a plan, not on another add-on."]})
+        return ValidationError({"addon": [_("Add-ons go on a plan, not on another add-on.")]})
     offered = plan.product.addons.filter(pk=addon.pk, is_active=True, kind=Product.Kind.ADDON)
     if not offered.exists():
         return ValidationError(
-            {"addon": [f"{addon.name} is not offered with {plan.product.name}."]}
+            {
+                "addon": [
+                    _("%(name)s is not offered with %(name2)s.")
+                    % {"name": addon.name, "name2": plan.product.name}
+                ]
+            }
         )
     if plan.customer.currency != plan.currency:
         return ValidationError(
             {
                 "addon": [
-                    f"This service is billed in {plan.currency} but the customer now pays in "
-                    f"{plan.customer.currency}: an add-on cannot be billed with it."
+                    _(
+                        "This service is billed in %(currency)s but the customer now pays in "
+                        "%(currency2)s: an add-on cannot be billed with it."
+                    )
+                    % {"currency": plan.currency, "currency2": plan.customer.currency}
                 ]
             }
         )
     if not Price.objects.filter(product=addon, currency=plan.currency, cycle=plan.cycle).exists():
         cycle = BillingCycle(plan.cycle).label.lower()
         return ValidationError(
-            {"addon": [f"{addon.name} has no {cycle} price in {plan.currency}."]}
+            {
+                "addon": [
+                    _("%(name)s has no %(cycle)s price in %(currency)s.")
+                    % {"name": addon.name, "cycle": cycle, "currency": plan.currency}
+                ]
+            }
         )
     if (
         addon.once_per_service
@@ -1090,7 +1143,8 @@ def _addon_refusal(plan: Service, addon: Product) -> ValidationError | None:
         return ValidationError(
             {
                 "addon": [
-                    f"{plan.product.name} already has {addon.name}; it is sold once per service."
+                    _("%(name)s already has %(name2)s; it is sold once per service.")
+                    % {"name": plan.product.name, "name2": addon.name}
                 ]
             }
         )
@@ -1126,12 +1180,13 @@ def service_addon_add(
     )
     if plan.status != Service.Status.ACTIVE:
         raise InvalidServiceTransition(
-            f"{plan.product.name} is {plan.get_status_display().lower()}: add-ons are added "
-            "to active services only."
+            _("%(name)s is %(status)s: add-ons are added to active services only.")
+            % {"name": plan.product.name, "status": plan.get_status_display().lower()}
         )
     if plan.cancel_at_period_end:
         raise InvalidServiceTransition(
-            f"{plan.product.name} ends at the end of its term: no add-on can be added to it."
+            _("%(name)s ends at the end of its term: no add-on can be added to it.")
+            % {"name": plan.product.name}
         )
     refusal = _addon_refusal(plan, addon)
     if refusal is not None:
@@ -1144,7 +1199,7 @@ def service_addon_add(
         created_by=created_by,
         notes=f"Add-on for service #{plan.pk} ({plan.product.name})",
     )
-    transition(order, Order.Status.ACCEPTED, noun=f"Order #{order.pk}")
+    transition(order, Order.Status.ACCEPTED, noun=_("Order #%(id)s") % {"id": order.pk})
     order.accepted_at = timezone.now()
     order.save(update_fields=["status", "accepted_at"])
     item = OrderItem.objects.create(

@@ -6,7 +6,8 @@ import django_filters
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.catalog.models import Product
 from tenant_apps.clients.models import Customer
@@ -67,18 +68,20 @@ def items_summary(order: Order) -> str:
 
 
 class OrderTable(tables.Table):
-    id = tables.Column(verbose_name="#", linkify=("orders:order_detail", {"pk": tables.A("pk")}))
-    customer = tables.Column(order_by=("customer__name",))
-    items = tables.Column(empty_values=(), orderable=False, verbose_name="Items")
-    referer = tables.Column(order_by=("referer__name",), verbose_name="Referer")
-    source = tables.Column()
-    status = tables.Column()
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Created")
+    id = tables.Column(
+        verbose_name=gettext_lazy("#"), linkify=("orders:order_detail", {"pk": tables.A("pk")})
+    )
+    customer = tables.Column(order_by=("customer__name",), verbose_name=gettext_lazy("Customer"))
+    items = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Items"))
+    referer = tables.Column(order_by=("referer__name",), verbose_name=gettext_lazy("Referer"))
+    source = tables.Column(verbose_name=gettext_lazy("Source"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name=gettext_lazy("Created"))
 
     class Meta:
         model = Order
         fields = ["id", "customer", "items", "referer", "source", "status", "created_at"]
-        empty_text = "No orders match."
+        empty_text = gettext_lazy("No orders match.")
         attrs = {"class": "table"}
 
     def render_id(self, value):
@@ -107,11 +110,21 @@ class OrderTable(tables.Table):
 
 
 class OrderFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.ChoiceFilter(choices=Order.Status.choices, empty_label="Any status")
-    source = django_filters.ChoiceFilter(choices=Order.Source.choices, empty_label="Any source")
+    q = django_filters.CharFilter(method="search", label=gettext_lazy("Search"))
+    status = django_filters.ChoiceFilter(
+        choices=Order.Status.choices,
+        empty_label=gettext_lazy("Any status"),
+        label=gettext_lazy("Status"),
+    )
+    source = django_filters.ChoiceFilter(
+        choices=Order.Source.choices,
+        empty_label=gettext_lazy("Any source"),
+        label=gettext_lazy("Source"),
+    )
     referer = django_filters.ModelChoiceFilter(
-        queryset=Referer.objects.order_by("name"), empty_label="Any referer"
+        queryset=Referer.objects.order_by("name"),
+        empty_label=gettext_lazy("Any referer"),
+        label=gettext_lazy("Referer"),
     )
 
     class Meta:
@@ -126,17 +139,18 @@ class ServiceTable(tables.Table):
     product = tables.Column(
         order_by=("product__name",),
         linkify=("orders:service_detail", {"pk": tables.A("pk")}),
-        verbose_name="Product",
+        verbose_name=gettext_lazy("Product"),
     )
-    label = tables.Column(verbose_name="Label")
-    customer = tables.Column(order_by=("customer__name",))
-    status = tables.Column()
-    cycle = tables.Column(verbose_name="Cycle")
+    label = tables.Column(verbose_name=gettext_lazy("Label"))
+    customer = tables.Column(order_by=("customer__name",), verbose_name=gettext_lazy("Customer"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    cycle = tables.Column(verbose_name=gettext_lazy("Cycle"))
     recurring_amount = tables.Column(
-        verbose_name="Recurring", attrs={"th": {"class": "num"}, "td": {"class": "num"}}
+        verbose_name=gettext_lazy("Recurring"),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
     )
-    next_due_date = tables.DateColumn(format="Y-m-d", verbose_name="Next due")
-    cancel_at_period_end = tables.Column(verbose_name="Ends at term")
+    next_due_date = tables.DateColumn(format="Y-m-d", verbose_name=gettext_lazy("Next due"))
+    cancel_at_period_end = tables.Column(verbose_name=gettext_lazy("Ends at term"))
 
     class Meta:
         model = Service
@@ -150,7 +164,7 @@ class ServiceTable(tables.Table):
             "next_due_date",
             "cancel_at_period_end",
         ]
-        empty_text = "No services match."
+        empty_text = gettext_lazy("No services match.")
         attrs = {"class": "table"}
 
     def render_product(self, record):
@@ -177,18 +191,28 @@ class ServiceTable(tables.Table):
 
     def render_cancel_at_period_end(self, value):
         if value:
-            return mark_safe('<span class="badge badge-warning">Cancels at term end</span>')
+            return format_html(
+                '<span class="badge badge-warning">{}</span>', _("Cancels at term end")
+            )
         return "—"
 
 
 class ServiceFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.ChoiceFilter(choices=Service.Status.choices, empty_label="Any status")
+    q = django_filters.CharFilter(method="search", label=gettext_lazy("Search"))
+    status = django_filters.ChoiceFilter(
+        choices=Service.Status.choices,
+        empty_label=gettext_lazy("Any status"),
+        label=gettext_lazy("Status"),
+    )
     product = django_filters.ModelChoiceFilter(
-        queryset=Product.objects.order_by("position", "name"), empty_label="Any product"
+        queryset=Product.objects.order_by("position", "name"),
+        empty_label=gettext_lazy("Any product"),
+        label=gettext_lazy("Product"),
     )
     customer = django_filters.ModelChoiceFilter(
-        queryset=Customer.objects.order_by("name", "id"), empty_label="Any customer"
+        queryset=Customer.objects.order_by("name", "id"),
+        empty_label=gettext_lazy("Any customer"),
+        label=gettext_lazy("Customer"),
     )
 
     class Meta:

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
@@ -64,7 +65,9 @@ class OrderManagerMixin(StaffRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         user = request.user
         if user.is_authenticated and user.is_instance_staff and not user_can_manage_orders(user):
-            raise PermissionDenied("Only the owner, administrators and billing staff can do this.")
+            raise PermissionDenied(
+                _("Only the owner, administrators and billing staff can do this.")
+            )
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -172,8 +175,16 @@ class OrderCreateView(OrderManagerMixin, FormView):
         )
         messages.success(
             self.request,
-            f"Order #{order.pk} accepted: invoice {invoice} "
-            f"({format_money(invoice.total, invoice.currency)}) issued and {started}.",
+            _(
+                "Order #%(order_id)s accepted: invoice %(invoice)s (%(total)s) issued "
+                "and %(started)s."
+            )
+            % {
+                "order_id": order.pk,
+                "invoice": invoice,
+                "total": format_money(invoice.total, invoice.currency),
+                "started": started,
+            },
         )
         return redirect("orders:order_detail", pk=order.pk)
 
@@ -237,20 +248,30 @@ class OrderActionView(OrderManagerMixin, View):
                 invoice = services.order_accept(order=order, activate=activate, actor=request.user)
                 messages.success(
                     request,
-                    f"Order #{order.pk} accepted; invoice {invoice} issued"
-                    + (" and its services are active." if activate else "."),
+                    (
+                        _(
+                            "Order #%(id)s accepted; invoice %(invoice)s issued and its "
+                            "services are active."
+                        )
+                        if activate
+                        else _("Order #%(id)s accepted; invoice %(invoice)s issued.")
+                    )
+                    % {"id": order.pk, "invoice": invoice},
                 )
             else:
                 was_accepted = order.status == Order.Status.ACCEPTED
                 services.order_cancel(order=order, actor=request.user)
                 messages.success(
                     request,
-                    f"Order #{order.pk} cancelled"
-                    + (
-                        ": its services stopped and its invoices were credited in full."
+                    (
+                        _(
+                            "Order #%(id)s cancelled: its services stopped and its invoices "
+                            "were credited in full."
+                        )
                         if was_accepted
-                        else "."
-                    ),
+                        else _("Order #%(id)s cancelled.")
+                    )
+                    % {"id": order.pk},
                 )
         except DomainError as exc:
             messages.error(request, str(exc))
@@ -359,15 +380,18 @@ class ServiceActionView(OrderManagerMixin, View):
 
     def do_suspend(self, service):
         services.service_suspend(service=service, reason=self._reason(), actor=self.request.user)
-        messages.success(self.request, f"{service} is suspended.")
+        messages.success(self.request, _("%(service)s is suspended.") % {"service": service})
 
     def do_unsuspend(self, service):
         services.service_unsuspend(service=service, actor=self.request.user)
-        messages.success(self.request, f"{service} is active again.")
+        messages.success(self.request, _("%(service)s is active again.") % {"service": service})
 
     def do_terminate(self, service):
         services.service_terminate(service=service, reason=self._reason(), actor=self.request.user)
-        messages.success(self.request, f"{service} is terminated; its capacity is released.")
+        messages.success(
+            self.request,
+            _("%(service)s is terminated; its capacity is released.") % {"service": service},
+        )
 
     def do_cancel(self, service):
         form = CancelForm(self.request.POST)
@@ -377,17 +401,19 @@ class ServiceActionView(OrderManagerMixin, View):
             service=service, immediately=immediately, reason=reason, actor=self.request.user
         )
         if immediately:
-            messages.success(self.request, f"{service} is cancelled.")
+            messages.success(self.request, _("%(service)s is cancelled.") % {"service": service})
         else:
             until = f" on {updated.next_due_date:%Y-%m-%d}" if updated.next_due_date else ""
             messages.success(
-                self.request, f"{service} will be cancelled at the end of its term{until}."
+                self.request,
+                _("%(service)s will be cancelled at the end of its term%(until)s.")
+                % {"service": service, "until": until},
             )
 
     def do_add_addon(self, service):
         form = AddonAddForm(self.request.POST, service=service, choices=addon_choices(service))
         if not form.is_valid():
-            messages.error(self.request, "Choose one of the add-ons offered for this service.")
+            messages.error(self.request, _("Choose one of the add-ons offered for this service."))
             return
         result = services.service_addon_add(
             service=service,
@@ -403,7 +429,7 @@ class ServiceActionView(OrderManagerMixin, View):
             self.request.POST, service=service, choices=plan_change_choices(service)
         )
         if not form.is_valid():
-            messages.error(self.request, "Choose one of the plans offered for this service.")
+            messages.error(self.request, _("Choose one of the plans offered for this service."))
             return
         product = form.cleaned_data["product"]
         document = services.service_change_plan(
@@ -425,22 +451,43 @@ def addon_added_message(result: services.AddonAdded) -> str:
     """What adding an add-on did, in one sentence."""
     invoice = result.invoice
     amount = format_money(invoice.total, invoice.currency)
-    added = f"{result.service.product.name} added"
+    values = {"name": result.service.product.name, "invoice": invoice, "amount": amount}
     if result.service.status == Service.Status.PENDING:
-        return f"{added}: invoice {invoice} of {amount} issued; it starts when it is paid."
-    return f"{added} and active: nothing to pay (invoice {invoice} of {amount})."
+        return (
+            _(
+                "%(name)s added: invoice %(invoice)s of %(amount)s issued; it starts when "
+                "it is paid."
+            )
+            % values
+        )
+    return (
+        _("%(name)s added and active: nothing to pay (invoice %(invoice)s of %(amount)s).") % values
+    )
 
 
 def plan_change_message(plan_name: str, document: Invoice | None) -> str:
     """What a plan change did to the bill, in one sentence."""
     if document is None:
-        return f"Moved to {plan_name}; nothing to charge or credit for the current period."
+        return _("Moved to %(plan)s; nothing to charge or credit for the current period.") % {
+            "plan": plan_name
+        }
     line = document.lines.first()
     detail = f" ({line.description})" if line else ""
-    amount = format_money(document.total, document.currency)
+    values = {
+        "plan": plan_name,
+        "document": document,
+        "amount": format_money(document.total, document.currency),
+        "detail": detail,
+    }
     if document.kind == Invoice.Kind.CREDIT_NOTE:
         return (
-            f"Moved to {plan_name}; credit note {document} of {amount} issued for the unused "
-            f"part of the old plan{detail}."
+            _(
+                "Moved to %(plan)s; credit note %(document)s of %(amount)s issued for the "
+                "unused part of the old plan%(detail)s."
+            )
+            % values
         )
-    return f"Moved to {plan_name}; prorated invoice {document} of {amount} issued{detail}."
+    return (
+        _("Moved to %(plan)s; prorated invoice %(document)s of %(amount)s issued%(detail)s.")
+        % values
+    )

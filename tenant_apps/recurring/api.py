@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -42,7 +43,7 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         try:
             return get_billing_run_for(self.request.user, self.kwargs["pk"])
         except BillingRun.DoesNotExist as exc:
-            raise NotFound("No such billing run.") from exc
+            raise NotFound(_("No such billing run.")) from exc
 
     @extend_schema(
         summary="Run renewals then dunning for today, now",

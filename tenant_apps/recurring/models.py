@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class BillingRun(models.Model):
     """What one renewal or dunning run did, for staff to read."""
 
     class Kind(models.TextChoices):
-        RENEWALS = "renewals", "Renewal invoices"
-        DUNNING = "dunning", "Dunning"
+        RENEWALS = "renewals", gettext_lazy("Renewal invoices")
+        DUNNING = "dunning", gettext_lazy("Dunning")
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", gettext_lazy("Running")
+        DONE = "done", gettext_lazy("Done")
+        FAILED = "failed", gettext_lazy("Failed")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     run_date = models.DateField()
     triggered_by = models.CharField(
-        max_length=254, blank=True, help_text="user e-mail or “schedule”"
+        max_length=254, blank=True, help_text=gettext_lazy("user e-mail or “schedule”")
     )
     invoices_created = models.PositiveIntegerField(default=0)
     reminders_sent = models.PositiveIntegerField(default=0)

@@ -6,6 +6,7 @@ import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from .models import BillingRun
 
@@ -17,7 +18,7 @@ def billing_run_list() -> QuerySet[BillingRun]:
 def get_billing_run_for(user, pk) -> BillingRun:
     """Staff of this instance only; raises BillingRun.DoesNotExist or PermissionDenied."""
     if not (user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Billing runs are for staff.")
+        raise PermissionDenied(_("Billing runs are for staff."))
     return BillingRun.objects.get(pk=pk)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import BillingRun
 
@@ -17,17 +18,17 @@ RUN_BADGES = {
 
 
 class BillingRunTable(tables.Table):
-    started_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Started")
-    kind = tables.Column()
-    run_date = tables.DateColumn(format="Y-m-d", verbose_name="For date")
-    triggered_by = tables.Column(verbose_name="Triggered by")
-    results = tables.Column(empty_values=(), orderable=False, verbose_name="Results")
-    status = tables.Column()
+    started_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name=gettext_lazy("Started"))
+    kind = tables.Column(verbose_name=gettext_lazy("Kind"))
+    run_date = tables.DateColumn(format="Y-m-d", verbose_name=gettext_lazy("For date"))
+    triggered_by = tables.Column(verbose_name=gettext_lazy("Triggered by"))
+    results = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Results"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
 
     class Meta:
         model = BillingRun
         fields = ["started_at", "kind", "run_date", "triggered_by", "results", "status"]
-        empty_text = "No billing runs yet."
+        empty_text = gettext_lazy("No billing runs yet.")
         attrs = {"class": "table"}
 
     def render_started_at(self, record, value):
@@ -42,7 +43,7 @@ class BillingRunTable(tables.Table):
 
     def render_triggered_by(self, value):
         if value == "schedule":
-            return mark_safe('<span class="muted">Schedule</span>')
+            return format_html('<span class="muted">{}</span>', _("Schedule"))
         return value
 
     def render_results(self, record):

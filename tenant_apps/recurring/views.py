@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -59,21 +60,28 @@ class RunNowView(BillingWriteMixin, View):
                     today=today, triggered_by=actor, actor=request.user
                 )
         except (DomainError, ValidationError) as exc:
-            messages.error(request, f"The renewal run stopped: {_sentence(exc)}")
+            messages.error(
+                request, _("The renewal run stopped: %(sentence)s") % {"sentence": _sentence(exc)}
+            )
             return redirect("recurring:run_list")
         try:
             with schema_context(schema):
                 dunning = services.dunning_run(today=today, triggered_by=actor, actor=request.user)
         except (DomainError, ValidationError) as exc:
-            messages.error(request, f"The dunning run stopped: {_sentence(exc)}")
+            messages.error(
+                request, _("The dunning run stopped: %(sentence)s") % {"sentence": _sentence(exc)}
+            )
             return redirect("recurring:run_detail", pk=renewals.pk)
         if renewals.status == BillingRun.Status.FAILED:
             # Refused without raising (an incomplete issuer identity): its log says why.
-            messages.error(request, f"The renewal run stopped: {renewals.log[-1]}")
+            messages.error(
+                request, _("The renewal run stopped: %(log)s") % {"log": renewals.log[-1]}
+            )
             return redirect("recurring:run_detail", pk=renewals.pk)
         messages.success(
             request,
-            f"Billing run done: {run_summary(renewals)}; {run_summary(dunning)}.",
+            _("Billing run done: %(run_summary)s; %(run_summary2)s.")
+            % {"run_summary": run_summary(renewals), "run_summary2": run_summary(dunning)},
         )
         return redirect("recurring:run_detail", pk=renewals.pk)
 

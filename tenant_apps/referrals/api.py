@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,7 +23,7 @@ from .selectors import referer_list
 class CanManageReferersOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; only the owner and administrators write."""
 
-    write_message = "Only the owner or an administrator can change referers."
+    write_message = gettext_lazy("Only the owner or an administrator can change referers.")
 
 
 class RefererSerializer(serializers.ModelSerializer):
@@ -32,11 +34,13 @@ class RefererSerializer(serializers.ModelSerializer):
         queryset=Referer.objects.all(),
         allow_null=True,
         required=False,
-        help_text="The partner who referred this one (earns the second level)",
+        help_text=gettext_lazy("The partner who referred this one (earns the second level)"),
     )
     orders_count = serializers.IntegerField(read_only=True)
     share_link = serializers.SerializerMethodField()
-    codes = serializers.SerializerMethodField(help_text="Further link and checkout codes")
+    codes = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Further link and checkout codes")
+    )
 
     class Meta:
         model = Referer
@@ -75,7 +79,10 @@ class RefererFilterSerializer(serializers.Serializer):
     """Query parameters of the referer list: a value that is not one is a 400, not ignored."""
 
     search = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Name, code or e-mail"
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=gettext_lazy("Name, code or e-mail"),
     )
     # Read from a plain dict (see get_queryset): on form-style input DRF takes a missing
     # boolean for false, which would list only the inactive ones.
@@ -105,7 +112,7 @@ class RefererViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         try:
             return referer_list().get(pk=self.kwargs["pk"])
         except Referer.DoesNotExist as exc:
-            raise NotFound("No such referer.") from exc
+            raise NotFound(_("No such referer.")) from exc
 
     def _respond(self, referer: Referer, code: int = status.HTTP_200_OK) -> Response:
         fresh = referer_list().get(pk=referer.pk)

@@ -8,11 +8,12 @@ customer record of its own when staff invite it, see `services.referer_portal_in
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy
 
 
 class Referer(models.Model):
     code = models.SlugField(
-        max_length=40, unique=True, help_text="Used in ?ref= links and at checkout"
+        max_length=40, unique=True, help_text=gettext_lazy("Used in ?ref= links and at checkout")
     )
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
@@ -31,7 +32,7 @@ class Referer(models.Model):
         blank=True,
         related_name="sub_referers",
         on_delete=models.SET_NULL,
-        help_text="The partner who referred this partner (second-level commission)",
+        help_text=gettext_lazy("The partner who referred this partner (second-level commission)"),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -52,23 +53,29 @@ class ProgrammeSettings(models.Model):
     """How this instance's referral programme counts (one row; none means the defaults)."""
 
     class Attribution(models.TextChoices):
-        FIRST_CLICK = "first_click", "First click: the first partner link followed wins"
-        LAST_CLICK = "last_click", "Last click: the latest partner link followed wins"
+        FIRST_CLICK = (
+            "first_click",
+            gettext_lazy("First click: the first partner link followed wins"),
+        )
+        LAST_CLICK = "last_click", gettext_lazy("Last click: the latest partner link followed wins")
 
     cookie_days = models.PositiveSmallIntegerField(
-        default=30, help_text="How long a ?ref= visit is remembered in the visitor's browser"
+        default=30,
+        help_text=gettext_lazy("How long a ?ref= visit is remembered in the visitor's browser"),
     )
     attribution = models.CharField(
         max_length=12, choices=Attribution.choices, default=Attribution.LAST_CLICK
     )
     maturity_days = models.PositiveSmallIntegerField(
         default=30,
-        help_text="Commission stays pending this many days (the refund window), then is payable",
+        help_text=gettext_lazy(
+            "Commission stays pending this many days (the refund window), then is payable"
+        ),
     )
     singleton = models.BooleanField(default=True, editable=False)
 
     class Meta:
-        verbose_name_plural = "programme settings"
+        verbose_name_plural = gettext_lazy("programme settings")
         constraints = [
             models.UniqueConstraint(fields=["singleton"], name="one_referral_programme_row"),
             models.CheckConstraint(
@@ -86,8 +93,8 @@ class RefererCode(models.Model):
     campaign) and checkout codes (typed at checkout). The main `Referer.code` is both."""
 
     class Kind(models.TextChoices):
-        LINK = "link", "Link code (?ref=)"
-        CHECKOUT = "checkout", "Checkout code"
+        LINK = "link", gettext_lazy("Link code (?ref=)")
+        CHECKOUT = "checkout", gettext_lazy("Checkout code")
 
     referer = models.ForeignKey(Referer, related_name="codes", on_delete=models.CASCADE)
     code = models.SlugField(max_length=40)
@@ -129,9 +136,9 @@ class SignUp(models.Model):
     to the partner that brought the customer in (see commissions)."""
 
     class Source(models.TextChoices):
-        LINK = "link", "Referral link (?ref=)"
-        CODE = "code", "Code typed at sign-up"
-        STAFF = "staff", "Chosen by staff"
+        LINK = "link", gettext_lazy("Referral link (?ref=)")
+        CODE = "code", gettext_lazy("Code typed at sign-up")
+        STAFF = "staff", gettext_lazy("Chosen by staff")
 
     customer = models.OneToOneField(
         "clients.Customer", related_name="referral", on_delete=models.CASCADE

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from .models import Click, ProgrammeSettings, Referer, RefererCode, SignUp
 
@@ -45,7 +46,7 @@ def referer_list(*, search: str | None = None, active: bool | None = None) -> Qu
 def get_referer_for(user, referer_id: int) -> Referer:
     """The referer if `user` is staff of this instance; raises PermissionDenied or DoesNotExist."""
     if not (user and user.is_authenticated and user.is_instance_staff):
-        raise PermissionDenied("Only staff can see referers.")
+        raise PermissionDenied(_("Only staff can see referers."))
     return referer_list().get(pk=referer_id)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from tenant_apps.clients.models import Customer
 from tenant_apps.clients.services import customer_create, customer_portal_invite
@@ -18,16 +20,22 @@ from tenant_apps.instance import audit
 from .models import Click, ProgrammeSettings, Referer, RefererCode, SignUp
 from .selectors import Attribution, attribution_for, referer_by_code  # noqa: F401  (public)
 
-REFERER_CREATED = audit.event_type("referer.created", "Referer added")
-REFERER_UPDATED = audit.event_type("referer.updated", "Referer changed")
-REFERER_DEACTIVATED = audit.event_type("referer.deactivated", "Referer deactivated")
-REFERER_REACTIVATED = audit.event_type("referer.reactivated", "Referer reactivated")
-REFERER_CODE_ADDED = audit.event_type("referer.code_added", "Referral code added")
-REFERER_CODE_REMOVED = audit.event_type("referer.code_removed", "Referral code removed")
-REFERER_PORTAL_INVITED = audit.event_type("referer.portal_invited", "Partner invited to the portal")
-SIGNUP_ATTRIBUTED = audit.event_type("referral.signup_attributed", "Sign-up credited to a partner")
+REFERER_CREATED = audit.event_type("referer.created", gettext_noop("Referer added"))
+REFERER_UPDATED = audit.event_type("referer.updated", gettext_noop("Referer changed"))
+REFERER_DEACTIVATED = audit.event_type("referer.deactivated", gettext_noop("Referer deactivated"))
+REFERER_REACTIVATED = audit.event_type("referer.reactivated", gettext_noop("Referer reactivated"))
+REFERER_CODE_ADDED = audit.event_type("referer.code_added", gettext_noop("Referral code added"))
+REFERER_CODE_REMOVED = audit.event_type(
+    "referer.code_removed", gettext_noop("Referral code removed")
+)
+REFERER_PORTAL_INVITED = audit.event_type(
+    "referer.portal_invited", gettext_noop("Partner invited to the portal")
+)
+SIGNUP_ATTRIBUTED = audit.event_type(
+    "referral.signup_attributed", gettext_noop("Sign-up credited to a partner")
+)
 PROGRAMME_UPDATED = audit.event_type(
-    "referral.programme_updated", "Referral programme settings changed"
+    "referral.programme_updated", gettext_noop("Referral programme settings changed")
 )
 
 _FIELDS = ("code", "name", "email", "customer", "referred_by")
@@ -45,32 +53,42 @@ def _check(
     email = (email or "").strip()
     max_code = Referer._meta.get_field("code").max_length
     if not code:
-        errors["code"] = ["Enter a code."]
+        errors["code"] = [_("Enter a code.")]
     else:
         try:
             validate_slug(code)
         except ValidationError:
-            errors["code"] = ["Use only letters, digits, hyphens and underscores in the code."]
+            errors["code"] = [_("Use only letters, digits, hyphens and underscores in the code.")]
         else:
             if len(code) > max_code:
-                errors["code"] = [f"Keep the code to {max_code} characters or fewer."]
+                errors["code"] = [
+                    (
+                        _("Keep the code to %(max_code)s characters or fewer.")
+                        % {"max_code": max_code}
+                    )
+                ]
             else:
                 others = Referer.objects.filter(code__iexact=code)
                 if referer is not None:
                     others = others.exclude(pk=referer.pk)
                 if others.exists():
-                    errors["code"] = [f"The code “{code}” is already taken (codes ignore case)."]
+                    errors["code"] = [
+                        (
+                            _("The code “%(code)s” is already taken (codes ignore case).")
+                            % {"code": code}
+                        )
+                    ]
     if not name:
-        errors["name"] = ["Enter a name."]
+        errors["name"] = [_("Enter a name.")]
     elif len(name) > Referer._meta.get_field("name").max_length:
-        errors["name"] = ["Keep the name to 200 characters or fewer."]
+        errors["name"] = [_("Keep the name to 200 characters or fewer.")]
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            errors["email"] = [f"“{email}” is not an e-mail address."]
+            errors["email"] = [(_("“%(email)s” is not an e-mail address.") % {"email": email})]
     if customer is not None and not isinstance(customer, Customer):
-        errors["customer"] = ["Choose one of this instance's customers."]
+        errors["customer"] = [_("Choose one of this instance's customers.")]
     if errors:
         raise ValidationError(errors)
     return code, name, email
@@ -82,7 +100,12 @@ def _save(referer: Referer) -> None:
             referer.save()
     except IntegrityError as exc:  # lost a race for the same code
         raise ValidationError(
-            {"code": [f"The code “{referer.code}” is already taken (codes ignore case)."]}
+            {
+                "code": [
+                    _("The code “%(code)s” is already taken (codes ignore case).")
+                    % {"code": referer.code}
+                ]
+            }
         ) from exc
 
 
@@ -170,7 +193,7 @@ def referer_reactivate(*, referer: Referer, actor=None) -> Referer:
 
 
 def _taken(code: str) -> str:
-    return f"The code “{code}” is already taken (codes ignore case)."
+    return _("The code “%(code)s” is already taken (codes ignore case).") % {"code": code}
 
 
 def _check_code_free(code: str) -> None:
@@ -186,7 +209,11 @@ def _check_upline(referer: Referer, referred_by: Referer | None) -> None:
     while current is not None:
         if current.pk in seen:
             raise ValidationError(
-                {"referred_by": ["A partner cannot be referred by itself or by its own referrals."]}
+                {
+                    "referred_by": [
+                        _("A partner cannot be referred by itself or by its own referrals.")
+                    ]
+                }
             )
         seen.add(current.pk)
         current = current.referred_by
@@ -197,15 +224,15 @@ def referer_code_add(*, referer: Referer, code: str, kind: str, actor=None) -> R
     """Give a partner a further link code (a campaign) or checkout code."""
     code = (code or "").strip()
     if kind not in RefererCode.Kind.values:
-        raise ValidationError({"kind": ["Choose a link code or a checkout code."]})
+        raise ValidationError({"kind": [_("Choose a link code or a checkout code.")]})
     try:
         validate_slug(code)
     except ValidationError:
         raise ValidationError(
-            {"code": ["Use only letters, digits, hyphens and underscores in the code."]}
+            {"code": [_("Use only letters, digits, hyphens and underscores in the code.")]}
         ) from None
     if len(code) > RefererCode._meta.get_field("code").max_length:
-        raise ValidationError({"code": ["Keep the code to 40 characters or fewer."]})
+        raise ValidationError({"code": [_("Keep the code to 40 characters or fewer.")]})
     if (
         Referer.objects.filter(code__iexact=code).exists()
         or RefererCode.objects.filter(code__iexact=code).exists()
@@ -216,7 +243,11 @@ def referer_code_add(*, referer: Referer, code: str, kind: str, actor=None) -> R
             extra = RefererCode.objects.create(referer=referer, code=code, kind=kind)
     except IntegrityError as exc:
         raise ValidationError(
-            {"code": [f"The code “{code}” is already taken (codes ignore case)."]}
+            {
+                "code": [
+                    _("The code “%(code)s” is already taken (codes ignore case).") % {"code": code}
+                ]
+            }
         ) from exc
     audit.audit_record(
         REFERER_CODE_ADDED, actor=actor, obj=referer, detail={"code": code, "kind": kind}
@@ -245,10 +276,16 @@ def signup_attribute(
     brought in once); returns None when the customer already had one. A partner is never
     credited with its own sign-up."""
     if source not in SignUp.Source.values:
-        raise ValidationError({"source": [f"Unknown attribution source “{source}”."]})
+        raise ValidationError(
+            {"source": [_("Unknown attribution source “%(source)s”.") % {"source": source}]}
+        )
     if not referer.is_active:
         raise ValidationError(
-            {"referer": [f"The referer code “{referer.code}” is no longer active."]}
+            {
+                "referer": [
+                    _("The referer code “%(code)s” is no longer active.") % {"code": referer.code}
+                ]
+            }
         )
     if referer.customer_id == customer.pk:
         return None
@@ -288,7 +325,7 @@ def programme_settings_update(*, actor=None, **fields) -> ProgrammeSettings:
     allowed = {"cookie_days", "attribution", "maturity_days"}
     unknown = set(fields) - allowed
     if unknown:
-        raise ValidationError({name: ["Not a programme setting."] for name in unknown})
+        raise ValidationError({name: [_("Not a programme setting.")] for name in unknown})
     row = ProgrammeSettings.objects.select_for_update().first()
     if row is None:
         ProgrammeSettings.objects.bulk_create([ProgrammeSettings()], ignore_conflicts=True)
@@ -298,14 +335,14 @@ def programme_settings_update(*, actor=None, **fields) -> ProgrammeSettings:
     if "cookie_days" in fields:
         days = fields["cookie_days"]
         if not isinstance(days, int) or not 1 <= days <= 365:
-            errors["cookie_days"] = ["Remember a visit between 1 and 365 days."]
+            errors["cookie_days"] = [_("Remember a visit between 1 and 365 days.")]
     if "maturity_days" in fields:
         days = fields["maturity_days"]
         if not isinstance(days, int) or not 0 <= days <= 365:
-            errors["maturity_days"] = ["Keep commission pending between 0 and 365 days."]
+            errors["maturity_days"] = [_("Keep commission pending between 0 and 365 days.")]
     attribution = fields.get("attribution", ProgrammeSettings.Attribution.LAST_CLICK)
     if attribution not in ProgrammeSettings.Attribution.values:
-        errors["attribution"] = ["Choose first click or last click."]
+        errors["attribution"] = [_("Choose first click or last click.")]
     if errors:
         raise ValidationError(errors)
     for name, value in fields.items():
@@ -334,13 +371,13 @@ def referer_portal_invite(
     account-credit payout goes. Returns the new portal user.
     """
     if not referer.email and referer.customer_id is None:
-        raise ValidationError({"email": ["Give the partner an e-mail address first."]})
+        raise ValidationError({"email": [_("Give the partner an e-mail address first.")]})
     with transaction.atomic():
         locked = Referer.objects.select_for_update().get(pk=referer.pk)
         customer = locked.customer
         if customer is None:
             if not country:
-                raise ValidationError({"country": ["Choose the partner's country."]})
+                raise ValidationError({"country": [_("Choose the partner's country.")]})
             customer = customer_create(
                 name=locked.name,
                 email=locked.email,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import django_filters
 import django_tables2 as tables
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .links import share_link
 from .models import Referer
@@ -12,20 +14,20 @@ from .selectors import referer_list
 
 
 class RefererTable(tables.Table):
-    name = tables.Column(linkify=("referrals:referer_edit", {"pk": tables.A("pk")}))
-    code = tables.Column(attrs={"td": {"class": "mono"}})
-    email = tables.Column(verbose_name="E-mail")
-    customer = tables.Column(verbose_name="Customer")
-    is_active = tables.Column(verbose_name="Status")
-    orders_count = tables.Column(verbose_name="Orders", attrs={"td": {"class": "num"}})
-    link = tables.Column(
-        empty_values=(),
-        orderable=False,
-        verbose_name="Share link",
-        attrs={"td": {"class": "nowrap"}},
+    name = tables.Column(
+        verbose_name=gettext_lazy("Name"),
+        linkify=("referrals:referer_edit", {"pk": tables.A("pk")}),
     )
+    code = tables.Column(verbose_name=gettext_lazy("Code"), attrs={"td": {"class": "mono"}})
+    email = tables.Column(verbose_name=gettext_lazy("E-mail"))
+    customer = tables.Column(verbose_name=gettext_lazy("Customer"))
+    is_active = tables.Column(verbose_name=gettext_lazy("Status"))
+    orders_count = tables.Column(
+        verbose_name=gettext_lazy("Orders"), attrs={"td": {"class": "num"}}
+    )
+    link = tables.Column(empty_values=(), orderable=False, verbose_name=gettext_lazy("Share link"))
     created_at = tables.DateTimeColumn(
-        format="Y-m-d", verbose_name="Since", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d", verbose_name=gettext_lazy("Since"), attrs={"td": {"class": "nowrap"}}
     )
 
     class Meta:
@@ -41,7 +43,7 @@ class RefererTable(tables.Table):
             "link",
             "created_at",
         )
-        empty_text = "No referers match."
+        empty_text = gettext_lazy("No referers match.")
         attrs = {"class": "table"}
 
     def __init__(self, *args, base_url: str, **kwargs):
@@ -53,21 +55,26 @@ class RefererTable(tables.Table):
 
     def render_is_active(self, record):
         if record.is_active:
-            return format_html('<span class="badge badge-{}">{}</span>', "active", "Active")
-        return format_html('<span class="badge badge-{}">{}</span>', "terminated", "Inactive")
+            return format_html('<span class="badge badge-{}">{}</span>', "active", _("Active"))
+        return format_html('<span class="badge badge-{}">{}</span>', "terminated", _("Inactive"))
 
     def render_link(self, record):
         if not record.is_active:
             return "—"
-        return format_html('<code class="mono">{}</code>', share_link(self.base_url, record.code))
+        # A long address breaks anywhere rather than pushing the table past its card.
+        return format_html(
+            '<code class="mono share-link">{}</code>', share_link(self.base_url, record.code)
+        )
 
 
 class RefererFilter(django_filters.FilterSet):
     """The filter bar; the query itself is `selectors.referer_list`."""
 
-    q = django_filters.CharFilter(label="Search")
+    q = django_filters.CharFilter(label=gettext_lazy("Search"))
     active = django_filters.ChoiceFilter(
-        label="Status", choices=[("1", "Active"), ("0", "Inactive")], empty_label="Any status"
+        label=gettext_lazy("Status"),
+        choices=[("1", gettext_lazy("Active")), ("0", gettext_lazy("Inactive"))],
+        empty_label=gettext_lazy("Any status"),
     )
 
     class Meta:

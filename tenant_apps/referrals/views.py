@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -28,7 +29,7 @@ class RefererManagerMixin(StaffRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         user = request.user
         if user.is_authenticated and user.is_instance_staff and not user.can_manage_instance:
-            raise PermissionDenied("Only the owner or an administrator can change referers.")
+            raise PermissionDenied(_("Only the owner or an administrator can change referers."))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -102,8 +103,11 @@ class RefererFormView(RefererManagerMixin, View):
             else:
                 messages.success(
                     request,
-                    f"{referer.name} saved. Share link: "
-                    f"{share_link(base_url(request), referer.code)}",
+                    _("%(name)s saved. Share link: %(share_link)s")
+                    % {
+                        "name": referer.name,
+                        "share_link": share_link(base_url(request), referer.code),
+                    },
                 )
                 return redirect("referrals:referer_list")
         return self.render_page(form, referer)
@@ -119,11 +123,15 @@ class RefererStatusView(RefererManagerMixin, View):
         referer = _referer_or_404(request, pk)
         if self.activate:
             services.referer_reactivate(referer=referer, actor=request.user)
-            messages.success(request, f"{referer.name}'s links and code work again.")
+            messages.success(
+                request, _("%(name)s's links and code work again.") % {"name": referer.name}
+            )
         else:
             services.referer_deactivate(referer=referer, actor=request.user)
             messages.success(
-                request, f"{referer.name} is deactivated; their links and code no longer count."
+                request,
+                _("%(name)s is deactivated; their links and code no longer count.")
+                % {"name": referer.name},
             )
         return redirect("referrals:referer_list")
 
@@ -143,9 +151,11 @@ class RefererCodeAddView(RefererManagerMixin, View):
                 for error in exc.messages:
                     messages.error(request, error)
             else:
-                messages.success(request, f"Code “{form.cleaned_data['code']}” added.")
+                messages.success(
+                    request, _("Code “%(code)s” added.") % {"code": form.cleaned_data["code"]}
+                )
         else:
-            messages.error(request, "Enter a code and choose its kind.")
+            messages.error(request, _("Enter a code and choose its kind."))
         return redirect("referrals:referer_edit", pk=referer.pk)
 
 
@@ -158,7 +168,10 @@ class RefererCodeRemoveView(RefererManagerMixin, View):
         if code is None:
             raise Http404("No such code.")
         services.referer_code_remove(code=code, actor=request.user)
-        messages.success(request, f"Code “{code.code}” removed; links with it no longer count.")
+        messages.success(
+            request,
+            _("Code “%(code)s” removed; links with it no longer count.") % {"code": code.code},
+        )
         return redirect("referrals:referer_edit", pk=referer.pk)
 
 
@@ -186,7 +199,10 @@ class RefererInviteView(RefererManagerMixin, View):
         else:
             messages.success(
                 request,
-                f"{user.email} can now sign in to see their referrals; "
-                "a link to set a password is on its way.",
+                _(
+                    "%(email)s can now sign in to see their referrals; a link to set a "
+                    "password is on its way."
+                )
+                % {"email": user.email},
             )
         return redirect("referrals:referer_edit", pk=referer.pk)

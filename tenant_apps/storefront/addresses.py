@@ -11,6 +11,7 @@ from __future__ import annotations
 from disposable_email_domains import blocklist
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 
 def normalised_email(value: str) -> str:
@@ -26,17 +27,19 @@ def signup_email_problem(email: str) -> str:
     """The sentence that says why `email` cannot sign up, or "" when it can."""
     email = normalised_email(email)
     if not email:
-        return "Enter your e-mail address."
+        return _("Enter your e-mail address.")
     try:
         validate_email(email)
     except ValidationError:
-        return f"“{email}” is not a valid e-mail address."
+        return _("“%(email)s” is not a valid e-mail address.") % {"email": email}
     domain = email.rsplit("@", 1)[1]
     if "." not in domain:
-        return f"“{domain}” cannot receive e-mail; use an address with a full domain."
+        return _("“%(domain)s” cannot receive e-mail; use an address with a full domain.") % {
+            "domain": domain
+        }
     if is_disposable_domain(domain):
-        return (
-            f"Addresses at {domain} are throw-away inboxes; use an address you will keep, "
-            "so invoices and service notices reach you."
-        )
+        return _(
+            "Addresses at %(domain)s are throw-away inboxes; use an address you will "
+            "keep, so invoices and service notices reach you."
+        ) % {"domain": domain}
     return ""

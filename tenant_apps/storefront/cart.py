@@ -9,6 +9,8 @@ crosses instances.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 CART_KEY = "storefront_cart"
 CURRENCY_KEY = "storefront_currency"
 MAX_ITEMS = 10
@@ -26,7 +28,10 @@ def cart_items(session) -> list[dict]:
 def cart_add(session, *, plan_id: int, cycle: str, addon_ids: list[int], label: str = "") -> None:
     items = cart_items(session)
     if len(items) >= MAX_ITEMS:
-        raise CartFull(f"A cart holds at most {MAX_ITEMS} plans; check out first.")
+        raise CartFull(
+            _("A cart holds at most %(MAX_ITEMS)s plans; check out first.")
+            % {"MAX_ITEMS": MAX_ITEMS}
+        )
     items.append(
         {"plan": plan_id, "cycle": cycle, "addons": sorted(set(addon_ids)), "label": label}
     )

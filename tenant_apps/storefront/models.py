@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class StorefrontSettings(models.Model):
@@ -18,25 +19,34 @@ class StorefrontSettings(models.Model):
     terms_version = models.CharField(
         max_length=40,
         default="1",
-        help_text="Raise it when the terms change: each customer's accepted version is kept",
+        help_text=gettext_lazy(
+            "Raise it when the terms change: each customer's accepted version is kept"
+        ),
     )
-    terms_url = models.URLField(blank=True, help_text="Where the terms are published, if anywhere")
-    terms_text = models.TextField(blank=True, help_text="The terms, shown on the shop's terms page")
+    terms_url = models.URLField(
+        blank=True, help_text=gettext_lazy("Where the terms are published, if anywhere")
+    )
+    terms_text = models.TextField(
+        blank=True, help_text=gettext_lazy("The terms, shown on the shop's terms page")
+    )
     allow_invoice_payment = models.BooleanField(
         default=False,
-        help_text="Customers may choose to pay the first invoice by bank transfer instead of "
-        "by card",
+        help_text=gettext_lazy(
+            "Customers may choose to pay the first invoice by bank transfer instead of by card"
+        ),
     )
     headline = models.CharField(
-        max_length=200, blank=True, help_text="One line above the catalog, e.g. what you sell"
+        max_length=200,
+        blank=True,
+        help_text=gettext_lazy("One line above the catalog, e.g. what you sell"),
     )
     # Always true and unique: at most one settings row per instance.
     singleton = models.BooleanField(default=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "storefront settings"
-        verbose_name_plural = "storefront settings"
+        verbose_name = gettext_lazy("storefront settings")
+        verbose_name_plural = gettext_lazy("storefront settings")
         constraints = [
             models.UniqueConstraint(fields=["singleton"], name="one_storefront_settings"),
         ]

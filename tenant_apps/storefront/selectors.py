@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 
 from tenant_apps.catalog.models import BillingCycle, Price, Product
 from tenant_apps.catalog.selectors import resource_choices
+from tenant_apps.instance import branding as instance_branding
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.money import ZERO
 from tenant_apps.instance.selectors import issuer_identity_get
@@ -34,12 +36,16 @@ class Branding:
 
 
 def branding(identity: IssuerIdentity | None, fallback_name: str) -> Branding:
-    if identity is None:
-        return Branding(fallback_name, "#4f46e5", False)
+    """The shop's look, named by the same rule as every other page of the instance."""
+    row = (
+        {"trading_name": identity.trading_name, "legal_name": identity.legal_name}
+        if identity is not None
+        else {}
+    )
     return Branding(
-        identity.trading_name or identity.legal_name or fallback_name,
-        identity.brand_color or "#4f46e5",
-        bool(identity.logo),
+        instance_branding.display_name(row, fallback_name),
+        instance_branding.palette_for(identity.brand_color if identity else "").accent,
+        bool(identity is not None and identity.logo),
     )
 
 
@@ -147,13 +153,16 @@ def cart_lines(items: list[dict], currency: str) -> list[CartLine]:
         line = CartLine(index=index, plan=plan, price=None, label=item.get("label", ""))
         lines.append(line)
         if plan is None or not plan.is_active or plan.kind != Product.Kind.PLAN:
-            line.problem = "This plan is no longer sold; remove it."
+            line.problem = _("This plan is no longer sold; remove it.")
             continue
         line.price = next(
             (p for p in prices_in(plan, currency) if p.cycle == item.get("cycle")), None
         )
         if line.price is None:
-            line.problem = f"{plan.name} is not sold in {currency} on this billing cycle."
+            line.problem = _("%(name)s is not sold in %(currency)s on this billing cycle.") % {
+                "name": plan.name,
+                "currency": currency,
+            }
             continue
         allowed = {a.pk for a in plan.addons.all()}
         for addon_id in item.get("addons", []):
@@ -164,7 +173,7 @@ def cart_lines(items: list[dict], currency: str) -> list[CartLine]:
                 else None
             )
             if price is None:
-                line.problem = (
+                line.problem = _(
                     "An add-on of this plan is no longer offered; remove the plan and add it again."
                 )
                 break
@@ -195,5 +204,7 @@ def catalog_sections(groups: list[ShopGroup], plans: list[Product]) -> list[dict
             sections.append({"group": group, "name": group.name, "plans": members})
     rest = [plan for plan in plans if plan.pk not in grouped]
     if rest:
-        sections.append({"group": None, "name": "Other plans" if sections else "", "plans": rest})
+        sections.append(
+            {"group": None, "name": _("Other plans") if sections else "", "plans": rest}
+        )
     return sections

@@ -27,10 +27,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.accounts.models import Role
 from tenant_apps.billing.models import Invoice
@@ -39,6 +39,7 @@ from tenant_apps.clients.services import customer_create
 from tenant_apps.instance import audit, emails
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.selectors import issuer_identity_get
+from tenant_apps.mail.services import email_queue
 from tenant_apps.orders import services as order_services
 from tenant_apps.orders.models import Order
 from tenant_apps.referrals.models import Referer
@@ -48,15 +49,17 @@ from .addresses import normalised_email, signup_email_problem
 from .models import PendingSignup, ShopGroup, StorefrontSettings, TermsAcceptance
 from .selectors import CartLine, storefront_settings_get
 
-SIGNUP_STARTED = audit.event_type("signup.started", "Sign-up started (e-mail not confirmed)")
-SIGNUP_CONFIRMED = audit.event_type("signup.confirmed", "Signed up in the shop")
-TERMS_ACCEPTED = audit.event_type("terms.accepted", "Accepted the terms of service")
+SIGNUP_STARTED = audit.event_type(
+    "signup.started", gettext_noop("Sign-up started (e-mail not confirmed)")
+)
+SIGNUP_CONFIRMED = audit.event_type("signup.confirmed", gettext_noop("Signed up in the shop"))
+TERMS_ACCEPTED = audit.event_type("terms.accepted", gettext_noop("Accepted the terms of service"))
 STOREFRONT_SETTINGS_CHANGED = audit.event_type(
-    "storefront.settings_changed", "Shop settings changed"
+    "storefront.settings_changed", gettext_noop("Shop settings changed")
 )
 
-SHOP_GROUP_SAVED = audit.event_type("shop_group.saved", "Shop section saved")
-SHOP_GROUP_DELETED = audit.event_type("shop_group.deleted", "Shop section removed")
+SHOP_GROUP_SAVED = audit.event_type("shop_group.saved", gettext_noop("Shop section saved"))
+SHOP_GROUP_DELETED = audit.event_type("shop_group.deleted", gettext_noop("Shop section removed"))
 
 SETTINGS_FIELDS = ("terms_version", "terms_url", "terms_text", "allow_invoice_payment", "headline")
 WINDOW_SECONDS = 3600
@@ -94,7 +97,9 @@ def signup_post_reserve(*, ip_address: str | None) -> None:
     _count(
         f"storefront:signup-posts:{digest}",
         settings.UPLINE_SIGNUP_POSTS_PER_IP,
-        "Too many sign-up attempts from your network in the last hour. Please try again later.",
+        gettext(
+            "Too many sign-up attempts from your network in the last hour. Please try again later."
+        ),
     )
 
 
@@ -103,8 +108,10 @@ def _mail_reserve(email: str) -> None:
     _count(
         f"storefront:signup-mails:{digest}",
         settings.UPLINE_SIGNUP_MAILS_PER_ADDRESS,
-        "We already sent several confirmation e-mails to this address in the last hour. "
-        "Check your inbox (and spam folder), or try again later.",
+        gettext(
+            "We already sent several confirmation e-mails to this address in the last hour. "
+            "Check your inbox (and spam folder), or try again later."
+        ),
     )
 
 
@@ -146,9 +153,9 @@ def shop_group_save(
     """Create or change a section of the shop's catalog (its name and its plans)."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": ["Give the section a name."]})
+        raise ValidationError({"name": [gettext("Give the section a name.")]})
     if any(plan.kind != "plan" for plan in plans):
-        raise ValidationError({"plans": ["Only plans are listed in sections."]})
+        raise ValidationError({"plans": [gettext("Only plans are listed in sections.")]})
     with transaction.atomic():
         created = group is None
         group = group or ShopGroup()
@@ -208,11 +215,17 @@ def signup_start(
         raise ValidationError({"email": [problem]})
     if get_user_model().objects.filter(email__iexact=email).exists():
         raise ValidationError(
-            {"email": ["An account with this e-mail address already exists: sign in instead."]}
+            {
+                "email": [
+                    gettext("An account with this e-mail address already exists: sign in instead.")
+                ]
+            }
         )
     current_terms = storefront_settings_get().terms_version
     if terms_version != current_terms:
-        raise ValidationError({"accept_terms": ["The terms changed meanwhile; read them again."]})
+        raise ValidationError(
+            {"accept_terms": [gettext("The terms changed meanwhile; read them again.")]}
+        )
     _mail_reserve(email)
     token = secrets.token_urlsafe(32)
     hours = settings.UPLINE_SIGNUP_LINK_HOURS
@@ -249,11 +262,12 @@ def _send_confirmation(*, email: str, link: str, hours: int) -> None:
     body = render_to_string(
         "storefront/emails/confirm_signup.txt", {"link": link, "name": name, "hours": hours}
     )
-    send_mail(
-        f"Confirm your e-mail address for {name}",
-        body,
-        emails.sender_address(identity),
-        [email],
+    # Recorded in the instance's outbox and sent by a worker (this runs after the commit).
+    email_queue(
+        to=[email],
+        key="signup_confirm",
+        subject=gettext("Confirm your e-mail address for %(name)s") % {"name": name},
+        body=body,
     )
 
 
@@ -262,11 +276,15 @@ def pending_signup_for_token(token: str) -> PendingSignup:
     pending = PendingSignup.objects.filter(token_hash=_hash(token or "")).first()
     if pending is None:
         raise SignupLinkInvalid(
-            "This confirmation link is not valid any more: it was used already, or a newer "
-            "one was sent. Sign in, or sign up again."
+            gettext(
+                "This confirmation link is not valid any more: it was used already, or a newer "
+                "one was sent. Sign in, or sign up again."
+            )
         )
     if pending.expires_at <= timezone.now():
-        raise SignupLinkInvalid("This confirmation link has expired; please sign up again.")
+        raise SignupLinkInvalid(
+            gettext("This confirmation link has expired; please sign up again.")
+        )
     return pending
 
 
@@ -279,11 +297,13 @@ def signup_confirm(*, token: str, ip_address: str | None = None):
         with transaction.atomic():
             locked = PendingSignup.objects.select_for_update().filter(pk=pending.pk).first()
             if locked is None:  # confirmed by another click meanwhile
-                raise SignupLinkInvalid("This confirmation link was used already: sign in.")
+                raise SignupLinkInvalid(
+                    gettext("This confirmation link was used already: sign in.")
+                )
             if User.objects.filter(email__iexact=locked.email).exists():
                 locked.delete()
                 raise SignupLinkInvalid(
-                    "An account with this e-mail address already exists: sign in instead."
+                    gettext("An account with this e-mail address already exists: sign in instead.")
                 )
             user = User(
                 email=locked.email,
@@ -326,7 +346,7 @@ def signup_confirm(*, token: str, ip_address: str | None = None):
             locked.delete()
     except IntegrityError as exc:  # the same address confirmed twice at once
         raise SignupLinkInvalid(
-            "An account with this e-mail address already exists: sign in instead."
+            gettext("An account with this e-mail address already exists: sign in instead.")
         ) from exc
     return user
 
@@ -359,7 +379,7 @@ def storefront_order_place(
     their last acceptance was of an older version)."""
     problems = [line.problem for line in lines if line.problem]
     if not lines:
-        raise ValidationError({"__all__": ["Your cart is empty."]})
+        raise ValidationError({"__all__": [gettext("Your cart is empty.")]})
     if problems:
         raise ValidationError({"__all__": problems})
     items = [

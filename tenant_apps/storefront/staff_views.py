@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView
 
@@ -27,7 +28,7 @@ class ManagerWritesMixin(StaffRequiredMixin):
             and request.user.is_authenticated
             and not request.user.can_manage_instance
         ):
-            raise PermissionDenied("Only the owner and administrators change the shop.")
+            raise PermissionDenied(_("Only the owner and administrators change the shop."))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -45,7 +46,7 @@ class StorefrontSettingsView(ManagerWritesMixin, FormView):
         except ValidationError as exc:
             form_add_service_errors(form, exc)
             return self.form_invalid(form)
-        messages.success(self.request, "The shop's settings were saved.")
+        messages.success(self.request, _("The shop's settings were saved."))
         return redirect("storefront_staff:settings")
 
 
@@ -80,7 +81,10 @@ class ShopGroupListView(ManagerWritesMixin, View):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, f"The section “{form.cleaned_data['name']}” was added.")
+                messages.success(
+                    request,
+                    _("The section “%(name)s” was added.") % {"name": form.cleaned_data["name"]},
+                )
                 return redirect("storefront_staff:groups")
         return self.page(form)
 
@@ -104,7 +108,9 @@ class ShopGroupEditView(ManagerWritesMixin, View):
         group = _group_or_404(pk)
         if request.POST.get("delete"):
             services.shop_group_delete(group=group, actor=request.user)
-            messages.success(request, f"The section “{group.name}” was removed.")
+            messages.success(
+                request, _("The section “%(name)s” was removed.") % {"name": group.name}
+            )
             return redirect("storefront_staff:groups")
         form = ShopGroupForm(request.POST)
         if form.is_valid():
@@ -113,6 +119,6 @@ class ShopGroupEditView(ManagerWritesMixin, View):
             except ValidationError as exc:
                 form_add_service_errors(form, exc)
             else:
-                messages.success(request, "The section was saved.")
+                messages.success(request, _("The section was saved."))
                 return redirect("storefront_staff:groups")
         return render(request, self.template_name, {"group": group, "form": form})

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 
 from tenant_apps.accounts.signins import client_ip
@@ -42,7 +43,7 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 def _shop_name(request) -> str:
     tenant = getattr(request, "tenant", None)
-    return getattr(tenant, "name", "") or "Shop"
+    return getattr(tenant, "name", "") or _("Shop")
 
 
 class ShopView(View):
@@ -170,11 +171,11 @@ class CartAddView(ShopView):
             None,
         )
         if plan is None:
-            messages.error(request, "This plan is not sold (any more); choose another.")
+            messages.error(request, _("This plan is not sold (any more); choose another."))
             return redirect("storefront:catalog")
         form = AddToCartForm(request.POST, plan=plan, currency=currency)
         if not form.is_valid():
-            for error in form.errors.get("__all__", []) or ["Choose a billing cycle."]:
+            for error in form.errors.get("__all__", []) or [_("Choose a billing cycle.")]:
                 messages.error(request, error)
             return redirect("storefront:catalog")
         try:
@@ -189,7 +190,7 @@ class CartAddView(ShopView):
         else:
             # The cart is priced in this currency from now on (no catalog read to know it).
             request.session[session_cart.CURRENCY_KEY] = currency
-            messages.success(request, f"{plan.name} is in your cart.")
+            messages.success(request, _("%(name)s is in your cart.") % {"name": plan.name})
         return redirect("storefront:cart")
 
     def get(self, request, plan_pk: int):
@@ -287,7 +288,7 @@ class CheckoutView(ShopView):
     def get(self, request):
         self.setup_state(request)
         if not self.lines:
-            messages.info(request, "Your cart is empty: choose a plan first.")
+            messages.info(request, _("Your cart is empty: choose a plan first."))
             return redirect("storefront:catalog")
         return self.page()
 
@@ -300,7 +301,7 @@ class CheckoutView(ShopView):
             return self.page(form)
         method = form.cleaned_data["payment"]
         if method == "card" and not self.cards.ready:
-            form.add_error("payment", "Card payments are not available right now.")
+            form.add_error("payment", _("Card payments are not available right now."))
             return self.page(form)
         referer = referer_from_request(request)
         try:
@@ -331,8 +332,11 @@ class CheckoutView(ShopView):
             return redirect("portal_orders:order_detail", pk=order.pk)
         messages.success(
             request,
-            f"Thank you: invoice {invoice.number} was sent to {self.customer.email}. "
-            "Your services start as soon as it is paid.",
+            _(
+                "Thank you: invoice %(number)s was sent to %(email)s. Your services "
+                "start as soon as it is paid."
+            )
+            % {"number": invoice.number, "email": self.customer.email},
         )
         return redirect("portal_billing:invoice_detail", pk=invoice.pk)
 
@@ -437,7 +441,7 @@ class SignupConfirmView(ShopView):
         except ValidationError:
             pass
         request.session.pop("storefront_signup_email", None)
-        messages.success(request, "Your e-mail address is confirmed and your account is ready.")
+        messages.success(request, _("Your e-mail address is confirmed and your account is ready."))
         if session_cart.cart_count(request.session):
             return redirect("storefront:checkout")
         return redirect("portal:home")

@@ -71,8 +71,10 @@ def test_operator_creates_reseller_whose_owner_signs_in_then_suspends_it(
     assert "/accounts/login/" in page.url
 
     page.goto(operator + "/console/resellers/browserco/")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("form[action$='/suspend/'] button")
+    # The confirmation is the page's own dialog, answered like any button.
+    with page.expect_navigation():
+        page.locator("dialog[open]").get_by_role("button", name="Suspend").click()
     page.wait_for_url("**/console/resellers/browserco/")
     assert "is suspended" in page.content()
 

@@ -74,8 +74,11 @@ def test_customer_ticket_escalated_answered_upstream_and_relayed(
     reseller = _sign_in(browser, acme, "support@acme.test")
     reseller.goto(f"{acme}/staff/helpdesk/tickets/{ticket_path}/")
     reseller.fill("#escalate-note", "Our node looks fine; please check upstream.")
-    reseller.once("dialog", lambda dialog: dialog.accept())
     reseller.get_by_role("button", name=re.compile("Escalate to")).click()
+    # The confirmation is the page's own dialog, answered like any button.
+    confirm = reseller.locator("dialog[open]").get_by_role("button", name=re.compile("Escalate"))
+    with reseller.expect_navigation():
+        confirm.click()
     reseller.wait_for_load_state()
     assert "Escalated upstream" in reseller.content()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse
 
 from tenant_apps.accounts.permissions import StaffReadBillersWrite, StaffReadManagersWrite
@@ -17,4 +18,4 @@ class CanBillOrReadOnly(StaffReadBillersWrite):
 class CanManageOrReadOnly(StaffReadManagersWrite):
     """Any staff member reads; the owner and administrators change billing configuration."""
 
-    write_message = "Only the owner or an administrator can change billing settings."
+    write_message = gettext_lazy("Only the owner or an administrator can change billing settings.")

@@ -8,6 +8,8 @@ with the caller as the actor (`audit.request_actor`: "<e-mail> (API)" for an API
 from __future__ import annotations
 
 from django.http import FileResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -39,9 +41,11 @@ from .common import NOT_FOUND, REFUSED, CanBillOrReadOnly
 class InvoiceFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Invoice.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Invoice.Kind.choices, required=False)
-    customer = serializers.IntegerField(required=False, help_text="Customer id")
+    customer = serializers.IntegerField(required=False, help_text=gettext_lazy("Customer id"))
     overdue = serializers.BooleanField(
-        required=False, default=False, help_text="Only unpaid invoices past their due date"
+        required=False,
+        default=False,
+        help_text=gettext_lazy("Only unpaid invoices past their due date"),
     )
 
 
@@ -82,7 +86,7 @@ class InvoiceViewSet(
         try:
             return get_invoice_for(self.request.user, self.kwargs["pk"])
         except Invoice.DoesNotExist as exc:
-            raise NotFound("No such invoice.") from exc
+            raise NotFound(_("No such invoice.")) from exc
 
     def perform_content_negotiation(self, request, force=False):
         # The PDF download answers application/pdf; its errors are still JSON.
@@ -242,9 +246,9 @@ class InvoiceViewSet(
         invoice = self.get_object()
         if not invoice.pdf or not invoice.pdf.storage.exists(invoice.pdf.name):
             raise NotFound(
-                "The PDF is not ready yet: it is rendered in the background after issue."
+                _("The PDF is not ready yet: it is rendered in the background after issue.")
                 if invoice.status != Invoice.Status.DRAFT
-                else "Drafts have no PDF: issue the invoice first."
+                else _("Drafts have no PDF: issue the invoice first.")
             )
         return FileResponse(
             invoice.pdf.open("rb"),

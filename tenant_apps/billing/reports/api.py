@@ -9,6 +9,8 @@ Amounts are decimal strings, always next to their currency.
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -45,14 +47,19 @@ class ReportDateField(serializers.DateField):
         day = super().to_internal_value(value)
         if not EARLIEST <= day <= LATEST:
             raise serializers.ValidationError(
-                f"Choose a date between {EARLIEST.year} and {LATEST.year}."
+                _("Choose a date between %(year)s and %(year2)s.")
+                % {"year": EARLIEST.year, "year2": LATEST.year}
             )
         return day
 
 
 class RangeQuery(serializers.Serializer):
-    start = ReportDateField(required=False, help_text="First day (default: this quarter's)")
-    end = ReportDateField(required=False, help_text="Last day (default: this quarter's)")
+    start = ReportDateField(
+        required=False, help_text=gettext_lazy("First day (default: this quarter's)")
+    )
+    end = ReportDateField(
+        required=False, help_text=gettext_lazy("Last day (default: this quarter's)")
+    )
 
     def validate(self, attrs):
         default_start, default_end = selectors.this_quarter()
@@ -68,7 +75,7 @@ class VatQuery(RangeQuery):
 
 
 class AgingQuery(serializers.Serializer):
-    as_of = ReportDateField(required=False, help_text="Default: today")
+    as_of = ReportDateField(required=False, help_text=gettext_lazy("Default: today"))
 
 
 class JournalQuery(RangeQuery):
@@ -87,8 +94,8 @@ def _query(serializer_class, request) -> dict:
 
 class VatRowSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    period = serializers.DateField(help_text="First day of the month or quarter")
-    country = serializers.CharField(help_text="The customer's country at issue")
+    period = serializers.DateField(help_text=gettext_lazy("First day of the month or quarter"))
+    country = serializers.CharField(help_text=gettext_lazy("The customer's country at issue"))
     rate = serializers.DecimalField(max_digits=6, decimal_places=3)
     treatment = serializers.ChoiceField(choices=Invoice.TaxTreatment.choices)
     net = money()
@@ -139,9 +146,9 @@ class InvoicedRowSerializer(serializers.Serializer):
 class CollectedRowSerializer(serializers.Serializer):
     currency = serializers.CharField()
     month = serializers.DateField(required=False)
-    received = money(help_text="Payments received (not reversed)")
-    refunded = money(help_text="Refunds paid back")
-    amount = money(help_text="Collected: received less refunded")
+    received = money(help_text=gettext_lazy("Payments received (not reversed)"))
+    refunded = money(help_text=gettext_lazy("Refunds paid back"))
+    amount = money(help_text=gettext_lazy("Collected: received less refunded"))
     payments = serializers.IntegerField()
 
 
@@ -188,9 +195,13 @@ class JournalRowSerializer(serializers.Serializer):
     journal = serializers.ChoiceField(choices=["sales", "bank"])
     number = serializers.CharField()
     applies_to = serializers.CharField(
-        help_text="Credited invoice, invoices a payment settled, or the payment refunded"
+        help_text=gettext_lazy(
+            "Credited invoice, invoices a payment settled, or the payment refunded"
+        )
     )
-    reference = serializers.CharField(help_text="The payment's or refund's own reference")
+    reference = serializers.CharField(
+        help_text=gettext_lazy("The payment's or refund's own reference")
+    )
     customer_account = serializers.CharField()
     customer = serializers.CharField()
     country = serializers.CharField()
@@ -200,8 +211,8 @@ class JournalRowSerializer(serializers.Serializer):
     net = money(allow_null=True)
     vat = money(allow_null=True)
     gross = money()
-    debit = money(allow_null=True, help_text="On the customer's receivable account")
-    credit = money(allow_null=True, help_text="On the customer's receivable account")
+    debit = money(allow_null=True, help_text=gettext_lazy("On the customer's receivable account"))
+    credit = money(allow_null=True, help_text=gettext_lazy("On the customer's receivable account"))
     method = serializers.ChoiceField(choices=[("", ""), *Payment.Method.choices])
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
@@ -35,10 +36,11 @@ XLSX_MAX_ROWS = 50_000
 
 
 def too_many_rows_for_xlsx(rows: int) -> str:
-    return (
-        f"This range holds {rows:,} journal rows; an XLSX holds up to {XLSX_MAX_ROWS:,}. "
-        "Download the CSV (no limit), or choose a shorter range."
-    )
+    return _(
+        "This range holds %(rows)s journal rows; an XLSX holds up to "
+        "%(XLSX_MAX_ROWS)s. Download the CSV (no limit), or choose a shorter "
+        "range."
+    ) % {"rows": format(rows, ","), "XLSX_MAX_ROWS": format(XLSX_MAX_ROWS, ",")}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.clients.models import Customer
 from tenant_apps.instance import clock
@@ -22,12 +24,15 @@ DATE_WIDGET = {"type": "date"}
 # Far enough for any tax year; a typo (year 20266) would make every query scan for nothing.
 EARLIEST = datetime.date(2000, 1, 1)
 LATEST = datetime.date(2100, 12, 31)
-END_BEFORE_START = "The end date is before the start date."
+END_BEFORE_START = gettext_lazy("The end date is before the start date.")
 
 
 def _within_years(day: datetime.date) -> datetime.date:
     if not EARLIEST <= day <= LATEST:
-        raise ValidationError(f"Choose a date between {EARLIEST.year} and {LATEST.year}.")
+        raise ValidationError(
+            _("Choose a date between %(year)s and %(year2)s.")
+            % {"year": EARLIEST.year, "year2": LATEST.year}
+        )
     return day
 
 
@@ -41,8 +46,8 @@ def with_defaults(data, defaults: dict) -> dict:
 
 
 class DateRangeForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs=DATE_WIDGET))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs=DATE_WIDGET))
+    start = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs=DATE_WIDGET))
+    end = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs=DATE_WIDGET))
 
     @classmethod
     def from_query(cls, data, **kwargs):
@@ -65,8 +70,8 @@ class DateRangeForm(forms.Form):
 
 class VatReportForm(DateRangeForm):
     period = forms.ChoiceField(
-        label="Group by",
-        choices=[("month", "Month"), ("quarter", "Quarter")],
+        label=gettext_lazy("Group by"),
+        choices=[("month", gettext_lazy("Month")), ("quarter", gettext_lazy("Quarter"))],
         initial="month",
     )
 
@@ -77,9 +82,9 @@ class VatReportForm(DateRangeForm):
 
 class AgingForm(forms.Form):
     as_of = forms.DateField(
-        label="As of",
+        label=gettext_lazy("As of"),
         widget=forms.DateInput(attrs=DATE_WIDGET),
-        help_text="How overdue each open balance is on this day.",
+        help_text=gettext_lazy("How overdue each open balance is on this day."),
     )
 
     @classmethod
@@ -94,7 +99,7 @@ class StatementCustomerForm(forms.Form):
     """The statements page: pick the customer, then the range."""
 
     customer = forms.ModelChoiceField(
-        label="Customer",
+        label=gettext_lazy("Customer"),
         queryset=Customer.objects.order_by("name", "id"),
-        empty_label="Choose a customer…",
+        empty_label=gettext_lazy("Choose a customer…"),
     )

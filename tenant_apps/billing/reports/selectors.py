@@ -54,6 +54,7 @@ from django.db.models.functions import (
     TruncMonth,
     TruncQuarter,
 )
+from django.utils.translation import gettext
 from psycopg import sql as psycopg_sql
 
 from tenant_apps.clients.models import Customer
@@ -472,7 +473,7 @@ def get_statement_customer_for(user, customer_id) -> Customer:
         return customers.get(pk=customer_id)
     if user.is_authenticated and user.is_customer:
         return customers.get(pk=customer_id, user=user)
-    raise Customer.DoesNotExist("No such customer.")
+    raise Customer.DoesNotExist(gettext("No such customer."))
 
 
 KIND_ORDER = {
@@ -537,7 +538,7 @@ def customer_statement(
     for doc in documents.filter(issue_date__range=(start, end)).select_related("credited_invoice"):
         is_note = doc.kind == Invoice.Kind.CREDIT_NOTE
         label = (
-            f"Credit note for invoice {doc.credited_invoice.number}"
+            gettext("Credit note for invoice %(number)s") % {"number": doc.credited_invoice.number}
             if is_note and doc.credited_invoice
             else doc.get_kind_display()
         )
@@ -567,7 +568,8 @@ def customer_statement(
                 StatementLine(
                     date=payment.received_on,
                     kind="payment",
-                    label=f"Payment ({method}){_paid_invoices(payment)}",
+                    label=gettext("Payment (%(method)s)%(paid_invoices)s")
+                    % {"method": method, "paid_invoices": _paid_invoices(payment)},
                     reference=payment.reference,
                     debit=ZERO,
                     credit=payment.amount,
@@ -578,7 +580,8 @@ def customer_statement(
                 StatementLine(
                     date=payment.reversed_at.astimezone(tz).date(),
                     kind="payment_reversal",
-                    label=f"Payment of {payment.received_on:%Y-%m-%d} reversed",
+                    label=gettext("Payment of %(received_on)s reversed")
+                    % {"received_on": format(payment.received_on, "%Y-%m-%d")},
                     reference=payment.reference,
                     debit=payment.amount,
                     credit=ZERO,
@@ -589,7 +592,8 @@ def customer_statement(
             StatementLine(
                 date=refund.refunded_on,
                 kind="refund",
-                label=f"Refund ({refund.get_method_display().lower()})",
+                label=gettext("Refund (%(method)s)")
+                % {"method": refund.get_method_display().lower()},
                 reference=refund.reference,
                 debit=refund.amount,
                 credit=ZERO,
@@ -600,7 +604,9 @@ def customer_statement(
             StatementLine(
                 date=entry.created_at.astimezone(tz).date(),
                 kind="credit_adjustment",
-                label=f"Credit adjustment: {entry.note}" if entry.note else "Credit adjustment",
+                label=gettext("Credit adjustment: %(note)s") % {"note": entry.note}
+                if entry.note
+                else gettext("Credit adjustment"),
                 reference="",
                 debit=-entry.amount if entry.amount < 0 else ZERO,
                 credit=entry.amount if entry.amount > 0 else ZERO,

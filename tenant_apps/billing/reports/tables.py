@@ -13,6 +13,7 @@ import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from django_tables2.data import TableData
 
 from tenant_apps.instance.money import format_money
@@ -22,11 +23,11 @@ from . import selectors
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num nowrap"}}
 JOURNAL_TYPES = {
-    "invoice": "Invoice",
-    "credit_note": "Credit note",
-    "payment": "Payment",
-    "payment_reversal": "Payment reversed",
-    "refund": "Refund",
+    "invoice": gettext_lazy("Invoice"),
+    "credit_note": gettext_lazy("Credit note"),
+    "payment": gettext_lazy("Payment"),
+    "payment_reversal": gettext_lazy("Payment reversed"),
+    "refund": gettext_lazy("Refund"),
 }
 TREATMENTS = dict(selectors.Invoice.TaxTreatment.choices)
 
@@ -63,17 +64,17 @@ class ReportTable(tables.Table):
 
 
 class VatTable(ReportTable):
-    currency = tables.Column()
-    period = tables.Column()
-    country = tables.Column()
-    rate = tables.Column(verbose_name="VAT rate", attrs=NUM)
-    treatment = tables.Column(verbose_name="Tax treatment")
-    net = Money()
-    vat = Money(verbose_name="VAT")
-    lines = Number()
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    period = tables.Column(verbose_name=gettext_lazy("Period"))
+    country = tables.Column(verbose_name=gettext_lazy("Country"))
+    rate = tables.Column(verbose_name=gettext_lazy("VAT rate"), attrs=NUM)
+    treatment = tables.Column(verbose_name=gettext_lazy("Tax treatment"))
+    net = Money(verbose_name=gettext_lazy("Net"))
+    vat = Money(verbose_name=gettext_lazy("VAT"))
+    lines = Number(verbose_name=gettext_lazy("Lines"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "No issued invoices or credit notes in this range."
+        empty_text = gettext_lazy("No issued invoices or credit notes in this range.")
 
     def __init__(self, *args, period: str = "month", **kwargs):
         self.period_kind = period
@@ -92,64 +93,66 @@ class VatTable(ReportTable):
 
 
 class EcSalesTable(ReportTable):
-    currency = tables.Column()
-    country = tables.Column()
-    vat_id = tables.Column(verbose_name="Customer VAT id", attrs={"td": {"class": "mono"}})
-    customer = tables.Column()
-    net = Money(verbose_name="Net (reverse charge)")
-    documents = Number()
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    country = tables.Column(verbose_name=gettext_lazy("Country"))
+    vat_id = tables.Column(
+        verbose_name=gettext_lazy("Customer VAT id"), attrs={"td": {"class": "mono"}}
+    )
+    customer = tables.Column(verbose_name=gettext_lazy("Customer"))
+    net = Money(verbose_name=gettext_lazy("Net (reverse charge)"))
+    documents = Number(verbose_name=gettext_lazy("Documents"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "No reverse-charge invoices in this range."
+        empty_text = gettext_lazy("No reverse-charge invoices in this range.")
 
 
 class InvoicedTable(ReportTable):
-    currency = tables.Column()
-    month = tables.DateColumn(format="Y-m")
-    net = Money()
-    vat = Money(verbose_name="VAT")
-    gross = Money()
-    invoices = Number()
-    credit_notes = Number(verbose_name="Credit notes")
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    month = tables.DateColumn(format="Y-m", verbose_name=gettext_lazy("Month"))
+    net = Money(verbose_name=gettext_lazy("Net"))
+    vat = Money(verbose_name=gettext_lazy("VAT"))
+    gross = Money(verbose_name=gettext_lazy("Gross"))
+    invoices = Number(verbose_name=gettext_lazy("Invoices"))
+    credit_notes = Number(verbose_name=gettext_lazy("Credit notes"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "Nothing invoiced in this range."
+        empty_text = gettext_lazy("Nothing invoiced in this range.")
 
 
 class CollectedTable(ReportTable):
-    currency = tables.Column()
-    month = tables.DateColumn(format="Y-m")
-    received = Money()
-    refunded = Money()
-    amount = Money(verbose_name="Collected")
-    payments = Number()
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    month = tables.DateColumn(format="Y-m", verbose_name=gettext_lazy("Month"))
+    received = Money(verbose_name=gettext_lazy("Received"))
+    refunded = Money(verbose_name=gettext_lazy("Refunded"))
+    amount = Money(verbose_name=gettext_lazy("Collected"))
+    payments = Number(verbose_name=gettext_lazy("Payments"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "No payments received or refunds paid in this range."
+        empty_text = gettext_lazy("No payments received or refunds paid in this range.")
 
 
 class DeferredTable(ReportTable):
-    currency = tables.Column()
-    amount = Money(verbose_name="Deferred net")
-    lines = Number(verbose_name="Lines")
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    amount = Money(verbose_name=gettext_lazy("Deferred net"))
+    lines = Number(verbose_name=gettext_lazy("Lines"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "No service periods run past the end of this range."
+        empty_text = gettext_lazy("No service periods run past the end of this range.")
 
 
 class AgingTable(ReportTable):
-    currency = tables.Column()
-    customer = tables.Column()
-    not_due = Money(verbose_name="Not yet due")
-    days_0_30 = Money(verbose_name="0–30 days")
-    days_31_60 = Money(verbose_name="31–60 days")
-    days_61_90 = Money(verbose_name="61–90 days")
-    over_90 = Money(verbose_name="Over 90 days")
-    total = Money(verbose_name="Total owed")
-    invoices = Number(verbose_name="Open invoices")
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    customer = tables.Column(verbose_name=gettext_lazy("Customer"))
+    not_due = Money(verbose_name=gettext_lazy("Not yet due"))
+    days_0_30 = Money(verbose_name=gettext_lazy("0–30 days"))
+    days_31_60 = Money(verbose_name=gettext_lazy("31–60 days"))
+    days_61_90 = Money(verbose_name=gettext_lazy("61–90 days"))
+    over_90 = Money(verbose_name=gettext_lazy("Over 90 days"))
+    total = Money(verbose_name=gettext_lazy("Total owed"))
+    invoices = Number(verbose_name=gettext_lazy("Open invoices"))
 
     class Meta(ReportTable.Meta):
-        empty_text = "Nothing is owed."
+        empty_text = gettext_lazy("Nothing is owed.")
 
     def render_customer(self, value, record):
         return _customer_link(record["customer_id"], value)
@@ -184,23 +187,29 @@ class JournalData(TableData):
 
 
 class JournalTable(ReportTable):
-    date = tables.DateColumn(format="Y-m-d")
-    type = tables.Column()
-    number = tables.Column(attrs={"td": {"class": "mono nowrap"}})
-    applies_to = tables.Column(verbose_name="Applies to", attrs={"td": {"class": "mono nowrap"}})
-    customer_account = tables.Column(verbose_name="Account", attrs={"td": {"class": "mono"}})
-    customer = tables.Column()
-    country = tables.Column()
-    currency = tables.Column()
-    net = Money()
-    vat = Money(verbose_name="VAT")
-    gross = Money()
-    debit = Money()
-    credit = Money()
+    date = tables.DateColumn(format="Y-m-d", verbose_name=gettext_lazy("Date"))
+    type = tables.Column(verbose_name=gettext_lazy("Type"))
+    number = tables.Column(
+        attrs={"td": {"class": "mono nowrap"}}, verbose_name=gettext_lazy("Number")
+    )
+    applies_to = tables.Column(
+        verbose_name=gettext_lazy("Applies to"), attrs={"td": {"class": "mono nowrap"}}
+    )
+    customer_account = tables.Column(
+        verbose_name=gettext_lazy("Account"), attrs={"td": {"class": "mono"}}
+    )
+    customer = tables.Column(verbose_name=gettext_lazy("Customer"))
+    country = tables.Column(verbose_name=gettext_lazy("Country"))
+    currency = tables.Column(verbose_name=gettext_lazy("Currency"))
+    net = Money(verbose_name=gettext_lazy("Net"))
+    vat = Money(verbose_name=gettext_lazy("VAT"))
+    gross = Money(verbose_name=gettext_lazy("Gross"))
+    debit = Money(verbose_name=gettext_lazy("Debit"))
+    credit = Money(verbose_name=gettext_lazy("Credit"))
 
     class Meta(ReportTable.Meta):
         orderable = False
-        empty_text = "No invoices, credit notes or payments in this range."
+        empty_text = gettext_lazy("No invoices, credit notes or payments in this range.")
 
     def render_type(self, value):
         return JOURNAL_TYPES.get(value, value)

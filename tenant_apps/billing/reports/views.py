@@ -16,6 +16,8 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -29,7 +31,7 @@ from .forms import AgingForm, DateRangeForm, StatementCustomerForm, VatReportFor
 from .statements import statement_filename, statement_pdf_render, statement_presentation
 
 PER_PAGE = 50
-UNKNOWN_EXPORT = "Choose CSV or XLSX to download."
+UNKNOWN_EXPORT = gettext_lazy("Choose CSV or XLSX to download.")
 
 
 def _query(form, **extra) -> str:
@@ -153,8 +155,8 @@ class VatReportView(ReportView):
                 tables.VatTable, report.rows, prefix="vat-", period=report.period
             ),
             "ec_table": self.table(tables.EcSalesTable, report.ec_sales, prefix="ec-"),
-            "totals": money_totals(report.totals, (("net", "Net"), ("vat", "VAT"))),
-            "ec_totals": money_totals(report.ec_totals, (("net", "Net"),)),
+            "totals": money_totals(report.totals, (("net", _("Net")), ("vat", _("VAT")))),
+            "ec_totals": money_totals(report.ec_totals, (("net", _("Net")),)),
         }
 
 
@@ -177,20 +179,20 @@ class RevenueReportView(ReportView):
             "invoiced_totals": money_totals(
                 report.invoiced_totals,
                 (
-                    ("net", "Net"),
-                    ("vat", "VAT"),
-                    ("gross", "Gross"),
-                    ("invoices", "Invoices"),
-                    ("credit_notes", "Credit notes"),
+                    ("net", _("Net")),
+                    ("vat", _("VAT")),
+                    ("gross", _("Gross")),
+                    ("invoices", _("Invoices")),
+                    ("credit_notes", _("Credit notes")),
                 ),
             ),
             "collected_totals": money_totals(
                 report.collected_totals,
                 (
-                    ("received", "Received"),
-                    ("refunded", "Refunded"),
-                    ("amount", "Collected"),
-                    ("payments", "Payments"),
+                    ("received", _("Received")),
+                    ("refunded", _("Refunded")),
+                    ("amount", _("Collected")),
+                    ("payments", _("Payments")),
                 ),
             ),
         }
@@ -215,8 +217,8 @@ class AgingReportView(ReportView):
                 report.totals,
                 (
                     *((key, label) for key, label, _low, _high in selectors.AGING_BUCKETS),
-                    ("total", "Total owed"),
-                    ("invoices", "Open invoices"),
+                    ("total", _("Total owed")),
+                    ("invoices", _("Open invoices")),
                 ),
             ),
         }
@@ -250,15 +252,15 @@ class JournalView(ReportView):
             "totals": money_totals(
                 selectors.journal_totals(**report),
                 (
-                    ("invoices", "Invoices"),
-                    ("credit_notes", "Credit notes"),
-                    ("net", "Net"),
-                    ("vat", "VAT"),
-                    ("gross", "Gross"),
-                    ("payments", "Payments"),
-                    ("received", "Received"),
-                    ("reversed", "Reversed"),
-                    ("refunded", "Refunded"),
+                    ("invoices", _("Invoices")),
+                    ("credit_notes", _("Credit notes")),
+                    ("net", _("Net")),
+                    ("vat", _("VAT")),
+                    ("gross", _("Gross")),
+                    ("payments", _("Payments")),
+                    ("received", _("Received")),
+                    ("reversed", _("Reversed")),
+                    ("refunded", _("Refunded")),
                 ),
             ),
         }
@@ -309,7 +311,7 @@ class StatementPageMixin:
         form = DateRangeForm.from_query(request.GET)
         if not form.is_valid():
             if self.as_pdf:
-                messages.error(request, "Choose a valid date range for the statement.")
+                messages.error(request, _("Choose a valid date range for the statement."))
                 return redirect(f"{self.page_url(customer)}?{request.GET.urlencode()}")
             return self.render_page(customer, form, None, status=400)
         statement = selectors.customer_statement(customer=customer, **form.cleaned_data)

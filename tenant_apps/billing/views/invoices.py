@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -116,7 +117,11 @@ class InvoiceCreateView(BillingWriteMixin, View):
         except ValidationError as exc:
             apply_service_errors(form, exc)
             return self.render_page(form, formset)
-        messages.success(request, f"Draft #{invoice.pk} created. Check it, then issue it.")
+        messages.success(
+            request,
+            _("Draft #%(invoice_id)s created. Check it, then issue it.")
+            % {"invoice_id": invoice.pk},
+        )
         return redirect("billing:invoice_detail", pk=invoice.pk)
 
 
@@ -248,15 +253,18 @@ class InvoiceActionView(InvoiceDetailView):
         except ValidationError as exc:
             apply_service_errors(form, exc)
             return self.invalid(invoice, line_form=form, open_form="line")
-        messages.success(self.request, f"Line “{form.cleaned_data['description']}” added.")
+        messages.success(
+            self.request,
+            _("Line “%(description)s” added.") % {"description": form.cleaned_data["description"]},
+        )
         return None
 
     def do_remove_line(self, invoice):
         line_id = self.request.POST.get("line", "")
         if not line_id.isdecimal():
-            raise ValidationError("Choose a line to remove.")
+            raise ValidationError(_("Choose a line to remove."))
         services.invoice_line_remove(invoice=invoice, line_id=int(line_id), actor=self.request.user)
-        messages.success(self.request, "Line removed.")
+        messages.success(self.request, _("Line removed."))
         return None
 
     def do_issue(self, invoice):
@@ -264,22 +272,25 @@ class InvoiceActionView(InvoiceDetailView):
         issued = services.invoice_issue(invoice=invoice, actor=self.request.user)
         messages.success(
             self.request,
-            f"{issued.get_kind_display()} {issued.number} issued. Its PDF is prepared and "
-            "e-mailed to the customer in the background.",
+            _(
+                "%(kind)s %(number)s issued. Its PDF is prepared and e-mailed to the "
+                "customer in the background."
+            )
+            % {"kind": issued.get_kind_display(), "number": issued.number},
         )
         if was_reverse_charge and issued.tax_treatment != Invoice.TaxTreatment.REVERSE_CHARGE:
             # VIES, asked again at issue, no longer confirms the customer's VAT id.
             evidence = invoice_tax_evidence(issued) or {}
             messages.warning(
                 self.request,
-                f"Not reverse charged. {evidence.get('summary', '')}".strip(),
+                " ".join([_("Not reverse charged."), evidence.get("summary", "")]).strip(),
             )
         return None
 
     def do_delete(self, invoice):
         label = str(invoice)
         services.invoice_draft_delete(invoice=invoice, actor=self.request.user)
-        messages.success(self.request, f"{label} deleted.")
+        messages.success(self.request, _("%(label)s deleted.") % {"label": label})
         return redirect("billing:invoice_list")
 
     def do_void(self, invoice):
@@ -291,7 +302,10 @@ class InvoiceActionView(InvoiceDetailView):
             waive_periods=bool(valid and form.cleaned_data["waive_periods"]),
             actor=self.request.user,
         )
-        messages.success(self.request, f"Invoice {voided.number} is void; nothing is owed on it.")
+        messages.success(
+            self.request,
+            _("Invoice %(number)s is void; nothing is owed on it.") % {"number": voided.number},
+        )
         return None
 
     def do_payment(self, invoice):
@@ -309,13 +323,15 @@ class InvoiceActionView(InvoiceDetailView):
         except ValidationError as exc:
             apply_service_errors(form, exc)
             return self.invalid(invoice, payment_form=form, open_form="payment")
-        text = f"Payment of {format_money(payment.amount, payment.currency)} recorded."
+        text = _("Payment of %(amount)s recorded.") % {
+            "amount": format_money(payment.amount, payment.currency)
+        }
         extra = payment.amount - payment.applied_amount
         if extra > 0:
-            text += (
-                f" {format_money(extra, payment.currency)} more than was due went to "
-                f"{invoice.customer}'s credit."
-            )
+            text += " " + _("%(amount)s more than was due went to %(customer)s's credit.") % {
+                "amount": format_money(extra, payment.currency),
+                "customer": invoice.customer,
+            }
         messages.success(self.request, text)
         return None
 
@@ -331,7 +347,9 @@ class InvoiceActionView(InvoiceDetailView):
             apply_service_errors(form, exc)
             return self.invalid(invoice, apply_credit_form=form, open_form="credit")
         messages.success(
-            self.request, f"{format_money(applied, invoice.currency)} of credit applied."
+            self.request,
+            _("%(applied)s of credit applied.")
+            % {"applied": format_money(applied, invoice.currency)},
         )
         return None
 
@@ -352,7 +370,8 @@ class InvoiceActionView(InvoiceDetailView):
             return self.invalid(invoice, credit_note_form=form, open_form="credit_note")
         messages.success(
             self.request,
-            f"Credit note {note.number} issued for {format_money(note.total, note.currency)}.",
+            _("Credit note %(number)s issued for %(total)s.")
+            % {"number": note.number, "total": format_money(note.total, note.currency)},
         )
         return redirect("billing:invoice_detail", pk=note.pk)
 

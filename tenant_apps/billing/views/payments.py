@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django_tables2 import RequestConfig
 
@@ -81,8 +82,11 @@ class PaymentListView(BillingStaffMixin, View):
             return self.render_page(form)
         messages.success(
             request,
-            f"Payment of {format_money(payment.amount, payment.currency)} from "
-            f"{payment.customer} recorded.",
+            _("Payment of %(amount)s from %(customer)s recorded.")
+            % {
+                "amount": format_money(payment.amount, payment.currency),
+                "customer": payment.customer,
+            },
         )
         return redirect("billing:payment_detail", pk=payment.pk)
 
@@ -156,7 +160,9 @@ class PaymentDetailView(BillingStaffMixin, View):
             except DomainError as exc:
                 form.add_error(None, str(exc))
                 return self.render_page(payment, reverse_form=form, status=exc.status_code)
-            messages.success(request, "Payment reversed: the invoices it settled are open again.")
+            messages.success(
+                request, _("Payment reversed: the invoices it settled are open again.")
+            )
             return redirect("billing:payment_detail", pk=payment.pk)
         form = RefundForm(request.POST, prefix="refund")
         if not form.is_valid():
@@ -174,8 +180,12 @@ class PaymentDetailView(BillingStaffMixin, View):
         notes = ", ".join(note.number for note in refund.credit_notes.all())
         messages.success(
             request,
-            f"Refund of {format_money(refund.amount, refund.currency)} recorded"
-            + (f"; credit note {notes} issued." if notes else " from the customer's credit."),
+            (
+                _("Refund of %(amount)s recorded; credit note %(notes)s issued.")
+                if notes
+                else _("Refund of %(amount)s recorded from the customer's credit.")
+            )
+            % {"amount": format_money(refund.amount, refund.currency), "notes": notes},
         )
         return redirect("billing:payment_detail", pk=payment.pk)
 
@@ -241,6 +251,10 @@ class CustomerCreditView(BillingStaffMixin, View):
             return self.render_page(customer, form)
         messages.success(
             request,
-            f"Credit of {updated} is now {format_money(updated.credit_balance, updated.currency)}.",
+            _("Credit of %(updated)s is now %(credit_balance)s.")
+            % {
+                "updated": updated,
+                "credit_balance": format_money(updated.credit_balance, updated.currency),
+            },
         )
         return redirect("billing:customer_credit", customer_pk=customer.pk)

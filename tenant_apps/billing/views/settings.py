@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -60,7 +61,7 @@ class SettingsView(BillingManagerMixin, View):
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
-                messages.success(request, "Billing settings saved.")
+                messages.success(request, _("Billing settings saved."))
                 return redirect("billing:settings")
         return self.render_page(form)
 
@@ -128,7 +129,14 @@ class TaxRateFormView(BillingManagerWriteMixin, View):
                     form.add_error(field if field in form.fields else None, error)
             return self.render_page(form, rate)
         messages.success(
-            request, f"{saved.name} {saved.tax_class} in {saved.country.name}: {saved.rate} %."
+            request,
+            _("%(name)s %(tax_class)s in %(name2)s: %(rate)s %%.")
+            % {
+                "name": saved.name,
+                "tax_class": saved.tax_class,
+                "name2": saved.country.name,
+                "rate": saved.rate,
+            },
         )
         return redirect("billing:taxrate_list")
 
@@ -140,7 +148,11 @@ class TaxRateDeleteView(BillingManagerMixin, View):
         self.require_manager()
         rate = tax_rate_or_404(request, pk)
         services.tax_rate_delete(tax_rate=rate, actor=request.user)
-        messages.success(request, f"The {rate.tax_class} rate for {rate.country.name} was deleted.")
+        messages.success(
+            request,
+            _("The %(tax_class)s rate for %(name)s was deleted.")
+            % {"tax_class": rate.tax_class, "name": rate.country.name},
+        )
         return redirect("billing:taxrate_list")
 
 
@@ -269,7 +281,10 @@ class EmailTemplateEditView(EmailTemplateMixin, View):
             body=form.cleaned_data["body"],
             actor=request.user,
         )
-        messages.success(request, f"“{EmailTemplate.Key(key).label}” now uses your wording.")
+        messages.success(
+            request,
+            _("“%(label)s” now uses your wording.") % {"label": EmailTemplate.Key(key).label},
+        )
         return redirect("billing:emailtemplate_list")
 
 
@@ -281,6 +296,8 @@ class EmailTemplateResetView(EmailTemplateMixin, View):
         key = self.get_key()
         instance_services.email_template_reset(key=key, actor=request.user)
         messages.success(
-            request, f"“{EmailTemplate.Key(key).label}” is back to the built-in wording."
+            request,
+            _("“%(label)s” is back to the built-in wording.")
+            % {"label": EmailTemplate.Key(key).label},
         )
         return redirect("billing:emailtemplate_list")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..rich_text import sanitise
 
@@ -24,10 +26,10 @@ PRIORITY_BADGES = {
     "urgent": "badge-danger",
 }
 SLA_BADGES = {
-    "ok": ("badge-success", "On track"),
-    "due_soon": ("badge-warning", "Due soon"),
-    "breached": ("badge-danger", "Breached"),
-    "met": ("badge-neutral", "Met"),
+    "ok": ("badge-success", gettext_lazy("On track")),
+    "due_soon": ("badge-warning", gettext_lazy("Due soon")),
+    "breached": ("badge-danger", gettext_lazy("Breached")),
+    "met": ("badge-neutral", gettext_lazy("Met")),
 }
 
 
@@ -64,7 +66,7 @@ def sla_badge(ticket) -> str:
 @register.simple_tag
 def escalation_badge(ticket) -> str:
     if ticket.escalation == "escalated":
-        return mark_safe('<span class="badge badge-operator">Escalated</span>')
+        return format_html('<span class="badge badge-operator">{}</span>', _("Escalated"))
     if ticket.escalation == "resolved_upstream":
-        return mark_safe('<span class="badge badge-success">Resolved upstream</span>')
+        return format_html('<span class="badge badge-success">{}</span>', _("Resolved upstream"))
     return ""
