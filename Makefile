@@ -12,13 +12,14 @@ SHELL := /bin/bash
 .NOTPARALLEL:
 .DEFAULT_GOAL := help
 
-# WeasyPrint's native libraries, fonts for PDFs, Chromium for browser tests, pg_dump/psql.
+# WeasyPrint's native libraries, fonts for PDFs, Chromium for browser tests, pg_dump/psql,
+# PgBouncer for tests/test_pgbouncer.py, gettext for the translation catalogs (make messages).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libjpeg62-turbo \
-	libopenjp2-7 fonts-dejavu-core chromium postgresql-client poppler-utils
+	libopenjp2-7 fonts-dejavu-core chromium postgresql-client poppler-utils pgbouncer gettext
 
 SERVICES_ENV := .var/services.env
 
-.PHONY: help system-deps venv services demo test lint bench clean
+.PHONY: help system-deps venv services demo test lint bench clean messages
 
 help:
 	@echo "make system-deps  install missing Debian packages (root only)"
@@ -28,6 +29,7 @@ help:
 	@echo "                  (card payments: STRIPE=auto|localstripe|off, default auto)"
 	@echo "make test         run pytest (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint         ruff check and the architecture contracts (lint-imports)"
+	@echo "make messages     update the French and German catalogs (locale/) and compile them"
 	@echo "make bench        provisioning and routing benchmarks with 200 tenants"
 	@echo "make clean        stop embedded services and remove .var/"
 
@@ -64,6 +66,8 @@ services:
 	$(PY) devtools/services.py
 
 demo: export DJANGO_SETTINGS_MODULE := config.settings.dev
+# Links in e-mails (also those the worker sends) carry the port the demo serves on.
+demo: export UPLINE_PUBLIC_PORT := $(PORT)
 demo: system-deps venv services
 	@mkdir -p .var/log
 	. $(SERVICES_ENV) \
@@ -89,6 +93,15 @@ test: system-deps venv services
 lint: venv
 	$(PY) -m ruff check .
 	.venv/bin/lint-imports --no-cache
+
+# Catalogs: collect every marked string of the code and templates into locale/<lang>/…/django.po
+# (existing translations kept, entries no longer used dropped), then compile the .mo files that
+# are committed. Translate the new entries (tests/test_i18n_catalogs.py fails on any left empty).
+MESSAGE_IGNORES := --ignore=.venv --ignore=.var --ignore=node_modules
+messages: export DJANGO_SETTINGS_MODULE := config.settings.dev
+messages: system-deps venv
+	$(PY) manage.py makemessages -l fr -l de $(MESSAGE_IGNORES) --no-obsolete
+	$(PY) manage.py compilemessages $(MESSAGE_IGNORES)
 
 bench: export DJANGO_SETTINGS_MODULE := config.settings.bench
 bench: system-deps venv services

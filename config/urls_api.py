@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("tenant_apps.commissions.api_urls")),
     path("", include("tenant_apps.helpdesk.api_urls")),
     path("", include("tenant_apps.cards.api_urls")),
+    path("", include("tenant_apps.mail.api_urls")),
+    path("", include("tenant_apps.einvoice.api_urls")),
 ]

@@ -14,3 +14,4 @@ urlpatterns = [
 
 handler404 = "config.errors.page_not_found"  # JSON under /api/, else the page
 handler403 = "tenant_apps.dashboard.views.permission_denied"
+handler500 = "config.errors.server_error"  # the page, with the instance's name

@@ -70,6 +70,7 @@ TENANT_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "tenant_apps.instance",
+    "tenant_apps.mail",
     "tenant_apps.accounts",
     "tenant_apps.clients",
     "tenant_apps.catalog",
@@ -77,6 +78,7 @@ TENANT_APPS = [
     "tenant_apps.orders",
     "tenant_apps.billing",
     "tenant_apps.cards",
+    "tenant_apps.einvoice",
     "tenant_apps.recurring",
     "tenant_apps.helpdesk",
     "tenant_apps.commissions",
@@ -99,7 +101,9 @@ SHARED_APPS = [
     "shared_apps.console",
     "shared_apps.bridge",
     "shared_apps.stripe_webhooks",
+    "shared_apps.observability",
     "provisioning",
+    "shared_apps.backups",
     *TENANT_APPS,
     "django.contrib.staticfiles",
     "django_tables2",
@@ -121,11 +125,17 @@ ROOT_URLCONF = "config.urls_tenant"
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
+    # /health/live, /health/ready and /metrics answer on any host, before any routing.
+    "shared_apps.observability.middleware.OperationsEndpointsMiddleware",
+    # Request id (echoed as X-Request-ID), log context, request metrics, access line.
+    "shared_apps.observability.middleware.RequestContextMiddleware",
+    # Static files are the same on every host and answer before routing, so a suspended,
+    # closed or unknown instance's page still gets its stylesheet (rather than a 503).
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "shared_apps.tenancy.middleware.InstanceRoutingMiddleware",
     # A NUL character in an API query string is a 400 before any view reads it.
     "config.api_input.ApiQueryGuardMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -136,7 +146,6 @@ MIDDLEWARE = [
     "tenant_apps.accounts.middleware.SecondStepMiddleware",
     # The reader's language (their choice, the switch's cookie, then the browser's).
     "tenant_apps.accounts.middleware.LanguageMiddleware",
-
     "tenant_apps.referrals.middleware.RefererCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -157,6 +166,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "shared_apps.tenancy.context_processors.instance",
                 "tenant_apps.referrals.context_processors.partner",
+                # The instance's name, logo and palette (cached per schema).
+                "tenant_apps.instance.branding.branding",
             ],
         },
     },
@@ -175,6 +186,16 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "config.db_backend"
+# DATABASE_URL points at PgBouncer in transaction pooling: the schema is set inside each
+# transaction (SET LOCAL, see config/db_backend), and neither server-side cursors nor
+# prepared statements are used (both live on one server connection, which PgBouncer does
+# not keep for a client between transactions). upline_migrate/upline_setup need a direct
+# connection (docs/scaling.md).
+UPLINE_PGBOUNCER_TRANSACTION_POOLING = env_bool("UPLINE_PGBOUNCER_TRANSACTION_POOLING", False)
+if UPLINE_PGBOUNCER_TRANSACTION_POOLING:
+    DATABASES["default"]["PGBOUNCER_TRANSACTION_POOLING"] = True
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 ORIGINAL_BACKEND = "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -283,6 +304,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.sla_sweep_all_instances",
         "schedule": 5 * 60.0,
     },
+    # Outgoing e-mail: retries that are due and messages a broker outage left queued.
+    "mail-outbox-sweep-everywhere": {
+        "task": "mail.outbox_sweep_all_instances",
+        "schedule": 60.0,
+    },
+    "mail-bodies-purge-everywhere": {
+        "task": "mail.bodies_purge_all_instances",
+        "schedule": crontab(hour=4, minute=30),
+    },
     "clear-expired-sessions-everywhere": {
         "task": "shared_apps.tenancy.tasks.sessions_clear_all_instances",
         "schedule": 6 * 60 * 60.0,
@@ -312,8 +342,59 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# ---------------------------------------------------------------------------------------
+# E-mail. The operator's relay: SMTP (EMAIL_HOST …) or a provider through django-anymail
+# (UPLINE_EMAIL_PROVIDER + UPLINE_EMAIL_PROVIDER_API_KEY). Instances without their own SMTP
+# server or provider send through it, From "<instance name> <UPLINE_EMAIL_RELAY_FROM>" with
+# Reply-To the instance's address (tenant_apps/mail). The DJANGO_EMAIL_* names still work.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "no-reply@upline.localhost")
+EMAIL_HOST = env("EMAIL_HOST") or env("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT") or env("DJANGO_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "30"))
+# A provider instead of SMTP for the relay: postmark, mailgun, sendgrid or brevo.
+UPLINE_EMAIL_PROVIDERS = {
+    "postmark": ("anymail.backends.postmark.EmailBackend", "POSTMARK_SERVER_TOKEN"),
+    "mailgun": ("anymail.backends.mailgun.EmailBackend", "MAILGUN_API_KEY"),
+    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "SENDGRID_API_KEY"),
+    "brevo": ("anymail.backends.brevo.EmailBackend", "BREVO_API_KEY"),
+}
+UPLINE_EMAIL_PROVIDER = (env("UPLINE_EMAIL_PROVIDER", "") or "").strip().lower()
+ANYMAIL: dict[str, str] = {}
+if UPLINE_EMAIL_PROVIDER:
+    if UPLINE_EMAIL_PROVIDER not in UPLINE_EMAIL_PROVIDERS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"UPLINE_EMAIL_PROVIDER={UPLINE_EMAIL_PROVIDER!r} is not one we know; use one of "
+            + ", ".join(UPLINE_EMAIL_PROVIDERS)
+            + " (or leave it empty for SMTP)."
+        )
+    EMAIL_BACKEND, _provider_key_setting = UPLINE_EMAIL_PROVIDERS[UPLINE_EMAIL_PROVIDER]
+    ANYMAIL = {_provider_key_setting: env("UPLINE_EMAIL_PROVIDER_API_KEY", "") or ""}
+    if env("MAILGUN_API_URL"):  # Mailgun's EU region: https://api.eu.mailgun.net/v3
+        ANYMAIL["MAILGUN_API_URL"] = env("MAILGUN_API_URL") or ""
+# The relay's sender address on the operator's own sending domain (default: the address of
+# DEFAULT_FROM_EMAIL); instances on the relay show their own name in front of it.
+UPLINE_EMAIL_RELAY_FROM = env("UPLINE_EMAIL_RELAY_FROM", "")
+# How long an instance's own SMTP server may take to answer, in seconds.
+UPLINE_MAIL_SMTP_TIMEOUT = int(env("UPLINE_MAIL_SMTP_TIMEOUT", "20"))
+# An instance's own SMTP server must have a public address (it was chosen by a reseller);
+# development and tests may allow servers on this machine or the private network.
+UPLINE_MAIL_ALLOW_PRIVATE_SMTP = env_bool("UPLINE_MAIL_ALLOW_PRIVATE_SMTP", False)
+# Fernet key encrypting instances' SMTP passwords and API keys (empty: derived from
+# SECRET_KEY). Generate one with: python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"
+UPLINE_MAIL_SECRET_KEY = env("UPLINE_MAIL_SECRET_KEY", "")
+# Text, HTML and attachments of sent e-mails are kept this many days; the log row stays.
+UPLINE_EMAIL_BODY_RETENTION_DAYS = int(env("UPLINE_EMAIL_BODY_RETENTION_DAYS", "90"))
+# The port of the instances' public addresses when it is not the scheme's default (links
+# in e-mails: https://<domain>:<port>/…); empty behind a proxy on 443 or 80.
+UPLINE_PUBLIC_PORT = env("UPLINE_PUBLIC_PORT", "")
 
 # ---------------------------------------------------------------------------------------
 # API
@@ -482,6 +563,40 @@ STORAGES = {
 # Uploaded files and stored PDFs, under a per-schema prefix (served only through views).
 MEDIA_ROOT = Path(env("UPLINE_MEDIA_ROOT", str(BASE_DIR / ".var" / "media")))
 
+# ---------------------------------------------------------------------------------------
+# Backups (shared_apps/backups, deploy/README.md "Backups and restore"): a whole-database
+# dump with the media files, and one signed archive per reseller instance, on a cron-style
+# schedule ("minute hour day-of-month month day-of-week", UTC; "off" turns it off), kept
+# UPLINE_BACKUP_KEEP_DAYS days (the newest successful one of each is always kept), in a
+# folder or an S3-compatible bucket (django-storages).
+UPLINE_BACKUP_SCHEDULE = env("UPLINE_BACKUP_SCHEDULE", "30 2 * * *")
+UPLINE_BACKUP_KEEP_DAYS = int(env("UPLINE_BACKUP_KEEP_DAYS", "14"))
+UPLINE_BACKUP_INSTANCE_ARCHIVES = env_bool("UPLINE_BACKUP_INSTANCE_ARCHIVES", True)
+UPLINE_BACKUP_STORAGE = env("UPLINE_BACKUP_STORAGE", "file")  # file | s3
+UPLINE_BACKUP_DIR = Path(env("UPLINE_BACKUP_DIR", str(BASE_DIR / ".var" / "backups")))
+UPLINE_BACKUP_S3_BUCKET = env("UPLINE_BACKUP_S3_BUCKET", "")
+UPLINE_BACKUP_S3_PREFIX = env("UPLINE_BACKUP_S3_PREFIX", "upline-backups")
+UPLINE_BACKUP_S3_ENDPOINT_URL = env("UPLINE_BACKUP_S3_ENDPOINT_URL", "")
+UPLINE_BACKUP_S3_REGION = env("UPLINE_BACKUP_S3_REGION", "")
+UPLINE_BACKUP_S3_ACCESS_KEY_ID = env("UPLINE_BACKUP_S3_ACCESS_KEY_ID", "")
+UPLINE_BACKUP_S3_SECRET_ACCESS_KEY = env("UPLINE_BACKUP_S3_SECRET_ACCESS_KEY", "")
+# Where dumps are written before they go to the storage (empty: the system's temp folder).
+UPLINE_BACKUP_WORK_DIR = env("UPLINE_BACKUP_WORK_DIR", "")
+
+
+def _cron(expression: str | None) -> crontab | None:
+    fields = (expression or "").split()
+    if not fields or fields == ["off"]:
+        return None
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+
+
+if (_backup_schedule := _cron(UPLINE_BACKUP_SCHEDULE)) is not None:
+    CELERY_BEAT_SCHEDULE["backups-run"] = {"task": "backups.run", "schedule": _backup_schedule}
+# Marks backups whose worker died as failed, and removes those past UPLINE_BACKUP_KEEP_DAYS.
+CELERY_BEAT_SCHEDULE["backups-sweep"] = {"task": "backups.sweep", "schedule": 60 * 60.0}
+
 DJANGO_TABLES2_TEMPLATE = "components/table.html"
 
 LANGUAGE_CODE = "en"
@@ -493,6 +608,28 @@ LANGUAGE_COOKIE_NAME = "upline_language"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------------------------------
+# Operations (shared_apps/observability; deploy/README.md "Health, metrics and logs").
+# Health details and /metrics: for `Authorization: Bearer <UPLINE_OPS_TOKEN>`, or for a
+# direct (not proxied) request from this machine while UPLINE_OPS_LOCALHOST is on.
+UPLINE_OPS_TOKEN = env("UPLINE_OPS_TOKEN", "")
+UPLINE_OPS_LOCALHOST = env_bool("UPLINE_OPS_LOCALHOST", True)
+# Timeout of each readiness check (PostgreSQL, Redis, storage, worker ping), in seconds.
+UPLINE_HEALTH_TIMEOUT_SECONDS = float(env("UPLINE_HEALTH_TIMEOUT_SECONDS", "1.5"))
+# Whether readiness fails when no Celery worker answers a ping (web keeps serving if not).
+UPLINE_HEALTH_REQUIRE_WORKER = env_bool("UPLINE_HEALTH_REQUIRE_WORKER", False)
+# Scrape-time metrics (outboxes of every instance, queues, webhooks) are read at most
+# this often per process; Celery queues whose length is reported; Redis key prefix.
+UPLINE_METRICS_SCAN_SECONDS = float(env("UPLINE_METRICS_SCAN_SECONDS", "30"))
+UPLINE_METRICS_QUEUES = [
+    q.strip() for q in env("UPLINE_METRICS_QUEUES", "celery").split(",") if q.strip()
+]
+UPLINE_METRICS_PREFIX = env("UPLINE_METRICS_PREFIX", "upline:metrics:")
+# Take the proxy's X-Request-ID (nginx sets it) instead of making one; on in production.
+UPLINE_TRUST_REQUEST_ID = env_bool("UPLINE_TRUST_REQUEST_ID", False)
+# One JSON access line per request (logger "upline.access"); on in production.
+UPLINE_ACCESS_LOG = env_bool("UPLINE_ACCESS_LOG", False)
 
 LOGGING = {
     "version": 1,

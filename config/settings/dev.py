@@ -9,6 +9,8 @@ DEBUG = True
 UPLINE_OPERATOR_HOSTS = [*UPLINE_OPERATOR_HOSTS, "localhost", "127.0.0.1"]
 # A callback receiver on this machine (127.0.0.1, ::1, localhost, any port, http).
 UPLINE_CALLBACKS_ALLOW_LOCAL = True
+# An instance may try its own SMTP server on this machine (e.g. mailpit on 127.0.0.1:1025).
+UPLINE_MAIL_ALLOW_PRIVATE_SMTP = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
