@@ -16,13 +16,12 @@ from tenant_apps.billing import settlement
 from tenant_apps.billing.models import Invoice
 from tenant_apps.commissions import selectors, services
 from tenant_apps.commissions.models import CommissionEntry, Payout
+from tenant_apps.instance import clock
 from tenant_apps.instance.models import AuditEvent
 from tenant_apps.orders.models import Order
 from tenant_apps.referrals import services as referrals
 from tests.billing_fixtures import make_customer, make_product, setup_issuer
 from tests.commission_fixtures import earned, ordered, partner, pay, percent_rule
-
-TODAY = datetime.date.today()
 
 
 @pytest.fixture
@@ -102,12 +101,12 @@ def test_a_refund_after_payout_leaves_a_negative_balance(acme, django_capture_on
     referer = partner()
     invoice = ordered(make_customer("Bob Buyer"), make_product(amount="100.00"), referer)
     payment = pay(invoice, django_capture_on_commit_callbacks)
-    CommissionEntry.objects.update(matures_on=TODAY)  # the refund window has passed
+    CommissionEntry.objects.update(matures_on=clock.today())  # the refund window has passed
     payout = services.payout_record(referer=referer, currency="EUR", method="bank_transfer")
     assert payout.amount == Decimal("10.00")
     with django_capture_on_commit_callbacks(execute=True):
         settlement.payment_refund(payment=payment, amount="60", reason="Unhappy")
-    balance = selectors.balances_for([referer], today=TODAY)["EUR"]
+    balance = selectors.balances_for([referer], today=clock.today())["EUR"]
     assert balance.payable == Decimal("-5.00")  # half the net amount went back
     assert balance.paid_out == Decimal("10.00")
     with pytest.raises(ValidationError):
@@ -123,8 +122,8 @@ def test_commission_is_pending_until_the_refund_window_ends(
     invoice = ordered(make_customer("Bob Buyer"), make_product(amount="100.00"), referer)
     pay(invoice, django_capture_on_commit_callbacks)
     entry = CommissionEntry.objects.get(referer=referer)
-    assert entry.matures_on == TODAY + datetime.timedelta(days=14)
-    now = selectors.balances_for([referer], today=TODAY)["EUR"]
+    assert entry.matures_on == clock.today() + datetime.timedelta(days=14)
+    now = selectors.balances_for([referer], today=clock.today())["EUR"]
     assert (now.pending, now.payable) == (Decimal("10.00"), Decimal("0"))
     later = selectors.balances_for([referer], today=entry.matures_on)["EUR"]
     assert (later.pending, later.payable) == (Decimal("0"), Decimal("10.00"))
@@ -141,7 +140,7 @@ def test_a_reversal_of_pending_commission_stays_pending_with_it(
     payment = pay(invoice, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         settlement.payment_refund(payment=payment, amount="120", reason="Cancelled")
-    balance = selectors.balances_for([referer], today=TODAY)["EUR"]
+    balance = selectors.balances_for([referer], today=clock.today())["EUR"]
     assert (balance.pending, balance.payable) == (Decimal("0"), Decimal("0"))
 
 
@@ -162,10 +161,10 @@ def test_a_first_invoice_rule_pays_on_the_first_invoice_only(
 ):
     percent_rule("10", duration="first_invoice")
     referer = partner()
-    day0 = TODAY - datetime.timedelta(days=40)
+    day0 = clock.today() - datetime.timedelta(days=40)
     first = ordered(make_customer("Bob Buyer"), make_product(amount="100.00"), referer, today=day0)
     pay(first, django_capture_on_commit_callbacks)
-    second = _renew(first, TODAY, django_capture_on_commit_callbacks)
+    second = _renew(first, clock.today(), django_capture_on_commit_callbacks)
     assert second is not None
     pay(second, django_capture_on_commit_callbacks)
     assert earned(referer) == Decimal("10.00")
@@ -176,11 +175,14 @@ def test_a_recurring_rule_pays_within_its_months_only(acme, django_capture_on_co
     referer = partner()
     product = make_product(amount="100.00")
     first = ordered(
-        make_customer("Bob Buyer"), product, referer, today=TODAY - datetime.timedelta(days=70)
+        make_customer("Bob Buyer"),
+        product,
+        referer,
+        today=clock.today() - datetime.timedelta(days=70),
     )
     pay(first, django_capture_on_commit_callbacks)
     # Renewed 70 days later: past the month the rule pays for.
-    later = _renew(first, TODAY, django_capture_on_commit_callbacks)
+    later = _renew(first, clock.today(), django_capture_on_commit_callbacks)
     pay(later, django_capture_on_commit_callbacks)
     assert earned(referer) == Decimal("10.00")
 
@@ -189,10 +191,10 @@ def test_a_recurring_rule_pays_within_its_months_only(acme, django_capture_on_co
         make_customer("Cy Client"),
         product.__class__.objects.get(code="web-m"),
         referer,
-        today=TODAY - datetime.timedelta(days=40),
+        today=clock.today() - datetime.timedelta(days=40),
     )
     pay(second_order, django_capture_on_commit_callbacks)
-    renewal = _renew(second_order, TODAY, django_capture_on_commit_callbacks)
+    renewal = _renew(second_order, clock.today(), django_capture_on_commit_callbacks)
     pay(renewal, django_capture_on_commit_callbacks)
     assert earned(referer) == Decimal("20.00")  # 10 + 5 + 5
 
@@ -231,7 +233,7 @@ def test_an_invoice_in_another_currency_keeps_its_currency(
     Price.objects.create(product=product, currency="USD", cycle="monthly", amount=Decimal("200"))
     invoice = ordered(make_customer("Sam Usd", currency="USD"), product, referer)
     pay(invoice, django_capture_on_commit_callbacks)
-    balances = selectors.balances_for([referer], today=TODAY + datetime.timedelta(days=365))
+    balances = selectors.balances_for([referer], today=clock.today() + datetime.timedelta(days=365))
     assert set(balances) == {"USD"}
     assert balances["USD"].payable == Decimal("20.00")
 
@@ -244,7 +246,7 @@ def test_an_account_credit_payout_credits_the_partners_customer_account(
     referer = partner(customer=partner_customer)
     invoice = ordered(make_customer("Bob Buyer"), make_product(amount="100.00"), referer)
     pay(invoice, django_capture_on_commit_callbacks)
-    CommissionEntry.objects.update(matures_on=TODAY)
+    CommissionEntry.objects.update(matures_on=clock.today())
     payout = services.payout_record(referer=referer, currency="EUR", method="account_credit")
     partner_customer.refresh_from_db()
     assert partner_customer.credit_balance == Decimal("10.00")
