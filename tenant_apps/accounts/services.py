@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
@@ -108,12 +108,13 @@ def _staff_role(role: str) -> str:
 
 
 def user_send_password_link(
-    *, user: User, domain: str, use_https: bool, invitation: bool = False
+    *, user: User, domain: str, use_https: bool, invitation: bool = False, language: str = ""
 ) -> None:
     """E-mail a link to choose a password, valid on this instance's domain only, sent in the
     instance's name like every other mail it sends (recorded in its outbox, sent by a
     worker once the caller commits). The link is built on the instance's configured public
     address, like the links in every other e-mail; `domain` serves only when none is known.
+    It is written in `language`, else the one the user chose, else the instance's default.
 
     Django's PasswordResetForm skips accounts without a usable password, which is exactly
     what an invited account is, so its templates are rendered here with the same context.
@@ -130,13 +131,14 @@ def user_send_password_link(
         "protocol": protocol,
     }
     kind = "invitation" if invitation else "password_reset"
-    subject = render_to_string(f"registration/{kind}_subject.txt", context)
-    email_queue(
-        to=[user.email],
-        key=kind,
-        subject="".join(subject.splitlines()),
-        body=render_to_string(f"registration/{kind}_email.html", context),
-    )
+    with translation.override(language or user.language or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"registration/{kind}_subject.txt", context)
+        email_queue(
+            to=[user.email],
+            key=kind,
+            subject="".join(subject.splitlines()),
+            body=render_to_string(f"registration/{kind}_email.html", context),
+        )
 
 
 def staff_invite(

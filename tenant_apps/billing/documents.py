@@ -21,10 +21,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.template import loader
+from django.utils import translation
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from tenant_apps.clients.selectors import customer_language
 from tenant_apps.instance.models import IssuerIdentity
 
 from . import ports
@@ -134,9 +136,11 @@ def invoice_html_context(invoice: Invoice) -> dict:
 
 
 def invoice_html_render(*, invoice: Invoice) -> str:
-    """The document as HTML (what the PDF is printed from); user text is escaped."""
+    """The document as HTML (what the PDF is printed from), in the customer's language
+    whoever asks for it; user text is escaped."""
     _require_issued(invoice)
-    return loader.render_to_string(TEMPLATE, invoice_html_context(invoice))
+    with translation.override(customer_language(invoice.customer)):
+        return loader.render_to_string(TEMPLATE, invoice_html_context(invoice))
 
 
 def invoice_pdf_render(*, invoice: Invoice, pdf_variant: str | None = None) -> bytes:

@@ -13,9 +13,10 @@ import logging
 
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tenant_apps.clients.models import Customer
+from tenant_apps.clients.selectors import customer_language
 from tenant_apps.instance import clock
 from tenant_apps.instance.emails import link
 from tenant_apps.instance.models import EmailTemplate, IssuerIdentity
@@ -159,6 +160,12 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
     outbox (`mail`), so claiming it is never losing it.
     """
     caller_copy, invoice = invoice, _fresh(invoice.pk)
+    # The customer's language: the e-mail, its amounts and dates, and the PDF it carries.
+    with translation.override(customer_language(invoice.customer)):
+        return _invoice_issued_send(caller_copy, invoice, base_url)
+
+
+def _invoice_issued_send(caller_copy: Invoice, invoice: Invoice, base_url: str) -> bool:
     if invoice.status == Invoice.Status.DRAFT or not invoice.number:
         raise InvalidInvoiceState(f"Invoice {invoice} is a draft: drafts are never e-mailed.")
     if invoice.emailed_at is not None:
@@ -200,8 +207,13 @@ def invoice_issued_notify(*, invoice: Invoice, base_url: str = "") -> bool:
 
 def payment_receipt_notify(*, payment: Payment, base_url: str = "") -> None:
     """Confirm a payment to the customer (and the contacts who receive invoices)."""
-    identity = issuer_identity_get()
     customer = Customer.objects.get(pk=payment.customer_id)  # the credit balance after it
+    with translation.override(customer_language(customer)):
+        _payment_receipt_send(payment, customer, base_url)
+
+
+def _payment_receipt_send(payment: Payment, customer: Customer, base_url: str) -> None:
+    identity = issuer_identity_get()
     context = mail_context(identity, customer, base_url)
     context["payment"] = {
         "amount": format_money(payment.amount, payment.currency),
@@ -252,16 +264,17 @@ def invoice_reminder_notify(*, invoice: Invoice, level: int, base_url: str = "")
         return False
     identity = issuer_identity_get()
     customer = invoice.customer
-    context = mail_context(identity, customer, base_url)
-    context["invoice"] = _invoice_context(invoice, base_url)
-    context["level"] = level
-    overdue = (clock.today() - invoice.due_date).days if invoice.due_date else 0
-    context["days_overdue"] = max(overdue, 0)
-    mail_send(
-        key=EmailTemplate.Key.INVOICE_REMINDER,
-        context=context,
-        recipients=billing_recipients(customer),
-        customer_id=customer.pk,
-        attachment=_pdf_attachment(invoice),
-    )
+    with translation.override(customer_language(customer)):
+        context = mail_context(identity, customer, base_url)
+        context["invoice"] = _invoice_context(invoice, base_url)
+        context["level"] = level
+        overdue = (clock.today() - invoice.due_date).days if invoice.due_date else 0
+        context["days_overdue"] = max(overdue, 0)
+        mail_send(
+            key=EmailTemplate.Key.INVOICE_REMINDER,
+            context=context,
+            recipients=billing_recipients(customer),
+            customer_id=customer.pk,
+            attachment=_pdf_attachment(invoice),
+        )
     return True

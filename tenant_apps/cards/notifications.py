@@ -12,10 +12,11 @@ import logging
 
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tenant_apps.billing.models import Invoice
 from tenant_apps.billing.notifications import billing_recipients, mail_context, mail_send
+from tenant_apps.clients.selectors import customer_language
 from tenant_apps.instance.addresses import instance_url
 from tenant_apps.instance.emails import link
 from tenant_apps.instance.models import EmailTemplate
@@ -87,14 +88,15 @@ def auto_charge_failed_notify(*, attempt_id: int, base_url: str | None = None) -
         )
         if not claimed:
             return False
-        context, _identity = auto_charge_failed_context(attempt, invoice, base_url)
-        recorded = mail_send(
-            key=EmailTemplate.Key.CARD_CHARGE_FAILED,
-            context=context,
-            recipients=billing_recipients(invoice.customer),
-            customer_id=invoice.customer_id,
-            deliver=False,
-        )
+        with translation.override(customer_language(invoice.customer)):
+            context, _identity = auto_charge_failed_context(attempt, invoice, base_url)
+            recorded = mail_send(
+                key=EmailTemplate.Key.CARD_CHARGE_FAILED,
+                context=context,
+                recipients=billing_recipients(invoice.customer),
+                customer_id=invoice.customer_id,
+                deliver=False,
+            )
     # Sent once the claim and the record commit; a failed send is the outbox's to retry.
     email_deliver(email_id=recorded.pk)
     return True

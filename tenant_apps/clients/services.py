@@ -43,6 +43,7 @@ from tenant_apps.instance.selectors import issuer_identity_get
 
 from . import ports
 from .models import Contact, Customer, TaxIdCheck
+from .selectors import customer_language
 from .tax_ids import TaxId, is_eu_vat_id, normalise_tax_id
 from .vies import VatServiceUnavailable, get_vat_checker
 
@@ -655,7 +656,11 @@ def customer_portal_invite(
     customer.user = user
     transaction.on_commit(
         lambda: user_send_password_link(
-            user=user, domain=domain, use_https=use_https, invitation=True
+            user=user,
+            domain=domain,
+            use_https=use_https,
+            invitation=True,
+            language=customer_language(customer),
         )
     )
     return user

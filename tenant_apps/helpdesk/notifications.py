@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tenant_apps.accounts.models import Role, User
+from tenant_apps.clients.selectors import customer_language
 from tenant_apps.instance.emails import email_render, link, sender_name
 from tenant_apps.instance.selectors import issuer_identity_get
 from tenant_apps.mail.services import email_deliver, email_record
@@ -117,15 +118,18 @@ def _compose(row: Outbox, base_url: str) -> list[dict]:
             return []  # never mail a note to a customer, whatever the row says
         key = "staff_replied" if row.event == Outbox.Event.STAFF_REPLIED else "opened_for_customer"
         recipients = _customer_address(ticket)
-        context = _context(ticket, message, base_url, staff=False)
+        # The customer reads it in their language, dates included.
+        language = customer_language(ticket.customer) if ticket.customer_id else None
+        with translation.override(language):
+            context = _context(ticket, message, base_url, staff=False)
     elif row.event in (Outbox.Event.CUSTOMER_REPLIED, Outbox.Event.TICKET_OPENED):
         key = "customer_replied" if row.event == Outbox.Event.CUSTOMER_REPLIED else "opened"
         recipients = _staff_addresses(ticket)
-        context = _context(ticket, message, base_url, staff=True)
+        context, language = _context(ticket, message, base_url, staff=True), None
     elif row.event == Outbox.Event.SLA_BREACHED:
         key = "sla_breached"
         recipients = _staff_addresses(ticket)
-        context = _context(ticket, None, base_url, staff=True)
+        context, language = _context(ticket, None, base_url, staff=True), None
         context["target"] = (
             "first response" if payload.get("target") == "first_response" else "resolution"
         )
@@ -134,7 +138,8 @@ def _compose(row: Outbox, base_url: str) -> list[dict]:
         return []
     if not recipients:
         return []
-    subject, body = _render(key, context)
+    with translation.override(language):
+        subject, body = _render(key, context)
     return [
         {
             "to": [address],
@@ -142,6 +147,7 @@ def _compose(row: Outbox, base_url: str) -> list[dict]:
             "subject": subject,
             "body": body,
             "customer_id": ticket.customer_id,
+            "language": language,
         }
         for address in dict.fromkeys(recipients)
     ]

@@ -1,7 +1,8 @@
 """E-mail wording of an instance and the one renderer every app sends through.
 
 Each e-mail's wording is the instance's `EmailTemplate` row for its key when staff wrote one,
-else the default in `templates/emails/<key>.txt` (first line `Subject: …`, then the body).
+else the default in `templates/emails/<key>.txt` (first line `Subject: …`, then the body), or its
+French or German version in `templates/emails/<language>/<key>.txt` under that active language.
 Both are plain text rendered in the template sandbox (`email_sandbox`: allowed tags and
 filters only, dict keys only, loops and output capped) with autoescape off. Callers pass
 plain values only (numbers, names, formatted amounts, links), never model instances, so
@@ -16,6 +17,7 @@ from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.template import TemplateDoesNotExist, loader
+from django.utils.translation import get_language
 
 from .email_sandbox import render_template
 from .models import EmailTemplate, IssuerIdentity
@@ -30,9 +32,15 @@ class Rendered:
 
 
 def email_template_default(key: str) -> tuple[str, str] | None:
-    """The built-in (subject, body) of e-mail `key`, or None when there is no file."""
+    """The built-in (subject, body) of e-mail `key` in the active language, or None when
+    there is no file: `emails/<language>/<key>.txt` when we wrote one for that language
+    (French, German), else the English `emails/<key>.txt`."""
+    language = (get_language() or "")[:2].lower()
+    names = [f"emails/{key}.txt"]
+    if language.isalpha() and language != "en":
+        names.insert(0, f"emails/{language}/{key}.txt")
     try:
-        source = loader.get_template(f"emails/{key}.txt").template.source
+        source = loader.select_template(names).template.source
     except TemplateDoesNotExist:
         return None
     first, _, body = source.partition("\n")
