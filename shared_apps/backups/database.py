@@ -27,6 +27,7 @@ import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage
+from django.utils.translation import gettext
 from psycopg import sql
 
 CHUNK = 1024 * 1024
@@ -78,9 +79,11 @@ class Database:
         try:
             db = dj_database_url.parse(url)
         except ValueError as exc:
-            raise DatabaseBackupError(f"The database URL is not valid ({exc}).") from exc
+            raise DatabaseBackupError(
+                gettext("The database URL is not valid (%(error)s).") % {"error": exc}
+            ) from exc
         if not db.get("NAME"):
-            raise DatabaseBackupError("The database URL names no database.")
+            raise DatabaseBackupError(gettext("The database URL names no database."))
         return cls(
             name=db["NAME"],
             user=db.get("USER") or "",
@@ -92,8 +95,11 @@ class Database:
 
     @property
     def label(self) -> str:
-        where = self.host or "the local socket"
-        return f"“{self.name}” on {where}{':' + self.port if self.port else ''}"
+        where = self.host or gettext("the local socket")
+        return gettext("“%(name)s” on %(where)s") % {
+            "name": self.name,
+            "where": f"{where}{':' + self.port if self.port else ''}",
+        }
 
     def conninfo(self) -> str:
         parts = {"dbname": self.name, "user": self.user, "host": self.host, "port": self.port}
@@ -113,7 +119,10 @@ class Database:
             )
         except psycopg.Error as exc:
             raise DatabaseBackupError(
-                f"Cannot connect to the database {self.label}: {exc}".strip()
+                (
+                    gettext("Cannot connect to the database %(database)s: %(error)s")
+                    % {"database": self.label, "error": exc}
+                ).strip()
             ) from exc
         connection.execute(_STABLE_TEXT)
         return connection
@@ -146,8 +155,12 @@ def _binary(name: str) -> str:
     found = candidate if candidate and os.path.exists(candidate) else shutil.which(name)
     if not found:
         raise DatabaseBackupError(
-            f"{name} was not found: install the PostgreSQL client (postgresql-client, the same "
-            "major version as the server or newer) or set UPLINE_PG_BIN to its folder."
+            gettext(
+                "%(program)s was not found: install the PostgreSQL client (postgresql-client, "
+                "the same major version as the server or newer) or set UPLINE_PG_BIN to its "
+                "folder."
+            )
+            % {"program": name}
         )
     return found
 
@@ -159,8 +172,12 @@ def _run(args: list[str], database: Database, what: str) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise DatabaseBackupError(
-            f"{what} failed (exit code {result.returncode}): "
-            + (" / ".join(detail[-3:]) or "no message")
+            gettext("%(program)s failed (exit code %(code)s): %(detail)s")
+            % {
+                "program": what,
+                "code": result.returncode,
+                "detail": " / ".join(detail[-3:]) or gettext("no message"),
+            }
         )
 
 

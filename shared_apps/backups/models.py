@@ -8,25 +8,26 @@ restore never needs these rows (after a disaster the database that held them is 
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from tenant_apps.instance.pipelines import Pipeline
 
 
 class Backup(models.Model):
     class Kind(models.TextChoices):
-        DATABASE = "database", "Whole database"
-        INSTANCE = "instance", "Instance archive"
+        DATABASE = "database", gettext_lazy("Whole database")
+        INSTANCE = "instance", gettext_lazy("Instance archive")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", gettext_lazy("Queued")
+        RUNNING = "running", gettext_lazy("Running")
+        SUCCEEDED = "succeeded", gettext_lazy("Succeeded")
+        FAILED = "failed", gettext_lazy("Failed")
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        OPERATOR = "operator", "Operator"
-        COMMAND = "command", "Command"
+        SCHEDULE = "schedule", gettext_lazy("Schedule")
+        OPERATOR = "operator", gettext_lazy("Operator")
+        COMMAND = "command", gettext_lazy("Command")
 
     pipeline = Pipeline(
         Status,

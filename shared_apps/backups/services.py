@@ -29,6 +29,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 from psycopg import sql
 
@@ -67,8 +68,10 @@ MEDIA_FILE = "media.tar"
 ARCHIVE_FILE = "archive.tar.gz"
 _DATABASE_LOCK = int.from_bytes(hashlib.sha256(b"upline.backups.database").digest()[:4], "big")
 
-BACKUP_REQUESTED = audit.event_type("backup.requested", "Backup requested")
-RESELLER_RESTORED = audit.event_type("reseller.restored", "Instance restored from a backup")
+BACKUP_REQUESTED = audit.event_type("backup.requested", gettext_noop("Backup requested"))
+RESELLER_RESTORED = audit.event_type(
+    "reseller.restored", gettext_noop("Instance restored from a backup")
+)
 
 
 class BackupRefused(DomainError):
@@ -101,7 +104,10 @@ def backup_run(
         resellers = resellers.filter(slug__in=instance_slugs)
         unknown = sorted(set(instance_slugs) - set(resellers.values_list("slug", flat=True)))
         if unknown:
-            raise BackupRefused(f"There is no instance {', '.join(unknown)} to back up.")
+            raise BackupRefused(
+                gettext("There is no instance %(slugs)s to back up.")
+                % {"slugs": ", ".join(unknown)}
+            )
     elif not settings.UPLINE_BACKUP_INSTANCE_ARCHIVES:
         resellers = resellers.none()
     with transaction.atomic():
@@ -123,7 +129,9 @@ def backup_run(
             for slug, schema_name in resellers.values_list("slug", "schema_name")
         )
         if not queued:
-            raise BackupRefused("Nothing to back up: no database and no instance was chosen.")
+            raise BackupRefused(
+                gettext("Nothing to back up: no database and no instance was chosen.")
+            )
         if trigger == Backup.Trigger.OPERATOR:
             with schema_context(get_public_schema_name()):
                 audit.audit_record(
@@ -217,16 +225,19 @@ def _failure_text(exc: BaseException) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
 
     if isinstance(exc, SoftTimeLimitExceeded):
-        return (
-            f"It took longer than {WORK_SOFT_SECONDS // 60} minutes and was stopped; a faster "
+        return gettext(
+            "It took longer than %(minutes)s minutes and was stopped; a faster "
             "disk or network to the backup storage, or fewer instances per run, is needed."
-        )
+        ) % {"minutes": WORK_SOFT_SECONDS // 60}
     if isinstance(
         exc,
         (pg.DatabaseBackupError, BackupStorageError, archive.ArchiveError, ImproperlyConfigured),
     ):
         return str(exc)
-    return f"Unexpected error ({type(exc).__name__}): {exc}"
+    return gettext("Unexpected error (%(type)s): %(error)s") % {
+        "type": type(exc).__name__,
+        "error": exc,
+    }
 
 
 def _perform(backup_id: int, work: Callable[[Backup, Storage, str], dict]) -> Backup | None:
@@ -258,8 +269,10 @@ def backup_database_perform(*, backup_id: int) -> Backup | None:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [_DATABASE_LOCK])
             if not cursor.fetchone()[0]:
                 raise pg.DatabaseBackupError(
-                    "Another whole-database backup was still running; this one was skipped "
-                    "(the next scheduled run makes a new one)."
+                    gettext(
+                        "Another whole-database backup was still running; this one was skipped "
+                        "(the next scheduled run makes a new one)."
+                    )
                 )
             with _staging() as staging:
                 dump_path, media_path = staging / DATABASE_FILE, staging / MEDIA_FILE
@@ -296,8 +309,11 @@ def backup_instance_perform(*, backup_id: int) -> Backup | None:
         ).first()
         if reseller is None or not schema_exists(backup.schema_name):
             raise pg.DatabaseBackupError(
-                f"The instance {backup.reseller_slug} no longer exists (deleted after the "
-                "backup was queued); nothing was archived."
+                gettext(
+                    "The instance %(slug)s no longer exists (deleted after the "
+                    "backup was queued); nothing was archived."
+                )
+                % {"slug": backup.reseller_slug}
             )
         with _staging() as staging:
             path, digest, size = archive.schema_export(
@@ -340,8 +356,10 @@ def backups_sweep(*, now=None) -> dict[str, int]:
         stale += _fail_abandoned(
             backup_id,
             status,
-            "The worker stopped before the backup finished (killed, restarted or out of "
-            "memory); the next run makes a new one.",
+            gettext(
+                "The worker stopped before the backup finished (killed, restarted or out of "
+                "memory); the next run makes a new one."
+            ),
         )
     for backup_id, status in Backup.objects.filter(
         status=Backup.Status.QUEUED, created_at__lt=now - NEVER_STARTED_AFTER
@@ -349,8 +367,10 @@ def backups_sweep(*, now=None) -> dict[str, int]:
         stale += _fail_abandoned(
             backup_id,
             status,
-            "No worker started this backup within 12 hours: check that the Celery worker "
-            "runs and reaches the broker.",
+            gettext(
+                "No worker started this backup within 12 hours: check that the Celery worker "
+                "runs and reaches the broker."
+            ),
         )
     return {"abandoned": stale, "pruned": backups_prune(now=now)}
 

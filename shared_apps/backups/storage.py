@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.translation import gettext
 
 CHUNK = 1024 * 1024
 KINDS = ("file", "s3")
@@ -29,8 +30,11 @@ def storage_kind() -> str:
     kind = (settings.UPLINE_BACKUP_STORAGE or "file").strip().lower()
     if kind not in KINDS:
         raise ImproperlyConfigured(
-            f"UPLINE_BACKUP_STORAGE is “{kind}”; use “file” (a folder, UPLINE_BACKUP_DIR) or "
-            "“s3” (an S3-compatible bucket, UPLINE_BACKUP_S3_BUCKET)."
+            gettext(
+                "UPLINE_BACKUP_STORAGE is “%(kind)s”; use “file” (a folder, UPLINE_BACKUP_DIR) "
+                "or “s3” (an S3-compatible bucket, UPLINE_BACKUP_S3_BUCKET)."
+            )
+            % {"kind": kind}
         )
     return kind
 
@@ -41,8 +45,10 @@ def backup_storage() -> Storage:
         return FileSystemStorage(location=str(settings.UPLINE_BACKUP_DIR))
     if not settings.UPLINE_BACKUP_S3_BUCKET:
         raise ImproperlyConfigured(
-            "UPLINE_BACKUP_STORAGE is “s3” but UPLINE_BACKUP_S3_BUCKET is empty: name the "
-            "bucket (and UPLINE_BACKUP_S3_ENDPOINT_URL for a provider other than AWS)."
+            gettext(
+                "UPLINE_BACKUP_STORAGE is “s3” but UPLINE_BACKUP_S3_BUCKET is empty: name the "
+                "bucket (and UPLINE_BACKUP_S3_ENDPOINT_URL for a provider other than AWS)."
+            )
         )
     from storages.backends.s3 import S3Storage
 
@@ -63,17 +69,39 @@ def backup_storage() -> Storage:
 def describe() -> str:
     """Where backups go, in words for the console and the commands."""
     if storage_kind() == "file":
-        return f"the folder {settings.UPLINE_BACKUP_DIR}"
-    where = f"the S3 bucket “{settings.UPLINE_BACKUP_S3_BUCKET}”"
-    if settings.UPLINE_BACKUP_S3_PREFIX:
-        where += f" under {settings.UPLINE_BACKUP_S3_PREFIX.strip('/')}/"
-    if settings.UPLINE_BACKUP_S3_ENDPOINT_URL:
-        where += f" at {settings.UPLINE_BACKUP_S3_ENDPOINT_URL}"
-    return where
+        return gettext("the folder %(path)s") % {"path": settings.UPLINE_BACKUP_DIR}
+    values = {
+        "bucket": settings.UPLINE_BACKUP_S3_BUCKET,
+        "prefix": settings.UPLINE_BACKUP_S3_PREFIX.strip("/"),
+        "endpoint": settings.UPLINE_BACKUP_S3_ENDPOINT_URL,
+    }
+    if values["prefix"] and values["endpoint"]:
+        return gettext("the S3 bucket “%(bucket)s” under %(prefix)s/ at %(endpoint)s") % values
+    if values["prefix"]:
+        return gettext("the S3 bucket “%(bucket)s” under %(prefix)s/") % values
+    if values["endpoint"]:
+        return gettext("the S3 bucket “%(bucket)s” at %(endpoint)s") % values
+    return gettext("the S3 bucket “%(bucket)s”") % values
 
 
 def _failed(action: str, name: str, exc: Exception) -> BackupStorageError:
-    return BackupStorageError(f"The backup storage ({describe()}) could not {action} {name}: {exc}")
+    values = {"where": describe(), "name": name, "error": exc}
+    if action == "store":
+        sentence = gettext("The backup storage (%(where)s) could not store %(name)s: %(error)s")
+    else:
+        sentence = gettext("The backup storage (%(where)s) could not read %(name)s: %(error)s")
+    return BackupStorageError(sentence % values)
+
+
+def _missing(name: str) -> str:
+    return gettext("%(name)s is missing from the backup storage.") % {"name": name}
+
+
+def _not_stored(name: str) -> str:
+    return gettext("%(name)s is not in the backup storage (%(where)s).") % {
+        "name": name,
+        "where": describe(),
+    }
 
 
 def upload(storage: Storage, name: str, source: Path) -> None:
@@ -85,7 +113,10 @@ def upload(storage: Storage, name: str, source: Path) -> None:
         raise _failed("store", name, exc) from exc
     if stored != name:
         storage.delete(stored)
-        raise BackupStorageError(f"{name} already exists in the backup storage; nothing replaced.")
+        raise BackupStorageError(
+            gettext("%(name)s already exists in the backup storage; nothing replaced.")
+            % {"name": name}
+        )
 
 
 def read_bytes(storage: Storage, name: str, limit: int) -> bytes:
@@ -93,15 +124,15 @@ def read_bytes(storage: Storage, name: str, limit: int) -> bytes:
         with storage.open(name, "rb") as handle:
             data = handle.read(limit + 1)
     except FileNotFoundError as exc:
-        raise BackupStorageError(f"{name} is not in the backup storage ({describe()}).") from exc
+        raise BackupStorageError(_not_stored(name)) from exc
     except Exception as exc:
         if _is_missing(exc):
-            raise BackupStorageError(
-                f"{name} is not in the backup storage ({describe()})."
-            ) from exc
+            raise BackupStorageError(_not_stored(name)) from exc
         raise _failed("read", name, exc) from exc
     if len(data) > limit:
-        raise BackupStorageError(f"{name} is larger than a backup manifest can be.")
+        raise BackupStorageError(
+            gettext("%(name)s is larger than a backup manifest can be.") % {"name": name}
+        )
     return data
 
 
@@ -121,10 +152,10 @@ def fetch(storage: Storage, name: str, target: Path) -> tuple[str, int]:
                 size += len(chunk)
                 out.write(chunk)
     except FileNotFoundError as exc:
-        raise BackupStorageError(f"{name} is missing from the backup storage.") from exc
+        raise BackupStorageError(_missing(name)) from exc
     except Exception as exc:
         if _is_missing(exc):
-            raise BackupStorageError(f"{name} is missing from the backup storage.") from exc
+            raise BackupStorageError(_missing(name)) from exc
         raise _failed("read", name, exc) from exc
     return digest.hexdigest(), size
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import redirect
+from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from shared_apps.backups.models import Backup
@@ -63,7 +64,13 @@ class BackupsView(OperatorManagerMixin, TemplateView):
             archives = sum(1 for b in queued if b.kind == Backup.Kind.INSTANCE)
             messages.success(
                 request,
-                f"Backup started: the whole database and {archives} instance archive"
-                f"{'' if archives == 1 else 's'}. This page shows how each one goes.",
+                ngettext(
+                    "Backup started: the whole database and %(count)s instance archive. "
+                    "This page shows how each one goes.",
+                    "Backup started: the whole database and %(count)s instance archives. "
+                    "This page shows how each one goes.",
+                    archives,
+                )
+                % {"count": archives},
             )
         return redirect("console:backups")

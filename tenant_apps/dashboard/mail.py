@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
@@ -28,7 +29,7 @@ from tenant_apps.mail.forms import MailSettingsForm, TestEmailForm
 from tenant_apps.mail.models import OutgoingEmail
 from tenant_apps.mail.transport import relay_address
 
-ONLY_OWNER = "Only the owner can change how this instance sends e-mail."
+ONLY_OWNER = gettext_lazy("Only the owner can change how this instance sends e-mail.")
 
 
 class OwnerRequiredMixin(StaffRequiredMixin):
@@ -62,7 +63,9 @@ class MailSettingsView(OwnerRequiredMixin, TemplateView):
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, "E-mail settings saved. Send a test to check them.")
+                messages.success(
+                    request, gettext("E-mail settings saved. Send a test to check them.")
+                )
                 return redirect("dashboard:mail_settings")
         return self.render_to_response(self.get_context_data(form=form))
 
@@ -73,7 +76,7 @@ class MailTestView(OwnerRequiredMixin, View):
     def post(self, request, *args, **kwargs):
         form = TestEmailForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Enter the address to send the test e-mail to.")
+            messages.error(request, gettext("Enter the address to send the test e-mail to."))
             return redirect("dashboard:mail_settings")
         try:
             row = services.mail_test_send(to=form.cleaned_data["to"], actor=request_actor(request))
@@ -82,10 +85,15 @@ class MailTestView(OwnerRequiredMixin, View):
             return redirect("dashboard:mail_settings")
         if row.status == OutgoingEmail.Status.SENT:
             messages.success(
-                request, f"The test e-mail was sent to {form.cleaned_data['to']} ({row.transport})."
+                request,
+                gettext("The test e-mail was sent to %(address)s (%(transport)s).")
+                % {"address": form.cleaned_data["to"], "transport": row.transport},
             )
         else:
-            messages.error(request, f"The test e-mail could not be sent: {row.last_error}")
+            messages.error(
+                request,
+                gettext("The test e-mail could not be sent: %(error)s") % {"error": row.last_error},
+            )
         return redirect("dashboard:mail_settings")
 
 
@@ -94,11 +102,15 @@ class MailTestView(OwnerRequiredMixin, View):
 
 
 class EmailLogFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="by_text", label="Recipient or subject")
+    search = django_filters.CharFilter(method="by_text", label=gettext_lazy("Recipient or subject"))
     status = django_filters.ChoiceFilter(
-        choices=OutgoingEmail.Status.choices, label="Status", empty_label="Any status"
+        choices=OutgoingEmail.Status.choices,
+        label=gettext_lazy("Status"),
+        empty_label=gettext_lazy("Any status"),
     )
-    template_key = django_filters.ChoiceFilter(label="E-mail", empty_label="Any e-mail")
+    template_key = django_filters.ChoiceFilter(
+        label=gettext_lazy("E-mail"), empty_label=gettext_lazy("Any e-mail")
+    )
     customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput)
 
     class Meta:
@@ -129,12 +141,12 @@ STATUS_BADGES = {
 
 class EmailLogTable(tables.Table):
     created_at = tables.DateTimeColumn(
-        format="Y-m-d H:i", verbose_name="Queued", attrs={"td": {"class": "nowrap"}}
+        format="Y-m-d H:i", verbose_name=gettext_lazy("Queued"), attrs={"td": {"class": "nowrap"}}
     )
-    to = tables.Column(verbose_name="To", orderable=False, empty_values=())
-    subject = tables.Column(verbose_name="Subject")
-    status = tables.Column(verbose_name="Status", empty_values=())
-    attempts = tables.Column(verbose_name="Attempts", attrs={"td": {"class": "num"}})
+    to = tables.Column(verbose_name=gettext_lazy("To"), orderable=False, empty_values=())
+    subject = tables.Column(verbose_name=gettext_lazy("Subject"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"), empty_values=())
+    attempts = tables.Column(verbose_name=gettext_lazy("Attempts"), attrs={"td": {"class": "num"}})
     retry = tables.TemplateColumn(
         template_name="dashboard/_mail_retry.html",
         verbose_name="",
@@ -146,7 +158,7 @@ class EmailLogTable(tables.Table):
         model = OutgoingEmail
         fields = ["created_at", "to", "subject", "status", "attempts", "retry"]
         order_by = "-created_at"
-        empty_text = "No e-mail matches these filters."
+        empty_text = gettext_lazy("No e-mail matches these filters.")
         attrs = {"class": "table"}
 
     def render_to(self, record):
@@ -161,9 +173,11 @@ class EmailLogTable(tables.Table):
         if record.status == OutgoingEmail.Status.SENT:
             return badge
         if record.next_attempt_at is not None:
-            note = f"next try {timezone.localtime(record.next_attempt_at):%Y-%m-%d %H:%M}"
+            note = gettext("next try %(time)s") % {
+                "time": f"{timezone.localtime(record.next_attempt_at):%Y-%m-%d %H:%M}"
+            }
         else:
-            note = "no more automatic tries"
+            note = gettext("no more automatic tries")
         error = record.last_error or note
         return format_html('{} <span class="muted">{}</span>', badge, error)
 
@@ -189,14 +203,16 @@ class EmailRetryView(StaffRequiredMixin, View):
         try:
             email = selectors.get_email_for(request.user, pk)
         except OutgoingEmail.DoesNotExist:
-            messages.error(request, "That e-mail is not in this instance's log.")
+            messages.error(request, gettext("That e-mail is not in this instance's log."))
             return redirect("dashboard:mail_log")
         try:
             services.email_retry(email=email, actor=request_actor(request))
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"“{email.subject}” is being sent again.")
+            messages.success(
+                request, gettext("“%(subject)s” is being sent again.") % {"subject": email.subject}
+            )
         back = request.POST.get("next", "")
         # Only back to a page of this staff area (never an address the form could name).
         return redirect(back if back.startswith("/staff/") else "dashboard:mail_log")

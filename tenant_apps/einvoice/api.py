@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -43,7 +44,9 @@ NOT_FOUND = OpenApiResponse(description="No such object in this instance")
 
 
 class SettingsPermission(StaffReadManagersWrite):
-    write_message = "Only the owner or an administrator can change e-invoicing settings."
+    write_message = gettext_lazy(
+        "Only the owner or an administrator can change e-invoicing settings."
+    )
 
 
 def _refusal(exc: EInvoiceRefused) -> Response:
@@ -57,12 +60,12 @@ def _invoice(request, pk) -> Invoice:
     try:
         return get_invoice_for(request.user, pk)
     except Invoice.DoesNotExist as exc:
-        raise NotFound("No such invoice.") from exc
+        raise NotFound(gettext("No such invoice.")) from exc
 
 
 def _issued(invoice: Invoice) -> Invoice:
     if invoice.status == Invoice.Status.DRAFT:
-        raise NotFound("Drafts have no e-invoice: issue the invoice first.")
+        raise NotFound(gettext("Drafts have no e-invoice: issue the invoice first."))
     return invoice
 
 
@@ -172,7 +175,7 @@ class DocumentFileApiView(APIView):
     def get(self, request, pk: int, fmt: str):
         chosen = parse_format(fmt)
         if chosen is None:
-            raise NotFound("No such format: use facturx, peppol or xrechnung.")
+            raise NotFound(gettext("No such format: use facturx, peppol or xrechnung."))
         invoice = _issued(_invoice(request, pk))
         try:
             produced = einvoice_produce(invoice=invoice, fmt=chosen)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 from tenant_apps.billing.documents import invoice_pdf_render
 from tenant_apps.billing.models import Invoice
 from tenant_apps.instance.errors import DomainError
@@ -39,7 +41,10 @@ class EInvoiceRefused(DomainError):
         self.format = fmt
         self.problems = problems
         name = SHORT_NAMES.get(fmt, fmt)
-        super().__init__(f"No valid {name} document: " + " ".join(p.message for p in problems))
+        super().__init__(
+            gettext("No valid %(format)s document: %(problems)s")
+            % {"format": name, "problems": " ".join(p.message for p in problems)}
+        )
 
 
 class NotIssued(DomainError):
@@ -56,7 +61,10 @@ class Written:
 def _model(invoice: Invoice) -> EInvoiceModel:
     if invoice.status == Invoice.Status.DRAFT or not invoice.number:
         raise NotIssued(
-            f"{invoice} is a draft: only issued invoices and credit notes have e-invoices."
+            gettext(
+                "%(document)s is a draft: only issued invoices and credit notes have e-invoices."
+            )
+            % {"document": invoice}
         )
     return einvoice_model(
         invoice,

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterator
 
 from django.db import connection
+from django.utils.translation import gettext, gettext_lazy
 from django_tenants.utils import schema_context
 
 from .documents import EInvoiceRefused, einvoice_produce
@@ -30,7 +31,7 @@ from .selectors import customer_format, documents_in_period
 CUSTOMER_CHOICE = "customer"
 EXPORT_CHOICES = [
     *[(fmt.value, SHORT_NAMES[fmt]) for fmt in E_FORMATS],
-    (CUSTOMER_CHOICE, "Each customer's chosen format (Factur-X for PDF customers)"),
+    (CUSTOMER_CHOICE, gettext_lazy("Each customer's chosen format (Factur-X for PDF customers)")),
 ]
 MAX_DAYS = 366
 
@@ -93,7 +94,7 @@ def einvoice_zip_stream(
                     f"{invoice.total}",
                     invoice.currency,
                     chosen,
-                    filename or "left out: see problems.txt",
+                    filename or gettext("left out: see problems.txt"),
                 ]
             )
             yield pipe.take()
@@ -102,6 +103,6 @@ def einvoice_zip_stream(
             "problems.txt",
             "\n".join(problems) + "\n"
             if problems
-            else "Every document of the period is in this archive, validated.\n",
+            else gettext("Every document of the period is in this archive, validated.") + "\n",
         )
     yield pipe.take()

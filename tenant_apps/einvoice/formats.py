@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class Format(models.TextChoices):
-    PDF = "pdf", "PDF only"
-    FACTURX = "facturx", "Factur-X / ZUGFeRD (PDF with embedded XML, EN 16931)"
+    PDF = "pdf", gettext_lazy("PDF only")
+    FACTURX = "facturx", gettext_lazy("Factur-X / ZUGFeRD (PDF with embedded XML, EN 16931)")
     PEPPOL = "peppol", "Peppol BIS Billing 3.0 (UBL XML)"
     XRECHNUNG = "xrechnung", "XRechnung 3.0 (UBL XML)"
 

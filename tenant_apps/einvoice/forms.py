@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from .export import EXPORT_CHOICES, MAX_DAYS
 from .formats import Format
@@ -34,16 +35,23 @@ class CustomerEInvoicingForm(forms.ModelForm):
 
 
 class ExportForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    format = forms.ChoiceField(choices=EXPORT_CHOICES, initial=Format.FACTURX)
+    start = forms.DateField(
+        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"), choices=EXPORT_CHOICES, initial=Format.FACTURX
+    )
 
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
         if start and end:
             if end < start:
-                self.add_error("end", "The period ends before it starts.")
+                self.add_error("end", gettext("The period ends before it starts."))
             elif end - start > datetime.timedelta(days=MAX_DAYS):
-                self.add_error("end", f"Export at most {MAX_DAYS} days at a time.")
+                self.add_error(
+                    "end",
+                    gettext("Export at most %(days)s days at a time.") % {"days": MAX_DAYS},
+                )
         return data

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views import View
 
 from tenant_apps.accounts.permissions import CustomerRequiredMixin
@@ -59,7 +60,9 @@ class PortalSettingsView(CustomerRequiredMixin, View):
         except ValidationError as exc:
             form_add_service_errors(form, exc)
             return self.render_page(form, status=400)
-        messages.success(request, "Saved: your next invoices come in the format you chose.")
+        messages.success(
+            request, gettext("Saved: your next invoices come in the format you chose.")
+        )
         return redirect("portal_einvoice:settings")
 
 

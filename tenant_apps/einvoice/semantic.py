@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 
@@ -364,74 +365,148 @@ def einvoice_model(
 # --------------------------------------------------------------------------------------
 # What each format needs
 
-ISSUER_SCREEN = "Staff → E-invoicing settings"
-IDENTITY_SCREEN = "the issuer identity"
-CUSTOMER_SCREEN = "the customer's e-invoicing details"
-
 
 def missing_fields(model: EInvoiceModel, fmt: str) -> list[MissingField]:
-    """What `fmt` needs that the data lacks, each naming the field and where to fill it in."""
+    """What `fmt` needs that the data lacks, each naming the field and where to fill it in
+    (one whole sentence each, so it translates as one)."""
     name = SHORT_NAMES.get(fmt, fmt)
     missing: list[MissingField] = []
 
-    def need(field: str, present, where: str, why: str = "") -> None:
+    def need(field: str, present, sentence: str) -> None:
         if not present:
-            missing.append(MissingField(field, f"{name} needs {field}{why}: add it in {where}."))
+            missing.append(MissingField(field, sentence % {"format": name}))
 
     seller, buyer = model.seller, model.buyer
-    need("the issuer's legal name", seller.name, IDENTITY_SCREEN)
-    need("the issuer's country", seller.country, IDENTITY_SCREEN)
-    need("the customer's name", buyer.name, "the customer's details")
-    need("the customer's country", buyer.country, "the customer's details")
+    need(
+        "the issuer's legal name",
+        seller.name,
+        gettext("%(format)s needs the issuer's legal name: add it in the issuer identity."),
+    )
+    need(
+        "the issuer's country",
+        seller.country,
+        gettext("%(format)s needs the issuer's country: add it in the issuer identity."),
+    )
+    need(
+        "the customer's name",
+        buyer.name,
+        gettext("%(format)s needs the customer's name: add it in the customer's details."),
+    )
+    need(
+        "the customer's country",
+        buyer.country,
+        gettext("%(format)s needs the customer's country: add it in the customer's details."),
+    )
     categories = {group.category for group in model.vat_groups}
-    vat_id_example = " (a VAT id starts with the country's two letters, e.g. FR40303265045)"
     if categories & {STANDARD, ZERO_RATED, EXEMPT}:
         # BR-S-02, BR-Z-02, BR-E-02: a VAT id or another tax number.
         need(
             "the issuer's VAT id or tax number",
             seller.vat_id or seller.tax_registration_id,
-            IDENTITY_SCREEN,
+            gettext(
+                "%(format)s needs the issuer's VAT id or tax number: add it in the issuer identity."
+            ),
         )
     if REVERSE_CHARGE in categories:
         # BR-AE-02: both parties' VAT ids.
-        need("the issuer's VAT id", seller.vat_id, IDENTITY_SCREEN, vat_id_example)
+        need(
+            "the issuer's VAT id",
+            seller.vat_id,
+            gettext(
+                "%(format)s needs the issuer's VAT id (a VAT id starts with the country's two "
+                "letters, e.g. FR40303265045): add it in the issuer identity."
+            ),
+        )
         need(
             "the customer's VAT id",
             buyer.vat_id,
-            "the customer's details",
-            " for a reverse-charge invoice",
+            gettext(
+                "%(format)s needs the customer's VAT id for a reverse-charge invoice: add it in "
+                "the customer's details."
+            ),
         )
 
     if fmt in (Format.PEPPOL, Format.XRECHNUNG):
         need(
             "the issuer's electronic address",
             seller.endpoint_id and seller.endpoint_scheme,
-            ISSUER_SCREEN,
+            gettext(
+                "%(format)s needs the issuer's electronic address: add it in Staff → "
+                "E-invoicing settings."
+            ),
         )
         need(
             "the customer's electronic address",
             buyer.endpoint_id and buyer.endpoint_scheme,
-            CUSTOMER_SCREEN,
+            gettext(
+                "%(format)s needs the customer's electronic address: add it in the customer's "
+                "e-invoicing details."
+            ),
         )
     if fmt == Format.PEPPOL:
         need(
             "the customer's buyer reference or purchase order number",
             model.buyer_reference or model.order_reference,
-            CUSTOMER_SCREEN,
+            gettext(
+                "%(format)s needs the customer's buyer reference or purchase order number: add "
+                "it in the customer's e-invoicing details."
+            ),
         )
     if fmt == Format.XRECHNUNG:
-        need("the customer's buyer reference (Leitweg-ID)", model.buyer_reference, CUSTOMER_SCREEN)
-        need("an invoicing contact name", seller.contact_name, ISSUER_SCREEN)
-        need("the issuer's phone number", seller.phone, IDENTITY_SCREEN)
-        need("the issuer's e-mail address", seller.email, IDENTITY_SCREEN)
-        need("the issuer's city", seller.city, IDENTITY_SCREEN)
-        need("the issuer's postal code", seller.postal_code, IDENTITY_SCREEN)
-        need("the customer's city", buyer.city, "the customer's details")
-        need("the customer's postal code", buyer.postal_code, "the customer's details")
+        need(
+            "the customer's buyer reference (Leitweg-ID)",
+            model.buyer_reference,
+            gettext(
+                "%(format)s needs the customer's buyer reference (Leitweg-ID): add it in the "
+                "customer's e-invoicing details."
+            ),
+        )
+        need(
+            "an invoicing contact name",
+            seller.contact_name,
+            gettext(
+                "%(format)s needs an invoicing contact name: add it in Staff → E-invoicing "
+                "settings."
+            ),
+        )
+        need(
+            "the issuer's phone number",
+            seller.phone,
+            gettext("%(format)s needs the issuer's phone number: add it in the issuer identity."),
+        )
+        need(
+            "the issuer's e-mail address",
+            seller.email,
+            gettext("%(format)s needs the issuer's e-mail address: add it in the issuer identity."),
+        )
+        need(
+            "the issuer's city",
+            seller.city,
+            gettext("%(format)s needs the issuer's city: add it in the issuer identity."),
+        )
+        need(
+            "the issuer's postal code",
+            seller.postal_code,
+            gettext("%(format)s needs the issuer's postal code: add it in the issuer identity."),
+        )
+        need(
+            "the customer's city",
+            buyer.city,
+            gettext("%(format)s needs the customer's city: add it in the customer's details."),
+        )
+        need(
+            "the customer's postal code",
+            buyer.postal_code,
+            gettext(
+                "%(format)s needs the customer's postal code: add it in the customer's details."
+            ),
+        )
         need(
             "the issuer's IBAN",
             model.payment,
-            IDENTITY_SCREEN,
-            " (in the bank details, e.g. “IBAN DE89 3704 0044 0532 0130 00”)",
+            gettext(
+                "%(format)s needs the issuer's IBAN (in the bank details, e.g. “IBAN DE89 3704 "
+                "0044 0532 0130 00”): add it in the issuer identity."
+            ),
         )
     return missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from .formats import Format
@@ -17,7 +18,7 @@ class IssuerEInvoicingSerializer(serializers.ModelSerializer):
 class CustomerEInvoicingSerializer(serializers.ModelSerializer):
     format = serializers.ChoiceField(choices=Format.choices, required=False)
     endpoint_scheme = serializers.ChoiceField(
-        choices=[("", "none"), *ADDRESS_SCHEMES], required=False, allow_blank=True
+        choices=[("", gettext_lazy("none")), *ADDRESS_SCHEMES], required=False, allow_blank=True
     )
 
     class Meta:
@@ -59,7 +60,11 @@ class ExportQuerySerializer(serializers.Serializer):
         from .export import MAX_DAYS
 
         if data["end"] < data["start"]:
-            raise serializers.ValidationError({"end": ["The period ends before it starts."]})
+            raise serializers.ValidationError(
+                {"end": [gettext("The period ends before it starts.")]}
+            )
         if (data["end"] - data["start"]).days > MAX_DAYS:
-            raise serializers.ValidationError({"end": [f"Export at most {MAX_DAYS} days."]})
+            raise serializers.ValidationError(
+                {"end": [gettext("Export at most %(days)s days.") % {"days": MAX_DAYS}]}
+            )
         return data

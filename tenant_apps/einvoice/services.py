@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.billing.models import Invoice
 from tenant_apps.clients.models import Customer
@@ -17,11 +18,13 @@ from .models import ADDRESS_SCHEME_CODES, CustomerEInvoicing, IssuerEInvoicing
 from .selectors import WITHHELD_EVENT
 from .validation import Problem
 
-SETTINGS_CHANGED = audit.event_type("einvoice.settings_changed", "E-invoicing settings changed")
-PROFILE_CHANGED = audit.event_type(
-    "einvoice.customer_changed", "Customer e-invoicing details changed"
+SETTINGS_CHANGED = audit.event_type(
+    "einvoice.settings_changed", gettext_noop("E-invoicing settings changed")
 )
-WITHHELD = audit.event_type(WITHHELD_EVENT, "E-invoice not sent: it did not validate")
+PROFILE_CHANGED = audit.event_type(
+    "einvoice.customer_changed", gettext_noop("Customer e-invoicing details changed")
+)
+WITHHELD = audit.event_type(WITHHELD_EVENT, gettext_noop("E-invoice not sent: it did not validate"))
 
 ISSUER_FIELDS = ("endpoint_scheme", "endpoint_id", "contact_name", "facturx_default_pdf")
 PROFILE_FIELDS = ("format", "buyer_reference", "order_reference", "endpoint_scheme", "endpoint_id")
@@ -35,11 +38,11 @@ def _address_errors(row) -> dict[str, list[str]]:
     """An electronic address is a scheme and an identifier: both, or neither."""
     errors: dict[str, list[str]] = {}
     if row.endpoint_scheme and row.endpoint_scheme not in ADDRESS_SCHEME_CODES:
-        errors["endpoint_scheme"] = ["Choose a scheme from the list."]
+        errors["endpoint_scheme"] = [gettext("Choose a scheme from the list.")]
     if row.endpoint_id and not row.endpoint_scheme:
-        errors["endpoint_scheme"] = ["Choose the scheme of the electronic address."]
+        errors["endpoint_scheme"] = [gettext("Choose the scheme of the electronic address.")]
     if row.endpoint_scheme and not row.endpoint_id:
-        errors["endpoint_id"] = ["Enter the electronic address for the scheme chosen."]
+        errors["endpoint_id"] = [gettext("Enter the electronic address for the scheme chosen.")]
     return errors
 
 
@@ -48,7 +51,7 @@ def issuer_einvoicing_update(*, actor=None, **fields) -> IssuerEInvoicing:
     """Change how this instance appears on e-invoice networks (one settings row)."""
     unknown = set(fields) - set(ISSUER_FIELDS)
     if unknown:
-        raise ValidationError({name: ["Not an e-invoicing setting."] for name in unknown})
+        raise ValidationError({name: [gettext("Not an e-invoicing setting.")] for name in unknown})
     row = (
         IssuerEInvoicing.objects.select_for_update().filter(singleton=True).first()
         or IssuerEInvoicing()
@@ -76,11 +79,19 @@ def format_requirements(row: CustomerEInvoicing) -> dict[str, list[str]]:
     name = SHORT_NAMES.get(row.format, row.format)
     errors: dict[str, list[str]] = {}
     if row.format in (Format.PEPPOL, Format.XRECHNUNG) and not row.endpoint_id:
-        errors["endpoint_id"] = [f"{name} needs the electronic address where e-invoices go."]
+        errors["endpoint_id"] = [
+            gettext("%(format)s needs the electronic address where e-invoices go.")
+            % {"format": name}
+        ]
     if row.format == Format.XRECHNUNG and not row.buyer_reference:
-        errors["buyer_reference"] = [f"{name} needs the buyer reference (Leitweg-ID)."]
+        errors["buyer_reference"] = [
+            gettext("%(format)s needs the buyer reference (Leitweg-ID).") % {"format": name}
+        ]
     if row.format == Format.PEPPOL and not (row.buyer_reference or row.order_reference):
-        errors["buyer_reference"] = [f"{name} needs a buyer reference or a purchase order number."]
+        errors["buyer_reference"] = [
+            gettext("%(format)s needs a buyer reference or a purchase order number.")
+            % {"format": name}
+        ]
     return errors
 
 
@@ -91,7 +102,7 @@ def customer_einvoicing_update(*, customer: Customer, actor=None, **fields) -> C
     Refused, field by field, when the chosen format needs what is left empty."""
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
-        raise ValidationError({name: ["Not an e-invoicing detail."] for name in unknown})
+        raise ValidationError({name: [gettext("Not an e-invoicing detail.")] for name in unknown})
     row = CustomerEInvoicing.objects.select_for_update().filter(
         customer=customer
     ).first() or CustomerEInvoicing(customer=customer)
@@ -99,7 +110,7 @@ def customer_einvoicing_update(*, customer: Customer, actor=None, **fields) -> C
     for name, value in fields.items():
         setattr(row, name, _clean(value))
     if row.format not in Format.values:
-        raise ValidationError({"format": ["Choose one of the formats offered."]})
+        raise ValidationError({"format": [gettext("Choose one of the formats offered.")]})
     errors = {**_address_errors(row), **format_requirements(row)}
     if errors:
         raise ValidationError(errors)

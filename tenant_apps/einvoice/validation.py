@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from django.utils.translation import gettext
 from lxml import etree
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -70,7 +71,9 @@ def xsd_problems(xml: bytes, schema_path) -> list[Problem]:
     try:
         document = etree.fromstring(xml)
     except etree.XMLSyntaxError as exc:
-        return [Problem("XML", f"The file is not well-formed XML: {exc}")]
+        return [
+            Problem("XML", gettext("The file is not well-formed XML: %(error)s") % {"error": exc})
+        ]
     with _schema_lock:
         schema = _schema(str(schema_path))
         if schema.validate(document):
@@ -79,8 +82,11 @@ def xsd_problems(xml: bytes, schema_path) -> list[Problem]:
     return [
         Problem(
             "XSD",
-            "The file does not follow the format's schema (a fault in Upline, not in your "
-            f"data): line {error.line}: {error.message}",
+            gettext(
+                "The file does not follow the format's schema (a fault in Upline, not in your "
+                "data): line %(line)s: %(error)s"
+            )
+            % {"line": error.line, "error": error.message},
         )
         for error in errors[:10]
     ]
@@ -102,7 +108,12 @@ def schematron_problems(xml: bytes, stylesheet_path) -> list[Problem]:
         match = _RULE_PREFIX.match(text)
         rule = failed.get("id") or (match.group(1) if match else "rule")
         message = _RULE_PREFIX.sub("", text)
-        problems.append(Problem(rule, f"EN 16931 rule {rule}: {message}"))
+        problems.append(
+            Problem(
+                rule,
+                gettext("EN 16931 rule %(rule)s: %(message)s") % {"rule": rule, "message": message},
+            )
+        )
     return problems
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views import View
 
 from tenant_apps.accounts.permissions import BillingStaffMixin
@@ -29,7 +30,7 @@ from .forms import CustomerEInvoicingForm, ExportForm, IssuerEInvoicingForm
 from .models import CustomerEInvoicing
 from .selectors import customer_profile_get, issuer_settings_get
 
-NOT_MANAGER = "Only the owner or an administrator can change e-invoicing settings."
+NOT_MANAGER = gettext_lazy("Only the owner or an administrator can change e-invoicing settings.")
 
 
 def file_response(produced: EInvoiceFile) -> HttpResponse:
@@ -78,7 +79,7 @@ class SettingsView(BillingStaffMixin, View):
         except ValidationError as exc:
             form_add_service_errors(form, exc)
             return self.render_page(form, status=400)
-        messages.success(request, "E-invoicing settings saved.")
+        messages.success(request, gettext("E-invoicing settings saved."))
         return redirect("einvoice:settings")
 
 
@@ -114,7 +115,9 @@ class CustomerDetailsView(BillingStaffMixin, View):
         except ValidationError as exc:
             form_add_service_errors(form, exc)
             return self.render_page(customer, form, status=400)
-        messages.success(request, f"E-invoicing details of {customer} saved.")
+        messages.success(
+            request, gettext("E-invoicing details of %(customer)s saved.") % {"customer": customer}
+        )
         next_url = request.POST.get("next", "")
         if next_url.startswith("/staff/") and "//" not in next_url:
             return redirect(next_url)

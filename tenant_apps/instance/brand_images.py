@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .branding import Palette
@@ -28,8 +29,8 @@ LOGO_MAX_SIDE = 4000
 LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
-NOT_AN_IMAGE = "Upload the logo as a PNG or JPEG image."
-SVG_REFUSED = (
+NOT_AN_IMAGE = gettext_lazy("Upload the logo as a PNG or JPEG image.")
+SVG_REFUSED = gettext_lazy(
     "SVG logos are not accepted (an SVG file can carry scripts): export it as a PNG, "
     "ideally twice as large as it is shown, and upload that."
 )
@@ -44,7 +45,7 @@ def logo_prepare(upload) -> ContentFile:
     """A logo file staff chose, checked (type, size, dimensions) and re-encoded; raises a
     ValidationError whose message the form shows."""
     if upload.size > LOGO_MAX_BYTES:
-        raise ValidationError("The logo must be 1 MB or smaller.")
+        raise ValidationError(gettext("The logo must be 1 MB or smaller."))
     head = upload.read(1024)
     upload.seek(0)
     if _looks_like_svg(head):
@@ -61,13 +62,19 @@ def logo_prepare(upload) -> ContentFile:
             width, height = image.size
             if min(width, height) < LOGO_MIN_SIDE:
                 raise ValidationError(
-                    f"The logo is {width}×{height} pixels: it needs at least "
-                    f"{LOGO_MIN_SIDE} pixels on each side."
+                    gettext(
+                        "The logo is %(width)s×%(height)s pixels: it needs at least "
+                        "%(min)s pixels on each side."
+                    )
+                    % {"width": width, "height": height, "min": LOGO_MIN_SIDE}
                 )
             if max(width, height) > LOGO_MAX_SIDE:
                 raise ValidationError(
-                    f"The logo is {width}×{height} pixels: at most {LOGO_MAX_SIDE} on each "
-                    "side, please (a header shows it about 30 pixels high)."
+                    gettext(
+                        "The logo is %(width)s×%(height)s pixels: at most %(max)s on each "
+                        "side, please (a header shows it about 30 pixels high)."
+                    )
+                    % {"width": width, "height": height, "max": LOGO_MAX_SIDE}
                 )
             fmt = image.format
             image.load()
@@ -76,7 +83,7 @@ def logo_prepare(upload) -> ContentFile:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise ValidationError(
-            "This file could not be read as an image; save it again as PNG or JPEG."
+            gettext("This file could not be read as an image; save it again as PNG or JPEG.")
         ) from None
     finally:
         upload.seek(0)

@@ -7,6 +7,7 @@ are refused. The schema is the instance, so another instance's e-mails cannot be
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -39,11 +40,16 @@ class OutgoingEmailViewSet(
         status = params.get("status", "")
         if status and status not in OutgoingEmail.Status.values:
             raise ValidationError(
-                {"status": [f"Use one of: {', '.join(OutgoingEmail.Status.values)}."]}
+                {
+                    "status": [
+                        gettext("Use one of: %(values)s.")
+                        % {"values": ", ".join(OutgoingEmail.Status.values)}
+                    ]
+                }
             )
         customer = params.get("customer", "")
         if customer and not (customer.isascii() and customer.isdigit()):
-            raise ValidationError({"customer": ["Give a customer id: a whole number."]})
+            raise ValidationError({"customer": [gettext("Give a customer id: a whole number.")]})
         return email_list(
             status=status,
             template_key=params.get("template_key", "")[:40],
@@ -55,4 +61,4 @@ class OutgoingEmailViewSet(
         try:
             return get_email_for(self.request.user, self.kwargs["pk"])
         except OutgoingEmail.DoesNotExist as exc:
-            raise NotFound("No such e-mail.") from exc
+            raise NotFound(gettext("No such e-mail.")) from exc

@@ -14,6 +14,7 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.utils.translation import gettext
 
 from tenant_apps.instance.errors import DomainError
 
@@ -44,6 +45,8 @@ def secret_reveal(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise SecretUnreadable(
-            "The saved mail password or API key cannot be read any more (the server's "
-            "encryption key changed); enter it again in the e-mail settings."
+            gettext(
+                "The saved mail password or API key cannot be read any more (the server's "
+                "encryption key changed); enter it again in the e-mail settings."
+            )
         ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from .models import MailSettings
 
@@ -11,38 +12,48 @@ class MailSettingsForm(forms.Form):
     """Secrets are write-only: the fields start empty and empty keeps the saved value."""
 
     transport = forms.ChoiceField(
-        label="Send our e-mail through",
+        label=gettext_lazy("Send our e-mail through"),
         choices=MailSettings.Transport.choices,
         widget=forms.RadioSelect,
     )
     from_email = forms.EmailField(
-        label="Sender address",
+        label=gettext_lazy("Sender address"),
         required=False,
-        help_text="Our e-mails come from this address (empty: the e-mail of the issuer "
-        "identity). Through the platform's relay it becomes the Reply-To address.",
+        help_text=gettext_lazy(
+            "Our e-mails come from this address (empty: the e-mail of the issuer "
+            "identity). Through the platform's relay it becomes the Reply-To address."
+        ),
     )
-    smtp_host = forms.CharField(label="SMTP host", required=False, max_length=255)
-    smtp_port = forms.IntegerField(label="SMTP port", required=False, min_value=1, max_value=65535)
+    smtp_host = forms.CharField(label=gettext_lazy("SMTP host"), required=False, max_length=255)
+    smtp_port = forms.IntegerField(
+        label=gettext_lazy("SMTP port"), required=False, min_value=1, max_value=65535
+    )
     smtp_security = forms.ChoiceField(
-        label="Encryption", choices=MailSettings.Security.choices, required=False
+        label=gettext_lazy("Encryption"), choices=MailSettings.Security.choices, required=False
     )
-    smtp_username = forms.CharField(label="SMTP user name", required=False, max_length=255)
+    smtp_username = forms.CharField(
+        label=gettext_lazy("SMTP user name"), required=False, max_length=255
+    )
     smtp_password = forms.CharField(
-        label="SMTP password",
+        label=gettext_lazy("SMTP password"),
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again; leave empty to keep the saved one.",
+        help_text=gettext_lazy(
+            "Stored encrypted and never shown again; leave empty to keep the saved one."
+        ),
     )
     provider = forms.ChoiceField(
-        label="Provider",
+        label=gettext_lazy("Provider"),
         required=False,
-        choices=[("", "Choose a provider"), *MailSettings.Provider.choices],
+        choices=[("", gettext_lazy("Choose a provider")), *MailSettings.Provider.choices],
     )
     provider_api_key = forms.CharField(
-        label="Provider API key",
+        label=gettext_lazy("Provider API key"),
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted and never shown again; leave empty to keep the saved one.",
+        help_text=gettext_lazy(
+            "Stored encrypted and never shown again; leave empty to keep the saved one."
+        ),
     )
 
     @classmethod
@@ -66,4 +77,4 @@ class MailSettingsForm(forms.Form):
 
 
 class TestEmailForm(forms.Form):
-    to = forms.EmailField(label="Send a test e-mail to")
+    to = forms.EmailField(label=gettext_lazy("Send a test e-mail to"))

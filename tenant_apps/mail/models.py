@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 class MailSettings(models.Model):
@@ -17,14 +18,14 @@ class MailSettings(models.Model):
     """
 
     class Transport(models.TextChoices):
-        RELAY = "relay", "The platform's mail relay"
-        SMTP = "smtp", "Our own SMTP server"
-        PROVIDER = "provider", "An e-mail provider (API key)"
+        RELAY = "relay", gettext_lazy("The platform's mail relay")
+        SMTP = "smtp", gettext_lazy("Our own SMTP server")
+        PROVIDER = "provider", gettext_lazy("An e-mail provider (API key)")
 
     class Security(models.TextChoices):
-        STARTTLS = "starttls", "STARTTLS (usually port 587)"
-        TLS = "tls", "TLS from the first byte (usually port 465)"
-        NONE = "none", "None (only inside a private network)"
+        STARTTLS = "starttls", gettext_lazy("STARTTLS (usually port 587)")
+        TLS = "tls", gettext_lazy("TLS from the first byte (usually port 465)")
+        NONE = "none", gettext_lazy("None (only inside a private network)")
 
     class Provider(models.TextChoices):
         POSTMARK = "postmark", "Postmark"
@@ -34,16 +35,21 @@ class MailSettings(models.Model):
 
     transport = models.CharField(max_length=10, choices=Transport.choices, default=Transport.RELAY)
     from_email = models.EmailField(
-        "sender address",
+        gettext_lazy("sender address"),
         blank=True,
-        help_text="The address our e-mails come from (empty: the issuer identity's e-mail)",
+        help_text=gettext_lazy(
+            "The address our e-mails come from (empty: the issuer identity's e-mail)"
+        ),
     )
-    smtp_host = models.CharField("SMTP host", max_length=255, blank=True)
-    smtp_port = models.PositiveIntegerField("SMTP port", null=True, blank=True)
+    smtp_host = models.CharField(gettext_lazy("SMTP host"), max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(gettext_lazy("SMTP port"), null=True, blank=True)
     smtp_security = models.CharField(
-        "encryption", max_length=10, choices=Security.choices, default=Security.STARTTLS
+        gettext_lazy("encryption"),
+        max_length=10,
+        choices=Security.choices,
+        default=Security.STARTTLS,
     )
-    smtp_username = models.CharField("SMTP user name", max_length=255, blank=True)
+    smtp_username = models.CharField(gettext_lazy("SMTP user name"), max_length=255, blank=True)
     smtp_password_encrypted = models.TextField(blank=True, editable=False)
     provider = models.CharField(max_length=20, choices=Provider.choices, blank=True)
     provider_api_key_encrypted = models.TextField(blank=True, editable=False)
@@ -52,8 +58,8 @@ class MailSettings(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "mail settings"
-        verbose_name_plural = "mail settings"
+        verbose_name = gettext_lazy("mail settings")
+        verbose_name_plural = gettext_lazy("mail settings")
         constraints = [models.UniqueConstraint(fields=["singleton"], name="one_mail_settings")]
 
     def __str__(self) -> str:
@@ -77,17 +83,19 @@ class OutgoingEmail(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", gettext_lazy("Queued")
+        SENT = "sent", gettext_lazy("Sent")
+        FAILED = "failed", gettext_lazy("Failed")
 
     template_key = models.CharField(
-        max_length=40, blank=True, db_index=True, help_text="Which e-mail this is"
+        max_length=40, blank=True, db_index=True, help_text=gettext_lazy("Which e-mail this is")
     )
     to = models.JSONField(default=list)
     cc = models.JSONField(default=list, blank=True)
     reply_to = models.JSONField(default=list, blank=True)
-    from_email = models.CharField(max_length=320, blank=True, help_text="As last sent")
+    from_email = models.CharField(
+        max_length=320, blank=True, help_text=gettext_lazy("As last sent")
+    )
     subject = models.CharField(max_length=998)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
@@ -95,14 +103,19 @@ class OutgoingEmail(models.Model):
     # read when sending, so a retry attaches exactly the same document.
     attachments = models.JSONField(default=list, blank=True)
     customer_id = models.BigIntegerField(
-        null=True, blank=True, db_index=True, help_text="The customer the e-mail concerns"
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=gettext_lazy("The customer the e-mail concerns"),
     )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    transport = models.CharField(max_length=30, blank=True, help_text="How it was last sent")
+    transport = models.CharField(
+        max_length=30, blank=True, help_text=gettext_lazy("How it was last sent")
+    )
     provider_message_id = models.CharField(max_length=255, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -118,7 +131,7 @@ class OutgoingEmail(models.Model):
                 condition=models.Q(status__in=["queued", "failed"]),
             )
         ]
-        verbose_name = "outgoing e-mail"
+        verbose_name = gettext_lazy("outgoing e-mail")
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import linebreaks, urlize
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django_countries import countries
 
 from tenant_apps.instance import branding as page_branding
@@ -92,7 +93,7 @@ def text_footer(branding: Branding) -> str:
         " · ".join(
             part
             for part in (
-                f"VAT {branding.tax_id}" if branding.tax_id else "",
+                gettext("VAT %(tax_id)s") % {"tax_id": branding.tax_id} if branding.tax_id else "",
                 branding.registration_number,
                 branding.email,
                 branding.phone,

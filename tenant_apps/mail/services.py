@@ -37,8 +37,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext, gettext_noop
 
 from tenant_apps.instance import audit, dispatch
 from tenant_apps.instance.emails import email_render
@@ -58,8 +59,10 @@ LAST_RETRY_SECONDS = 6 * 60 * 60
 SWEEP_GRACE = datetime.timedelta(minutes=2)
 TEST_KEY = "test"
 
-EMAIL_RETRIED = audit.event_type("email.retried", "E-mail queued again by staff")
-MAIL_SETTINGS_CHANGED = audit.event_type("mail_settings.changed", "E-mail sending changed")
+EMAIL_RETRIED = audit.event_type("email.retried", gettext_noop("E-mail queued again by staff"))
+MAIL_SETTINGS_CHANGED = audit.event_type(
+    "mail_settings.changed", gettext_noop("E-mail sending changed")
+)
 
 
 class EmailNotRetryable(DomainError):
@@ -125,12 +128,28 @@ def email_record(
     reply_to: Sequence[str] = (),
     customer_id: int | None = None,
     attachments: Sequence[Attachment] = (),
+    language: str | None = None,
 ) -> OutgoingEmail:
     """Record one message of the current instance, in the caller's transaction.
 
     With `context`, the wording is e-mail `key` rendered by `instance.emails` (the
     instance's own text when staff wrote one); otherwise `subject` and `body` are used.
+    `language` (the reader's) is what the rendering, the footer and the HTML part are
+    written in; without it, the active language.
     """
+    if language is not None:
+        with translation.override(language):
+            return email_record(
+                to=to,
+                key=key,
+                context=context,
+                subject=subject,
+                body=body,
+                cc=cc,
+                reply_to=reply_to,
+                customer_id=customer_id,
+                attachments=attachments,
+            )
     recipients = _addresses(to)
     if not recipients:
         raise ValueError("An e-mail needs at least one recipient.")
@@ -267,10 +286,10 @@ def email_retry(*, email: OutgoingEmail, actor=None) -> OutgoingEmail:
     """Staff: send a failed (or still queued) message again, now."""
     row = OutgoingEmail.objects.select_for_update().get(pk=email.pk)
     if row.status == OutgoingEmail.Status.SENT:
-        raise EmailNotRetryable("This e-mail was sent already; it is not sent twice.")
+        raise EmailNotRetryable(gettext("This e-mail was sent already; it is not sent twice."))
     if row.body_purged_at is not None:
         raise EmailNotRetryable(
-            "This e-mail's text was deleted with old e-mails; it cannot be sent again."
+            gettext("This e-mail's text was deleted with old e-mails; it cannot be sent again.")
         )
     row.status = OutgoingEmail.Status.QUEUED
     row.next_attempt_at = timezone.now() + SWEEP_GRACE
@@ -312,53 +331,77 @@ def failure_sentence(exc: BaseException, route: Route | None) -> str:
 
 
 def _failure(exc: BaseException, route: Route | None) -> str:
-    server = route.server if route is not None and route.server else "the mail server"
+    server = route.server if route is not None and route.server else gettext("the mail server")
     if isinstance(exc, SecretUnreadable | RefusedMailServer):
         return f"{exc}."
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"{server} refused the user name or password ({_smtp_reply(exc)})."
+        return gettext("%(server)s refused the user name or password (%(reply)s).") % {
+            "server": server,
+            "reply": _smtp_reply(exc),
+        }
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return (
-            f"{server} does not offer STARTTLS; choose “TLS from the first byte” "
+        return gettext(
+            "%(server)s does not offer STARTTLS; choose “TLS from the first byte” "
             "(usually port 465) or ask your provider which port to use."
-        )
+        ) % {"server": server}
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return (
-            f"{server} refused to send as {exc.sender} ({_smtp_reply(exc)}); check that "
+        return gettext(
+            "%(server)s refused to send as %(sender)s (%(reply)s); check that "
             "this server may send for the sender address."
-        )
+        ) % {"server": server, "sender": exc.sender, "reply": _smtp_reply(exc)}
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refused = ", ".join(exc.recipients)
-        return f"{server} refused the recipient address {refused}."
+        return gettext("%(server)s refused the recipient address %(recipients)s.") % {
+            "server": server,
+            "recipients": refused,
+        }
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{server} answered with an error: {_smtp_reply(exc)}."
+        return gettext("%(server)s answered with an error: %(reply)s.") % {
+            "server": server,
+            "reply": _smtp_reply(exc),
+        }
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return (
-            f"{server} closed the connection. Check the port and the encryption setting "
+        return gettext(
+            "%(server)s closed the connection. Check the port and the encryption setting "
             "(465 is TLS from the first byte, 587 and 25 use STARTTLS)."
-        )
+        ) % {"server": server}
     if isinstance(exc, ConnectionRefusedError):
-        return f"{server} refused the connection: check the host name and the port."
+        return gettext("%(server)s refused the connection: check the host name and the port.") % {
+            "server": server
+        }
     if isinstance(exc, socket.gaierror):
-        return f"The mail server's name could not be found ({exc.strerror}): check the host."
+        return gettext("The mail server's name could not be found (%(error)s): check the host.") % {
+            "error": exc.strerror
+        }
     if isinstance(exc, TimeoutError | socket.timeout):
-        return f"{server} did not answer in time: check the host, the port and any firewall."
+        return gettext(
+            "%(server)s did not answer in time: check the host, the port and any firewall."
+        ) % {"server": server}
     if isinstance(exc, ssl.SSLError):
-        return (
-            f"The secure connection to {server} failed ({exc.reason or exc}). Check the "
+        return gettext(
+            "The secure connection to %(server)s failed (%(error)s). Check the "
             "encryption setting: 465 is TLS from the first byte, 587 uses STARTTLS."
-        )
+        ) % {"server": server, "error": exc.reason or exc}
     if isinstance(exc, AnymailError):
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
-            return "The e-mail provider refused the API key: check it in the e-mail settings."
+            return gettext(
+                "The e-mail provider refused the API key: check it in the e-mail settings."
+            )
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"The e-mail provider did not accept the message: {first_line}"
+        return gettext("The e-mail provider did not accept the message: %(error)s") % {
+            "error": first_line
+        }
     if isinstance(exc, FileNotFoundError):
-        return f"An attachment is missing from storage ({exc.filename or exc})."
+        return gettext("An attachment is missing from storage (%(file)s).") % {
+            "file": exc.filename or exc
+        }
     if isinstance(exc, OSError):
-        return f"Could not reach {server}: {exc.strerror or exc}."
-    return f"Sending failed: {exc}"
+        return gettext("Could not reach %(server)s: %(error)s.") % {
+            "server": server,
+            "error": exc.strerror or exc,
+        }
+    return gettext("Sending failed: %(error)s") % {"error": exc}
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:
@@ -375,7 +418,7 @@ def _require_owner(actor) -> None:
     user = getattr(actor, "user", actor)
     role = getattr(user, "role", None)
     if role is not None and role != "owner":
-        raise DomainError("Only the owner can change how this instance sends e-mail.")
+        raise DomainError(gettext("Only the owner can change how this instance sends e-mail."))
 
 
 _SETTINGS_FIELDS = [
@@ -412,29 +455,31 @@ def mail_settings_set(
     before = audit.snapshot(row, _SETTINGS_FIELDS)
     errors: dict[str, list[str]] = {}
     if transport not in MailSettings.Transport.values:
-        errors["transport"] = ["Choose how e-mail is sent."]
+        errors["transport"] = [gettext("Choose how e-mail is sent.")]
     if from_email:
         try:
             validate_email(from_email)
         except ValidationError:
-            errors["from_email"] = ["Enter an e-mail address like billing@example.com."]
+            errors["from_email"] = [gettext("Enter an e-mail address like billing@example.com.")]
     smtp_host = smtp_host.strip()
     if transport == MailSettings.Transport.SMTP:
         if not smtp_host:
-            errors["smtp_host"] = ["Enter the SMTP server's host name, e.g. smtp.example.com."]
+            errors["smtp_host"] = [
+                gettext("Enter the SMTP server's host name, e.g. smtp.example.com.")
+            ]
         elif any(c.isspace() or c in "/:@" for c in smtp_host):
-            errors["smtp_host"] = ["Enter a host name only, without port or scheme."]
+            errors["smtp_host"] = [gettext("Enter a host name only, without port or scheme.")]
         if smtp_port is None or not 1 <= int(smtp_port) <= 65535:
-            errors["smtp_port"] = ["Enter the port, usually 587 (STARTTLS) or 465 (TLS)."]
+            errors["smtp_port"] = [gettext("Enter the port, usually 587 (STARTTLS) or 465 (TLS).")]
         if smtp_security not in MailSettings.Security.values:
-            errors["smtp_security"] = ["Choose the encryption."]
+            errors["smtp_security"] = [gettext("Choose the encryption.")]
         if smtp_username and not (smtp_password or row.smtp_password_encrypted):
-            errors["smtp_password"] = ["Enter the password that goes with this user name."]
+            errors["smtp_password"] = [gettext("Enter the password that goes with this user name.")]
     if transport == MailSettings.Transport.PROVIDER:
         if provider not in PROVIDERS:
-            errors["provider"] = ["Choose a provider."]
+            errors["provider"] = [gettext("Choose a provider.")]
         elif not (provider_api_key or row.provider_api_key_encrypted):
-            errors["provider_api_key"] = ["Enter the provider's API key."]
+            errors["provider_api_key"] = [gettext("Enter the provider's API key.")]
     if errors:
         raise ValidationError(errors)
     row.transport = transport
@@ -468,21 +513,24 @@ def mail_test_send(*, to: str, actor=None) -> OutgoingEmail:
     try:
         validate_email(to)
     except ValidationError as exc:
-        raise ValidationError({"to": ["Enter the address to send the test to."]}) from exc
+        raise ValidationError({"to": [gettext("Enter the address to send the test to.")]}) from exc
     route = route_for_instance()
     road = {
-        MailSettings.Transport.RELAY: "the platform's mail relay",
-        MailSettings.Transport.SMTP: f"your SMTP server {route.server}",
-    }.get(route.kind, "your e-mail provider")
+        MailSettings.Transport.RELAY: gettext("the platform's mail relay"),
+        MailSettings.Transport.SMTP: gettext("your SMTP server %(server)s")
+        % {"server": route.server},
+    }.get(route.kind, gettext("your e-mail provider"))
     row = email_send(
         to=[to],
         key=TEST_KEY,
-        subject=f"Test e-mail from {branding_get().name or 'your instance'}",
-        body=(
+        subject=gettext("Test e-mail from %(name)s")
+        % {"name": branding_get().name or gettext("your instance")},
+        body=gettext(
             "This is a test e-mail.\n\n"
-            f"It was sent through {road}, from {route.from_email}.\n"
+            "It was sent through %(road)s, from %(sender)s.\n"
             "If you can read it, e-mail from your instance reaches your customers."
-        ),
+        )
+        % {"road": road, "sender": route.from_email},
     )
     if row.status != OutgoingEmail.Status.SENT and row.next_attempt_at is not None:
         # A test is a question asked now; retrying it later would only surprise someone.

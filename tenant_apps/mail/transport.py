@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.utils.translation import gettext
 
 from tenant_apps.instance.emails import sender_name
 from tenant_apps.instance.selectors import issuer_identity_get
@@ -145,14 +146,19 @@ def checked_address(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise socket.gaierror(exc.errno, f"the name {host} could not be resolved") from exc
+        raise socket.gaierror(
+            exc.errno, gettext("the name %(host)s could not be resolved") % {"host": host}
+        ) from exc
     addresses = [info[4][0] for info in infos]
     if not _allow_private():
         refused = [address for address in addresses if _address_refused(address)]
         if refused:
             raise RefusedMailServer(
-                f"{host} resolves to {refused[0]}, an address on a private or local network; "
-                "use your mail server's public name"
+                gettext(
+                    "%(host)s resolves to %(address)s, an address on a private or local "
+                    "network; use your mail server's public name"
+                )
+                % {"host": host, "address": refused[0]}
             )
     return addresses[0]
 
