@@ -119,3 +119,21 @@ def test_a_customer_reads_their_own_choice_else_what_staff_set(instance_a):
         assert customer_language(customer) == "de"
         walk_in = Customer.objects.create(name="No Login", email="n@x.test", country="DE")
         assert customer_language(walk_in) == "en"
+
+
+@pytest.mark.parametrize(
+    "who, path",
+    [("support", "/staff/"), ("customer", "/portal/"), ("visitor", LOGIN), ("operator", "/staff/")],
+)
+def test_every_area_shows_the_language_switch_in_the_readers_language(
+    instance_a, operator, who, path
+):
+    info = operator if who == "operator" else instance_a
+    email = None if who == "visitor" else getattr(info, "owner" if who == "operator" else who)
+    client = client_for(info, email)
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="de">' in page
+    assert 'name="language"' in page
+    for code, name in (("en", "English"), ("fr", "Français"), ("de", "Deutsch")):
+        assert f'value="{code}" lang="{code}"' in page and f">{name}</option>" in page
+    assert '<option value="de" lang="de" selected>' in page

@@ -329,6 +329,12 @@
       button.hidden = false;
     });
     markScrollAreas();
+    // The language switch changes on choosing; its button stays for browsers without JS.
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), function (select) {
+      var submit = select.form && select.form.querySelector("button[type=submit]");
+      if (submit) submit.hidden = true;
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
   }
 
   if (document.readyState === "loading") {
