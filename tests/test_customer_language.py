@@ -47,6 +47,7 @@ def test_the_invoice_document_is_in_the_customers_language_whoever_renders_it(
         # A member of staff reading English asks for it: the document stays the customer's.
         with translation.override("en"):
             html = documents.invoice_html_render(invoice=invoice)
+        assert f'<html lang="{language}">' in html  # hyphenation and reading follow it
         assert title in html
         assert amount in html
         assert ">Invoice<" not in html

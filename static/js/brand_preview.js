@@ -25,9 +25,14 @@
     style.setProperty("--accent-soft", palette.accent_soft);
     style.setProperty("--accent-ring", palette.accent_ring);
     if (contrast) {
-      contrast.textContent =
-        "Text on your colour: " + palette.contrast_on_accent.toFixed(1) + ":1 · links: " +
-        palette.contrast_of_links.toFixed(1) + ":1 (WCAG AA asks for 4.5:1).";
+      // The sentence comes translated from the page, with {a} and {l} to fill in.
+      var lang = document.documentElement.lang || "en";
+      var ratio = function (value) {
+        return value.toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+      };
+      contrast.textContent = contrast.getAttribute("data-template")
+        .replace("{a}", ratio(palette.contrast_on_accent))
+        .replace("{l}", ratio(palette.contrast_of_links));
     }
   }
 
