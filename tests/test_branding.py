@@ -411,3 +411,14 @@ def test_the_preview_palette_is_for_staff_only(instance_a):
     assert customer.get("/staff/identity/palette/", {"color": "#fde047"}).status_code == 403
     anonymous = client_for(instance_a).get("/staff/identity/palette/", {"color": "#fde047"})
     assert anonymous.status_code == 302
+
+
+def test_page_titles_and_sentences_say_the_trading_name_not_the_registered_one(two_brands):
+    acme, _ = two_brands
+    portal = client_for(acme, acme.customer).get("/portal/").content.decode()
+    assert "Your account with Acme Web Hosting" in portal
+    staff = client_for(acme, acme.support).get("/staff/catalog/").content.decode()
+    assert "<title>Catalog · Acme Web Hosting</title>" in staff
+    sign_in = client_for(acme).get("/accounts/login/").content.decode()
+    assert "Sign in to Acme Web Hosting" in sign_in
+    assert "Bluebird" not in portal + staff + sign_in
