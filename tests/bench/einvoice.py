@@ -19,15 +19,13 @@ invoice). Target: invalid 0 and per_s >= 10.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import multiprocessing
 import os
 import sys
 import time
-from decimal import Decimal
 
-from _setup import configure, drop
+from _setup import configure, drop, issued_invoices
 
 DB = "upline_bench_einvoice"
 SLUG = "einvbench"
@@ -72,62 +70,11 @@ def warm(job: tuple[str, list[int]]) -> int:
 
 
 def build_invoices(count: int) -> tuple[str, list[int]]:
-    from django.db import connection
-    from django_tenants.utils import schema_context
+    from tenant_apps.einvoice.services import customer_einvoicing_update, issuer_einvoicing_update
 
-    from shared_apps.tenancy.services import reseller_create
-    from tenant_apps.billing import services, tasks
-    from tenant_apps.billing.models import TaxRate
-    from tenant_apps.catalog.models import TaxClass
-    from tenant_apps.clients.models import Customer
-    from tenant_apps.einvoice.services import (
-        customer_einvoicing_update,
-        issuer_einvoicing_update,
-    )
-    from tenant_apps.instance import services as instance_services
-
-    # Issuing enqueues PDF + mail work (eager here): the set-up renders nothing itself.
-    tasks.documents_finalise_later = lambda invoice_ids, schema_name: None
-
-    reseller = reseller_create(
-        slug=SLUG,
-        name="E-invoice Bench",
-        legal_name="E-invoice Bench Hosting SAS",
-        owner_email=f"owner@{SLUG}.test",
-        owner_password="bench-password-1",
-        method="template",
-    )
-    with schema_context(reseller.schema_name):
-        instance_services.issuer_identity_set(
-            legal_name="E-invoice Bench Hosting SAS",
-            trading_name="E-invoice Bench",
-            address_line1="12 rue de la Paix",
-            postal_code="75002",
-            city="Paris",
-            country="FR",
-            tax_id="FR40303265045",
-            registration_number="303265045",
-            email="billing@einvbench.test",
-            phone="+33 1 23 45 67 89",
-            bank_details="IBAN FR76 3000 6000 0112 3456 7890 189\nBIC AGRIFRPP",
-        )
+    def einvoicing(customer) -> None:
         issuer_einvoicing_update(
             endpoint_scheme="0009", endpoint_id="30326504500011", contact_name="Accounts"
-        )
-        TaxRate.objects.create(
-            country="FR", tax_class=TaxClass.objects.get(code="standard"), rate=Decimal("20")
-        )
-        customer = Customer.objects.create(
-            kind=Customer.Kind.COMPANY,
-            name="Jeanne Martin",
-            company_name="Boulangerie Martin SARL",
-            email="compta@martin.test",
-            address_line1="3 place du Marché",
-            postal_code="69001",
-            city="Lyon",
-            country="FR",
-            currency="EUR",
-            tax_id="FR64443061841",
         )
         customer_einvoicing_update(
             customer=customer,
@@ -136,23 +83,27 @@ def build_invoices(count: int) -> tuple[str, list[int]]:
             endpoint_scheme="0009",
             endpoint_id="44306184100015",
         )
-        start = datetime.date(2026, 3, 1)
-        end = datetime.date(2026, 3, 31)
-        lines = [
-            {"description": "Managed VPS L (4 vCPU, 8 GB)", "unit_price": "39.00"},
-            {"description": "Additional storage 100 GB", "unit_price": "4.50", "quantity": "3"},
-            {"description": "Daily backups", "unit_price": "6.00"},
-            {"description": "Domain martin-boulangerie.fr", "unit_price": "9.90"},
-            {"description": "Support hours", "unit_price": "65.00", "quantity": "1.5"},
-        ]
-        for line in lines:
-            line.update(period_start=start, period_end=end)
-        ids = []
-        for _ in range(count):
-            draft = services.invoice_create_draft(customer=customer, lines=lines)
-            ids.append(services.invoice_issue(invoice=draft).pk)
-    connection.set_schema_to_public()
-    return reseller.schema_name, ids
+
+    return issued_invoices(
+        count,
+        slug=SLUG,
+        name="E-invoice Bench",
+        identity={
+            "legal_name": "E-invoice Bench Hosting SAS",
+            "trading_name": "E-invoice Bench",
+            "address_line1": "12 rue de la Paix",
+            "postal_code": "75002",
+            "city": "Paris",
+            "country": "FR",
+            "tax_id": "FR40303265045",
+            "registration_number": "303265045",
+            "email": "billing@einvbench.test",
+            "phone": "+33 1 23 45 67 89",
+            "bank_details": "IBAN FR76 3000 6000 0112 3456 7890 189\nBIC AGRIFRPP",
+        },
+        customer={"tax_id": "FR64443061841"},
+        prepare=einvoicing,
+    )
 
 
 def main() -> None:

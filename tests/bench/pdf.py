@@ -23,15 +23,13 @@ Prints, as its last line, one JSON object.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import multiprocessing
 import os
 import sys
 import time
-from decimal import Decimal
 
-from _setup import configure, drop
+from _setup import configure, drop, issued_invoices
 
 DB = "upline_bench_pdf"
 SLUG = "pdfbench"
@@ -91,73 +89,24 @@ def plain_share(count: int) -> tuple[int, float]:
 
 
 def build_invoices(count: int) -> tuple[str, list[int]]:
-    from django.db import connection
-    from django_tenants.utils import schema_context
-
-    from shared_apps.tenancy.services import reseller_create
-    from tenant_apps.billing import services, tasks
-    from tenant_apps.billing.models import TaxRate
-    from tenant_apps.catalog.models import TaxClass
-    from tenant_apps.clients.models import Customer
-    from tenant_apps.instance import services as instance_services
-
-    # Issuing enqueues PDF + mail work (eager here); the set-up must not render anything
-    # itself, or it would do the measured work twice.
-    tasks.documents_finalise_later = lambda invoice_ids, schema_name: None
-
-    reseller = reseller_create(
+    return issued_invoices(
+        count,
         slug=SLUG,
         name="PDF Bench",
-        legal_name="PDF Bench Hosting SAS",
-        owner_email=f"owner@{SLUG}.test",
-        owner_password="bench-password-1",
-        method="template",
+        identity={
+            "legal_name": "PDF Bench Hosting SAS",
+            "trading_name": "PDF Bench",
+            "address_line1": "12 rue de la Paix",
+            "postal_code": "75002",
+            "city": "Paris",
+            "country": "FR",
+            "tax_id": "FR40303265045",
+            "registration_number": "RCS Paris 303 265 045",
+            "email": "billing@pdfbench.test",
+            "bank_details": "IBAN FR76 3000 6000 0112 3456 7890 189\nBIC AGRIFRPP",
+            "invoice_footer": "Late payment: 40 € fixed recovery fee.",
+        },
     )
-    with schema_context(reseller.schema_name):
-        instance_services.issuer_identity_set(
-            legal_name="PDF Bench Hosting SAS",
-            trading_name="PDF Bench",
-            address_line1="12 rue de la Paix",
-            postal_code="75002",
-            city="Paris",
-            country="FR",
-            tax_id="FR40303265045",
-            registration_number="RCS Paris 303 265 045",
-            email="billing@pdfbench.test",
-            bank_details="IBAN FR76 3000 6000 0112 3456 7890 189\nBIC AGRIFRPP",
-            invoice_footer="Late payment: 40 € fixed recovery fee.",
-        )
-        TaxRate.objects.create(
-            country="FR", tax_class=TaxClass.objects.get(code="standard"), rate=Decimal("20")
-        )
-        customer = Customer.objects.create(
-            kind=Customer.Kind.COMPANY,
-            name="Jeanne Martin",
-            company_name="Boulangerie Martin SARL",
-            email="compta@martin.test",
-            address_line1="3 place du Marché",
-            postal_code="69001",
-            city="Lyon",
-            country="FR",
-            currency="EUR",
-        )
-        start = datetime.date(2026, 3, 1)
-        end = datetime.date(2026, 3, 31)
-        lines = [
-            {"description": "Managed VPS L (4 vCPU, 8 GB)", "unit_price": "39.00"},
-            {"description": "Additional storage 100 GB", "unit_price": "4.50", "quantity": "3"},
-            {"description": "Daily backups", "unit_price": "6.00"},
-            {"description": "Domain martin-boulangerie.fr", "unit_price": "9.90"},
-            {"description": "Support hours", "unit_price": "65.00", "quantity": "1.5"},
-        ]
-        for line in lines:
-            line.update(period_start=start, period_end=end)
-        ids = []
-        for _ in range(count):
-            draft = services.invoice_create_draft(customer=customer, lines=lines)
-            ids.append(services.invoice_issue(invoice=draft).pk)
-    connection.set_schema_to_public()
-    return reseller.schema_name, ids
 
 
 def main() -> None:
