@@ -7,6 +7,8 @@ import csv
 import io
 
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from tenant_apps.instance import audit
@@ -151,12 +153,16 @@ BATCH_EVENT = audit.event_type("ticket.batch_probe", "Batch probe")
 
 def test_batched_events_land_in_their_own_schema_when_the_block_ends(instance_a, instance_b):
     with schema_context(instance_a.schema_name):
-        with audit.batched():
-            audit.audit_record(BATCH_EVENT, object_label="in acme")
-            with schema_context(instance_b.schema_name):
-                audit.audit_record(BATCH_EVENT, object_label="in bluebird")
-            # Nothing written yet: the block writes on its way out.
-            assert not AuditEvent.objects.filter(action=BATCH_EVENT.code).exists()
+        with CaptureQueriesContext(connection) as written:
+            with audit.batched():
+                audit.audit_record(BATCH_EVENT, object_label="in acme")
+                with schema_context(instance_b.schema_name):
+                    audit.audit_record(BATCH_EVENT, object_label="in bluebird")
+                # Nothing written yet: the block writes on its way out.
+                assert not AuditEvent.objects.filter(action=BATCH_EVENT.code).exists()
+                before = len(written)
+        # Both schemas' rows in one round trip.
+        assert len(written) - before == 1
         assert list(
             AuditEvent.objects.filter(action=BATCH_EVENT.code).values_list(
                 "object_label", flat=True
