@@ -4,13 +4,15 @@ operator's answers as staff-only notes, reply upstream, close on either side."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from shared_apps.bridge import services as bridge
 from shared_apps.bridge.models import EscalationLink
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.helpdesk import services as helpdesk
-from tenant_apps.helpdesk.models import Message, Ticket
+from tenant_apps.helpdesk.models import Message, Outbox, Ticket
 from tenant_apps.helpdesk.selectors import ticket_messages_for
 from tests.billing_fixtures import make_customer
 
@@ -65,6 +67,19 @@ def test_escalation_opens_a_linked_ticket_upstream_sharing_only_the_text(instanc
     with schema_context(instance_a.schema_name):
         ticket = Ticket.objects.get(pk=acme_ticket)
         assert ticket.escalation == "escalated" and ticket.upstream_link_id == link.pk
+
+
+def test_the_operators_notification_is_queued_with_both_audit_trails_in_one_round_trip(
+    instance_a, acme_ticket
+):
+    with CaptureQueriesContext(connection) as seen:
+        link = _escalate(instance_a, acme_ticket)
+    outbox_writes = [q["sql"] for q in seen.captured_queries if "helpdesk_outbox" in q["sql"]]
+    assert len(outbox_writes) == 1
+    assert '"public"."instance_auditevent"' in outbox_writes[0]
+    assert f'"{instance_a.schema_name}"."instance_auditevent"' in outbox_writes[0]
+    queued = Outbox.objects.get(payload__ticket_id=link.operator_ticket_id)  # public schema
+    assert queued.event == Outbox.Event.TICKET_OPENED and queued.delivered_at is None
 
 
 def test_customer_details_and_chosen_attachments_are_shared_only_when_ticked(

@@ -371,7 +371,10 @@ def ticket_escalate(
             subject = ticket.subject
             opened_at = ticket.created_at
             files = []
-            for attachment in ticket_attachments(ticket).filter(pk__in=attachment_ids):
+            shared = (
+                ticket_attachments(ticket).filter(pk__in=attachment_ids) if attachment_ids else ()
+            )
+            for attachment in shared:
                 with attachment.file.open("rb") as handle:
                     files.append(
                         SimpleUploadedFile(

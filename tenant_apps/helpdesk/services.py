@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from rest_framework import status
 
-from tenant_apps.instance import audit, dispatch
+from tenant_apps.instance import audit, deferred, dispatch
 from tenant_apps.instance.audit import audit_record, event_type
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.pipelines import transition
@@ -155,7 +155,9 @@ def _drain_later(schema_name: str) -> None:
 
 
 def _outbox(event: str, **payload) -> Outbox:
-    row = Outbox.objects.create(event=event, payload=payload)
+    row = Outbox(event=event, payload=payload)
+    if not deferred.insert_later(row):  # inside a crossing, written with its audit rows
+        row.save(force_insert=True)
     schema = connection.schema_name
     transaction.on_commit(lambda: _drain_later(schema))
     return row

@@ -10,27 +10,25 @@ new values of what changed, the time, and for sign-ins the IP address. The actor
 
 Rows are written in the caller's transaction, so a write that rolls back leaves no event.
 Inside `batched()` (hot paths that record several events, such as an escalation crossing
-two schemas) they are written when the block ends, in one round trip.
+two schemas) they are written when the block ends, in one round trip (`deferred`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime
 import decimal
 import functools
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, models
-from django.db.models.sql import InsertQuery
+from django.db import models
 from django.utils.translation import gettext
 
+from . import deferred
 from .models import AuditEvent
 
 SYSTEM = "system"
@@ -184,54 +182,13 @@ def audit_record(
         detail=_json_safe(dict(detail or {})),
         ip_address=ip_address or None,
     )
-    pending = _batch.get()
-    if pending is not None:
-        pending.append((connection.schema_name, row))
-    else:
+    if not deferred.insert_later(row):
         row.save(force_insert=True)
     return row
 
 
-_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("audit_batch", default=None)
-
-
-@contextlib.contextmanager
-def batched() -> Iterator[None]:
-    """Hold the events recorded inside and write them when the block ends, in the same
-    transaction and in one round trip to the database, whatever schemas they belong to (an
-    exception writes none: the caller's transaction rolls back anyway). Nested blocks join
-    the outermost."""
-    if _batch.get() is not None:
-        yield
-        return
-    rows: list[tuple[str, AuditEvent]] = []
-    token = _batch.set(rows)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-    if rows:
-        _insert_by_schema(rows)
-
-
-def _insert_by_schema(rows: list[tuple[str, AuditEvent]]) -> None:
-    """One INSERT per schema, each naming its schema's table, sent together: a crossing
-    between two instances writes its events without switching schema or waiting twice."""
-    by_schema: dict[str, list[AuditEvent]] = {}
-    for schema, row in rows:
-        by_schema.setdefault(schema, []).append(row)
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    fields = [f for f in AuditEvent._meta.local_concrete_fields if not f.primary_key]
-    statements, params = [], []
-    for schema, group in by_schema.items():
-        query = InsertQuery(AuditEvent)
-        query.insert_values(fields, group)
-        ((sql, values),) = query.get_compiler(connection=connection).as_sql()
-        schema_table = f"{connection.ops.quote_name(schema)}.{table}"
-        statements.append(sql.replace(f"INSERT INTO {table}", f"INSERT INTO {schema_table}", 1))
-        params.extend(values)
-    with connection.cursor() as cursor:
-        cursor.execute("; ".join(statements), params)
+#: Events recorded inside are written when the block ends, in one round trip (`deferred`).
+batched = deferred.batched
 
 
 def audit_record_many(
