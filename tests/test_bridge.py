@@ -69,17 +69,22 @@ def test_escalation_opens_a_linked_ticket_upstream_sharing_only_the_text(instanc
         assert ticket.escalation == "escalated" and ticket.upstream_link_id == link.pk
 
 
-def test_the_operators_notification_is_queued_with_both_audit_trails_in_one_round_trip(
+def test_the_crossing_ends_with_one_round_trip_for_notification_audit_and_ticket_state(
     instance_a, acme_ticket
 ):
     with CaptureQueriesContext(connection) as seen:
         link = _escalate(instance_a, acme_ticket)
-    outbox_writes = [q["sql"] for q in seen.captured_queries if "helpdesk_outbox" in q["sql"]]
-    assert len(outbox_writes) == 1
-    assert '"public"."instance_auditevent"' in outbox_writes[0]
-    assert f'"{instance_a.schema_name}"."instance_auditevent"' in outbox_writes[0]
+    last_writes = [q["sql"] for q in seen.captured_queries if "helpdesk_outbox" in q["sql"]]
+    assert len(last_writes) == 1
+    schema = instance_a.schema_name
+    assert '"public"."instance_auditevent"' in last_writes[0]
+    assert f'"{schema}"."instance_auditevent"' in last_writes[0]
+    assert f'UPDATE "{schema}"."helpdesk_ticket"' in last_writes[0]
     queued = Outbox.objects.get(payload__ticket_id=link.operator_ticket_id)  # public schema
     assert queued.event == Outbox.Event.TICKET_OPENED and queued.delivered_at is None
+    with schema_context(schema):
+        ticket = Ticket.objects.get(pk=acme_ticket)
+        assert (ticket.escalation, ticket.upstream_link_id) == ("escalated", link.pk)
 
 
 def test_customer_details_and_chosen_attachments_are_shared_only_when_ticked(

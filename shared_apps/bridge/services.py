@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -101,7 +101,7 @@ def _reseller_for_schema(schema_name: str, *, with_terms: bool = False) -> Resel
     query, what an escalation needs of it as the operator's customer (`_TERMS_SQL`)."""
     if with_terms:
         with schema_context(PUBLIC()):  # the operator's customers, not the instance's
-            reseller = next(iter(Reseller.objects.raw(_terms_sql(), [schema_name])), None)
+            reseller = _reseller_with_terms(schema_name)
     else:
         reseller = Reseller.objects.filter(schema_name=schema_name).first()
     if reseller is None:
@@ -131,7 +131,7 @@ def _plan_prices(**customer):
 # Written as SQL because the same read built from nested ORM subqueries cost more to
 # compile and plan (about 2 ms) than every other read of an escalation together.
 _TERMS_SQL = """
-SELECT reseller.*, customer.id AS operator_customer_id,
+SELECT {reseller_columns}, customer.id AS operator_customer_id,
        customer.currency AS operator_currency, plan.price AS plan_escalation_price,
        {inbox_columns}
 FROM {reseller} reseller
@@ -155,6 +155,7 @@ WHERE reseller.schema_name = %s
 def _terms_sql() -> str:
     return _TERMS_SQL.format(
         reseller=Reseller._meta.db_table,
+        reseller_columns=", ".join(f"reseller.{field.column}" for field in _RESELLER_FIELDS),
         customer=Customer._meta.db_table,  # reseller_id is unique: one row or none
         service=Service._meta.db_table,
         product=Product._meta.db_table,
@@ -166,7 +167,23 @@ def _terms_sql() -> str:
     )
 
 
+_RESELLER_FIELDS = Reseller._meta.concrete_fields
 _INBOX_FIELDS = Department._meta.concrete_fields
+
+
+def _reseller_with_terms(schema_name: str) -> Reseller | None:
+    """`_TERMS_SQL` read into a Reseller carrying the terms as attributes."""
+    with connection.cursor() as cursor:
+        cursor.execute(_terms_sql(), [schema_name])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        names = [column.name for column in cursor.description]
+    count = len(_RESELLER_FIELDS)
+    reseller = Reseller.from_db(None, [field.attname for field in _RESELLER_FIELDS], row[:count])
+    for name, value in zip(names[count:], row[count:], strict=True):
+        setattr(reseller, name, value)
+    return reseller
 
 
 def _escalation_inbox(reseller: Reseller) -> Department:

@@ -861,7 +861,9 @@ def _mark_escalated(
         )
         locked.last_activity_at = message.created_at
         extra["message_id"] = message.pk
-    locked.save(update_fields=["escalation", "upstream_link_id", "last_activity_at"])
+    changed = ("escalation", "upstream_link_id", "last_activity_at")
+    if not deferred.update_later(locked, changed):  # locked above: no one else writes it
+        locked.save(update_fields=changed)
     audit_record(
         TICKET_ESCALATED,
         actor=actor,

@@ -1,14 +1,17 @@
-"""Rows written when a block ends, all in one round trip to the database.
+"""Writes made when a block ends, all in one round trip to the database.
 
 A crossing between two instances (an escalation, a relayed reply) records events in both
-schemas' audit trails and queues notifications in their outboxes. Nobody reads those rows
-back inside the crossing, so instead of one INSERT each, as they happen, `batched()` holds
-them and writes them when the block ends: one INSERT per schema and table, each naming its
-schema's table, sent together. They are still written inside the caller's transaction (an
-exception writes none: the transaction rolls back anyway).
+schemas' audit trails, queues notifications in their outboxes and updates the ticket it
+locked. Nobody reads those rows back inside the crossing, so instead of one statement each,
+as they happen, `batched()` holds them and writes them when the block ends: one INSERT per
+schema and table, and one UPDATE per changed row, each naming its schema's table, sent
+together. They are still written inside the caller's transaction (an exception writes
+none: the transaction rolls back anyway).
 
-Only for append-only rows whose id nobody needs before the block ends; `insert_later`
-says whether a row was held, so the caller saves it at once otherwise.
+Only for rows nobody reads back from the database before the block ends: new rows whose
+id nobody needs (`insert_later`), and changes to a row the caller holds locked
+(`update_later`). Each says whether it held the write, so the caller writes at once
+otherwise.
 """
 
 from __future__ import annotations
@@ -18,51 +21,79 @@ import contextvars
 from collections.abc import Iterator
 
 from django.db import connection, models
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 _batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("deferred_rows", default=None)
 
 
 @contextlib.contextmanager
 def batched() -> Iterator[None]:
-    """Hold the rows given to `insert_later` inside and write them when the block ends.
-    Nested blocks join the outermost."""
+    """Hold the writes given to `insert_later` and `update_later` inside and make them when
+    the block ends. Nested blocks join the outermost."""
     if _batch.get() is not None:
         yield
         return
-    rows: list[tuple[str, models.Model]] = []
-    token = _batch.set(rows)
+    writes: list[tuple[str, models.Model, tuple[str, ...] | None]] = []
+    token = _batch.set(writes)
     try:
         yield
     finally:
         _batch.reset(token)
-    if rows:
-        _insert_all(rows)
+    if writes:
+        _write_all(writes)
 
 
 def insert_later(row: models.Model) -> bool:
     """Hold `row` (unsaved) for the current schema until the enclosing `batched()` block
     ends; False, and nothing held, outside one."""
+    return _hold(row, None)
+
+
+def update_later(row: models.Model, fields: tuple[str, ...]) -> bool:
+    """Hold the UPDATE of `fields` of `row` (saved, and locked by the caller's transaction)
+    until the enclosing `batched()` block ends; False, and nothing held, outside one."""
+    return _hold(row, tuple(fields))
+
+
+def _hold(row: models.Model, fields: tuple[str, ...] | None) -> bool:
     pending = _batch.get()
     if pending is None:
         return False
-    pending.append((connection.schema_name, row))
+    pending.append((connection.schema_name, row, fields))
     return True
 
 
-def _insert_all(rows: list[tuple[str, models.Model]]) -> None:
-    groups: dict[tuple[str, type[models.Model]], list[models.Model]] = {}
-    for schema, row in rows:
-        groups.setdefault((schema, type(row)), []).append(row)
+def _in_schema(sql: str, verb: str, model: type[models.Model], schema: str) -> str:
+    """`sql` with its first `verb "table"` naming the table in `schema`."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    qualified = f"{connection.ops.quote_name(schema)}.{table}"
+    return sql.replace(f"{verb} {table}", f"{verb} {qualified}", 1)
+
+
+def _write_all(writes: list[tuple[str, models.Model, tuple[str, ...] | None]]) -> None:
+    inserts: dict[tuple[str, type[models.Model]], list[models.Model]] = {}
     statements, params = [], []
-    for (schema, model), group in groups.items():
+    for schema, row, fields in writes:
+        if fields is None:
+            inserts.setdefault((schema, type(row)), []).append(row)
+            continue
+        query = UpdateQuery(type(row))
+        query.add_update_fields(
+            [
+                (field, None, field.pre_save(row, False))
+                for field in map(row._meta.get_field, fields)
+            ]
+        )
+        query.add_filter("pk", row.pk)
+        sql, values = query.get_compiler(connection=connection).as_sql()
+        statements.append(_in_schema(sql, "UPDATE", type(row), schema))
+        params.extend(values)
+    for (schema, model), group in inserts.items():
         fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
         query = InsertQuery(model)
         query.insert_values(fields, group)
         ((sql, values),) = query.get_compiler(connection=connection).as_sql()
-        table = connection.ops.quote_name(model._meta.db_table)
-        schema_table = f"{connection.ops.quote_name(schema)}.{table}"
-        statements.append(sql.replace(f"INSERT INTO {table}", f"INSERT INTO {schema_table}", 1))
+        statements.append(_in_schema(sql, "INSERT INTO", model, schema))
         params.extend(values)
     with connection.cursor() as cursor:
         cursor.execute("; ".join(statements), params)
