@@ -87,6 +87,40 @@ def test_the_crossing_ends_with_one_round_trip_for_notification_audit_and_ticket
         assert (ticket.escalation, ticket.upstream_link_id) == ("escalated", link.pk)
 
 
+def test_the_operator_reads_the_conversation_in_order_with_who_said_it_and_no_internal_note(
+    instance_a, acme_ticket
+):
+    with schema_context(instance_a.schema_name):
+        ticket = Ticket.objects.get(pk=acme_ticket)
+        helpdesk.ticket_reply(
+            ticket=ticket,
+            author=_user(instance_a.support),
+            body="Internal: reboot node",
+            internal=True,
+        )
+        helpdesk.ticket_reply(
+            ticket=ticket, author=_user(instance_a.customer), body="Still down at noon."
+        )
+    link = _escalate(instance_a, acme_ticket)
+    shared = Ticket.objects.get(pk=link.operator_ticket_id).messages.get().body  # public
+    said = [
+        shared.index(text)
+        for text in ("— Customer,", "My site example.com", "— Staff,", "We are looking.")
+    ]
+    assert said == sorted(said)
+    assert shared.index("We are looking.") < shared.rindex("— Customer,")
+    assert shared.rindex("— Customer,") < shared.index("Still down at noon.")
+    assert "reboot node" not in shared
+
+
+def test_escalating_a_ticket_that_does_not_exist_changes_nothing(instance_a):
+    with pytest.raises(Ticket.DoesNotExist):
+        bridge.ticket_escalate(
+            reseller_schema=instance_a.schema_name, ticket_id=987654, escalated_by="x@acme.test"
+        )
+    assert not EscalationLink.objects.exists()
+
+
 def test_customer_details_and_chosen_attachments_are_shared_only_when_ticked(
     instance_a, acme_ticket
 ):

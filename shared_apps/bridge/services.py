@@ -31,7 +31,6 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework import status
 
 from shared_apps.tenancy.models import Reseller
-from tenant_apps.accounts.models import STAFF_ROLES
 from tenant_apps.billing.models import PendingCharge
 from tenant_apps.catalog.models import Product
 from tenant_apps.clients.models import Customer
@@ -245,7 +244,13 @@ def escalation_price_for(reseller: Reseller, customer: Customer | None = None) -
 
 
 def _shared_text(
-    ticket: Ticket, *, customer_name: bool, customer_email: bool, service: bool, note: str
+    ticket: Ticket,
+    conversation: list[helpdesk.Said],
+    *,
+    customer_name: bool,
+    customer_email: bool,
+    service: bool,
+    note: str,
 ) -> str:
     """What the operator gets: the conversation the customer saw, plus only what was ticked."""
     lines = []
@@ -266,15 +271,9 @@ def _shared_text(
             lines.append(f"Services: {services}")
     if lines and lines[-1] != "":
         lines.append("")
-    conversation = (
-        ticket.messages.filter(kind=Message.Kind.REPLY)
-        .order_by("created_at", "id")
-        .values_list("created_at", "body", "author__is_active", "author__role")
-    )
-    for created_at, body, author_active, author_role in conversation:
-        # `User.is_instance_staff`, read as two columns rather than as a whole user row.
-        who = "Staff" if author_active and author_role in STAFF_ROLES else "Customer"
-        lines += [f"— {who}, {created_at:%Y-%m-%d %H:%M}:", html_to_text(body), ""]
+    for said in conversation:
+        who = "Staff" if said.by_staff else "Customer"
+        lines += [f"— {who}, {said.at:%Y-%m-%d %H:%M}:", html_to_text(said.body), ""]
     return "\n".join(lines).strip()
 
 
@@ -367,7 +366,7 @@ def ticket_escalate(
     with transaction.atomic(), batched():
         reseller = _reseller_for_schema(reseller_schema, with_terms=True)
         with schema_context(reseller_schema):
-            ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+            ticket, conversation = helpdesk.ticket_lock_with_conversation(ticket_id)
             if ticket.escalation == Ticket.Escalation.ESCALATED:
                 raise helpdesk.AlreadyEscalated(
                     _("Ticket %(number)s is already escalated upstream.")
@@ -380,6 +379,7 @@ def ticket_escalate(
                 )
             body = _shared_text(
                 ticket,
+                conversation,
                 customer_name=share_customer_name,
                 customer_email=share_customer_email,
                 service=share_service,
