@@ -185,3 +185,17 @@ def test_a_batch_that_fails_writes_no_event(instance_a):
         except RuntimeError:
             pass
         assert not AuditEvent.objects.filter(action=BATCH_EVENT.code).exists()
+
+
+def test_outside_a_transaction_a_batch_holds_nothing(instance_a):
+    # On-commit hooks run at once in autocommit: a held outbox row would reach its drain late.
+    from unittest import mock
+
+    from tenant_apps.instance import deferred
+
+    with schema_context(instance_a.schema_name):
+        with mock.patch.object(connection, "in_atomic_block", False), deferred.batched():
+            held = deferred.insert_later(AuditEvent(action=BATCH_EVENT.code))
+        with deferred.batched():  # inside the test's transaction: held
+            held_in_transaction = deferred.insert_later(AuditEvent(action=BATCH_EVENT.code))
+    assert (held, held_in_transaction) == (False, True)

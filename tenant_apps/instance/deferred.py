@@ -29,8 +29,10 @@ _batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("deferred_r
 @contextlib.contextmanager
 def batched() -> Iterator[None]:
     """Hold the writes given to `insert_later` and `update_later` inside and make them when
-    the block ends. Nested blocks join the outermost."""
-    if _batch.get() is not None:
+    the block ends. Nested blocks join the outermost. Outside a transaction nothing is held:
+    on-commit hooks run at once there, and one that reads a held row (an outbox drain)
+    would run before the row exists."""
+    if _batch.get() is not None or not connection.in_atomic_block:
         yield
         return
     writes: list[tuple[str, models.Model, tuple[str, ...] | None]] = []
