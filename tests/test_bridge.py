@@ -11,9 +11,11 @@ from django_tenants.utils import schema_context
 from shared_apps.bridge import services as bridge
 from shared_apps.bridge.models import EscalationLink
 from shared_apps.tenancy.models import Reseller
+from tenant_apps.clients.models import Customer
 from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Message, Outbox, Ticket
 from tenant_apps.helpdesk.selectors import ticket_messages_for
+from tenant_apps.instance.models import IssuerIdentity
 from tests.billing_fixtures import make_customer
 
 
@@ -119,6 +121,22 @@ def test_escalating_a_ticket_that_does_not_exist_changes_nothing(instance_a):
             reseller_schema=instance_a.schema_name, ticket_id=987654, escalated_by="x@acme.test"
         )
     assert not EscalationLink.objects.exists()
+
+
+def test_a_resellers_first_escalation_opens_its_account_with_the_operator(instance_a, acme_ticket):
+    acme = Reseller.objects.get(schema_name=instance_a.schema_name)
+    Customer.objects.filter(reseller_id=acme.pk).update(reseller_id=None)  # not yet a customer
+    if not IssuerIdentity.objects.update(country="BE", currency="USD"):
+        IssuerIdentity.objects.create(country="BE", currency="USD")
+    link = _escalate(instance_a, acme_ticket)
+    account = Customer.objects.get(reseller_id=acme.pk)  # public schema: the operator's
+    assert (account.kind, account.company_name, account.country, account.currency) == (
+        "company",
+        acme.legal_name,
+        "BE",
+        "USD",
+    )
+    assert Ticket.objects.get(pk=link.operator_ticket_id).customer_id == account.pk
 
 
 def test_customer_details_and_chosen_attachments_are_shared_only_when_ticked(

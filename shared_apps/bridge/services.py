@@ -125,16 +125,20 @@ def _plan_prices(**customer):
 
 # The reseller with itself as the operator's customer (`operator_customer_id`,
 # `operator_currency`), the highest escalation price of its live reseller plans
-# (`plan_escalation_price`, the rule of `_plan_prices`) and the operator's escalation inbox
-# (`inbox__<column>`, the rule of `helpdesk.department_escalation_inbox`), in one read.
+# (`plan_escalation_price`, the rule of `_plan_prices`), the operator's escalation inbox
+# (`inbox__<column>`, the rule of `helpdesk.department_escalation_inbox`) and the operator's
+# country and currency (`issuer_country`, `issuer_currency`, for a reseller that is not yet
+# its customer), in one read.
 # Written as SQL because the same read built from nested ORM subqueries cost more to
 # compile and plan (about 2 ms) than every other read of an escalation together.
 _TERMS_SQL = """
 SELECT {reseller_columns}, customer.id AS operator_customer_id,
        customer.currency AS operator_currency, plan.price AS plan_escalation_price,
+       issuer.country AS issuer_country, issuer.currency AS issuer_currency,
        {inbox_columns}
 FROM {reseller} reseller
 LEFT JOIN {customer} customer ON customer.reseller_id = reseller.id
+LEFT JOIN LATERAL (SELECT country, currency FROM {identity} ORDER BY id LIMIT 1) issuer ON true
 LEFT JOIN LATERAL (
     SELECT * FROM {department} WHERE is_escalation_inbox ORDER BY id LIMIT 1
 ) inbox ON true
@@ -160,6 +164,7 @@ def _terms_sql() -> str:
         product=Product._meta.db_table,
         statuses=", ".join(f"'{status}'" for status in LIVE_PLAN_STATUSES),
         department=Department._meta.db_table,
+        identity=IssuerIdentity._meta.db_table,
         inbox_columns=", ".join(
             f"inbox.{field.column} AS inbox__{field.attname}" for field in _INBOX_FIELDS
         ),
@@ -199,25 +204,36 @@ def _escalation_inbox(reseller: Reseller) -> Department:
 
 def _operator_customer(reseller: Reseller) -> Customer:
     """The reseller as a customer of the operator (created if the operator has none yet)."""
-    if getattr(reseller, "operator_customer_id", None) is not None:
-        # Read with the reseller (`_TERMS_SQL`): the rest of the row loads if asked for.
+    terms_read = hasattr(reseller, "operator_customer_id")  # read with `_TERMS_SQL`
+    if terms_read and reseller.operator_customer_id is not None:
+        # The rest of the row loads if asked for.
         return Customer.from_db(
             None,
             ["id", "currency", "reseller_id"],
             [reseller.operator_customer_id, reseller.operator_currency, reseller.pk],
         )
-    customer = Customer.objects.filter(reseller_id=reseller.pk).first()
+    customer = None if terms_read else Customer.objects.filter(reseller_id=reseller.pk).first()
     if customer is None:
-        identity = IssuerIdentity.objects.first()
+        if terms_read:
+            country, currency = reseller.issuer_country, reseller.issuer_currency
+        else:
+            identity = IssuerIdentity.objects.first()
+            country = identity.country if identity else None
+            currency = identity.currency if identity else None
         customer = Customer.objects.create(
             kind=Customer.Kind.COMPANY,
             name=reseller.name,
             company_name=reseller.legal_name,
             email=reseller.contact_email,
-            country=(identity.country if identity and identity.country else "FR"),
-            currency=(identity.currency if identity else "EUR"),
+            country=country or "FR",
+            currency=currency if currency is not None else "EUR",
             reseller_id=reseller.pk,
         )
+        if terms_read:
+            # The terms now hold for the new customer, who has no plan yet: no second read.
+            reseller.operator_customer_id = customer.pk
+            reseller.operator_currency = customer.currency
+            reseller.plan_escalation_price = None
     return customer
 
 
