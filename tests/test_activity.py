@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from tenant_apps.instance import audit
+from tenant_apps.instance import audit, deferred
 from tenant_apps.instance.models import AuditEvent
 from tests.conftest import client_for
 
@@ -154,7 +154,7 @@ BATCH_EVENT = audit.event_type("ticket.batch_probe", "Batch probe")
 def test_batched_events_land_in_their_own_schema_when_the_block_ends(instance_a, instance_b):
     with schema_context(instance_a.schema_name):
         with CaptureQueriesContext(connection) as written:
-            with audit.batched():
+            with deferred.batched():
                 audit.audit_record(BATCH_EVENT, object_label="in acme")
                 with schema_context(instance_b.schema_name):
                     audit.audit_record(BATCH_EVENT, object_label="in bluebird")
@@ -179,7 +179,7 @@ def test_batched_events_land_in_their_own_schema_when_the_block_ends(instance_a,
 def test_a_batch_that_fails_writes_no_event(instance_a):
     with schema_context(instance_a.schema_name):
         try:
-            with audit.batched():
+            with deferred.batched():
                 audit.audit_record(BATCH_EVENT, object_label="lost")
                 raise RuntimeError("the write failed")
         except RuntimeError:
@@ -190,8 +190,6 @@ def test_a_batch_that_fails_writes_no_event(instance_a):
 def test_outside_a_transaction_a_batch_holds_nothing(instance_a):
     # On-commit hooks run at once in autocommit: a held outbox row would reach its drain late.
     from unittest import mock
-
-    from tenant_apps.instance import deferred
 
     with schema_context(instance_a.schema_name):
         with mock.patch.object(connection, "in_atomic_block", False), deferred.batched():

@@ -38,7 +38,8 @@ from tenant_apps.helpdesk import services as helpdesk
 from tenant_apps.helpdesk.models import Department, Message, Ticket
 from tenant_apps.helpdesk.ports import Kind, Origin, TicketEvent
 from tenant_apps.helpdesk.rich_text import html_to_text
-from tenant_apps.instance.audit import audit_record, batched, event_type
+from tenant_apps.instance.audit import audit_record, event_type
+from tenant_apps.instance.deferred import batched
 from tenant_apps.instance.errors import DomainError
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.orders.models import Service

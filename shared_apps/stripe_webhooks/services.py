@@ -25,7 +25,7 @@ from config.tenant_tasks import InstanceGone, require_instance_schema
 from shared_apps.tenancy.models import Reseller
 from tenant_apps.cards import gateway
 from tenant_apps.cards import services as card_services
-from tenant_apps.instance import audit, clock
+from tenant_apps.instance import clock, deferred
 
 from .models import StripeAccountRoute, StripeEvent
 
@@ -147,7 +147,7 @@ def event_process(*, event_pk: int) -> str:
             logger.warning("Stripe event %s: instance %s is gone", row.event_id, row.schema_name)
             outcome = "instance gone"
         else:
-            with schema_context(row.schema_name), audit.batched():
+            with schema_context(row.schema_name), deferred.batched():
                 outcome = card_services.stripe_event_apply(event=row.payload)
         row.processed_at = timezone.now()
         row.outcome = outcome

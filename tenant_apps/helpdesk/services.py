@@ -695,7 +695,7 @@ def ticket_reply(
     actor = actor if actor is not None else author
     origin = origin or _origin_of(author)
     # One INSERT per schema for the reply's events (and the relay's, when it crosses).
-    with _FilesRolledBack(), transaction.atomic(), audit.batched():
+    with _FilesRolledBack(), transaction.atomic(), deferred.batched():
         locked = _locked(ticket)
         now = timezone.now()
         kind = Message.Kind.INTERNAL_NOTE if internal else Message.Kind.REPLY

@@ -9,8 +9,8 @@ new values of what changed, the time, and for sign-ins the IP address. The actor
   made with an API key (see `request_actor`).
 
 Rows are written in the caller's transaction, so a write that rolls back leaves no event.
-Inside `batched()` (hot paths that record several events, such as an escalation crossing
-two schemas) they are written when the block ends, in one round trip (`deferred`).
+Inside `deferred.batched()` (hot paths that record several events, such as an escalation
+crossing two schemas) they are written when the block ends, in one round trip.
 """
 
 from __future__ import annotations
@@ -185,10 +185,6 @@ def audit_record(
     if not deferred.insert_later(row):
         row.save(force_insert=True)
     return row
-
-
-#: Events recorded inside are written when the block ends, in one round trip (`deferred`).
-batched = deferred.batched
 
 
 def audit_record_many(
