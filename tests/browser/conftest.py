@@ -12,6 +12,7 @@ import os
 import shutil
 import socketserver
 import threading
+from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -19,6 +20,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 
 from tests.browser.committed import in_own_connection
+from tests.conftest import PASSWORD
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -89,6 +91,27 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def shots(request, tmp_path_factory) -> Path:
+    """Where screenshots go: $UPLINE_SCREENSHOT_DIR when set (to look at them), else a
+    temporary folder named after the test module."""
+    folder = os.environ.get("UPLINE_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    return tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+
+
+def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """The sign-in form filled and sent in English; fails if it comes back to the form."""
+    page.goto(base + "/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert "/accounts/login/" not in page.url, "sign-in failed"
 
 
 @pytest.fixture

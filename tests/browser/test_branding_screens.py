@@ -8,7 +8,6 @@ folder."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,7 @@ from shared_apps.tenancy.services import reseller_resume, reseller_suspend
 from tenant_apps.instance.models import IssuerIdentity
 from tenant_apps.instance.services import issuer_identity_set
 from tests.browser.committed import in_own_connection
-from tests.browser.conftest import pass_second_step
-from tests.conftest import PASSWORD
+from tests.browser.conftest import pass_second_step, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -83,15 +81,6 @@ def branded_acme(db):
     in_own_connection(_restore, before)
 
 
-@pytest.fixture
-def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("UPLINE_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        return Path(folder)
-    return tmp_path_factory.mktemp("branding")
-
-
 def _watch_policy(page) -> list[str]:
     refused: list[str] = []
     page.on(
@@ -99,14 +88,6 @@ def _watch_policy(page) -> list[str]:
         lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
     )
     return refused
-
-
-def _sign_in(page, base, email):
-    page.goto(base + "/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
 
 
 def _brand_is_shown(page, name: str, *, logo: bool) -> None:
@@ -148,7 +129,7 @@ def test_customers_and_staff_of_a_reseller_see_its_brand(browser, live_url, bran
     assert colours == ["rgb(251, 191, 36)", "rgb(16, 24, 40)"]
     _photograph(page, shots, "sign-in")
 
-    _sign_in(page, acme, "customer@acme.test")
+    sign_in(page, acme, "customer@acme.test")
     page.goto(acme + "/portal/")
     _brand_is_shown(page, "Acme Web Hosting", logo=True)
     assert "Bluebird" not in page.content()
@@ -161,7 +142,7 @@ def test_customers_and_staff_of_a_reseller_see_its_brand(browser, live_url, bran
 
     staff = browser.new_context(viewport=DESKTOP).new_page()
     refused += _watch_policy(staff)
-    _sign_in(staff, acme, "owner@acme.test")
+    sign_in(staff, acme, "owner@acme.test")
     staff.goto(acme + "/staff/")
     _brand_is_shown(staff, "Acme Web Hosting", logo=True)
     _photograph(staff, shots, "reseller-staff")
@@ -188,7 +169,7 @@ def test_the_operator_sees_its_own_brand_not_a_resellers(
     operator = live_url.format(host="upline.localhost")
     page = browser.new_context(viewport=DESKTOP).new_page()
     refused = _watch_policy(page)
-    _sign_in(page, operator, "owner@operator.test")
+    sign_in(page, operator, "owner@operator.test")
     pass_second_step(page, operator_apps["owner@operator.test"])
     page.goto(operator + "/console/")
     _brand_is_shown(page, "Upline Hosting", logo=False)

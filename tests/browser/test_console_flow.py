@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from shared_apps.tenancy.models import Reseller
-from tests.browser.conftest import pass_second_step
+from tests.browser.conftest import pass_second_step, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -34,22 +34,13 @@ def cleanup(db):
     thread.join()
 
 
-def _sign_in(page, url, email, password):
-    page.goto(url + "/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    assert "/accounts/login/" not in page.url, "sign-in failed"
-
-
 def test_operator_creates_reseller_whose_owner_signs_in_then_suspends_it(
     page, live_url, cleanup, operator_apps
 ):
     operator = live_url.format(host="upline.localhost")
     instance = live_url.format(host="browserco.upline.localhost")
 
-    _sign_in(page, operator, "owner@operator.test", PASSWORD)
+    sign_in(page, operator, "owner@operator.test", PASSWORD)
     pass_second_step(page, operator_apps["owner@operator.test"])
     page.goto(operator + "/console/resellers/new/")
     page.fill("input[name=name]", "Browser Co")
@@ -63,7 +54,7 @@ def test_operator_creates_reseller_whose_owner_signs_in_then_suspends_it(
     assert "Browser Co is live at browserco.upline.localhost" in page.content()
 
     owner = page.context.browser.new_context().new_page()
-    _sign_in(owner, instance, "owner@browserco.test", "browser-owner-pass-1")
+    sign_in(owner, instance, "owner@browserco.test", "browser-owner-pass-1")
     owner.wait_for_url("**/staff/")
     assert "Capacity from" in owner.content() and "300 GB" in owner.content()
     # The operator's session cookie means nothing here (host-only cookie).

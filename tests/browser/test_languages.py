@@ -7,14 +7,12 @@ folder."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
 from tests.browser.committed import in_own_connection
+from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -36,15 +34,6 @@ def chosen_languages_undone(db):
     in_own_connection(_languages_reset)
     yield
     in_own_connection(_languages_reset)
-
-
-@pytest.fixture
-def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("UPLINE_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        return Path(folder)
-    return tmp_path_factory.mktemp("languages")
 
 
 def _wider_than(page, width: int) -> list[str]:
@@ -101,11 +90,7 @@ def test_a_customer_switches_the_sign_in_page_and_the_portal_on_a_phone(
 
     # A new browser that says English gets the login's choice once signed in.
     again = browser.new_context(viewport=DESKTOP, locale="en-GB").new_page()
-    again.goto(acme + "/accounts/login/")
-    again.fill("input[name=username]", "customer@acme.test")
-    again.fill("input[name=password]", PASSWORD)
-    with again.expect_navigation():
-        again.get_by_role("button", name="Sign in").click()
+    sign_in(again, acme, "customer@acme.test")
     again.goto(acme + "/portal/")
     assert again.locator("html").get_attribute("lang") == "de"
     again.context.close()
@@ -116,11 +101,7 @@ def test_staff_switch_their_screens_to_german_at_desktop_width(
 ):
     acme = live_url.format(host="acme.upline.localhost")
     page = browser.new_context(viewport=DESKTOP, locale="en-GB").new_page()
-    page.goto(acme + "/accounts/login/")
-    page.fill("input[name=username]", "owner@acme.test")
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    sign_in(page, acme, "owner@acme.test")
     page.goto(acme + "/staff/")
     _switch_visible(page)
     _choose(page, "Deutsch")
